@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: set-up, static checks, unit tests,
+# then the end-to-end tests against a real kube-apiserver with real kubectl.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bin_dir=$(bash scripts/setup.sh | tail -n 1)
+export GATEHOUSE_HARNESS_BIN="$bin_dir"
+# kubectl built by setup (when the machine had none) is found here.
+export PATH="$PATH:$bin_dir"
+
+echo "== typecheck"; npm run --silent typecheck
+echo "== lint"; npm run --silent lint
+echo "== tests"; npx vitest run

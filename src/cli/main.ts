@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { registerKubeconfig } from './kubeconfig.js';
+import { registerServe } from './serve.js';
+import { registerUp } from './up.js';
+
+/** Builds the `gatehouse` command line. */
+export function buildProgram(): Command {
+  const program = new Command('gatehouse')
+    .description('Gatehouse: a guarded, recorded gateway between AI agents, people and CI and your Kubernetes API servers')
+    .version('0.1.0')
+    .showHelpAfterError();
+  registerServe(program);
+  registerKubeconfig(program);
+  registerUp(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    process.stderr.write(`gatehouse: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,70 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { parseConfig, readConfigFile } from '../config/schema.js';
+import { startGateway } from '../gateway.js';
+import { createLogger } from '../log/logger.js';
+import { announceGateway, closeOnSignal } from './announce.js';
+
+interface ServeFlags {
+  config?: string;
+  upstreamKubeconfig?: string;
+  context?: string;
+  listen?: string;
+  dataDir?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsSan?: string[];
+  maxBodyBytes?: string;
+  logLevel?: string;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the gateway in front of one Kubernetes API server')
+    .option('-c, --config <file>', 'gatehouse.yaml with the full configuration (flags override it)')
+    .option('--upstream-kubeconfig <file>', 'kubeconfig holding the cluster credential the gateway uses (default $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'context of the upstream kubeconfig (default: its current-context)')
+    .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:6443)')
+    .option('--data-dir <dir>', 'where the CA, serving certificate and bootstrap credential live (default ~/.gatehouse)')
+    .option('--tls-cert <file>', 'serving certificate (PEM); default: one issued by a generated CA')
+    .option('--tls-key <file>', 'private key for --tls-cert')
+    .option('--tls-san <name...>', 'extra DNS names or IPs for the generated serving certificate')
+    .option('--max-body-bytes <n>', 'largest request body buffered for inspection (default 3145728)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
+    .action(async (flags: ServeFlags) => {
+      const fromFile = (flags.config ? readConfigFile(flags.config) : {}) as Record<string, Record<string, unknown> | undefined>;
+      const merged: Record<string, unknown> = { ...fromFile };
+      const section = (name: string, values: Record<string, unknown>): void => {
+        const defined = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+        if (Object.keys(defined).length > 0) merged[name] = { ...fromFile[name], ...defined };
+      };
+      const listen = flags.listen ? parseListen(flags.listen) : {};
+      section('listen', listen);
+      section('tls', { certFile: flags.tlsCert, keyFile: flags.tlsKey, extraSans: flags.tlsSan });
+      section('upstream', {
+        kubeconfig: flags.upstreamKubeconfig ?? (fromFile.upstream?.kubeconfig === undefined ? defaultKubeconfig() : undefined),
+        context: flags.context,
+      });
+      section('limits', { maxBodyBytes: flags.maxBodyBytes === undefined ? undefined : Number(flags.maxBodyBytes) });
+      section('log', { level: flags.logLevel });
+      if (flags.dataDir) merged.dataDir = flags.dataDir;
+
+      const config = parseConfig(merged, flags.config ?? 'command-line options');
+      const log = createLogger(config.log.level);
+      const gateway = await startGateway(config, log);
+      announceGateway(gateway);
+      closeOnSignal(log, () => gateway.close());
+    });
+}
+
+export function parseListen(value: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
+  if (!match) throw new Error(`--listen must be host:port, got "${value}"`);
+  return { host: match[1] ?? (match[2] || '127.0.0.1'), port: Number(match[3]) };
+}
+
+export function defaultKubeconfig(): string {
+  const env = process.env.KUBECONFIG?.split(':').find((p) => p.length > 0);
+  return env ?? join(process.env.HOME ?? '.', '.kube', 'config');
+}

@@ -1,0 +1,98 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { newBootstrapToken } from '../identity/bootstrap-token.js';
+import type { BootstrapTokenRecord } from '../identity/bootstrap-token.js';
+import { createCA, issueCert } from '../pki/index.js';
+
+export interface ServingTls {
+  cert: Buffer;
+  key: Buffer;
+  /** PEM of the CA clients should trust (the generated CA, or the given chain). */
+  caPem: string;
+}
+
+export interface DataDirState {
+  dir: string;
+  tls: ServingTls;
+  bootstrapTokens: BootstrapTokenRecord[];
+  /** The admin token, only on the run that created it (it is never stored in clear). */
+  newAdminToken: string | undefined;
+}
+
+const tokensFileSchema = z.array(z.object({ name: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), groups: z.array(z.string()) }));
+
+/**
+ * Opens (creating on first run) the gateway's data directory: a private CA
+ * and serving certificate unless one is configured, and the bootstrap admin
+ * credential, kept only as a hash. Files are written 0600 and atomically, so
+ * a crash never leaves half a key behind.
+ */
+export async function openDataDir(options: {
+  dir: string;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  sans: string[];
+}): Promise<DataDirState> {
+  mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+  const tls = options.certFile && options.keyFile ? givenTls(options.certFile, options.keyFile) : await generatedTls(options.dir, options.sans);
+
+  const tokensPath = join(options.dir, 'bootstrap-tokens.json');
+  let bootstrapTokens: BootstrapTokenRecord[];
+  let newAdminToken: string | undefined;
+  if (existsSync(tokensPath)) {
+    const parsed = tokensFileSchema.safeParse(JSON.parse(readFileSync(tokensPath, 'utf8')));
+    if (!parsed.success) throw new Error(`${tokensPath} is corrupt: ${parsed.error.issues[0]?.message ?? ''}`);
+    bootstrapTokens = parsed.data;
+  } else {
+    const { token, record } = newBootstrapToken('gatehouse-admin', ['gatehouse:admins']);
+    bootstrapTokens = [record];
+    newAdminToken = token;
+    writePrivate(tokensPath, JSON.stringify(bootstrapTokens, null, 2) + '\n');
+  }
+  return { dir: options.dir, tls, bootstrapTokens, newAdminToken };
+}
+
+function givenTls(certFile: string, keyFile: string): ServingTls {
+  const cert = readFileSync(certFile);
+  return { cert, key: readFileSync(keyFile), caPem: cert.toString('utf8') };
+}
+
+async function generatedTls(dir: string, sans: string[]): Promise<ServingTls> {
+  const caCert = join(dir, 'ca.crt');
+  const caKey = join(dir, 'ca.key');
+  const certPath = join(dir, 'tls.crt');
+  const keyPath = join(dir, 'tls.key');
+  const sansPath = join(dir, 'tls.sans');
+  if (!existsSync(caCert) || !existsSync(caKey)) {
+    const ca = await createCA('Gatehouse CA');
+    writePrivate(caKey, ca.keyPem);
+    writePrivate(caCert, ca.certPem);
+  }
+  const ca = { certPem: readFileSync(caCert, 'utf8'), keyPem: readFileSync(caKey, 'utf8') };
+  const wanted = [...new Set(['localhost', '127.0.0.1', '::1', ...sans])].sort();
+  // Re-issue the serving certificate when the names it must cover change.
+  const current = existsSync(sansPath) ? readFileSync(sansPath, 'utf8') : '';
+  if (!existsSync(certPath) || !existsSync(keyPath) || current !== wanted.join('\n')) {
+    const issued = await issueCert(ca, {
+      commonName: 'gatehouse',
+      dnsNames: wanted.filter((n) => isIP(n) === 0),
+      ipAddresses: wanted.filter((n) => isIP(n) !== 0),
+      usage: 'server',
+      validityDays: 365,
+    });
+    writePrivate(keyPath, issued.keyPem);
+    writePrivate(certPath, issued.certPem + ca.certPem);
+    writePrivate(sansPath, wanted.join('\n'));
+  }
+  return { cert: readFileSync(certPath), key: readFileSync(keyPath), caPem: ca.certPem };
+}
+
+/** Writes a file readable only by its owner, via a rename so readers never see half of it. */
+export function writePrivate(path: string, content: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}

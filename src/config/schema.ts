@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+
+export const configSchema = z
+  .object({
+    listen: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(6443),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 6443 }),
+    tls: z
+      .object({
+        certFile: z.string().optional(),
+        keyFile: z.string().optional(),
+        /** Extra DNS names / IPs for the generated serving certificate. */
+        extraSans: z.array(z.string()).default([]),
+      })
+      .strict()
+      .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), 'tls.certFile and tls.keyFile go together')
+      .default({ extraSans: [] }),
+    dataDir: z.string().default(join(homedir(), '.gatehouse')),
+    upstream: z
+      .object({
+        kubeconfig: z.string(),
+        context: z.string().optional(),
+      })
+      .strict(),
+    limits: z
+      .object({
+        /** Largest request body buffered for inspection (the API server's own default is 3 MiB). */
+        maxBodyBytes: z.number().int().positive().default(3 * 1024 * 1024),
+      })
+      .strict()
+      .default({ maxBodyBytes: 3 * 1024 * 1024 }),
+    timeouts: z
+      .object({
+        connectMs: z.number().int().positive().default(10_000),
+        responseHeadersMs: z.number().int().positive().default(120_000),
+      })
+      .strict()
+      .default({ connectMs: 10_000, responseHeadersMs: 120_000 }),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+export type GatehouseConfig = z.infer<typeof configSchema>;
+export type GatehouseConfigInput = z.input<typeof configSchema>;
+
+/**
+ * Validates a config object once; the result is what every factory receives.
+ * Errors name the offending key.
+ */
+export function parseConfig(input: unknown, source = 'config'): GatehouseConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new Error(`invalid ${source}:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+/** Reads a gatehouse.yaml file; YAML errors carry the line and column. */
+export function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  const doc = parseDocument(text);
+  const first = doc.errors[0];
+  if (first) {
+    const pos = first.linePos?.[0];
+    throw new Error(`invalid YAML in ${path}${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${first.message}`);
+  }
+  return doc.toJS() ?? {};
+}

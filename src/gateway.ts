@@ -1,0 +1,106 @@
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { createClassifyStage } from './classify/stage.js';
+import type { GatehouseConfig } from './config/schema.js';
+import { openDataDir } from './config/data-dir.js';
+import type { DataDirState } from './config/data-dir.js';
+import { bootstrapTokenAuthenticator } from './identity/bootstrap-token.js';
+import { createIdentityStage } from './identity/stage.js';
+import { createImpersonationGuard } from './identity/impersonation.js';
+import { createPipeline } from './pipeline/pipeline.js';
+import type { Stage } from './pipeline/context.js';
+import { forwardRequest } from './proxy/forward.js';
+import { createHealthHandler } from './proxy/health.js';
+import { respondWithStatus, respondWithStatusOnSocket } from './proxy/respond.js';
+import { forwardUpgrade } from './proxy/upgrade.js';
+import { createUpstream } from './upstream/client.js';
+import { loadKubeconfig } from './upstream/kubeconfig.js';
+
+export interface Gateway {
+  /** https://host:port the gateway listens on. */
+  readonly url: string;
+  readonly state: DataDirState;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds and starts the gateway from validated config: opens the data
+ * directory, resolves the upstream credential, composes the pipeline
+ * (identity → classify → impersonation guard → upstream) and listens on HTTPS (HTTP/1.1 only, so
+ * upgrades never meet HTTP/2).
+ *
+ * @example
+ * const gw = await startGateway(parseConfig({ upstream: { kubeconfig: '~/.kube/config' } }), log);
+ */
+export async function startGateway(config: GatehouseConfig, log: Logger): Promise<Gateway> {
+  const target = loadKubeconfig(config.upstream.kubeconfig, config.upstream.context);
+  const upstream = createUpstream(target);
+  const sans = [...config.tls.extraSans];
+  if (config.listen.host !== '0.0.0.0' && config.listen.host !== '::') sans.push(config.listen.host);
+  const state = await openDataDir({ dir: config.dataDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, sans });
+
+  const stages: Stage[] = [
+    createIdentityStage([bootstrapTokenAuthenticator(state.bootstrapTokens)]),
+    createClassifyStage(config.limits),
+    createImpersonationGuard(),
+  ];
+  const pipeline = createPipeline(
+    stages,
+    {
+      forward: (ctx, res) => forwardRequest(ctx, res, upstream, config.timeouts),
+      forwardUpgrade: (ctx, socket, head) => forwardUpgrade(ctx, socket, head, upstream, config.timeouts),
+    },
+    {
+      refuse: (ctx, res, error) => respondWithStatus(res, error, ctx.id),
+      refuseUpgrade: (ctx, socket, error) => respondWithStatusOnSocket(socket, error, ctx.id),
+    },
+    log,
+  );
+  const health = createHealthHandler(upstream);
+
+  const server = https.createServer({ cert: state.tls.cert, key: state.tls.key });
+  // Watches, logs -f and exec sessions live for hours; only idle keep-alive sockets time out.
+  server.requestTimeout = 0;
+  server.timeout = 0;
+  server.keepAliveTimeout = 65_000;
+  server.on('request', (req, res) => {
+    if (!health(req, res)) pipeline.handleRequest(req, res);
+  });
+  // Upgraded sockets leave the server's books; track them so close() ends exec sessions too.
+  const upgraded = new Set<Duplex>();
+  server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    pipeline.handleUpgrade(req, socket, head);
+  });
+  server.on('clientError', (err, socket) => {
+    log.debug({ err }, 'client connection error');
+    socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `https://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+  log.info({ url, upstream: target.server.origin, context: target.contextName }, 'gateway listening');
+
+  return {
+    url,
+    state,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
+        upstream.close();
+      }),
+  };
+}

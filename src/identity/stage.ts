@@ -1,0 +1,43 @@
+import { GatehouseError } from '../errors/codes.js';
+import { CONTINUE, stop } from '../pipeline/context.js';
+import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js';
+import { bearerToken } from './bearer.js';
+import type { Principal } from './principal.js';
+
+/** Maps a presented bearer token to a principal, or undefined when it does not recognise it. */
+export type Authenticator = (token: string) => Principal | undefined | Promise<Principal | undefined>;
+
+const NO_TOKEN = new GatehouseError(
+  'GH_UNAUTHENTICATED',
+  'the gateway needs a bearer token (a Gatehouse token or an OIDC id_token); none was presented. Use a kubeconfig from `gatehouse kubeconfig`',
+);
+const BAD_TOKEN = new GatehouseError(
+  'GH_UNAUTHENTICATED',
+  'the bearer token was not accepted by the gateway (unknown, revoked or expired); ask for a new one or sign in again',
+);
+
+/**
+ * The identity stage: every request must carry a credential one of the
+ * authenticators accepts; otherwise it stops here with a 401 Status and never
+ * reaches the upstream.
+ *
+ * @example
+ * const identity = createIdentityStage([bootstrapTokenAuthenticator(records)]);
+ */
+export function createIdentityStage(authenticators: Authenticator[]): Stage {
+  return {
+    name: 'identity',
+    async run(ctx: RequestContext): Promise<StageOutcome> {
+      const token = bearerToken(ctx.req.headers);
+      if (token === undefined) return stop(NO_TOKEN);
+      for (const authenticate of authenticators) {
+        const principal = await authenticate(token);
+        if (principal) {
+          ctx.principal = principal;
+          return CONTINUE;
+        }
+      }
+      return stop(BAD_TOKEN);
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type { IncomingMessage } from 'node:http';
+import type { Principal } from '../identity/principal.js';
+import type { KubeRequest } from '../classify/kube-request.js';
+import type { GatehouseError } from '../errors/codes.js';
+
+/**
+ * The state of one request as it moves through the pipeline. Each field is
+ * written by exactly one stage (noted beside it) and only read by later ones.
+ */
+export interface RequestContext {
+  readonly id: string;
+  readonly req: IncomingMessage;
+  /** True when the client asked for a protocol upgrade (exec, attach, port-forward). */
+  readonly upgrade: boolean;
+  /** process.hrtime.bigint() when the request arrived. */
+  readonly startedAt: bigint;
+  /** identity */
+  principal?: Principal;
+  /** classify */
+  request?: KubeRequest;
+  /** classify: the request body, read (bounded) only when a later stage needs it. */
+  body?: Buffer;
+  /** pipeline: time spent in each stage, in microseconds. */
+  readonly timings: Record<string, number>;
+}
+
+export type StageOutcome = { readonly action: 'continue' } | { readonly action: 'stop'; readonly error: GatehouseError };
+
+export const CONTINUE: StageOutcome = Object.freeze({ action: 'continue' });
+
+export function stop(error: GatehouseError): StageOutcome {
+  return { action: 'stop', error };
+}
+
+/** One concern of the request path (identity, classify, policy…), built once from config. */
+export interface Stage {
+  readonly name: string;
+  run(ctx: RequestContext): StageOutcome | Promise<StageOutcome>;
+}

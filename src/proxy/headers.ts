@@ -1,0 +1,78 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { WEBSOCKET_BEARER_PREFIX } from '../identity/bearer.js';
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) plus everything that carries the
+// client's identity: the upstream only ever sees the gateway's credential.
+const DROPPED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'authorization',
+  'cookie',
+]);
+
+function dropped(name: string): boolean {
+  return (
+    DROPPED.has(name) ||
+    // Impersonate-User/Group/Uid/Extra-*: a client must never borrow the gateway's right to impersonate.
+    name.startsWith('impersonate-') ||
+    // Front-proxy identity headers: only honoured from a front-proxy cert, but never forward them either.
+    name.startsWith('x-remote-')
+  );
+}
+
+/**
+ * Copies the client's request headers for the upstream, removing hop-by-hop
+ * headers (and those the client's `Connection` header names) and every header
+ * that carries the client's identity. For upgrades the `Connection`/`Upgrade`
+ * pair is restored and the WebSocket bearer subprotocol is removed.
+ */
+export function upstreamRequestHeaders(headers: IncomingHttpHeaders, upgrade: boolean): OutgoingHttpHeaders {
+  const connectionNamed = listedInConnection(headers.connection);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in headers) {
+    if (dropped(name) || connectionNamed?.has(name)) continue;
+    out[name] = headers[name];
+  }
+  if (upgrade) {
+    out.connection = 'Upgrade';
+    out.upgrade = headers.upgrade;
+    const protocols = headers['sec-websocket-protocol'];
+    if (protocols !== undefined) {
+      const kept = protocols
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p && !p.startsWith(WEBSOCKET_BEARER_PREFIX));
+      if (kept.length > 0) out['sec-websocket-protocol'] = kept.join(', ');
+      else delete out['sec-websocket-protocol'];
+    }
+  }
+  return out;
+}
+
+/** Copies the upstream's response headers for the client, minus hop-by-hop headers. */
+export function clientResponseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const connectionNamed = listedInConnection(headers.connection);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in headers) {
+    if (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding' || name === 'proxy-connection') continue;
+    if (connectionNamed?.has(name)) continue;
+    out[name] = headers[name];
+  }
+  return out;
+}
+
+function listedInConnection(value: string | undefined): Set<string> | undefined {
+  if (value === undefined || !value.includes(',')) {
+    const single = value?.trim().toLowerCase();
+    return single && single !== 'keep-alive' && single !== 'close' && single !== 'upgrade' ? new Set([single]) : undefined;
+  }
+  return new Set(value.split(',').map((v) => v.trim().toLowerCase()));
+}

@@ -1,0 +1,53 @@
+import type { ClientRequest } from 'node:http';
+import { GatehouseError } from '../errors/codes.js';
+import type { Upstream } from '../upstream/client.js';
+
+export interface UpstreamTimeouts {
+  /** Time allowed to open the TCP+TLS connection. */
+  connectMs: number;
+  /** Time allowed until the upstream sends response headers (watches and logs send them at once). */
+  responseHeadersMs: number;
+}
+
+/** Explains why the upstream could not be used, for the client's Status. */
+export function upstreamFailure(err: unknown, upstream: Upstream): GatehouseError {
+  if (err instanceof GatehouseError) return err;
+  const where = upstream.target.server.origin;
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.startsWith('exec credential plugin') || message.startsWith('token file')) {
+    return new GatehouseError('GH_UPSTREAM_CREDENTIAL', `the gateway could not obtain its credential for ${where}: ${message}`, {
+      cause: err,
+      retryAfterSeconds: 5,
+    });
+  }
+  return new GatehouseError('GH_UPSTREAM_UNAVAILABLE', `the gateway could not reach the Kubernetes API server at ${where}: ${message}`, {
+    cause: err,
+    retryAfterSeconds: 1,
+  });
+}
+
+/**
+ * Aborts an upstream request that cannot connect, or whose response headers
+ * do not arrive, in time. Once headers arrive no timer runs: watches and
+ * `logs -f` may stay open for hours.
+ */
+export function armUpstreamTimeouts(upReq: ClientRequest, timeouts: UpstreamTimeouts, upstream: Upstream): void {
+  const where = upstream.target.server.origin;
+  const fail = (what: string, ms: number): void => {
+    upReq.destroy(new GatehouseError('GH_UPSTREAM_TIMEOUT', `the Kubernetes API server at ${where} did not ${what} within ${ms} ms`));
+  };
+  const headersTimer = setTimeout(() => fail('answer', timeouts.responseHeadersMs), timeouts.responseHeadersMs);
+  headersTimer.unref();
+  const clear = (): void => clearTimeout(headersTimer);
+  upReq.once('response', clear);
+  upReq.once('upgrade', clear);
+  upReq.once('close', clear);
+  upReq.once('socket', (socket) => {
+    if (!socket.connecting) return;
+    const connectTimer = setTimeout(() => fail('accept a connection', timeouts.connectMs), timeouts.connectMs);
+    connectTimer.unref();
+    const done = (): void => clearTimeout(connectTimer);
+    socket.once('connect', done);
+    socket.once('close', done);
+  });
+}

@@ -1,0 +1,111 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { ConnectionOptions } from 'node:tls';
+import { createCredentialProvider } from './credential.js';
+import type { CredentialProvider, UpstreamCredential } from './credential.js';
+import type { UpstreamTarget } from './kubeconfig.js';
+
+export interface UpstreamRequestInit {
+  method: string;
+  /** Path and query as received; the upstream server's own path prefix is added here. */
+  path: string;
+  /** Client headers already stripped of hop-by-hop, credential and impersonation headers. */
+  headers: OutgoingHttpHeaders;
+}
+
+/** A connection factory for one upstream API server holding the gateway's credential. */
+export interface Upstream {
+  readonly target: UpstreamTarget;
+  /** A keep-alive request with the gateway credential applied. */
+  request(init: UpstreamRequestInit): Promise<http.ClientRequest>;
+  /**
+   * A request on a fresh HTTP/1.1 connection for protocol upgrades (exec,
+   * attach, port-forward): ALPN offers only http/1.1 so no HTTP/2 ever
+   * reaches an upgrade path.
+   */
+  upgradeRequest(init: UpstreamRequestInit): Promise<http.ClientRequest>;
+  /** Forget the cached credential, e.g. after the upstream answered 401. */
+  invalidateCredential(): void;
+  close(): void;
+}
+
+/**
+ * Creates the upstream connection factory for a resolved kubeconfig target.
+ *
+ * @example
+ * const upstream = createUpstream(loadKubeconfig(path));
+ * const req = await upstream.request({ method: 'GET', path: '/version', headers: {} });
+ */
+export function createUpstream(target: UpstreamTarget, credentials: CredentialProvider = createCredentialProvider(target)): Upstream {
+  const secure = target.server.protocol === 'https:';
+  const prefix = target.server.pathname.replace(/\/+$/, '');
+  const port = target.server.port ? Number(target.server.port) : secure ? 443 : 80;
+  const hostname = target.server.hostname.replace(/^\[|\]$/g, '');
+  const hostHeader = target.server.host;
+
+  // Exec plugins may hand out a new client certificate; each distinct pair gets its own pool.
+  let agentFor: { cert: Buffer | undefined; agent: http.Agent } | undefined;
+  const tlsOptions = (cred: UpstreamCredential): TlsOptions => ({
+    ca: target.ca,
+    cert: cred.clientCert,
+    key: cred.clientKey,
+    rejectUnauthorized: !target.insecureSkipTlsVerify,
+    servername: target.tlsServerName ?? (isIp(hostname) ? undefined : hostname),
+  });
+  const pooledAgent = (cred: UpstreamCredential): http.Agent => {
+    if (agentFor && agentFor.cert === cred.clientCert) return agentFor.agent;
+    agentFor?.agent.destroy();
+    const options = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' as const };
+    const agent = secure ? new https.Agent({ ...options, ...tlsOptions(cred) }) : new http.Agent(options);
+    agentFor = { cert: cred.clientCert, agent };
+    return agent;
+  };
+
+  const headersWith = (cred: UpstreamCredential, headers: OutgoingHttpHeaders): OutgoingHttpHeaders => {
+    const out: OutgoingHttpHeaders = { ...headers, host: hostHeader };
+    if (cred.authorization) out.authorization = cred.authorization;
+    return out;
+  };
+
+  return {
+    target,
+    async request(init) {
+      const cred = await credentials.get();
+      const transport = secure ? https : http;
+      return transport.request({
+        hostname,
+        port,
+        method: init.method,
+        path: prefix + init.path,
+        headers: headersWith(cred, init.headers),
+        agent: pooledAgent(cred),
+      });
+    },
+    async upgradeRequest(init) {
+      const cred = await credentials.get();
+      const common = { hostname, port, method: init.method, path: prefix + init.path, headers: headersWith(cred, init.headers) };
+      if (!secure) return http.request({ ...common, agent: false });
+      const options: https.RequestOptions & Pick<ConnectionOptions, 'ALPNProtocols'> = {
+        ...common,
+        ...tlsOptions(cred),
+        ALPNProtocols: ['http/1.1'],
+        agent: false,
+      };
+      return https.request(options);
+    },
+    invalidateCredential() {
+      credentials.invalidate();
+    },
+    close() {
+      agentFor?.agent.destroy();
+      agentFor = undefined;
+    },
+  };
+}
+
+type TlsOptions = Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'>;
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}

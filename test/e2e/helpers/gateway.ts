@@ -1,0 +1,58 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const repoRoot = resolve(import.meta.dirname, '../../..');
+
+export interface GatewayProcess {
+  url: string;
+  dataDir: string;
+  /** The kubeconfig the gateway wrote for its bootstrap admin on first run. */
+  adminKubeconfig: string;
+  adminToken: string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the real `gatehouse serve` (the built CLI) on a free loopback port
+ * in front of the given upstream kubeconfig, and waits until it listens.
+ */
+export async function startGatewayProcess(upstreamKubeconfig: string, extraArgs: string[] = []): Promise<GatewayProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(repoRoot, 'bin/gatehouse.js'), 'serve', '--upstream-kubeconfig', upstreamKubeconfig, '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  const ready = new Promise<{ url: string; token: string }>((resolvePromise, reject) => {
+    const onData = (d: string): void => {
+      stderr += d;
+      const url = /listening on (https:\/\/\S+)/.exec(stderr)?.[1];
+      const token = /shown once: (\S+)/.exec(stderr)?.[1];
+      if (url && token && stderr.includes('Try: ')) resolvePromise({ url, token });
+    };
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`gatehouse serve exited ${code} before listening:\n${stderr}`)));
+  });
+  const { url, token } = await ready;
+  return {
+    url,
+    dataDir,
+    adminKubeconfig: join(dataDir, 'admin.kubeconfig'),
+    adminToken: token,
+    stderr: () => stderr,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

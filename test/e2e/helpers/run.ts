@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: string | Buffer;
+  cwd?: string;
+  /** Kill the command after this long (a safety net, never an assertion). */
+  timeoutMs?: number;
+}
+
+/** Runs a command to completion and captures its output. */
+export function run(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: { ...process.env, ...options.env }, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 90_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input);
+  });
+}
+
+/** A kubectl bound to one kubeconfig (and optionally another kubectl binary). */
+export function kubectlFor(kubeconfig: string, binary = 'kubectl') {
+  const kubectl = (args: string[], options: RunOptions = {}): Promise<RunResult> =>
+    run(binary, args, { ...options, env: { KUBECONFIG: kubeconfig, ...options.env } });
+  /** Like kubectl(), but throws with the output when the command fails. */
+  const ok = async (args: string[], options: RunOptions = {}): Promise<string> => {
+    const r = await kubectl(args, options);
+    if (r.code !== 0) throw new Error(`${binary} ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    return r.stdout;
+  };
+  return Object.assign(kubectl, { ok, kubeconfig, binary });
+}
+
+export type Kubectl = ReturnType<typeof kubectlFor>;

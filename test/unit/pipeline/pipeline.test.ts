@@ -1,0 +1,94 @@
+import { createServer, request } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GatehouseError } from '../../../src/errors/codes.js';
+import { CONTINUE, stop } from '../../../src/pipeline/context.js';
+import type { RequestContext, Stage } from '../../../src/pipeline/context.js';
+import { createPipeline } from '../../../src/pipeline/pipeline.js';
+import { respondWithStatus, respondWithStatusOnSocket } from '../../../src/proxy/respond.js';
+
+let server: Server | undefined;
+afterEach(() => server?.close());
+
+/** Serves a pipeline on loopback; the terminal answers 200 with the stage order it saw. */
+async function serve(stages: Stage[]): Promise<{ url: string; forwarded: RequestContext[] }> {
+  const forwarded: RequestContext[] = [];
+  const pipeline = createPipeline(
+    stages,
+    {
+      forward: (ctx, res) => {
+        forwarded.push(ctx);
+        res.end(JSON.stringify(Object.keys(ctx.timings)));
+        return Promise.resolve();
+      },
+      forwardUpgrade: () => Promise.reject(new Error('not used')),
+    },
+    {
+      refuse: (ctx, res, error) => respondWithStatus(res, error, ctx.id),
+      refuseUpgrade: (ctx, socket, error) => respondWithStatusOnSocket(socket, error, ctx.id),
+    },
+    pino({ level: 'silent' }),
+  );
+  server = createServer((req, res) => pipeline.handleRequest(req, res));
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, forwarded };
+}
+
+function get(url: string): Promise<{ status: number; body: string; auditId: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    request(url, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, auditId: res.headers['audit-id'] as string | undefined }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+const named = (name: string, run: Stage['run']): Stage => ({ name, run });
+
+describe('pipeline', () => {
+  it('runs every stage in order, times each, then forwards', async () => {
+    const seen: string[] = [];
+    const { url, forwarded } = await serve([
+      named('a', () => (seen.push('a'), CONTINUE)),
+      named('b', () => Promise.resolve((seen.push('b'), CONTINUE))),
+    ]);
+    const res = await get(`${url}/api`);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual(['a', 'b']);
+    expect(seen).toEqual(['a', 'b']);
+    expect(forwarded).toHaveLength(1);
+    expect(forwarded[0]!.timings.a).toBeGreaterThanOrEqual(0);
+  });
+
+  it('stops at the first refusal and never forwards', async () => {
+    const seen: string[] = [];
+    const { url, forwarded } = await serve([
+      named('a', () => stop(new GatehouseError('GH_UNAUTHENTICATED', 'who are you'))),
+      named('b', () => (seen.push('b'), CONTINUE)),
+    ]);
+    const res = await get(`${url}/api`);
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body)).toMatchObject({ kind: 'Status', reason: 'Unauthorized', message: 'who are you' });
+    expect(res.auditId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen).toEqual([]);
+    expect(forwarded).toHaveLength(0);
+  });
+
+  it('fails closed when a stage throws', async () => {
+    const { url, forwarded } = await serve([
+      named('broken', () => {
+        throw new Error('bug');
+      }),
+    ]);
+    const res = await get(`${url}/api`);
+    expect(res.status).toBe(500);
+    expect(JSON.parse(res.body)).toMatchObject({ reason: 'InternalError', details: { causes: [{ reason: 'GH_INTERNAL' }] } });
+    expect((JSON.parse(res.body) as { message: string }).message).toContain('stage broken');
+    expect(forwarded).toHaveLength(0);
+  });
+});
