@@ -16,4 +16,3 @@
  */
 export { appendPodLog, startCluster, type Cluster, type ClusterOptions, type ComponentName } from './cluster.js';
 export { criLogLine } from './kwok.js';
-export { kubectl, type KubectlOptions, type KubectlResult } from './kubectl.js';

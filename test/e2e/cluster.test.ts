@@ -4,62 +4,22 @@
  * pty), cp, port-forward, namespace deletion, and that a SIGKILLed owner
  * leaves no control plane behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { appendPodLog, kubectl, type KubectlResult } from '../../src/harness/index.js';
+import { kubectlFor } from './helpers/run.js';
+import { streamingScenarios } from './helpers/scenarios.js';
 
 const cluster = inject('cluster');
 const ns = `harness-e2e-${randomBytes(3).toString('hex')}`;
-
-function k(args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<KubectlResult> {
-  return kubectl(args, { kubeconfig: cluster.adminKubeconfig, ...options });
-}
-
-/** Runs kubectl and fails the test with its stderr unless it exits 0. */
-async function ok(args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  const result = await k(args, options);
-  expect(result.code, `kubectl ${args.join(' ')}\n${result.stderr}`).toBe(0);
-  return result.stdout;
-}
-
-/** Starts a long-running kubectl (logs -f, port-forward) and hands back its output lines as they come. */
-function startKubectl(args: string[]): { child: ChildProcess; nextLine: (match: RegExp, timeoutMs?: number) => Promise<string> } {
-  const child = spawn('kubectl', ['--kubeconfig', cluster.adminKubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const waiters = new Set<() => void>();
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => {
-      lines.push(line);
-      for (const wake of waiters) wake();
-    });
-  }
-  const nextLine = (match: RegExp, timeoutMs = 20_000): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = lines.find((line) => match.test(line));
-        if (found !== undefined) {
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(found);
-        }
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`kubectl ${args.join(' ')}: no line matching ${String(match)} within ${timeoutMs} ms; got:\n${lines.join('\n')}`));
-      }, timeoutMs);
-      waiters.add(check);
-      check();
-    });
-  return { child, nextLine };
-}
+const direct = kubectlFor(cluster.adminKubeconfig);
+const ok = direct.ok;
 
 let pod: string;
 
@@ -71,10 +31,13 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await k(['delete', 'namespace', ns, '--wait=false']);
+  await direct(['delete', 'namespace', ns, '--wait=false']);
 });
 
 describe('the harness control plane', () => {
+  // logs, exec, cp and port-forward: the same scenarios the gateway tests run.
+  streamingScenarios({ kubectl: () => direct, cluster, namespace: () => ns, pod: () => pod });
+
   it('reports the Kubernetes version it was built from', async () => {
     const version = JSON.parse(await ok(['version', '-o', 'json'])) as { serverVersion: { gitVersion: string } };
     expect(version.serverVersion.gitVersion).toBe('v1.33.13');
@@ -82,7 +45,7 @@ describe('the harness control plane', () => {
 
   it('authenticates the admin by client certificate and by token, in system:masters', async () => {
     for (const kubeconfig of [cluster.adminKubeconfig, cluster.adminTokenKubeconfig]) {
-      const result = await kubectl(['auth', 'whoami', '-o', 'json'], { kubeconfig });
+      const result = await kubectlFor(kubeconfig)(['auth', 'whoami', '-o', 'json']);
       expect(result.code, result.stderr).toBe(0);
       const review = JSON.parse(result.stdout) as { status: { userInfo: { username: string; groups: string[] } } };
       expect(review.status.userInfo.username).toBe('gatehouse-harness-admin');
@@ -104,107 +67,13 @@ describe('the harness control plane', () => {
     expect(podJson.status.hostIP).toBe('127.0.0.1');
   });
 
-  it('serves container logs, and follows appended lines with logs -f', async () => {
-    const logs = await ok(['-n', ns, 'logs', pod]);
-    expect(logs).toContain('hello from kwok\n');
-
-    const follower = startKubectl(['-n', ns, 'logs', '-f', pod]);
-    try {
-      await follower.nextLine(/hello from kwok/);
-      const marker = `follow-${randomBytes(4).toString('hex')}`;
-      await appendPodLog(cluster, marker);
-      await expect(follower.nextLine(new RegExp(marker))).resolves.toBe(marker);
-    } finally {
-      follower.child.kill();
-    }
-  });
-
-  it('runs exec commands in the work dir and returns their output and exit code', async () => {
-    expect(await ok(['-n', ns, 'exec', pod, '--', 'echo', 'hi'])).toBe('hi\n');
-    expect((await ok(['-n', ns, 'exec', pod, '--', 'pwd'])).trim()).toBe(cluster.workDir);
-
-    const failed = await k(['-n', ns, 'exec', pod, '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
-    expect(failed.code).toBe(3);
-    expect(failed.stdout).toBe('out\n');
-    expect(failed.stderr).toContain('err\n');
-  });
-
-  it('passes stdin to exec -i and ends it when the client does', async () => {
-    const result = await k(['-n', ns, 'exec', '-i', pod, '--', 'sh', '-c', 'cat; echo done'], { input: 'line one\nline two\n', timeoutMs: 20_000 });
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toBe('line one\nline two\ndone\n');
-  });
-
-  it('gives exec -it a terminal', async () => {
-    // kubectl only allocates a TTY when its own stdin is one: run it under script(1).
-    const command = `kubectl --kubeconfig '${cluster.adminKubeconfig}' -n ${ns} exec -it ${pod} -- sh -c 'tty; exit 0'`;
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      child.once('error', reject);
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        if (code === 0) resolve(out);
-        else reject(new Error(`script exited ${code}: ${out}`));
-      });
-    });
-    expect(output).toMatch(/\/dev\/pts\/\d+/);
-  });
-
-  it('copies files into and out of a pod with kubectl cp', async () => {
-    const local = await mkdtemp(join(tmpdir(), 'harness-cp-'));
-    try {
-      const name = `cp-${randomBytes(4).toString('hex')}.txt`;
-      const content = `copied ${randomBytes(8).toString('hex')}\n`;
-      await writeFile(join(local, 'in.txt'), content);
-
-      await ok(['-n', ns, 'cp', join(local, 'in.txt'), `${pod}:${name}`], { timeoutMs: 30_000 });
-      // exec (and so cp) runs in the work dir on this machine.
-      expect(await readFile(join(cluster.workDir, name), 'utf8')).toBe(content);
-
-      await ok(['-n', ns, 'cp', `${pod}:${name}`, join(local, 'out.txt')], { timeoutMs: 30_000 });
-      expect(await readFile(join(local, 'out.txt'), 'utf8')).toBe(content);
-      await rm(join(cluster.workDir, name));
-    } finally {
-      await rm(local, { recursive: true, force: true });
-    }
-  });
-
-  it('forwards a pod port to the echo target with kubectl port-forward', async () => {
-    const forwarder = startKubectl(['-n', ns, 'port-forward', `pod/${pod}`, '0:8080']);
-    try {
-      const line = await forwarder.nextLine(/Forwarding from 127\.0\.0\.1:\d+/);
-      const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
-      const payload = Buffer.from(`ping ${randomBytes(16).toString('hex')}`);
-      const echoed = await new Promise<Buffer>((resolve, reject) => {
-        const socket = connect(port, '127.0.0.1', () => socket.write(payload));
-        const chunks: Buffer[] = [];
-        socket.on('data', (chunk: Buffer) => {
-          chunks.push(chunk);
-          if (Buffer.concat(chunks).length >= payload.length) {
-            socket.end();
-            resolve(Buffer.concat(chunks));
-          }
-        });
-        socket.on('error', reject);
-        setTimeout(() => reject(new Error('no echo within 15 s')), 15_000).unref();
-      });
-      expect(echoed.equals(payload)).toBe(true);
-    } finally {
-      forwarder.child.kill();
-    }
-  });
-
   it('completes a namespace deletion (pods finalised by kwok, content removed by the controller manager)', async () => {
     const doomed = `${ns}-doomed`;
     await ok(['create', 'namespace', doomed]);
     await ok(['-n', doomed, 'create', 'deployment', 'gone', '--image=registry.invalid/gone:1']);
     await ok(['-n', doomed, 'rollout', 'status', 'deployment/gone', '--timeout=60s'], { timeoutMs: 70_000 });
     await ok(['delete', 'namespace', doomed, '--timeout=90s'], { timeoutMs: 100_000 });
-    const after = await k(['get', 'namespace', doomed]);
+    const after = await direct(['get', 'namespace', doomed]);
     expect(after.code).not.toBe(0);
     expect(after.stderr).toContain('NotFound');
   });

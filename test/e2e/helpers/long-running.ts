@@ -15,6 +15,11 @@ export function startLongRunning(command: string, args: string[], env: NodeJS.Pr
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const lines: string[] = [];
   const waiters = new Set<() => void>();
+  let exited: string | undefined;
+  child.once('close', (code, signal) => {
+    exited = `exited (${code ?? signal})`;
+    for (const wake of waiters) wake();
+  });
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
       lines.push(line);
@@ -25,10 +30,11 @@ export function startLongRunning(command: string, args: string[], env: NodeJS.Pr
     new Promise((resolve, reject) => {
       const check = (): void => {
         const found = lines.find((line) => match.test(line));
-        if (found !== undefined) {
+        if (found !== undefined || exited !== undefined) {
           waiters.delete(check);
           clearTimeout(timer);
-          resolve(found);
+          if (found !== undefined) resolve(found);
+          else reject(new Error(`${command} ${args.join(' ')} ${exited} before printing a line matching ${String(match)}; got:\n${lines.join('\n')}`));
         }
       };
       const timer = setTimeout(() => {

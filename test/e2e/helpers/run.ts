@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 
 export interface RunResult {
   code: number | null;
@@ -46,3 +48,22 @@ export function kubectlFor(kubeconfig: string, binary = 'kubectl') {
 }
 
 export type Kubectl = ReturnType<typeof kubectlFor>;
+
+/**
+ * Path of an older kubectl minor version. The machine's kubectl package ships
+ * them (kubectl.1.27 … kubectl.1.33) beside its own kubectl binary, which is
+ * not always on the PATH itself.
+ */
+export function kubectlMinorBinary(version: string): string {
+  const name = `kubectl.${version}`;
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  for (const dir of dirs) {
+    const main = join(dir, 'kubectl');
+    if (existsSync(join(dir, name))) return join(dir, name);
+    if (existsSync(main)) {
+      const beside = join(dirname(realpathSync(main)), name);
+      if (existsSync(beside)) return beside;
+    }
+  }
+  throw new Error(`${name} was not found on the PATH nor beside the kubectl binary`);
+}
