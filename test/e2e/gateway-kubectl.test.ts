@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { normalizeAges } from './helpers/normalize.js';
-import { kubectlFor } from './helpers/run.js';
+import { kubectlFor, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 
 // The same kubectl scenario runs directly against the API server and through
@@ -151,5 +152,40 @@ describe('writes', () => {
     expect(b.code).toBe(1);
     expect(b.stderr).toBe(a.stderr);
     expect(b.stderr).toContain('Error from server (NotFound): configmaps "never-existed" not found');
+  });
+});
+
+describe('gatehouse kubeconfig', () => {
+  it('writes a kubeconfig that kubectl uses through the gateway', async () => {
+    const out = join(gateway.dataDir, 'written.kubeconfig');
+    const written = await run(process.execPath, [
+      'bin/gatehouse.js',
+      'kubeconfig',
+      '--token-env',
+      'GH_TOKEN',
+      '--server',
+      gateway.url,
+      '--data-dir',
+      gateway.dataDir,
+      '--namespace',
+      ns,
+      '-o',
+      out,
+    ], { env: { GH_TOKEN: gateway.adminToken } });
+    expect(written.code, written.stderr).toBe(0);
+    await direct.ok(['-n', ns, 'create', 'configmap', 'via-written-kubeconfig']);
+    // The context's namespace applies: no -n needed.
+    expect(await kubectlFor(out).ok(['get', 'configmap', 'via-written-kubeconfig', '-o', 'name'])).toBe('configmap/via-written-kubeconfig\n');
+  });
+});
+
+describe('large bodies', () => {
+  it('forwards a 1 MiB object and returns it intact', async () => {
+    const value = 'x'.repeat(1024 * 1024);
+    const cm = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'large', namespace: ns }, data: { blob: value } });
+    expect(await via.ok(['create', '-f', '-'], { input: cm })).toBe('configmap/large created\n');
+    const back = await via.ok(['-n', ns, 'get', 'configmap', 'large', '-o', 'jsonpath={.data.blob}']);
+    expect(back.length).toBe(value.length);
+    expect(back).toBe(value);
   });
 });
