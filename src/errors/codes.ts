@@ -14,6 +14,7 @@ export const errorCodes = {
   GH_UPSTREAM_UNAVAILABLE: { httpStatus: 503, reason: 'ServiceUnavailable' },
   GH_UPSTREAM_TIMEOUT: { httpStatus: 504, reason: 'Timeout' },
   GH_UPSTREAM_CREDENTIAL: { httpStatus: 503, reason: 'ServiceUnavailable' },
+  GH_IDENTITY_UNAVAILABLE: { httpStatus: 503, reason: 'ServiceUnavailable' },
   GH_INTERNAL: { httpStatus: 500, reason: 'InternalError' },
 } as const satisfies Record<string, { httpStatus: number; reason: string }>;
 

@@ -4,7 +4,11 @@ import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js
 import { bearerToken } from './bearer.js';
 import type { Principal } from './principal.js';
 
-/** Maps a presented bearer token to a principal, or undefined when it does not recognise it. */
+/**
+ * Maps a presented bearer token to a principal, or undefined when it does not
+ * recognise it. It throws a GatehouseError (e.g. GH_IDENTITY_UNAVAILABLE)
+ * when it cannot decide; the request then stops with that error.
+ */
 export type Authenticator = (token: string) => Principal | undefined | Promise<Principal | undefined>;
 
 const NO_TOKEN = new GatehouseError(
@@ -31,7 +35,13 @@ export function createIdentityStage(authenticators: Authenticator[]): Stage {
       const token = bearerToken(ctx.req.headers);
       if (token === undefined) return stop(NO_TOKEN);
       for (const authenticate of authenticators) {
-        const principal = await authenticate(token);
+        let principal: Principal | undefined;
+        try {
+          principal = await authenticate(token);
+        } catch (err) {
+          if (err instanceof GatehouseError) return stop(err);
+          throw err;
+        }
         if (principal) {
           ctx.principal = principal;
           return CONTINUE;
