@@ -46,11 +46,12 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     createClassifyStage(config.limits),
     createImpersonationGuard(),
   ];
+  const forwarding = { timeouts: config.timeouts, impersonate: config.identity.impersonation.enabled };
   const pipeline = createPipeline(
     stages,
     {
-      forward: (ctx, res) => forwardRequest(ctx, res, upstream, config.timeouts),
-      forwardUpgrade: (ctx, socket, head) => forwardUpgrade(ctx, socket, head, upstream, config.timeouts),
+      forward: (ctx, res) => forwardRequest(ctx, res, upstream, forwarding),
+      forwardUpgrade: (ctx, socket, head) => forwardUpgrade(ctx, socket, head, upstream, forwarding),
     },
     {
       refuse: (ctx, res, error) => respondWithStatus(res, error, ctx.id),

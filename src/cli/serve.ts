@@ -16,6 +16,7 @@ interface ServeFlags {
   tlsSan?: string[];
   maxBodyBytes?: string;
   logLevel?: string;
+  impersonate?: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -32,6 +33,7 @@ export function registerServe(program: Command): void {
     .option('--tls-san <name...>', 'extra DNS names or IPs for the generated serving certificate')
     .option('--max-body-bytes <n>', 'largest request body buffered for inspection (default 3145728)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
+    .option('--impersonate', "forward each caller as Impersonate-User/Group so the cluster's RBAC applies too (the gateway credential needs the impersonate verb)")
     .action(async (flags: ServeFlags) => {
       const fromFile = (flags.config ? readConfigFile(flags.config) : {}) as Record<string, Record<string, unknown> | undefined>;
       const merged: Record<string, unknown> = { ...fromFile };
@@ -48,6 +50,7 @@ export function registerServe(program: Command): void {
       });
       section('limits', { maxBodyBytes: flags.maxBodyBytes === undefined ? undefined : Number(flags.maxBodyBytes) });
       section('log', { level: flags.logLevel });
+      if (flags.impersonate) section('identity', { impersonation: { enabled: true } });
       if (flags.dataDir) merged.dataDir = flags.dataDir;
 
       const config = parseConfig(merged, flags.config ?? 'command-line options');

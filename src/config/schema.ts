@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { oidcIssuerSchema } from '../identity/oidc/config.js';
 
 export const configSchema = z
   .object({
@@ -44,6 +45,30 @@ export const configSchema = z
       })
       .strict()
       .default({ connectMs: 10_000, responseHeadersMs: 120_000 }),
+    identity: z
+      .object({
+        /** Trusted OpenID Connect issuers for people (and workload identities). */
+        oidc: z.array(oidcIssuerSchema).default([]),
+        /**
+         * Forward the principal to the API server as Impersonate-User/Group
+         * (plus Impersonate-Extra-* with the client address) so the cluster's
+         * own RBAC and audit log apply too. The gateway credential then needs
+         * the `impersonate` verb. Off by default.
+         */
+        impersonation: z
+          .object({ enabled: z.boolean().default(false) })
+          .strict()
+          .default({ enabled: false }),
+      })
+      .strict()
+      .default({ oidc: [], impersonation: { enabled: false } }),
+    store: z
+      .object({
+        /** SQLite database (the embedded default); relative to dataDir. */
+        sqlite: z.object({ path: z.string().default('gatehouse.db') }).strict().default({ path: 'gatehouse.db' }),
+      })
+      .strict()
+      .default({ sqlite: { path: 'gatehouse.db' } }),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

@@ -4,7 +4,8 @@ import type { Upstream } from '../upstream/client.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { respondWithStatus } from './respond.js';
 import { armUpstreamTimeouts, upstreamFailure } from './upstream-errors.js';
-import type { UpstreamTimeouts } from './upstream-errors.js';
+import type { ForwardOptions } from './upstream-errors.js';
+import { addImpersonation } from './impersonation.js';
 
 /**
  * Forwards one ordinary (non-upgrade) request to the upstream and streams the
@@ -12,9 +13,10 @@ import type { UpstreamTimeouts } from './upstream-errors.js';
  * upstream sends them. A body the classify stage already read is sent from
  * memory; otherwise the client's body is piped.
  */
-export async function forwardRequest(ctx: RequestContext, res: ServerResponse, upstream: Upstream, timeouts: UpstreamTimeouts): Promise<void> {
+export async function forwardRequest(ctx: RequestContext, res: ServerResponse, upstream: Upstream, options: ForwardOptions): Promise<void> {
   const { req } = ctx;
   const headers = upstreamRequestHeaders(req.headers, false);
+  if (options.impersonate) addImpersonation(headers, ctx);
   if (ctx.body !== undefined) {
     delete headers['transfer-encoding'];
     headers['content-length'] = ctx.body.length;
@@ -26,7 +28,7 @@ export async function forwardRequest(ctx: RequestContext, res: ServerResponse, u
     respondWithStatus(res, upstreamFailure(err, upstream), ctx.id);
     return;
   }
-  armUpstreamTimeouts(upReq, timeouts, upstream);
+  armUpstreamTimeouts(upReq, options.timeouts, upstream);
 
   // A client that goes away (Ctrl-C on `get -w`) must free the upstream watch.
   const abortUpstream = (): void => {

@@ -6,7 +6,8 @@ import type { Upstream } from '../upstream/client.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { respondWithStatusOnSocket, writeRawResponse } from './respond.js';
 import { armUpstreamTimeouts, upstreamFailure } from './upstream-errors.js';
-import type { UpstreamTimeouts } from './upstream-errors.js';
+import type { ForwardOptions } from './upstream-errors.js';
+import { addImpersonation } from './impersonation.js';
 
 // A refused upgrade carries a short Status; anything longer is not worth holding.
 const MAX_REFUSAL_BODY = 64 * 1024;
@@ -24,17 +25,19 @@ export async function forwardUpgrade(
   clientSocket: Duplex,
   head: Buffer,
   upstream: Upstream,
-  timeouts: UpstreamTimeouts,
+  options: ForwardOptions,
 ): Promise<void> {
   const { req } = ctx;
+  const headers = upstreamRequestHeaders(req.headers, true);
+  if (options.impersonate) addImpersonation(headers, ctx);
   let upReq;
   try {
-    upReq = await upstream.upgradeRequest({ method: req.method ?? 'GET', path: req.url ?? '/', headers: upstreamRequestHeaders(req.headers, true) });
+    upReq = await upstream.upgradeRequest({ method: req.method ?? 'GET', path: req.url ?? '/', headers });
   } catch (err) {
     respondWithStatusOnSocket(clientSocket, upstreamFailure(err, upstream), ctx.id);
     return;
   }
-  armUpstreamTimeouts(upReq, timeouts, upstream);
+  armUpstreamTimeouts(upReq, options.timeouts, upstream);
   const abortUpstream = (): void => {
     upReq.destroy();
   };

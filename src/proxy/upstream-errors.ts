@@ -2,6 +2,13 @@ import type { ClientRequest } from 'node:http';
 import { GatehouseError } from '../errors/codes.js';
 import type { Upstream } from '../upstream/client.js';
 
+/** How requests are forwarded, fixed at start-up. */
+export interface ForwardOptions {
+  timeouts: UpstreamTimeouts;
+  /** Forward the principal with Impersonate-* headers (identity.impersonation.enabled). */
+  impersonate: boolean;
+}
+
 export interface UpstreamTimeouts {
   /** Time allowed to open the TCP+TLS connection. */
   connectMs: number;
