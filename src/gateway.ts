@@ -1,5 +1,6 @@
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createClassifyStage } from './classify/stage.js';
@@ -9,6 +10,8 @@ import type { DataDirState } from './config/data-dir.js';
 import { bootstrapTokenAuthenticator } from './identity/bootstrap-token.js';
 import { createIdentityStage } from './identity/stage.js';
 import { createImpersonationGuard } from './identity/impersonation.js';
+import { createTokenService } from './identity/tokens.js';
+import { openSqliteStore } from './store/sqlite.js';
 import { createPipeline } from './pipeline/pipeline.js';
 import type { Stage } from './pipeline/context.js';
 import { forwardRequest } from './proxy/forward.js';
@@ -41,8 +44,10 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   if (config.listen.host !== '0.0.0.0' && config.listen.host !== '::') sans.push(config.listen.host);
   const state = await openDataDir({ dir: config.dataDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, sans });
 
+  const store = openSqliteStore(resolve(config.dataDir, config.store.sqlite.path));
+  const tokens = createTokenService(store, { onBackgroundError: (err) => log.warn({ err }, 'recording token last-used time failed') });
   const stages: Stage[] = [
-    createIdentityStage([bootstrapTokenAuthenticator(state.bootstrapTokens)]),
+    createIdentityStage([bootstrapTokenAuthenticator(state.bootstrapTokens), tokens.authenticator]),
     createClassifyStage(config.limits),
     createImpersonationGuard(),
   ];
@@ -96,12 +101,15 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   return {
     url,
     state,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
+    close: async () => {
+      await new Promise<void>((done) => {
+        server.close(() => done());
         server.closeAllConnections();
         for (const socket of upgraded) socket.destroy();
         upstream.close();
-      }),
+      });
+      await tokens.flush();
+      await store.close();
+    },
   };
 }

@@ -8,6 +8,7 @@ import { clientKubeconfig } from '../kube/client-kubeconfig.js';
 interface KubeconfigFlags {
   token?: string;
   tokenEnv?: string;
+  tokenFile?: string;
   server: string;
   caFile?: string;
   dataDir: string;
@@ -22,6 +23,7 @@ export function registerKubeconfig(program: Command): void {
     .description('write a kubeconfig that points kubectl (or an AI agent) at the gateway with a given credential')
     .option('--token <token>', 'bearer token to use (a Gatehouse token or an OIDC id_token)')
     .option('--token-env <var>', 'read the token from this environment variable instead (keeps it out of shell history)')
+    .option('--token-file <file>', 'read the token from this file (e.g. one `gatehouse tokens create -o` wrote)')
     .option('--server <url>', 'gateway URL', 'https://127.0.0.1:6443')
     .option('--ca-file <file>', "CA that signed the gateway's certificate (default: <data-dir>/ca.crt)")
     .option('--data-dir <dir>', 'gateway data directory', join(homedir(), '.gatehouse'))
@@ -29,8 +31,7 @@ export function registerKubeconfig(program: Command): void {
     .option('--namespace <ns>', 'default namespace of the context')
     .option('-o, --output <file>', 'write to this file (mode 0600) instead of stdout')
     .action((flags: KubeconfigFlags) => {
-      const token = flags.token ?? (flags.tokenEnv ? process.env[flags.tokenEnv] : undefined);
-      if (!token) throw new Error('a credential is required: pass --token or --token-env');
+      const token = credential(flags);
       const caPath = flags.caFile ?? join(flags.dataDir, 'ca.crt');
       let caPem: string;
       try {
@@ -38,7 +39,7 @@ export function registerKubeconfig(program: Command): void {
       } catch (err) {
         throw new Error(`cannot read the gateway CA ${caPath}: ${(err as Error).message} (pass --ca-file or --data-dir)`);
       }
-      const text = clientKubeconfig({ server: flags.server, caPem, token, name: flags.name, namespace: flags.namespace });
+      const text = clientKubeconfig({ server: flags.server, caPem, credential: { token }, name: flags.name, namespace: flags.namespace });
       if (flags.output) {
         writePrivate(flags.output, text);
         process.stderr.write(`wrote ${flags.output}\n`);
@@ -46,4 +47,31 @@ export function registerKubeconfig(program: Command): void {
         process.stdout.write(text);
       }
     });
+}
+
+/** The token from exactly one of --token, --token-env and --token-file. */
+function credential(flags: KubeconfigFlags): string {
+  const given = [flags.token !== undefined && '--token', flags.tokenEnv !== undefined && '--token-env', flags.tokenFile !== undefined && '--token-file'].filter(
+    (f) => f !== false,
+  );
+  if (given.length === 0) throw new Error('a credential is required: pass --token, --token-env or --token-file');
+  if (given.length > 1) throw new Error(`pass only one of ${given.join(', ')}`);
+  if (flags.tokenEnv !== undefined) {
+    const value = process.env[flags.tokenEnv]?.trim();
+    if (!value) throw new Error(`the environment variable ${flags.tokenEnv} (--token-env) is unset or empty`);
+    return value;
+  }
+  if (flags.tokenFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(flags.tokenFile, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read the token file ${flags.tokenFile}: ${(err as Error).message}`);
+    }
+    const value = text.trim();
+    if (!value) throw new Error(`the token file ${flags.tokenFile} is empty`);
+    return value;
+  }
+  if (!flags.token?.trim()) throw new Error('--token is empty');
+  return flags.token.trim();
 }
