@@ -13,7 +13,7 @@ export function announceGateway(gateway: Gateway): void {
   const path = join(gateway.state.dir, 'admin.kubeconfig');
   process.stderr.write(`gatehouse: listening on ${gateway.url}\n`);
   if (gateway.state.newAdminToken) {
-    writePrivate(path, clientKubeconfig({ server: gateway.url, caPem: gateway.state.tls.caPem, token: gateway.state.newAdminToken, name: 'gatehouse' }));
+    writePrivate(path, clientKubeconfig({ server: gateway.url, caPem: gateway.state.tls.caPem, credential: { token: gateway.state.newAdminToken }, name: 'gatehouse' }));
     process.stderr.write(
       `gatehouse: first run — created the bootstrap admin credential.\n` +
         `  Its token is shown once: ${gateway.state.newAdminToken}\n` +

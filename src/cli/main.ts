@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { registerKubeconfig } from './kubeconfig.js';
+import { registerLogin } from './login.js';
 import { registerServe } from './serve.js';
+import { registerTokens } from './tokens.js';
 import { registerUp } from './up.js';
 
 /** Builds the `gatehouse` command line. */
@@ -12,6 +14,8 @@ export function buildProgram(): Command {
   registerServe(program);
   registerKubeconfig(program);
   registerUp(program);
+  registerTokens(program);
+  registerLogin(program);
   return program;
 }
 

@@ -5,7 +5,8 @@ export interface ClientKubeconfigOptions {
   server: string;
   /** PEM of the CA that signed the gateway's serving certificate. */
   caPem: string;
-  token: string;
+  /** A bearer token, or an exec credential plugin (client.authentication.k8s.io/v1) that prints one. */
+  credential: { token: string } | { exec: { command: string; args: string[]; env?: { name: string; value: string }[] } };
   /** Name of the cluster, user and context entries. */
   name: string;
   namespace?: string | undefined;
@@ -13,10 +14,10 @@ export interface ClientKubeconfigOptions {
 
 /**
  * Renders a kubeconfig that points a client at the gateway with the given
- * bearer token and the gateway's CA inlined, so it works from any directory.
+ * credential and the gateway's CA inlined, so it works from any directory.
  *
  * @example
- * writeFileSync('agent.kubeconfig', clientKubeconfig({ server, caPem, token, name: 'gatehouse' }), { mode: 0o600 });
+ * writeFileSync('agent.kubeconfig', clientKubeconfig({ server, caPem, credential: { token }, name: 'gatehouse' }), { mode: 0o600 });
  */
 export function clientKubeconfig(options: ClientKubeconfigOptions): string {
   return stringify({
@@ -29,7 +30,7 @@ export function clientKubeconfig(options: ClientKubeconfigOptions): string {
         cluster: { server: options.server, 'certificate-authority-data': Buffer.from(options.caPem).toString('base64') },
       },
     ],
-    users: [{ name: options.name, user: { token: options.token } }],
+    users: [{ name: options.name, user: userEntry(options.credential) }],
     contexts: [
       {
         name: options.name,
@@ -37,4 +38,19 @@ export function clientKubeconfig(options: ClientKubeconfigOptions): string {
       },
     ],
   });
+}
+
+function userEntry(credential: ClientKubeconfigOptions['credential']): Record<string, unknown> {
+  if ('token' in credential) return { token: credential.token };
+  return {
+    exec: {
+      apiVersion: 'client.authentication.k8s.io/v1',
+      command: credential.exec.command,
+      args: credential.exec.args,
+      env: credential.exec.env ?? null,
+      // kubectl passes the terminal through when there is one, so a first sign-in can print its URL.
+      interactiveMode: 'IfAvailable',
+      provideClusterInfo: false,
+    },
+  };
 }

@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import * as client from 'openid-client';
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { CachedTokens } from './token-cache.js';
+
+export interface LoginTarget {
+  issuer: string;
+  clientId: string;
+  clientSecret?: string | undefined;
+  /** PEM CA bundle for a private identity provider. */
+  caFile?: string | undefined;
+}
+
+/**
+ * Discovers the issuer and returns an openid-client configuration. Plain
+ * http is allowed only for loopback issuers (tests and the local demo).
+ */
+export async function discoverIssuer(target: LoginTarget): Promise<client.Configuration> {
+  const url = new URL(target.issuer);
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.hostname.startsWith('127.');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new Error(`issuer ${target.issuer} must use https (plain http is accepted only on loopback)`);
+  }
+  const auth = target.clientSecret ? client.ClientSecretPost(target.clientSecret) : client.None();
+  const options: client.DiscoveryRequestOptions = {};
+  if (url.protocol === 'http:') options.execute = [client.allowInsecureRequests];
+  if (target.caFile) {
+    const dispatcher = new Agent({ connect: { ca: readFileSync(target.caFile) } });
+    // undici's own fetch with its own Agent: the global fetch may bundle another undici version.
+    options[client.customFetch] = (input, init) =>
+      undiciFetch(input, { ...init, dispatcher });
+  }
+  return client.discovery(url, target.clientId, undefined, auth, options);
+}
+
+/** Turns a token endpoint response into what the cache keeps; an ID token is required. */
+export function tokensFrom(target: LoginTarget, response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers, previousRefresh?: string): CachedTokens {
+  const idToken = response.id_token;
+  if (!idToken) throw new Error(`${target.issuer} returned no id_token; is the "openid" scope granted?`);
+  const claims = response.claims();
+  const exp = claims?.exp;
+  if (typeof exp !== 'number') throw new Error(`the id_token from ${target.issuer} has no exp claim`);
+  return {
+    issuer: target.issuer,
+    clientId: target.clientId,
+    idToken,
+    refreshToken: response.refresh_token ?? previousRefresh,
+    expiresAt: exp,
+  };
+}
