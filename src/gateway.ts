@@ -11,6 +11,7 @@ import { bootstrapTokenAuthenticator } from './identity/bootstrap-token.js';
 import { createIdentityStage } from './identity/stage.js';
 import { createImpersonationGuard } from './identity/impersonation.js';
 import { createTokenService } from './identity/tokens.js';
+import { createOidcAuthenticator } from './identity/oidc/index.js';
 import { openSqliteStore } from './store/sqlite.js';
 import { createPipeline } from './pipeline/pipeline.js';
 import type { Stage } from './pipeline/context.js';
@@ -47,7 +48,11 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   const store = openSqliteStore(resolve(config.dataDir, config.store.sqlite.path));
   const tokens = createTokenService(store, { onBackgroundError: (err) => log.warn({ err }, 'recording token last-used time failed') });
   const stages: Stage[] = [
-    createIdentityStage([bootstrapTokenAuthenticator(state.bootstrapTokens), tokens.authenticator]),
+    createIdentityStage([
+      bootstrapTokenAuthenticator(state.bootstrapTokens),
+      tokens.authenticator,
+      ...(config.identity.oidc.length > 0 ? [createOidcAuthenticator(config.identity.oidc, { log })] : []),
+    ]),
     createClassifyStage(config.limits),
     createImpersonationGuard(),
   ];

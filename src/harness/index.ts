@@ -16,3 +16,4 @@
  */
 export { appendPodLog, startCluster, type Cluster, type ClusterOptions, type ComponentName } from './cluster.js';
 export { criLogLine } from './kwok.js';
+export { DEMO_USERS, signWithForeignKey, startOidcProvider, type OidcProviderHandle } from './oidc-provider.js';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as client from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { issuerUrlProblem } from '../identity/oidc/issuer-url.js';
 import type { CachedTokens } from './token-cache.js';
 
 export interface LoginTarget {
@@ -16,11 +17,10 @@ export interface LoginTarget {
  * http is allowed only for loopback issuers (tests and the local demo).
  */
 export async function discoverIssuer(target: LoginTarget): Promise<client.Configuration> {
+  // The same rule the gateway applies to the issuers it trusts.
+  const problem = issuerUrlProblem(target.issuer);
+  if (problem) throw new Error(`issuer ${target.issuer} ${problem}`);
   const url = new URL(target.issuer);
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.hostname.startsWith('127.');
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new Error(`issuer ${target.issuer} must use https (plain http is accepted only on loopback)`);
-  }
   const auth = target.clientSecret ? client.ClientSecretPost(target.clientSecret) : client.None();
   const options: client.DiscoveryRequestOptions = {};
   if (url.protocol === 'http:') options.execute = [client.allowInsecureRequests];
