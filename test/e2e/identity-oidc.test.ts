@@ -91,6 +91,34 @@ describe('gatehouse login', () => {
   });
 });
 
+describe('gatehouse login --device', () => {
+  it('signs in with the device code flow and prints an ExecCredential', async () => {
+    const login = spawn(
+      process.execPath,
+      ['bin/gatehouse.js', 'login', '--issuer', idp.issuer, '--client-id', 'gatehouse', '--device', '--exec', '--cache-dir', join(work, 'device-cache')],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    login.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    login.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => login.once('close', resolve));
+    let complete: string | undefined;
+    for (let i = 0; i < 200 && !complete; i++) {
+      complete = /\(or open (\S+)\)/.exec(stderr)?.[1];
+      if (!complete) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(stderr).toMatch(/enter the code \S+/);
+    await idp.completeDeviceAuthorization(complete!, 'auditor', 'auditor-password');
+    expect(await exited, stderr).toBe(0);
+    const credential = JSON.parse(stdout) as { kind: string; status: { token: string; expirationTimestamp: string } };
+    expect(credential.kind).toBe('ExecCredential');
+    expect(Date.parse(credential.status.expirationTimestamp)).toBeGreaterThan(Date.now());
+    const res = await rawRequest(gateway.url, { path: '/api', headers: { authorization: `Bearer ${credential.status.token}` }, caPem });
+    expect(res.status).toBe(200);
+  });
+});
+
 describe('OIDC tokens the gateway refuses', () => {
   const call = (token: string) =>
     // Discovery is open to every authenticated user, so 200 means the gateway accepted the token.
