@@ -1,16 +1,17 @@
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { decodeJwt } from 'jose';
 import { writePrivate } from '../config/data-dir.js';
-import { clientKubeconfig } from '../kube/client-kubeconfig.js';
+import { gatewayKubeconfig, withGatewayKubeconfigOptions } from './gateway-kubeconfig-options.js';
+import type { GatewayKubeconfigFlags } from './gateway-kubeconfig-options.js';
 import { loginWithBrowser, loginWithDeviceCode, refreshTokens } from '../login/flows.js';
 import type { LoginTarget } from '../login/oidc-client.js';
 import { openTokenCache } from '../login/token-cache.js';
 import type { CachedTokens } from '../login/token-cache.js';
 
-interface LoginFlags {
+interface LoginFlags extends GatewayKubeconfigFlags {
   issuer: string;
   clientId: string;
   clientSecret?: string;
@@ -23,19 +24,13 @@ interface LoginFlags {
   cacheDir: string;
   exec?: boolean;
   writeKubeconfig?: string;
-  server?: string;
-  gatewayCa?: string;
-  dataDir: string;
-  name: string;
-  namespace?: string;
 }
 
 // An ID token this close to expiry is refreshed first, so kubectl never sends one that dies in flight.
 const EXPIRY_MARGIN_S = 60;
 
 export function registerLogin(program: Command): void {
-  program
-    .command('login')
+  withGatewayKubeconfigOptions(program.command('login'))
     .description('sign in with your OpenID Connect provider (browser with PKCE, or device code) and use the ID token with kubectl')
     .requiredOption('--issuer <url>', 'OIDC issuer URL (as configured on the gateway)')
     .requiredOption('--client-id <id>', 'OAuth client id registered for Gatehouse')
@@ -49,11 +44,6 @@ export function registerLogin(program: Command): void {
     .option('--cache-dir <dir>', 'where tokens are cached between kubectl runs', join(homedir(), '.gatehouse', 'cache', 'oidc'))
     .option('--exec', 'act as a kubectl exec credential plugin: print an ExecCredential on stdout')
     .option('--write-kubeconfig <file>', 'write a kubeconfig for the gateway that runs this login as its credential plugin')
-    .option('--server <url>', 'gateway URL for --write-kubeconfig', 'https://127.0.0.1:6443')
-    .option('--gateway-ca <file>', "CA of the gateway's certificate for --write-kubeconfig (default <data-dir>/ca.crt)")
-    .option('--data-dir <dir>', 'gateway data directory (for its CA)', join(homedir(), '.gatehouse'))
-    .option('--name <name>', 'kubeconfig cluster/user/context name', 'gatehouse')
-    .option('--namespace <ns>', 'default namespace of the kubeconfig context')
     .action(async (flags: LoginFlags) => {
       const target: LoginTarget = { issuer: flags.issuer, clientId: flags.clientId, clientSecret: flags.clientSecret, caFile: flags.caFile };
       const tokens = await currentTokens(target, flags);
@@ -113,24 +103,11 @@ function execCredential(tokens: CachedTokens): object {
 }
 
 function kubeconfigFor(flags: LoginFlags): string {
-  const caPath = flags.gatewayCa ?? join(flags.dataDir, 'ca.crt');
-  let caPem: string;
-  try {
-    caPem = readFileSync(caPath, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read the gateway CA ${caPath}: ${(err as Error).message} (pass --gateway-ca)`);
-  }
   const args = [realpathSync(process.argv[1] ?? 'gatehouse'), 'login', '--exec', '--issuer', flags.issuer, '--client-id', flags.clientId];
   if (flags.clientSecret) args.push('--client-secret', flags.clientSecret);
   if (flags.caFile) args.push('--ca-file', realpathSync(flags.caFile));
   if (flags.device) args.push('--device');
   if (!flags.browser) args.push('--no-browser');
   args.push('--scope', flags.scope, '--cache-dir', flags.cacheDir);
-  return clientKubeconfig({
-    server: flags.server ?? 'https://127.0.0.1:6443',
-    caPem,
-    credential: { exec: { command: process.execPath, args } },
-    name: flags.name,
-    namespace: flags.namespace,
-  });
+  return gatewayKubeconfig(flags, { exec: { command: process.execPath, args } });
 }
