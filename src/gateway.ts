@@ -13,6 +13,10 @@ import { createImpersonationGuard } from './identity/impersonation.js';
 import { createTokenService } from './identity/tokens.js';
 import { createOidcAuthenticator } from './identity/oidc/index.js';
 import { openSqliteStore } from './store/sqlite.js';
+import { openPolicy } from './policy/config.js';
+import { createPolicyStage } from './policy/stage.js';
+import { createDryRunResolver } from './upstream/dry-run.js';
+import { createNamespaceLabels } from './upstream/namespace-labels.js';
 import { createPipeline } from './pipeline/pipeline.js';
 import type { Stage } from './pipeline/context.js';
 import { forwardRequest } from './proxy/forward.js';
@@ -32,7 +36,7 @@ export interface Gateway {
 /**
  * Builds and starts the gateway from validated config: opens the data
  * directory, resolves the upstream credential, composes the pipeline
- * (identity → classify → impersonation guard → upstream) and listens on HTTPS (HTTP/1.1 only, so
+ * (identity → classify → impersonation guard → policy → upstream) and listens on HTTPS (HTTP/1.1 only, so
  * upgrades never meet HTTP/2).
  *
  * @example
@@ -45,6 +49,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   if (config.listen.host !== '0.0.0.0' && config.listen.host !== '::') sans.push(config.listen.host);
   const state = await openDataDir({ dir: config.dataDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, sans });
 
+  const policy = openPolicy(config.policy, { log });
   const store = openSqliteStore(resolve(config.dataDir, config.store.sqlite.path));
   const tokens = createTokenService(store, { onBackgroundError: (err) => log.warn({ err }, 'recording token last-used time failed') });
   const stages: Stage[] = [
@@ -55,6 +60,11 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     ]),
     createClassifyStage(config.limits),
     createImpersonationGuard(),
+    createPolicyStage({
+      policy,
+      namespaceLabels: createNamespaceLabels(upstream, { ttlMs: 5_000 }),
+      resolveObject: createDryRunResolver(upstream, { timeoutMs: 10_000 }),
+    }),
   ];
   const forwarding = { timeouts: config.timeouts, impersonate: config.identity.impersonation.enabled };
   const pipeline = createPipeline(
@@ -113,6 +123,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
         for (const socket of upgraded) socket.destroy();
         upstream.close();
       });
+      policy.close();
       await tokens.flush();
       await store.close();
     },

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerKubeconfig } from './kubeconfig.js';
 import { registerLogin } from './login.js';
+import { registerPolicy } from './policy.js';
 import { registerServe } from './serve.js';
 import { registerTokens } from './tokens.js';
 import { registerUp } from './up.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerUp(program);
   registerTokens(program);
   registerLogin(program);
+  registerPolicy(program);
   return program;
 }
 

@@ -17,6 +17,9 @@ interface ServeFlags {
   maxBodyBytes?: string;
   logLevel?: string;
   impersonate?: boolean;
+  policy?: string[];
+  guardrails: boolean;
+  defaultAction?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -33,6 +36,9 @@ export function registerServe(program: Command): void {
     .option('--tls-san <name...>', 'extra DNS names or IPs for the generated serving certificate')
     .option('--max-body-bytes <n>', 'largest request body buffered for inspection (default 3145728)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
+    .option('--policy <path...>', 'policy files or directories to load (hot-reloaded), after the built-in guardrails')
+    .option('--no-guardrails', 'do not load the built-in guardrail pack')
+    .option('--default-action <action>', 'outcome for requests no rule matches: deny (default), allow, review or mask')
     .option('--impersonate', "forward each caller as Impersonate-User/Group so the cluster's RBAC applies too (the gateway credential needs the impersonate verb)")
     .action(async (flags: ServeFlags) => {
       const fromFile = (flags.config ? readConfigFile(flags.config) : {}) as Record<string, Record<string, unknown> | undefined>;
@@ -51,6 +57,12 @@ export function registerServe(program: Command): void {
       section('limits', { maxBodyBytes: flags.maxBodyBytes === undefined ? undefined : Number(flags.maxBodyBytes) });
       section('log', { level: flags.logLevel });
       if (flags.impersonate) section('identity', { impersonation: { enabled: true } });
+      const filePolicy = fromFile.policy as { paths?: string[] } | undefined;
+      section('policy', {
+        paths: flags.policy ? [...(filePolicy?.paths ?? []), ...flags.policy] : undefined,
+        builtinGuardrails: flags.guardrails ? undefined : false,
+        defaultAction: flags.defaultAction,
+      });
       if (flags.dataDir) merged.dataDir = flags.dataDir;
 
       const config = parseConfig(merged, flags.config ?? 'command-line options');

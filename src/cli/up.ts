@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parseConfig } from '../config/schema.js';
+import { baselineAllowFile } from '../policy/config.js';
 import { startGateway } from '../gateway.js';
 import { startCluster } from '../harness/index.js';
 import { createLogger } from '../log/logger.js';
@@ -45,7 +46,11 @@ export function registerUp(program: Command): void {
       } else {
         process.stderr.write(`gatehouse: guarding ${flags.context ? `context "${flags.context}" of ` : 'the current context of '}${kubeconfig}\n`);
       }
-      const config = parseConfig({ listen: parseListen(flags.listen), dataDir: flags.dataDir, upstream, log: { level: flags.logLevel } }, 'gatehouse up options');
+      // A usable start: the guardrails judge risky requests, everything else is allowed (edit or drop baseline-allow to tighten).
+      const config = parseConfig(
+        { listen: parseListen(flags.listen), dataDir: flags.dataDir, upstream, log: { level: flags.logLevel }, policy: { paths: [baselineAllowFile()] } },
+        'gatehouse up options',
+      );
       let gateway;
       try {
         gateway = await startGateway(config, log);

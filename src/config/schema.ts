@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { oidcIssuerSchema } from '../identity/oidc/config.js';
+import { defaultPolicyConfig, policyConfigSchema } from '../policy/config.js';
 
 export const configSchema = z
   .object({
@@ -62,6 +63,8 @@ export const configSchema = z
       })
       .strict()
       .default({ oidc: [], impersonation: { enabled: false } }),
+    /** Policy files and directories (hot-reloaded), the default for unmatched requests, and the built-in guardrail pack. */
+    policy: policyConfigSchema.default(defaultPolicyConfig),
     store: z
       .object({
         /** SQLite database (the embedded default); relative to dataDir. */

@@ -15,10 +15,25 @@ export const errorCodes = {
   GH_UPSTREAM_TIMEOUT: { httpStatus: 504, reason: 'Timeout' },
   GH_UPSTREAM_CREDENTIAL: { httpStatus: 503, reason: 'ServiceUnavailable' },
   GH_IDENTITY_UNAVAILABLE: { httpStatus: 503, reason: 'ServiceUnavailable' },
+  GH_POLICY_DENIED: { httpStatus: 403, reason: 'Forbidden' },
+  GH_POLICY_BODY_UNREADABLE: { httpStatus: 415, reason: 'UnsupportedMediaType' },
+  GH_POLICY_UNAVAILABLE: { httpStatus: 503, reason: 'ServiceUnavailable' },
+  GH_APPROVAL_UNAVAILABLE: { httpStatus: 403, reason: 'Forbidden' },
+  GH_MASKING_UNAVAILABLE: { httpStatus: 403, reason: 'Forbidden' },
+  // Nominal status: the real one and its reason are copied from the API server's refusal of the dry-run.
+  GH_DRY_RUN_REFUSED: { httpStatus: 422, reason: 'Invalid' },
+  GH_AUDIT_UNAVAILABLE: { httpStatus: 503, reason: 'ServiceUnavailable' },
   GH_INTERNAL: { httpStatus: 500, reason: 'InternalError' },
 } as const satisfies Record<string, { httpStatus: number; reason: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;
+
+/** A machine-readable detail of a refusal, after the Gatehouse code (a Kubernetes `StatusCause`). */
+export interface ErrorCause {
+  reason: string;
+  message: string;
+  field?: string;
+}
 
 /** A refusal raised by a stage; the responder turns it into a Kubernetes Status. */
 export class GatehouseError extends Error {
@@ -26,13 +41,26 @@ export class GatehouseError extends Error {
   readonly httpStatus: number;
   readonly reason: string;
   readonly retryAfterSeconds: number | undefined;
+  /** Further causes written after the first one (which is always the code), e.g. the policy rule that denied. */
+  readonly causes: readonly ErrorCause[];
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: {
+      cause?: unknown;
+      retryAfterSeconds?: number;
+      causes?: readonly ErrorCause[];
+      /** Only for refusals relayed from the API server (GH_DRY_RUN_REFUSED): its status and reason. */
+      relayed?: { httpStatus: number; reason: string };
+    } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatehouseError';
     this.code = code;
-    this.httpStatus = errorCodes[code].httpStatus;
-    this.reason = errorCodes[code].reason;
+    this.httpStatus = options.relayed?.httpStatus ?? errorCodes[code].httpStatus;
+    this.reason = options.relayed?.reason ?? errorCodes[code].reason;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.causes = options.causes ?? [];
   }
 }

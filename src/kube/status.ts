@@ -26,7 +26,7 @@ export interface KubeStatus {
  */
 export function statusFor(error: GatehouseError): KubeStatus {
   const details: NonNullable<KubeStatus['details']> = {
-    causes: [{ reason: error.code, message: error.message }],
+    causes: [{ reason: error.code, message: error.message }, ...error.causes],
   };
   if (error.retryAfterSeconds !== undefined) details.retryAfterSeconds = error.retryAfterSeconds;
   return {

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Principal } from '../identity/principal.js';
 import type { KubeRequest } from '../classify/kube-request.js';
 import type { GatehouseError } from '../errors/codes.js';
+import type { Decision } from '../policy/engine.js';
 
 /**
  * The state of one request as it moves through the pipeline. Each field is
@@ -20,6 +21,8 @@ export interface RequestContext {
   request?: KubeRequest;
   /** classify: the request body, read (bounded) only when a later stage needs it. */
   body?: Buffer;
+  /** policy: the outcome for this request and the rules behind it. */
+  decision?: Decision;
   /** pipeline: time spent in each stage, in microseconds. */
   readonly timings: Record<string, number>;
 }

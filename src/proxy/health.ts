@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Upstream } from '../upstream/client.js';
+import { upstreamFetch } from '../upstream/fetch.js';
 
 const PROBE_TIMEOUT_MS = 5_000;
 
@@ -46,23 +47,9 @@ export function createHealthHandler(upstream: Upstream): (req: IncomingMessage, 
 async function probeUpstream(upstream: Upstream): Promise<CheckResult> {
   const name = 'upstream';
   try {
-    const req = await upstream.request({ method: 'GET', path: '/readyz', headers: { accept: 'text/plain' } });
-    return await new Promise<CheckResult>((resolve) => {
-      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
-      req.on('response', (res) => {
-        res.resume();
-        res.once('end', () => {
-          clearTimeout(timer);
-          resolve(res.statusCode === 200 ? { name, ok: true } : { name, ok: false, detail: `${upstream.target.server.origin}/readyz answered ${res.statusCode}` });
-        });
-      });
-      req.on('error', (err) => {
-        clearTimeout(timer);
-        resolve({ name, ok: false, detail: `${upstream.target.server.origin}: ${err.message}` });
-      });
-      req.end();
-    });
+    const reply = await upstreamFetch(upstream, { method: 'GET', path: '/readyz', headers: { accept: 'text/plain' }, timeoutMs: PROBE_TIMEOUT_MS });
+    return reply.status === 200 ? { name, ok: true } : { name, ok: false, detail: `${upstream.target.server.origin}/readyz answered ${reply.status}` };
   } catch (err) {
-    return { name, ok: false, detail: (err as Error).message };
+    return { name, ok: false, detail: `${upstream.target.server.origin}: ${(err as Error).message}` };
   }
 }

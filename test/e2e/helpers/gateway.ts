@@ -24,7 +24,20 @@ export async function startGatewayProcess(upstreamKubeconfig: string, extraArgs:
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
   const child: ChildProcess = spawn(
     process.execPath,
-    [join(repoRoot, 'bin/gatehouse.js'), 'serve', '--upstream-kubeconfig', upstreamKubeconfig, '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs],
+    [
+      join(repoRoot, 'bin/gatehouse.js'),
+      'serve',
+      '--upstream-kubeconfig',
+      upstreamKubeconfig,
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      dataDir,
+      // The guardrails plus the shipped permissive baseline, as `gatehouse up` runs.
+      '--policy',
+      join(repoRoot, 'policies/baseline-allow.yaml'),
+      ...extraArgs,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -67,7 +67,10 @@ export function streamingScenarios(t: StreamingTarget): void {
     const env = Object.entries({ KUBECONFIG: t.kubectl().kubeconfig, ...t.env })
       .map(([k, v]) => `${k}='${v ?? ''}'`)
       .join(' ');
-    const command = `stty rows 33 cols 111; env ${env} ${t.kubectl().binary} -n ${t.namespace()} exec -it ${t.pod()} -- sh -c 'tty; stty size; exit 0'`;
+    // kubectl sends the size as a resize message once the stream is up, so the remote side polls until it lands;
+    // the short pause before exiting works around kwok's pty copy, which can drop output of a process that ends at once.
+    const remote = 'tty; for i in $(seq 100); do s=$(stty size); [ "$s" != "0 0" ] && break; sleep 0.05; done; echo "$s"; sleep 0.3';
+    const command = `stty rows 33 cols 111; env ${env} ${t.kubectl().binary} -n ${t.namespace()} exec -it ${t.pod()} -- sh -c '${remote}'`;
     const result = await run('script', ['-qec', command, '/dev/null'], { timeoutMs: 30_000 });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toMatch(/\/dev\/pts\/\d+/);

@@ -1,0 +1,211 @@
+/**
+ * Compile-time pass over a type-checked AST:
+ *
+ * - validates literal arguments (regex patterns, quantities, URLs) so a typo
+ *   is a compile error with a position, not a rule error on every request;
+ * - re-routes `s.matches(re)` to RE2 (the library's own uses JS RegExp);
+ * - wraps comprehension nodes so they charge the meter for their iterations,
+ *   and operator and call nodes so they charge by operand size (meter.ts).
+ *
+ * It relies on the CEL library's AST shape: `op`, `args` and `meta` (public,
+ * see the library's `ASTNode` type) and the `handle` function each
+ * operator/call/comprehension node gets from the type checker (internal). The library version is pinned, and
+ * the meter and RE2 tests fail if that shape changes.
+ */
+import { EvaluationError } from '@marcbachmann/cel-js';
+import { INTERNAL_PREFIX } from './env.js';
+import { MAX_RESULT_STRING_LENGTH } from './ext.js';
+import { CelCostLimitError, charge, deepUnits, shallowUnits } from './meter.js';
+import { parseQuantity } from './quantity.js';
+import { compileRegex, regexMatches } from './regex.js';
+import { parseUrl } from './url.js';
+
+/** The parts of a library AST node this pass reads or writes. */
+export interface Node {
+  op: string;
+  args: unknown;
+  start: number;
+  end: number;
+  /** Macros (`all`, `exists`, `map`, …) expand to a `comprehension` node kept here. */
+  readonly meta?: { alternate?: Node };
+  handle?: (...a: unknown[]) => unknown;
+}
+
+/** The parts of a comprehension node's `args` this pass reads. */
+interface ComprehensionArgs {
+  step?: unknown;
+}
+
+/** A problem found at compile time, with the source offset it refers to. */
+export interface StaticIssue {
+  message: string;
+  offset: number;
+}
+
+function isNode(x: unknown): x is Node {
+  return typeof x === 'object' && x !== null && 'op' in x && 'args' in x && typeof (x as Node).op === 'string';
+}
+
+/** Every node reachable through `args` (the user-written tree; macro expansions reuse these nodes). */
+function* walk(root: Node): Generator<Node> {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const x = stack.pop();
+    if (Array.isArray(x)) {
+      for (const y of x) stack.push(y);
+    } else if (isNode(x)) {
+      yield x;
+      stack.push(x.args);
+    }
+  }
+}
+
+/** Every identifier the expression mentions. */
+export function identifiers(root: Node): Set<string> {
+  const ids = new Set<string>();
+  for (const n of walk(root)) if (n.op === 'id' && typeof n.args === 'string') ids.add(n.args);
+  return ids;
+}
+
+function literalString(n: unknown): string | undefined {
+  return isNode(n) && n.op === 'value' && typeof n.args === 'string' ? n.args : undefined;
+}
+
+/** Calls as `[name, receiver | undefined, args]`. */
+function callParts(n: Node): [string, Node | undefined, Node[]] | undefined {
+  if (n.op === 'call') {
+    const [name, args] = n.args as [string, Node[]];
+    return [name, undefined, args];
+  }
+  if (n.op === 'rcall') {
+    const [name, receiver, args] = n.args as [string, Node, Node[]];
+    return [name, receiver, args];
+  }
+  return undefined;
+}
+
+const REGEX_FUNCTIONS = new Set(['matches', 'find', 'findAll']);
+
+/** Checks that need no types: internal names and literal arguments. Run before type checking. */
+export function staticIssues(root: Node): StaticIssue | undefined {
+  for (const n of walk(root)) {
+    const parts = callParts(n);
+    if (!parts) {
+      if (n.op === 'id' && typeof n.args === 'string' && n.args.startsWith(INTERNAL_PREFIX)) {
+        return { message: `Unknown variable: ${n.args}`, offset: n.start };
+      }
+      continue;
+    }
+    const [name, receiver, args] = parts;
+    if (name.startsWith(INTERNAL_PREFIX)) return { message: `Unknown function: ${name}`, offset: n.start };
+    const pattern = REGEX_FUNCTIONS.has(name) ? literalString(receiver ? args[0] : args[1]) : undefined;
+    if (pattern !== undefined) {
+      const re = compileRegex(pattern);
+      if (typeof re === 'string') return { message: re, offset: (receiver ? args[0] : args[1])?.start ?? n.start };
+    }
+    const arg0 = receiver ? undefined : literalString(args[0]);
+    if (arg0 !== undefined && (name === 'quantity' || name === 'url')) {
+      try {
+        if (name === 'quantity') parseQuantity(arg0);
+        else parseUrl(arg0);
+      } catch (err) {
+        return { message: (err as Error).message, offset: args[0]?.start ?? n.start };
+      }
+    }
+  }
+  return undefined;
+}
+
+const DEEP_OPS = new Set(['==', '!=', 'in']);
+const BINARY_OPS = new Set(['==', '!=', 'in', '+', '-', '*', '/', '%', '<', '<=', '>', '>=']);
+
+function noOverload(name: string, args: unknown[]): EvaluationError {
+  const types = args.map((a) => (a === null ? 'null' : Array.isArray(a) ? 'list' : typeof a));
+  return new EvaluationError({ code: 'no_matching_overload', message: `found no matching overload for '${name}' applied to (${types.join(', ')})` });
+}
+
+function rethrow(err: unknown, ast: unknown): never {
+  if (err instanceof CelCostLimitError) throw err;
+  const e = err instanceof EvaluationError ? err : new EvaluationError({ code: 'function_error', message: err instanceof Error ? err.message : String(err) });
+  throw e.withAst(ast as never);
+}
+
+/**
+ * Wraps the type-checked AST's operator and call nodes with meter charges,
+ * and routes `matches` to RE2. Run once per program, after type checking.
+ */
+export function instrument(root: Node): void {
+  for (const n of walk(root)) {
+    const alternate = n.meta?.alternate;
+    if (alternate?.op === 'comprehension') instrumentComprehension(alternate);
+    const original = n.handle;
+    if (typeof original !== 'function') continue;
+    if (BINARY_OPS.has(n.op)) {
+      const deep = DEEP_OPS.has(n.op);
+      n.handle = (l: unknown, r: unknown, ast: unknown, ev: unknown): unknown => {
+        if (deep && typeof l === 'object' && typeof r === 'object') charge(n.op === 'in' ? deepUnits(r) : Math.min(deepUnits(l), deepUnits(r)));
+        else charge(shallowUnits(l) + shallowUnits(r));
+        return original(l, r, ast, ev);
+      };
+      continue;
+    }
+    const parts = callParts(n);
+    if (!parts) continue;
+    const [name, receiver, args] = parts;
+    if (n.op === 'rcall' && name === 'matches' && args.length === 1) {
+      // (values, ev, ast) for receiver calls; values[0] is the receiver.
+      n.handle = (values: unknown, _ev: unknown, ast: unknown): unknown => {
+        const [s, re] = values as unknown[];
+        if (typeof s !== 'string' || typeof re !== 'string') throw noOverload('matches', values as unknown[]).withAst(ast as never);
+        try {
+          return regexMatches(s, re);
+        } catch (err) {
+          return rethrow(err, ast);
+        }
+      };
+      continue;
+    }
+    const isJoin = receiver !== undefined && name === 'join';
+    // call: (values, ast, ev); rcall: (values, ev, ast). Both take the evaluated values first.
+    n.handle = (values: unknown, b: unknown, c: unknown): unknown => {
+      const vs = values as unknown[];
+      let units = 0;
+      for (const v of vs) units += shallowUnits(v);
+      if (isJoin) units += joinedLength(vs);
+      charge(units);
+      return original(values, b, c);
+    };
+  }
+}
+
+/**
+ * A comprehension's handle gets the evaluated range first; charge
+ * items × (1 + nodes in the body) before the library iterates.
+ */
+function instrumentComprehension(c: Node): void {
+  const original = c.handle;
+  if (typeof original !== 'function') throw new Error('comprehension node has no handle: CEL library shape changed');
+  const perItem = 1 + [...walk((c.args as ComprehensionArgs).step as Node)].length;
+  c.handle = (items: unknown, args: unknown, ev: unknown, ctx: unknown): unknown => {
+    charge(1 + rangeSize(items) * perItem);
+    return original(items, args, ev, ctx);
+  };
+}
+
+function rangeSize(items: unknown): number {
+  if (Array.isArray(items)) return items.length;
+  if (items instanceof Map || items instanceof Set) return items.size;
+  if (items !== null && typeof items === 'object') return Object.keys(items).length;
+  return 0;
+}
+
+/** Characters `list.join()` would produce, checked against the result limit. */
+function joinedLength(vs: unknown[]): number {
+  const list = vs[0];
+  if (!Array.isArray(list)) return 0;
+  let n = 0;
+  for (const s of list) if (typeof s === 'string') n += s.length;
+  if (typeof vs[1] === 'string') n += vs[1].length * Math.max(0, list.length - 1);
+  if (n > MAX_RESULT_STRING_LENGTH) throw new EvaluationError({ code: 'function_error', message: `join result longer than ${MAX_RESULT_STRING_LENGTH} characters` });
+  return Math.ceil(n / 16);
+}

@@ -1,0 +1,300 @@
+/**
+ * Conversion between the gateway's JSON-shaped values and CEL values.
+ *
+ * In: Kubernetes decodes JSON integers as CEL `int` and other numbers as
+ * `double`; JS has only `number`, so integral numbers become `bigint` and the
+ * rest stay `number`. Only the parts of an object that need converting are
+ * copied; the rest is shared with the input (which must not be mutated).
+ * Objects with a `constructor` or `__proto__` key become `Map`s. `request` and `principal` become typed
+ * values so that a typo like `request.operaton` fails at compile time.
+ * Conversions are cached per input object: the values of one request are
+ * shared by every rule of a policy and must not be mutated afterwards.
+ *
+ * Out: results become plain JS: `bigint` for int and uint, `number` for
+ * double, arrays, plain objects for maps, `null` for an empty optional and
+ * the optional's value otherwise, quantities and URLs as their strings.
+ */
+import { Optional } from '@marcbachmann/cel-js';
+import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
+import { displayObject } from './ext.js';
+import { Quantity } from './quantity.js';
+import { Url } from './url.js';
+
+/** Deepest nesting of input objects accepted. */
+export const MAX_INPUT_DEPTH = 100;
+
+/** Raised when an input value cannot be represented in CEL. */
+export class CelInputError extends Error {
+  override readonly name = 'CelInputError';
+}
+
+const INT64_LIMIT = 2 ** 63;
+
+/** Converted top-level values, so every rule of a policy shares one conversion per request. */
+const cache = new WeakMap<object, unknown>();
+
+/**
+ * Converts a JSON-like value to a CEL value (see module doc).
+ *
+ * @example
+ * toCel({ replicas: 3, ratio: 0.5 }) // { replicas: 3n, ratio: 0.5 }
+ */
+export function toCel(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return convert(v, 0);
+  const hit = cache.get(v);
+  if (hit !== undefined) return hit;
+  const out = convert(v, 0);
+  cache.set(v, out);
+  return out;
+}
+
+/** Sets `obj[k]`, keeping a `__proto__` key an own property rather than the prototype. */
+export function put(obj: Record<string, unknown>, k: string, x: unknown): void {
+  if (k === '__proto__') Object.defineProperty(obj, k, { value: x, enumerable: true, writable: true, configurable: true });
+  else obj[k] = x;
+}
+
+/**
+ * The CEL library tells maps from other values by their `constructor`, so an
+ * object with an own `constructor` (or `__proto__`) key is passed as a `Map`.
+ */
+function needsMap(v: object): boolean {
+  return Object.hasOwn(v, 'constructor') || Object.hasOwn(v, '__proto__');
+}
+
+/**
+ * Converts `v`, returning `v` itself when nothing in it needs converting:
+ * subtrees without integral numbers (labels, annotations, most of a
+ * container) are shared with the input instead of copied.
+ */
+function convert(v: unknown, depth: number): unknown {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+    case 'bigint':
+      return v;
+    case 'number':
+      return Number.isInteger(v) && Math.abs(v) < INT64_LIMIT ? BigInt(v) : v;
+    case 'undefined':
+      return null;
+    case 'object':
+      break;
+    default:
+      throw new CelInputError(`unsupported input value of type ${typeof v}`);
+  }
+  if (v === null) return null;
+  if (depth >= MAX_INPUT_DEPTH) throw new CelInputError(`input nested deeper than ${MAX_INPUT_DEPTH} levels`);
+  if (Array.isArray(v)) {
+    let arr: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      const c = convert(x, depth + 1);
+      if (c !== x && arr === undefined) arr = v.slice(0, i);
+      if (arr !== undefined) arr.push(c);
+    }
+    return arr ?? v;
+  }
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof Map || needsMap(v)) {
+    const map = new Map<string, unknown>();
+    const entries = v instanceof Map ? (v as Map<unknown, unknown>).entries() : Object.entries(v);
+    for (const [k, x] of entries) {
+      if (typeof k !== 'string') throw new CelInputError('map input keys must be strings');
+      if (x !== undefined) map.set(k, convert(x, depth + 1));
+    }
+    return map;
+  }
+  const proto: unknown = Object.getPrototypeOf(v);
+  // Null-prototype and class instances are copied into plain objects (the CEL
+  // library recognises maps by their constructor; V8 keeps null-prototype
+  // objects in slow dictionary mode).
+  let obj: Record<string, unknown> | undefined = proto === Object.prototype ? undefined : {};
+  const src = v as Record<string, unknown>;
+  for (const k in src) {
+    if (!Object.hasOwn(src, k)) continue;
+    const x = src[k];
+    const c = x === undefined ? undefined : convert(x, depth + 1);
+    if (c !== x && obj === undefined) {
+      obj = {};
+      for (const k2 in src) {
+        if (k2 === k) break;
+        if (Object.hasOwn(src, k2) && src[k2] !== undefined) obj[k2] = src[k2];
+      }
+    }
+    if (obj !== undefined && c !== undefined) obj[k] = c;
+  }
+  return obj ?? v;
+}
+
+// ---------------------------------------------------------------------------
+// Typed variables. Field types are declared in env.ts; missing fields get the
+// zero value, as Kubernetes' typed `request` variable has them.
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function strList(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+function rec(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+}
+
+/** `request.kind`, `request.requestKind`. */
+export class GroupVersionKind {
+  readonly group: string;
+  readonly version: string;
+  readonly kind: string;
+  constructor(v: unknown) {
+    const o = rec(v);
+    this.group = str(o.group);
+    this.version = str(o.version);
+    this.kind = str(o.kind);
+  }
+}
+
+/** `request.resource`. */
+export class GroupVersionResource {
+  readonly group: string;
+  readonly version: string;
+  readonly resource: string;
+  constructor(v: unknown) {
+    const o = rec(v);
+    this.group = str(o.group);
+    this.version = str(o.version);
+    this.resource = str(o.resource);
+  }
+}
+
+/** `request.userInfo`. */
+export class UserInfo {
+  readonly username: string;
+  readonly uid: string;
+  readonly groups: string[];
+  readonly extra: Record<string, string[]>;
+  constructor(v: unknown) {
+    const o = rec(v);
+    this.username = str(o.username);
+    this.uid = str(o.uid);
+    this.groups = strList(o.groups);
+    const extra: Record<string, string[]> = {};
+    for (const [k, x] of Object.entries(rec(o.extra))) put(extra, k, strList(x));
+    this.extra = extra;
+  }
+}
+
+/**
+ * The `request` variable: Kubernetes AdmissionRequest fields, plus Gatehouse's
+ * `verb` (the classified API verb, e.g. `get`, `patch`) and `path`.
+ * `requestKind`/`requestResource`/`requestSubResource` default to
+ * `kind`/`resource`/`subResource`.
+ */
+export class AdmissionRequest {
+  readonly uid: string;
+  readonly kind: GroupVersionKind;
+  readonly resource: GroupVersionResource;
+  readonly subResource: string;
+  readonly requestKind: GroupVersionKind;
+  readonly requestResource: GroupVersionResource;
+  readonly requestSubResource: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly operation: string;
+  readonly userInfo: UserInfo;
+  readonly dryRun: boolean;
+  readonly verb: string;
+  readonly path: string;
+  constructor(v: unknown) {
+    const o = rec(v);
+    this.uid = str(o.uid);
+    this.kind = new GroupVersionKind(o.kind);
+    this.resource = new GroupVersionResource(o.resource);
+    this.subResource = str(o.subResource);
+    this.requestKind = o.requestKind === undefined ? this.kind : new GroupVersionKind(o.requestKind);
+    this.requestResource = o.requestResource === undefined ? this.resource : new GroupVersionResource(o.requestResource);
+    this.requestSubResource = o.requestSubResource === undefined ? this.subResource : str(o.requestSubResource);
+    this.name = str(o.name);
+    this.namespace = str(o.namespace);
+    this.operation = str(o.operation);
+    this.userInfo = new UserInfo(o.userInfo);
+    this.dryRun = o.dryRun === true;
+    this.verb = str(o.verb);
+    this.path = str(o.path);
+  }
+}
+
+/** The `principal` variable (Gatehouse identity). `tokenId` is `''` when no token was used. */
+export class PrincipalValue {
+  readonly subject: string;
+  readonly groups: string[];
+  readonly kind: string;
+  readonly via: string;
+  readonly tokenId: string;
+  constructor(v: unknown) {
+    const o = rec(v);
+    this.subject = str(o.subject);
+    this.groups = strList(o.groups);
+    this.kind = str(o.kind);
+    this.via = str(o.via);
+    this.tokenId = str(o.tokenId);
+  }
+}
+
+const requestCache = new WeakMap<object, AdmissionRequest>();
+const principalCache = new WeakMap<object, PrincipalValue>();
+const EMPTY_REQUEST = new AdmissionRequest(undefined);
+const EMPTY_PRINCIPAL = new PrincipalValue(undefined);
+
+/** The typed `request` value for an AdmissionRequest-shaped object (cached). */
+export function toRequest(v: unknown): AdmissionRequest {
+  if (v === null || typeof v !== 'object') return EMPTY_REQUEST;
+  let r = requestCache.get(v);
+  if (r === undefined) requestCache.set(v, (r = new AdmissionRequest(v)));
+  return r;
+}
+
+/** The typed `principal` value (cached). */
+export function toPrincipal(v: unknown): PrincipalValue {
+  if (v === null || typeof v !== 'object') return EMPTY_PRINCIPAL;
+  let p = principalCache.get(v);
+  if (p === undefined) principalCache.set(v, (p = new PrincipalValue(v)));
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+// Out
+
+/**
+ * Converts a CEL result to plain JS (see module doc).
+ *
+ * @example
+ * fromCel(Optional.none()) // null
+ */
+export function fromCel(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(fromCel);
+  if (v instanceof Optional) return v.hasValue() ? fromCel(v.value()) : null;
+  if (v instanceof Quantity || v instanceof Url) return v.toString();
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of v as Map<unknown, unknown>) put(out, String(k), fromCel(x));
+    return out;
+  }
+  const ctor = (v as { constructor?: unknown }).constructor;
+  if (ctor === undefined || ctor === Object) return plainObject(v);
+  if (v instanceof UnsignedInt) return v.valueOf();
+  if (v instanceof GroupVersionKind || v instanceof GroupVersionResource || v instanceof UserInfo || v instanceof AdmissionRequest || v instanceof PrincipalValue) {
+    return plainObject(v);
+  }
+  return displayObject(v);
+}
+
+/** Copies an object's own enumerable properties into a plain object. */
+function plainObject(v: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) put(out, k, fromCel((v as Record<string, unknown>)[k]));
+  return out;
+}

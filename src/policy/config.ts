@@ -1,0 +1,64 @@
+/**
+ * The `policy` section of gatehouse.yaml, and opening the policy it names.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { compileCel } from './cel/index.js';
+import { policyActions } from './model.js';
+import type { CelCompiler, CompiledPolicy, PolicyHandle } from './model.js';
+import { watchPolicy } from './watch.js';
+import type { PolicyLog } from './watch.js';
+
+/**
+ * ```yaml
+ * policy:
+ *   paths: [/etc/gatehouse/policies]   # files or directories of *.yaml
+ *   defaultAction: deny                # when no rule matches and no Policy document sets it
+ *   builtinGuardrails: true            # also load the shipped policies/guardrails pack
+ * ```
+ */
+export const policyConfigSchema = z
+  .object({
+    paths: z.array(z.string()).default([]),
+    defaultAction: z.enum(policyActions).default('deny'),
+    builtinGuardrails: z.boolean().default(true),
+  })
+  .strict();
+
+export type PolicyConfig = z.infer<typeof policyConfigSchema>;
+
+/** The section's value when gatehouse.yaml has none: `policyConfigSchema.default(defaultPolicyConfig)`. */
+export const defaultPolicyConfig: PolicyConfig = Object.freeze({ paths: [], defaultAction: 'deny', builtinGuardrails: true });
+
+/** The directory of the shipped guardrail pack (same relative place from src/policy and dist/policy). */
+export function builtinGuardrailsDir(): string {
+  return fileURLToPath(new URL('../../policies/guardrails', import.meta.url));
+}
+
+/** The shipped permissive start: allows everything no other rule catches (opt in by adding it to `paths`). */
+export function baselineAllowFile(): string {
+  return fileURLToPath(new URL('../../policies/baseline-allow.yaml', import.meta.url));
+}
+
+/** Every path the policy is loaded from: the guardrail pack first when enabled, then the configured paths. */
+export function policyPaths(config: PolicyConfig): string[] {
+  return config.builtinGuardrails ? [builtinGuardrailsDir(), ...config.paths] : [...config.paths];
+}
+
+/**
+ * Loads the configured policy and watches it for edits.
+ *
+ * @throws PolicyLoadError when the policy is invalid at start-up.
+ * @example
+ * const handle = openPolicy(config.policy, { log });
+ * const stage = createPolicyStage({ policy: handle, namespaceLabels, resolveObject });
+ */
+export function openPolicy(
+  config: PolicyConfig,
+  deps: { log: PolicyLog; onChange?: (policy: CompiledPolicy) => void; compile?: CelCompiler },
+): PolicyHandle {
+  return watchPolicy(policyPaths(config), deps.compile ?? compileCel, deps.onChange ?? (() => undefined), deps.log, { defaultAction: config.defaultAction });
+}

@@ -1,0 +1,248 @@
+/**
+ * The policy engine: which rules match a request, and the one decision that
+ * results. Pure and synchronous; the stage gathers what it needs first.
+ *
+ * Precedence: deny > review > mask > allow; among rules with the winning
+ * action the first in file order names the decision. No match: the default
+ * action. A rule whose `when` fails (or is not a boolean), or whose
+ * namespaceSelector cannot be checked, counts as matched with action deny
+ * (fail closed).
+ *
+ * @module
+ */
+
+import type { KubeRequest } from '../classify/kube-request.js';
+import type { Principal } from '../identity/principal.js';
+import type { RequestFacts } from './match.js';
+import { staticMismatch } from './match.js';
+import { policyActions } from './model.js';
+import type { CelActivation, CompiledPolicy, CompiledRule, PolicyAction, RuleNeeds } from './model.js';
+import { namespaceVariable, principalVariable, requestVariable } from './request-vars.js';
+import { isRecord, podFromWorkload, workloadOf } from './workloads.js';
+
+export interface PolicyInput {
+  request: KubeRequest;
+  principal: Principal;
+  /**
+   * The object as it would be stored: the body of a create or update, the
+   * result of a patch. Undefined when there is none (reads, deletes) or it is
+   * not known; expressions then see null.
+   */
+  object?: unknown;
+  /** The object as it is now (update, patch, delete), when known. */
+  oldObject?: unknown;
+  /** Labels of the target namespace; undefined when they were not looked up. */
+  namespaceLabels?: Readonly<Record<string, string>> | undefined;
+  /** Shown to expressions as `request.uid`. */
+  requestId?: string;
+}
+
+export interface MatchedRule {
+  readonly rule: string;
+  readonly action: PolicyAction;
+  readonly message: string;
+}
+
+export interface RuleError {
+  readonly rule: string;
+  readonly error: string;
+}
+
+/** The one outcome for a request, and how it was reached (for the audit record and explain). */
+export interface Decision {
+  readonly action: PolicyAction;
+  /** The rule that decided; undefined when the default action applied. */
+  readonly rule: string | undefined;
+  readonly message: string;
+  /** Hint of the deciding rule: what the client should do instead. */
+  readonly hint: string | undefined;
+  /** Every rule that matched, in file order (rules that failed appear with action deny). */
+  readonly matched: readonly MatchedRule[];
+  /** Rules that could not be evaluated and so denied (fail closed). */
+  readonly errors: readonly RuleError[];
+}
+
+/** A rule's verdict, as the explain tool reports it. */
+export type RuleOutcome = 'matched' | 'not-matched' | 'error';
+export type Trace = (rule: CompiledRule, outcome: RuleOutcome, reason: string) => void;
+
+const RANK: Readonly<Record<PolicyAction, number>> = Object.fromEntries(policyActions.map((a, i) => [a, i])) as Record<PolicyAction, number>;
+
+/**
+ * Evaluates a policy against everything known about a request.
+ *
+ * @example
+ * const decision = evaluatePolicy(policy, { request, principal, object: request.object, namespaceLabels });
+ * if (decision.action === 'deny') console.log(decision.rule, decision.message);
+ */
+export function evaluatePolicy(policy: CompiledPolicy, input: PolicyInput): Decision {
+  const facts = requestFacts(input.request, input.principal, input.object);
+  return decide(policy, candidateRules(policy, facts), facts, input);
+}
+
+/** The request line and principal as the static matchers read them. */
+export function requestFacts(request: KubeRequest, principal: Principal, object: unknown): RequestFacts {
+  return {
+    isResourceRequest: request.isResourceRequest,
+    verb: request.verb,
+    group: request.apiGroup,
+    resource: request.resource,
+    subresource: request.subresource,
+    namespace: request.namespace,
+    name: request.name !== '' ? request.name : nameInBody(object),
+    path: request.path,
+    workload: request.isResourceRequest ? workloadOf(request.apiGroup, request.resource, request.subresource) : undefined,
+    subject: principal.subject,
+    groups: principal.groups,
+    kind: principal.kind,
+  };
+}
+
+function nameInBody(object: unknown): string {
+  const metadata = isRecord(object) ? object.metadata : undefined;
+  return isRecord(metadata) && typeof metadata.name === 'string' ? metadata.name : '';
+}
+
+/**
+ * The rules whose static fields (verbs, resources, namespaces, names,
+ * principal) all match: the only ones that can still match once the
+ * namespace labels and `when` are checked.
+ */
+export function candidateRules(policy: CompiledPolicy, facts: RequestFacts, trace?: Trace): CompiledRule[] {
+  const out: CompiledRule[] = [];
+  for (const rule of policy.rules) {
+    const miss = staticMismatch(rule.match, facts);
+    if (miss === undefined) out.push(rule);
+    else trace?.(rule, 'not-matched', `${miss.field}: ${miss.actual(facts)} is not in ${miss.expected}`);
+  }
+  return out;
+}
+
+/** What the candidate rules need beyond the request line. */
+export function needsOf(rules: readonly CompiledRule[]): RuleNeeds {
+  let object = false;
+  let oldObject = false;
+  let namespace = false;
+  for (const r of rules) {
+    object ||= r.needs.object;
+    oldObject ||= r.needs.oldObject;
+    namespace ||= r.needs.namespace;
+  }
+  return { object, oldObject, namespace };
+}
+
+/** Checks the candidates' namespace selectors and `when` expressions, then applies precedence. */
+export function decide(policy: CompiledPolicy, candidates: readonly CompiledRule[], facts: RequestFacts, input: PolicyInput, trace?: Trace): Decision {
+  const matched: MatchedRule[] = [];
+  const errors: RuleError[] = [];
+  let winner: CompiledRule | undefined;
+  let winnerAction: PolicyAction | undefined;
+  let base: CelActivation | undefined;
+  let templated: CelActivation | undefined;
+  const activationFor = (rule: CompiledRule): CelActivation => {
+    base ??= {
+      object: input.object ?? null,
+      oldObject: input.oldObject ?? null,
+      request: requestVariable(input.request, input.principal, facts.name, input.object, input.requestId ?? ''),
+      namespaceObject: namespaceVariable(facts.namespace, input.namespaceLabels),
+      principal: principalVariable(input.principal),
+    };
+    if (!rule.match.includeWorkloadTemplates || facts.workload === undefined) return base;
+    templated ??= {
+      ...base,
+      object: podFromWorkload(facts.workload, input.object),
+      oldObject: podFromWorkload(facts.workload, input.oldObject),
+    };
+    return templated;
+  };
+
+  const record = (rule: CompiledRule, action: PolicyAction, message: string): void => {
+    matched.push({ rule: rule.name, action, message });
+    if (winnerAction === undefined || RANK[action] < RANK[winnerAction]) {
+      winner = rule;
+      winnerAction = action;
+    }
+  };
+  const failed = (rule: CompiledRule, error: string): void => {
+    errors.push({ rule: rule.name, error });
+    record(rule, 'deny', `the rule could not be evaluated (${error}), so the request is denied (fail closed)`);
+    trace?.(rule, 'error', error);
+  };
+
+  for (const rule of candidates) {
+    const selector = rule.match.namespaceSelector;
+    if (selector !== undefined) {
+      if (facts.namespace === '') {
+        trace?.(rule, 'not-matched', 'namespaceSelector: the request is not in a namespace');
+        continue;
+      }
+      if (input.namespaceLabels === undefined) {
+        failed(rule, `the labels of namespace "${facts.namespace}" are not available to check its namespaceSelector`);
+        continue;
+      }
+      if (!selector.test(input.namespaceLabels)) {
+        trace?.(rule, 'not-matched', `namespaceSelector: namespace "${facts.namespace}" has no labels matching ${selector.expected}`);
+        continue;
+      }
+    }
+    if (rule.when !== undefined) {
+      const result = rule.when.evaluate(activationFor(rule));
+      if (!result.ok) {
+        failed(rule, `when: ${result.error}`);
+        continue;
+      }
+      if (typeof result.value !== 'boolean') {
+        failed(rule, `when: the expression gave ${describeValue(result.value)}, not a boolean`);
+        continue;
+      }
+      if (!result.value) {
+        trace?.(rule, 'not-matched', 'when: false');
+        continue;
+      }
+    }
+    record(rule, rule.action, messageOf(rule, activationFor));
+    trace?.(rule, 'matched', rule.when === undefined ? 'every match field holds' : 'every match field holds and when is true');
+  }
+
+  if (winner === undefined || winnerAction === undefined) {
+    return {
+      action: policy.defaultAction,
+      rule: undefined,
+      message: `no policy rule matched, and the default action is ${policy.defaultAction}`,
+      hint: undefined,
+      matched,
+      errors,
+    };
+  }
+  const deciding = matched.find((m) => m.rule === winner!.name)!;
+  return {
+    action: winnerAction,
+    rule: winner.name,
+    message: deciding.message,
+    hint: errors.some((e) => e.rule === winner!.name) ? undefined : winner.hint,
+    matched,
+    errors,
+  };
+}
+
+function messageOf(rule: CompiledRule, activationFor: (rule: CompiledRule) => CelActivation): string {
+  if (rule.messageExpression !== undefined) {
+    const result = rule.messageExpression.evaluate(activationFor(rule));
+    if (result.ok && typeof result.value === 'string' && result.value.trim() !== '') return result.value;
+  }
+  return rule.message ?? rule.description ?? 'the request matches this rule';
+}
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  switch (typeof value) {
+    case 'string':
+      return `string ${JSON.stringify(value)}`;
+    case 'number':
+    case 'bigint':
+      return `number ${value}`;
+    default:
+      return typeof value === 'object' ? 'a map' : typeof value;
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The policy rule model: the YAML schema (zod) of a `Policy` document, and
+ * the compiled, immutable form the engine evaluates. See docs/policy.md.
+ *
+ * @module
+ */
+
+import { z } from 'zod';
+import type { CelProgram, CompileResult } from './cel/index.js';
+import type { CompiledMatch } from './match.js';
+
+export const POLICY_API_VERSION = 'gatehouse.dev/v1alpha1';
+
+/** What a rule does to a request it matches; also the order of precedence, strongest first. */
+export const policyActions = ['deny', 'review', 'mask', 'allow'] as const;
+export type PolicyAction = (typeof policyActions)[number];
+
+export const principalKinds = ['human', 'agent', 'ci'] as const;
+
+/**
+ * Verbs a request can carry after classification: the API server's resource
+ * verbs, plus the lower-case HTTP methods of non-resource requests.
+ */
+export const knownVerbs: ReadonlySet<string> = new Set([
+  'get',
+  'list',
+  'watch',
+  'create',
+  'update',
+  'patch',
+  'delete',
+  'deletecollection',
+  'proxy',
+  'head',
+  'post',
+  'put',
+  'options',
+]);
+
+/** RBAC verbs that are authorization checks inside the API server, never the verb of a request. */
+const rbacOnlyVerbs: ReadonlySet<string> = new Set(['bind', 'escalate', 'impersonate', 'approve', 'sign', 'use']);
+
+const ruleName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be lower-case letters, digits, "-" and "." (like a Kubernetes name)')
+  .max(253);
+
+const patternList = (what: string) => z.array(z.string()).min(1, `list at least one ${what}, or leave the field out to match any`);
+
+const verbSchema = z.string().superRefine((verb, ctx) => {
+  if (verb === '*' || knownVerbs.has(verb)) return;
+  const hint = rbacOnlyVerbs.has(verb)
+    ? `"${verb}" is a check the API server makes while handling another request, never a request verb Gatehouse sees; match create/update/patch of the RBAC objects instead`
+    : `unknown verb "${verb}"; use one of ${[...knownVerbs].join(', ')} or "*"`;
+  ctx.addIssue({ code: 'custom', message: hint });
+});
+
+const resourceSchema = z
+  .object({
+    /** API group; "" is the core group, "*" any group. */
+    group: z.string(),
+    /** `pods`, `pods/exec`, `*`, `*\/scale`, `pods/*` (any subresource of pods, not pods itself). */
+    resource: z
+      .string()
+      .regex(/^(\*|[a-z0-9][-a-z0-9.]*)(\/(\*|[a-z0-9][-a-z0-9.]*))?$/, 'must be "resource", "resource/subresource", "*", "*/subresource" or "resource/*"'),
+  })
+  .strict();
+
+const selectorRequirementSchema = z
+  .object({
+    key: z.string().min(1),
+    operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+    values: z.array(z.string()).optional(),
+  })
+  .strict()
+  .superRefine((req, ctx) => {
+    const needsValues = req.operator === 'In' || req.operator === 'NotIn';
+    if (needsValues && (req.values === undefined || req.values.length === 0)) {
+      ctx.addIssue({ code: 'custom', message: `operator ${req.operator} needs a non-empty values list`, path: ['values'] });
+    }
+    if (!needsValues && req.values !== undefined && req.values.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `operator ${req.operator} takes no values`, path: ['values'] });
+    }
+  });
+
+export const labelSelectorSchema = z
+  .object({
+    matchLabels: z.record(z.string(), z.string()).optional(),
+    matchExpressions: z.array(selectorRequirementSchema).optional(),
+  })
+  .strict();
+export type LabelSelectorSpec = z.infer<typeof labelSelectorSchema>;
+
+export const matchSchema = z
+  .object({
+    verbs: z.array(verbSchema).min(1, 'list at least one verb, or leave the field out to match any'),
+    resources: z.array(resourceSchema).min(1, 'list at least one resource, or leave the field out to match any'),
+    nonResourceURLs: patternList('path'),
+    namespaces: patternList('namespace pattern'),
+    namespaceSelector: labelSelectorSchema,
+    names: patternList('name pattern'),
+    users: patternList('user pattern'),
+    groups: patternList('group pattern'),
+    principalKinds: z.array(z.enum(principalKinds)).min(1, 'list at least one kind, or leave the field out to match any'),
+    includeWorkloadTemplates: z.boolean(),
+  })
+  .partial()
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.resources !== undefined && m.nonResourceURLs !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a rule matches either resources or nonResourceURLs, not both; write two rules',
+        path: ['nonResourceURLs'],
+      });
+    }
+    if (m.includeWorkloadTemplates && !(m.resources ?? []).some((r) => coversCorePods(r.group, r.resource))) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'includeWorkloadTemplates judges workloads by their pod template, so the rule must match pods: add { group: "", resource: pods }',
+        path: ['includeWorkloadTemplates'],
+      });
+    }
+  });
+export type MatchSpec = z.infer<typeof matchSchema>;
+
+/** True when a resources entry matches the pods resource itself (not a subresource). */
+export function coversCorePods(group: string, resource: string): boolean {
+  return (group === '' || group === '*') && (resource === 'pods' || resource === '*');
+}
+
+export const ruleSchema = z
+  .object({
+    name: ruleName,
+    /** One line: why the rule exists. */
+    description: z.string().optional(),
+    match: matchSchema.default({}),
+    /** CEL; the rule matches only when it yields true. */
+    when: z.string().trim().min(1, 'an empty expression; leave `when` out to match without a condition').optional(),
+    action: z.enum(policyActions),
+    message: z.string().optional(),
+    /** CEL yielding a string; falls back to `message` when it fails. */
+    messageExpression: z.string().trim().min(1).optional(),
+    /** What the client should do instead; appended to denials. */
+    hint: z.string().optional(),
+  })
+  .strict();
+export type RuleSpec = z.infer<typeof ruleSchema>;
+
+export const policyDocumentSchema = z
+  .object({
+    apiVersion: z.literal(POLICY_API_VERSION, { error: `must be ${POLICY_API_VERSION}` }),
+    kind: z.literal('Policy', { error: 'must be Policy' }),
+    metadata: z.looseObject({ name: ruleName }),
+    spec: z
+      .object({
+        defaultAction: z.enum(policyActions).optional(),
+        rules: z.array(ruleSchema).default([]),
+      })
+      .strict(),
+  })
+  .strict();
+export type PolicyDocument = z.infer<typeof policyDocumentSchema>;
+
+// ---------------------------------------------------------------------------
+// CEL (src/policy/cel), injected into the loader so tests and tools choose the compiler.
+// ---------------------------------------------------------------------------
+
+export type { CelActivation, CelProgram, CelResult, CompileResult } from './cel/index.js';
+/** Compiles one CEL expression (`compileCel` in the gateway). */
+export type CelCompiler = (source: string) => CompileResult;
+
+// ---------------------------------------------------------------------------
+// The compiled form.
+// ---------------------------------------------------------------------------
+
+export interface SourceLocation {
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  /** 1-based. */
+  readonly col: number;
+}
+
+export function formatLocation(loc: SourceLocation): string {
+  return `${loc.file}:${loc.line}:${loc.col}`;
+}
+
+/** What a rule needs beyond the request line, so the stage fetches only that. */
+export interface RuleNeeds {
+  /** An expression reads `object` (for a patch: the object the patch would produce). */
+  readonly object: boolean;
+  /** An expression reads `oldObject`. */
+  readonly oldObject: boolean;
+  /** The rule has a namespaceSelector or an expression reads `namespaceObject`. */
+  readonly namespace: boolean;
+}
+
+export interface CompiledRule {
+  readonly name: string;
+  /** metadata.name of the Policy document the rule is in. */
+  readonly policy: string;
+  readonly description: string | undefined;
+  readonly location: SourceLocation;
+  readonly action: PolicyAction;
+  readonly match: CompiledMatch;
+  readonly when: CelProgram | undefined;
+  readonly message: string | undefined;
+  readonly messageExpression: CelProgram | undefined;
+  readonly hint: string | undefined;
+  readonly needs: RuleNeeds;
+}
+
+/** Every rule of every file, in file order, compiled once; never changed after loading. */
+export interface CompiledPolicy {
+  readonly rules: readonly CompiledRule[];
+  readonly defaultAction: PolicyAction;
+  /** Where the default action came from: a Policy document, or the gateway config. */
+  readonly defaultActionFrom: SourceLocation | 'config';
+  /** The files the policy was loaded from. */
+  readonly files: readonly string[];
+}
+
+/** The current policy; a reload swaps what `current()` returns. */
+export interface PolicyHandle {
+  current(): CompiledPolicy;
+  close(): void;
+}
+
+/** A handle on a policy that never changes (tests, tools, or a gateway without hot reload). */
+export function staticPolicy(policy: CompiledPolicy): PolicyHandle {
+  return { current: () => policy, close: () => undefined };
+}

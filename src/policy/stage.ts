@@ -1,0 +1,190 @@
+/**
+ * The policy stage: decides allow, deny, mask or review for every request and
+ * records the {@link Decision} in `ctx.decision`. Denials are Kubernetes
+ * Status 403s written for the one reading them (often an AI agent): which
+ * rule, why, and what to do next.
+ *
+ * @module
+ */
+
+import { GatehouseError } from '../errors/codes.js';
+import type { ErrorCause } from '../errors/codes.js';
+import { CONTINUE, stop } from '../pipeline/context.js';
+import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js';
+import { candidateRules, decide, needsOf, requestFacts } from './engine.js';
+import type { Decision, PolicyInput } from './engine.js';
+import type { PolicyHandle, RuleNeeds } from './model.js';
+
+/** The object a write would store and the one it replaces, as the API server would see them. */
+export interface ResolvedObjects {
+  object: unknown;
+  oldObject: unknown;
+}
+
+export interface PolicyStageOptions {
+  /** The compiled policy in force; read once per request, so a reload never splits one. */
+  policy: PolicyHandle;
+  /**
+   * Labels of a namespace, or undefined when it does not exist. Called only
+   * when a rule that could match needs them; cache it (the lead's
+   * implementation should). Throwing a GatehouseError stops the request with
+   * it; any other throw stops it with GH_POLICY_UNAVAILABLE.
+   */
+  namespaceLabels?: (namespace: string) => Promise<Readonly<Record<string, string>> | undefined>;
+  /**
+   * The object a patch (or update) would produce and the current one, e.g.
+   * by a server-side dry-run through the upstream. Called only for patches
+   * when a rule that could match reads `object`, and for updates and patches
+   * when one reads `oldObject`. Errors as for namespaceLabels.
+   */
+  resolveObject?: (ctx: RequestContext) => Promise<ResolvedObjects>;
+}
+
+const WRITE_VERBS: ReadonlySet<string> = new Set(['create', 'update', 'patch']);
+const RETRY_SECONDS = 5;
+
+/**
+ * Creates the policy stage. It runs after classify (it reads `ctx.principal`
+ * and `ctx.request`) and sets `ctx.decision`.
+ *
+ * @example
+ * const handle = openPolicy(config.policy, { log });
+ * const policy = createPolicyStage({ policy: handle, namespaceLabels: (ns) => nsCache.labels(ns), resolveObject: dryRun });
+ * const pipeline = createPipeline([identity, classify, policy], terminal, responder, log);
+ */
+export function createPolicyStage(options: PolicyStageOptions): Stage {
+  return {
+    name: 'policy',
+    async run(ctx: RequestContext): Promise<StageOutcome> {
+      const request = ctx.request;
+      const principal = ctx.principal;
+      if (request === undefined || principal === undefined) throw new Error('the policy stage needs the identity and classify stages before it');
+
+      const policy = options.policy.current();
+      const facts = requestFacts(request, principal, request.object);
+      const candidates = candidateRules(policy, facts);
+      const inputs = candidates.length === 0 ? { object: request.object } : await gatherInputs(ctx, needsOf(candidates), options);
+      if (inputs instanceof GatehouseError) return refuse(ctx, inputs);
+
+      const decision = decide(policy, candidates, facts, { ...inputs, request, principal, requestId: ctx.id });
+      ctx.decision = decision;
+      return outcomeOf(decision);
+    },
+  };
+}
+
+type Inputs = Pick<PolicyInput, 'object' | 'oldObject' | 'namespaceLabels'>;
+
+/** Fetches what the rules that could match need: the object a patch would produce, the namespace's labels. */
+async function gatherInputs(ctx: RequestContext, needs: RuleNeeds, options: PolicyStageOptions): Promise<Inputs | GatehouseError> {
+  const request = ctx.request!;
+  const inputs: Inputs = { object: request.object };
+  const isPatch = request.verb === 'patch';
+  // A body the classifier could not decode (protobuf, which kubectl ≥ 1.33 sends for built-in kinds) is
+  // judged on what the API server decodes from it, through the same dry-run as a patch.
+  const unreadable = hasUnreadableBody(ctx);
+  const resolve = ((isPatch || unreadable) && needs.object) || ((isPatch || request.verb === 'update') && needs.oldObject);
+  if (resolve && options.resolveObject !== undefined) {
+    const resolved = await gather(() => options.resolveObject!(ctx), 'the object this request would produce');
+    if (resolved instanceof GatehouseError) return resolved;
+    inputs.object = resolved.object;
+    inputs.oldObject = resolved.oldObject;
+  } else if (unreadable && needs.object) {
+    return new GatehouseError(
+      'GH_POLICY_BODY_UNREADABLE',
+      `the request body is ${request.contentType ?? 'in an unknown encoding'}, which this gateway cannot inspect without a server-side dry-run, and policy does not let through what it cannot inspect. Send the object as JSON (Content-Type: application/json).`,
+    );
+  } else if (isPatch && needs.object) {
+    // Judging the patch document as if it were the object would be wrong; refuse instead.
+    // (Without a resolver an update's oldObject just stays null, as on a create.)
+    return new GatehouseError(
+      'GH_POLICY_DENIED',
+      `denied by policy: a rule must judge the object this patch would produce, and this gateway cannot work it out (no server-side dry-run is configured). Send the whole object with an update instead (kubectl replace), or ask a gateway administrator.`,
+    );
+  }
+  if (needs.namespace && request.namespace !== '' && options.namespaceLabels !== undefined) {
+    const labels = await gather(() => options.namespaceLabels!(request.namespace), `the labels of namespace "${request.namespace}"`);
+    if (labels instanceof GatehouseError) return labels;
+    inputs.namespaceLabels = labels ?? {};
+  }
+  return inputs;
+}
+
+/** A write whose body was sent but could not be decoded (protobuf, CBOR…). */
+function hasUnreadableBody(ctx: RequestContext): boolean {
+  const request = ctx.request!;
+  return !ctx.upgrade && WRITE_VERBS.has(request.verb) && request.object === undefined && (ctx.body?.length ?? 0) > 0;
+}
+
+/** Stops a request that policy could not judge, recording a deny decision that says why (fail closed). */
+function refuse(ctx: RequestContext, error: GatehouseError): StageOutcome {
+  ctx.decision = { action: 'deny', rule: undefined, message: error.message, hint: undefined, matched: [], errors: [] };
+  return stop(error);
+}
+
+async function gather<T>(fetch: () => Promise<T>, what: string): Promise<T | GatehouseError> {
+  try {
+    return await fetch();
+  } catch (err) {
+    if (err instanceof GatehouseError) return err;
+    return new GatehouseError(
+      'GH_POLICY_UNAVAILABLE',
+      `the gateway could not get ${what}, which policy needs to judge this request (${(err as Error).message}); it was not forwarded. Retry shortly.`,
+      { cause: err, retryAfterSeconds: RETRY_SECONDS },
+    );
+  }
+}
+
+/** How a decision answers the request. Exported for the explain tool and for tests. */
+export function outcomeOf(decision: Decision): StageOutcome {
+  switch (decision.action) {
+    case 'allow':
+      return CONTINUE;
+    case 'deny':
+      return stop(denial(decision));
+    case 'review':
+      return stop(
+        new GatehouseError(
+          'GH_APPROVAL_UNAVAILABLE',
+          `policy rule "${decision.rule}" requires a person's approval for this request: ${sentence(decision.message)} This gateway has no approval flow configured, so the request was refused, not held. Do not retry it unchanged; ask a person with access to run it, or a gateway administrator to enable approvals.`,
+          { causes: ruleCauses(decision) },
+        ),
+      );
+    case 'mask':
+      return stop(
+        new GatehouseError(
+          'GH_MASKING_UNAVAILABLE',
+          `policy rule "${decision.rule}" lets this request through only with sensitive fields of the response masked: ${sentence(decision.message)} This gateway cannot mask responses yet, so the request was refused. Do not retry it unchanged; read something that does not match the rule, or ask a gateway administrator.`,
+          { causes: ruleCauses(decision) },
+        ),
+      );
+  }
+}
+
+function denial(decision: Decision): GatehouseError {
+  if (decision.rule === undefined) {
+    return new GatehouseError(
+      'GH_POLICY_DENIED',
+      `denied by policy: no rule allows this request and the default action is deny. Do not retry it unchanged; ask a gateway administrator for a rule that allows it if it is needed.`,
+    );
+  }
+  const failed = decision.errors.find((e) => e.rule === decision.rule);
+  const next = failed
+    ? 'This is a fault in the policy, not in the request: report it to a gateway administrator.'
+    : decision.hint !== undefined
+      ? sentence(decision.hint)
+      : 'Change the request so the rule no longer matches; do not retry it unchanged. If it must be allowed, ask a gateway administrator to change the policy.';
+  return new GatehouseError('GH_POLICY_DENIED', `denied by policy rule "${decision.rule}": ${sentence(decision.message)} ${next}`, {
+    causes: ruleCauses(decision),
+  });
+}
+
+function ruleCauses(decision: Decision): ErrorCause[] {
+  return decision.rule === undefined ? [] : [{ reason: 'GatehousePolicyRule', message: decision.rule, field: 'rule' }];
+}
+
+/** The text as a sentence ending in a full stop. */
+function sentence(text: string): string {
+  const t = text.trim();
+  return /[.!?]$/.test(t) ? t : `${t}.`;
+}
