@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { stringify } from 'yaml';
+import { startGatewayProcess } from './helpers/gateway.js';
+import type { GatewayProcess } from './helpers/gateway.js';
+import { kubectlFor, run } from './helpers/run.js';
+import type { Kubectl } from './helpers/run.js';
+
+// The built-in guardrails and a team policy, judged on real kubectl requests:
+// what kubectl sends (JSON or protobuf), what a patch would produce (server-side
+// dry-run), pod templates inside workloads, and ephemeral debug containers.
+const cluster = inject('cluster');
+const ns = `policy-${randomBytes(3).toString('hex')}`;
+let gateway: GatewayProcess;
+let direct: Kubectl;
+let via: Kubectl;
+
+const pod = (name: string, spec: Record<string, unknown>) =>
+  JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns }, spec: { containers: [{ name: 'c', image: 'registry.invalid/app:1' }], ...spec } });
+const privilegedContainers = [{ name: 'c', image: 'registry.invalid/app:1', securityContext: { privileged: true } }];
+
+beforeAll(async () => {
+  direct = kubectlFor(cluster.adminKubeconfig);
+  await direct.ok(['create', 'namespace', ns]);
+  const teamPolicy = join(cluster.workDir, `${ns}-team.yaml`);
+  writeFileSync(
+    teamPolicy,
+    stringify({
+      apiVersion: 'gatehouse.dev/v1alpha1',
+      kind: 'Policy',
+      metadata: { name: 'team' },
+      spec: {
+        rules: [
+          {
+            name: 'no-latest-images',
+            match: { verbs: ['create'], resources: [{ group: '', resource: 'pods' }], namespaces: [ns], includeWorkloadTemplates: true },
+            when: "object.spec.containers.exists(c, c.image.endsWith(':latest'))",
+            action: 'deny',
+            message: 'images must be pinned to a version',
+            hint: 'use an explicit tag such as :1.2.3',
+          },
+        ],
+      },
+    }),
+  );
+  gateway = await startGatewayProcess(cluster.adminKubeconfig, ['--policy', teamPolicy]);
+  via = kubectlFor(gateway.adminKubeconfig);
+});
+afterAll(async () => {
+  await direct?.(['delete', 'namespace', ns, '--wait=false']);
+  await gateway?.stop();
+});
+
+async function refused(args: string[], input?: string): Promise<string> {
+  const r = await via(args, input === undefined ? {} : { input });
+  expect(r.code, r.stdout).toBe(1);
+  return r.stderr;
+}
+
+describe('guardrails on real kubectl requests', () => {
+  it('creates a harmless pod', async () => {
+    expect(await via.ok(['create', '-f', '-'], { input: pod('harmless', {}) })).toBe('pod/harmless created\n');
+  });
+
+  it('holds a privileged pod for approval (refused while approvals are not enabled)', async () => {
+    const stderr = await refused(['create', '-f', '-'], pod('privileged', { containers: privilegedContainers }));
+    expect(stderr).toContain('Error from server (Forbidden)');
+    expect(stderr).toContain('policy rule "privileged-containers" requires a person\'s approval');
+    expect((await direct(['-n', ns, 'get', 'pod', 'privileged'])).code).toBe(1);
+  });
+
+  it('holds kubectl run --privileged, whose body is protobuf, judged through the dry-run', async () => {
+    const stderr = await refused(['-n', ns, 'run', 'runpriv', '--image=registry.invalid/app:1', '--privileged']);
+    expect(stderr).toContain('"privileged-containers"');
+  });
+
+  it('judges the pod template of a Deployment', async () => {
+    const deployment = (name: string, containers: unknown[]) =>
+      JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name, namespace: ns },
+        spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers } } },
+      });
+    expect(await refused(['create', '-f', '-'], deployment('privdeploy', privilegedContainers))).toContain('"privileged-containers"');
+    expect(await via.ok(['create', '-f', '-'], { input: deployment('plain', [{ name: 'c', image: 'registry.invalid/app:1' }]) })).toBe(
+      'deployment.apps/plain created\n',
+    );
+  });
+
+  it('judges a strategic-merge patch on the Deployment it would produce', async () => {
+    const patch = JSON.stringify({ spec: { template: { spec: { containers: [{ name: 'c', securityContext: { privileged: true } }] } } } });
+    expect(await refused(['-n', ns, 'patch', 'deployment', 'plain', '-p', patch])).toContain('"privileged-containers"');
+    const privileged = await direct.ok(['-n', ns, 'get', 'deploy', 'plain', '-o', 'jsonpath={.spec.template.spec.containers[0].securityContext}']);
+    expect(privileged).toBe('');
+    // A harmless patch still goes through the dry-run and is applied.
+    expect(await via.ok(['-n', ns, 'patch', 'deployment', 'plain', '-p', '{"metadata":{"labels":{"team":"a"}}}'])).toBe('deployment.apps/plain patched\n');
+    // The dry-run's own refusal reaches the client as the API server wrote it.
+    const missing = await via(['-n', ns, 'patch', 'deployment', 'absent', '-p', '{"metadata":{"labels":{"x":"y"}}}']);
+    expect(missing.stderr).toContain('Error from server (NotFound): deployments.apps "absent" not found');
+  });
+
+  it('holds kubectl debug with a privileged profile (an ephemeral container)', async () => {
+    const stderr = await refused(['-n', ns, 'debug', 'harmless', '--image=registry.invalid/debug:1', '--profile=sysadmin', '--attach=false']);
+    expect(stderr).toContain('"privileged-containers"');
+  });
+
+  it('masks Secrets: refused while masking is not enabled, and says so', async () => {
+    await direct.ok(['-n', ns, 'create', 'secret', 'generic', 'creds', '--from-literal=password=hunter2']);
+    const stderr = await refused(['-n', ns, 'get', 'secret', 'creds', '-o', 'yaml']);
+    expect(stderr).toContain('policy rule "secret-reads"');
+    expect(stderr).not.toContain('hunter2');
+  });
+
+  it('applies a team policy with a message and a hint an agent can act on', async () => {
+    const stderr = await refused(['create', '-f', '-'], pod('latest', { containers: [{ name: 'c', image: 'registry.invalid/app:latest' }] }));
+    expect(stderr).toContain('Error from server (Forbidden): error when creating "STDIN": denied by policy rule "no-latest-images": images must be pinned to a version. use an explicit tag such as :1.2.3.');
+  });
+
+  it('holds an agent\'s pod that mounts a Secret, but not a person\'s', async () => {
+    const tokenFile = join(gateway.dataDir, 'agent.token');
+    const created = await run(process.execPath, ['bin/gatehouse.js', 'tokens', 'create', '--data-dir', gateway.dataDir, '--name', 'policy-agent', '--kind', 'agent', '--ttl', '1h', '-o', tokenFile]);
+    expect(created.code, created.stderr).toBe(0);
+    const agentConfig = join(gateway.dataDir, 'agent.kubeconfig');
+    const written = await run(process.execPath, ['bin/gatehouse.js', 'kubeconfig', '--token-file', tokenFile, '--server', gateway.url, '--data-dir', gateway.dataDir, '-o', agentConfig]);
+    expect(written.code, written.stderr).toBe(0);
+    const mounting = (name: string) => pod(name, { volumes: [{ name: 's', secret: { secretName: 'creds' } }], containers: [{ name: 'c', image: 'registry.invalid/app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }] });
+    const agent = await kubectlFor(agentConfig)(['create', '-f', '-'], { input: mounting('agent-mount') });
+    expect(agent.code).toBe(1);
+    expect(agent.stderr).toContain('"agent-secret-mounts"');
+    expect(await via.ok(['create', '-f', '-'], { input: mounting('person-mount') })).toBe('pod/person-mount created\n');
+    expect(readFileSync(tokenFile, 'utf8')).toMatch(/^ght_/);
+  });
+});
