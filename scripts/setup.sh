@@ -20,6 +20,8 @@ need_pkgs=()
 command -v tar >/dev/null || need_pkgs+=(tar)
 command -v script >/dev/null || need_pkgs+=(bsdutils)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
+# PostgreSQL server binaries (initdb, postgres): the audit store tests start a throwaway server.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_pkgs+=(postgresql)
 if [[ ${#need_pkgs[@]} -gt 0 ]]; then
   if [[ $(id -u) -ne 0 ]]; then die "missing packages: ${need_pkgs[*]} (install them with apt-get)"; fi
   say "installing Debian packages: ${need_pkgs[*]}"

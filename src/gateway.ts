@@ -12,7 +12,9 @@ import { createIdentityStage } from './identity/stage.js';
 import { createImpersonationGuard } from './identity/impersonation.js';
 import { createTokenService } from './identity/tokens.js';
 import { createOidcAuthenticator } from './identity/oidc/index.js';
-import { openSqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
+import { auditWriterOptions, createAuditWriter, loadAuditSigner } from './audit/index.js';
+import { createRecorder } from './record/recorder.js';
 import { openPolicy } from './policy/config.js';
 import { createPolicyStage } from './policy/stage.js';
 import { createDryRunResolver } from './upstream/dry-run.js';
@@ -50,7 +52,16 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   const state = await openDataDir({ dir: config.dataDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, sans });
 
   const policy = openPolicy(config.policy, { log });
-  const store = openSqliteStore(resolve(config.dataDir, config.store.sqlite.path));
+  const store = await openStore(
+    config.store.postgres
+      ? { postgres: config.store.postgres.url, options: config.store.postgres }
+      : { sqlite: resolve(config.dataDir, config.store.sqlite.path) },
+  );
+  const writer = createAuditWriter(
+    store.audit,
+    auditWriterOptions(config.audit, loadAuditSigner(config.dataDir), (err) => log.error({ err }, 'audit batch failed')),
+  );
+  const recorder = createRecorder({ writer, maxBodyBytes: config.audit.maxBodyBytes, awaitReads: config.audit.awaitReads, log });
   const tokens = createTokenService(store, { onBackgroundError: (err) => log.warn({ err }, 'recording token last-used time failed') });
   const stages: Stage[] = [
     createIdentityStage([
@@ -70,14 +81,15 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   const pipeline = createPipeline(
     stages,
     {
-      forward: (ctx, res) => forwardRequest(ctx, res, upstream, forwarding),
-      forwardUpgrade: (ctx, socket, head) => forwardUpgrade(ctx, socket, head, upstream, forwarding),
+      forward: (ctx, res, completion) => forwardRequest(ctx, res, upstream, forwarding, completion),
+      forwardUpgrade: (ctx, socket, head, completion) => forwardUpgrade(ctx, socket, head, upstream, forwarding, completion),
     },
     {
       refuse: (ctx, res, error) => respondWithStatus(res, error, ctx.id),
       refuseUpgrade: (ctx, socket, error) => respondWithStatusOnSocket(socket, error, ctx.id),
     },
     log,
+    recorder,
   );
   const health = createHealthHandler(upstream);
 
@@ -125,6 +137,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       });
       policy.close();
       await tokens.flush();
+      await writer.close();
       await store.close();
     },
   };

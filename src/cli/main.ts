@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerKubeconfig } from './kubeconfig.js';
+import { registerAudit } from './audit.js';
 import { registerLogin } from './login.js';
 import { registerPolicy } from './policy.js';
 import { registerServe } from './serve.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerTokens(program);
   registerLogin(program);
   registerPolicy(program);
+  registerAudit(program);
   return program;
 }
 

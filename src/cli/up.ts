@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { parseConfig } from '../config/schema.js';
 import { baselineAllowFile } from '../policy/config.js';
 import { startGateway } from '../gateway.js';
-import { startCluster } from '../harness/index.js';
+import { startCluster } from '../harness/cluster.js';
 import { createLogger } from '../log/logger.js';
 import { announceGateway, closeOnSignal } from './announce.js';
 import { defaultKubeconfig, parseListen } from './serve.js';

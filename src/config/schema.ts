@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { oidcIssuerSchema } from '../identity/oidc/config.js';
 import { defaultPolicyConfig, policyConfigSchema } from '../policy/config.js';
+import { auditConfigSchema, postgresStoreConfigSchema } from '../audit/config.js';
 
 export const configSchema = z
   .object({
@@ -63,12 +64,16 @@ export const configSchema = z
       })
       .strict()
       .default({ oidc: [], impersonation: { enabled: false } }),
+    /** The tamper-evident record: checkpoints, batching, body caps (docs/audit.md). */
+    audit: auditConfigSchema,
     /** Policy files and directories (hot-reloaded), the default for unmatched requests, and the built-in guardrail pack. */
     policy: policyConfigSchema.default(defaultPolicyConfig),
     store: z
       .object({
         /** SQLite database (the embedded default); relative to dataDir. */
         sqlite: z.object({ path: z.string().default('gatehouse.db') }).strict().default({ path: 'gatehouse.db' }),
+        /** PostgreSQL instead of SQLite, for several gateway replicas sharing one record. */
+        postgres: postgresStoreConfigSchema.optional(),
       })
       .strict()
       .default({ sqlite: { path: 'gatehouse.db' } }),

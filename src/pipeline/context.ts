@@ -15,6 +15,8 @@ export interface RequestContext {
   readonly upgrade: boolean;
   /** process.hrtime.bigint() when the request arrived. */
   readonly startedAt: bigint;
+  /** Wall-clock arrival time in microseconds since the epoch, for the record. */
+  readonly arrivedMicros: number;
   /** identity */
   principal?: Principal;
   /** classify */

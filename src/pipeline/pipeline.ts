@@ -4,12 +4,26 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../errors/codes.js';
 import type { RequestContext, Stage, StageOutcome } from './context.js';
+import type { ExchangeOutcome, Recorder } from '../record/recorder.js';
+
+/**
+ * Handed to the terminal with each request: how much of the response to keep
+ * for the record, and the call that records the exchange. The terminal calls
+ * `done` once, before it completes the client's response (or joins an
+ * upgrade), and fails the exchange if `done` rejects.
+ */
+export interface Completion {
+  readonly captureBytes: number;
+  done(outcome: ExchangeOutcome): Promise<void>;
+}
 
 /** What happens after every stage said continue: the request goes upstream. */
 export interface Terminal {
-  forward(ctx: RequestContext, res: ServerResponse): Promise<void>;
-  forwardUpgrade(ctx: RequestContext, socket: Duplex, head: Buffer): Promise<void>;
+  forward(ctx: RequestContext, res: ServerResponse, completion: Completion): Promise<void>;
+  forwardUpgrade(ctx: RequestContext, socket: Duplex, head: Buffer, completion: Completion): Promise<void>;
 }
+
+const UNRECORDED: Completion = Object.freeze({ captureBytes: 0, done: () => Promise.resolve() });
 
 /** Writes a stage's refusal; one responder per transport. */
 export interface Responder {
@@ -31,8 +45,17 @@ export interface Pipeline {
  * const pipeline = createPipeline([identity, classify], terminal, responder, log);
  * server.on('request', pipeline.handleRequest);
  */
-export function createPipeline(stages: readonly Stage[], terminal: Terminal, responder: Responder, log: Logger): Pipeline {
+export function createPipeline(
+  stages: readonly Stage[],
+  terminal: Terminal,
+  responder: Responder,
+  log: Logger,
+  recorder?: Recorder,
+): Pipeline {
   const runStages = async (ctx: RequestContext): Promise<GatehouseError | undefined> => {
+    // Nothing goes upstream while nothing can be recorded.
+    const unrecordable = recorder?.unavailable();
+    if (unrecordable) return unrecordable;
     for (const stage of stages) {
       const started = process.hrtime.bigint();
       let outcome: StageOutcome;
@@ -57,8 +80,24 @@ export function createPipeline(stages: readonly Stage[], terminal: Terminal, res
     req,
     upgrade,
     startedAt: process.hrtime.bigint(),
+    arrivedMicros: Math.round((performance.timeOrigin + performance.now()) * 1000),
     timings: {},
   });
+
+  const completionFor = (ctx: RequestContext): Completion =>
+    recorder ? { captureBytes: recorder.responseCaptureLimit(ctx), done: (outcome) => recorder.record(ctx, outcome) } : UNRECORDED;
+
+  // A refusal is recorded before it is sent; if even that cannot be recorded, the client learns so instead.
+  const recordRefusal = async (ctx: RequestContext, error: GatehouseError): Promise<GatehouseError> => {
+    if (!recorder) return error;
+    try {
+      await recorder.record(ctx, { status: error.httpStatus, code: error.code });
+      return error;
+    } catch (err) {
+      log.error({ err, requestId: ctx.id }, 'recording a refusal failed');
+      return err instanceof GatehouseError ? err : new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the refusal could not be recorded', { cause: err });
+    }
+  };
 
   const logDone = (ctx: RequestContext, status: number | string): void => {
     if (!log.isLevelEnabled('debug')) return;
@@ -82,7 +121,9 @@ export function createPipeline(stages: readonly Stage[], terminal: Terminal, res
       const ctx = newContext(req, false);
       res.once('finish', () => logDone(ctx, res.statusCode));
       runStages(ctx)
-        .then((refusal) => (refusal ? responder.refuse(ctx, res, refusal) : terminal.forward(ctx, res)))
+        .then(async (refusal) =>
+          refusal ? responder.refuse(ctx, res, await recordRefusal(ctx, refusal)) : terminal.forward(ctx, res, completionFor(ctx)),
+        )
         .catch((err: unknown) => {
           log.error({ err, requestId: ctx.id }, 'request failed');
           responder.refuse(ctx, res, new GatehouseError('GH_INTERNAL', 'the gateway failed to handle this request', { cause: err }));
@@ -92,7 +133,11 @@ export function createPipeline(stages: readonly Stage[], terminal: Terminal, res
       const ctx = newContext(req, true);
       socket.once('close', () => logDone(ctx, 'upgrade-closed'));
       runStages(ctx)
-        .then((refusal) => (refusal ? responder.refuseUpgrade(ctx, socket, refusal) : terminal.forwardUpgrade(ctx, socket, head)))
+        .then(async (refusal) =>
+          refusal
+            ? responder.refuseUpgrade(ctx, socket, await recordRefusal(ctx, refusal))
+            : terminal.forwardUpgrade(ctx, socket, head, completionFor(ctx)),
+        )
         .catch((err: unknown) => {
           log.error({ err, requestId: ctx.id }, 'upgrade failed');
           responder.refuseUpgrade(ctx, socket, new GatehouseError('GH_INTERNAL', 'the gateway failed to handle this request', { cause: err }));

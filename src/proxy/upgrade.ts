@@ -7,6 +7,8 @@ import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { respondWithStatusOnSocket, writeRawResponse } from './respond.js';
 import { armUpstreamTimeouts, upstreamFailure } from './upstream-errors.js';
 import type { ForwardOptions } from './upstream-errors.js';
+import { GatehouseError } from '../errors/codes.js';
+import type { Completion } from '../pipeline/pipeline.js';
 import { addImpersonation } from './impersonation.js';
 
 // A refused upgrade carries a short Status; anything longer is not worth holding.
@@ -26,15 +28,25 @@ export async function forwardUpgrade(
   head: Buffer,
   upstream: Upstream,
   options: ForwardOptions,
+  completion: Completion,
 ): Promise<void> {
   const { req } = ctx;
+  const sentAt = process.hrtime.bigint();
+  const upstreamFacts = (status: number) => ({ status, latencyMs: Number(process.hrtime.bigint() - sentAt) / 1e6, bytesIn: 0, bytesOut: 0 });
+  // The upstream could not be used: record that, then answer with the Status (or with the recording failure).
+  const refuse = (error: GatehouseError): void => {
+    completion.done({ status: error.httpStatus, code: error.code }).then(
+      () => respondWithStatusOnSocket(clientSocket, error, ctx.id),
+      (err: unknown) => respondWithStatusOnSocket(clientSocket, err instanceof GatehouseError ? err : error, ctx.id),
+    );
+  };
   const headers = upstreamRequestHeaders(req.headers, true);
   if (options.impersonate) addImpersonation(headers, ctx);
   let upReq;
   try {
     upReq = await upstream.upgradeRequest({ method: req.method ?? 'GET', path: req.url ?? '/', headers });
   } catch (err) {
-    respondWithStatusOnSocket(clientSocket, upstreamFailure(err, upstream), ctx.id);
+    refuse(upstreamFailure(err, upstream));
     return;
   }
   armUpstreamTimeouts(upReq, options.timeouts, upstream);
@@ -45,6 +57,17 @@ export async function forwardUpgrade(
 
   upReq.on('upgrade', (upRes: IncomingMessage, upSocket: Socket, upHead: Buffer) => {
     clientSocket.off('close', abortUpstream);
+    // The session is recorded as started before a byte of it flows.
+    completion.done({ status: 101, upstream: upstreamFacts(101) }).then(
+      () => join(upRes, upSocket, upHead),
+      () => {
+        upSocket.destroy();
+        clientSocket.destroy();
+      },
+    );
+  });
+
+  const join = (upRes: IncomingMessage, upSocket: Socket, upHead: Buffer): void => {
     let responseHead = `HTTP/1.1 101 ${upRes.statusMessage || 'Switching Protocols'}\r\n`;
     const raw = upRes.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) responseHead += `${raw[i]}: ${raw[i + 1]}\r\n`;
@@ -64,7 +87,7 @@ export async function forwardUpgrade(
     clientSocket.once('error', closeBoth);
     upSocket.once('close', () => clientSocket.end());
     clientSocket.once('close', () => upSocket.end());
-  });
+  };
 
   upReq.on('response', (upRes: IncomingMessage) => {
     if (upRes.statusCode === 401) upstream.invalidateCredential();
@@ -81,14 +104,21 @@ export async function forwardUpgrade(
         if (name === 'content-length' || value === undefined) continue;
         for (const v of Array.isArray(value) ? value : [String(value)]) headers.push([name, v]);
       }
-      writeRawResponse(clientSocket, upRes.statusCode ?? 502, headers, Buffer.concat(chunks));
+      const status = upRes.statusCode ?? 502;
+      const body = Buffer.concat(chunks);
+      completion
+        .done({ status, upstream: upstreamFacts(status), responseBody: { data: body, contentType: upRes.headers['content-type'] } })
+        .then(
+          () => writeRawResponse(clientSocket, status, headers, body),
+          () => clientSocket.destroy(),
+        );
     });
     upRes.once('error', () => clientSocket.destroy());
   });
 
   upReq.on('error', (err) => {
     clientSocket.off('close', abortUpstream);
-    respondWithStatusOnSocket(clientSocket, upstreamFailure(err, upstream), ctx.id);
+    refuse(upstreamFailure(err, upstream));
   });
   upReq.end();
 }

@@ -7,7 +7,73 @@
 export interface Migration {
   version: number;
   name: string;
+  /** The SQL for SQLite, and for PostgreSQL unless `postgres` is set. */
   sql: string;
+  /** The PostgreSQL dialect of `sql`, when the two differ. */
+  postgres?: string;
+}
+
+/**
+ * The audit tables (migration 2) in either dialect: an integer key that is
+ * SQLite's rowid, BLOB vs BYTEA. One head row holds where the chain ends, so
+ * writers on several replicas take turns on it (see src/audit/store.ts).
+ */
+function auditTables(dialect: 'sqlite' | 'postgres'): string {
+  const seqKey = dialect === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGINT PRIMARY KEY';
+  const blob = dialect === 'sqlite' ? 'BLOB' : 'BYTEA';
+  return `
+      CREATE TABLE audit_chain_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        checkpoint_seq BIGINT NOT NULL,
+        checkpoint_time_ms BIGINT NOT NULL
+      );
+      INSERT INTO audit_chain_head (id, seq, hash, checkpoint_seq, checkpoint_time_ms) VALUES (1, 0, '${'0'.repeat(64)}', 0, 0);
+      CREATE TABLE audit_events (
+        seq ${seqKey},
+        id TEXT NOT NULL,
+        time_ms BIGINT NOT NULL,
+        request_id TEXT NOT NULL,
+        subject TEXT,
+        verb TEXT NOT NULL,
+        api_group TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        decision TEXT,
+        status INTEGER NOT NULL,
+        kubectl_session TEXT,
+        stream_session TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        event_json TEXT NOT NULL
+      );
+      CREATE INDEX audit_events_time ON audit_events (time_ms);
+      CREATE INDEX audit_events_subject ON audit_events (subject, seq);
+      CREATE INDEX audit_events_namespace ON audit_events (namespace, seq);
+      CREATE INDEX audit_events_resource ON audit_events (resource, seq);
+      CREATE INDEX audit_events_kubectl_session ON audit_events (kubectl_session);
+      CREATE INDEX audit_events_stream_session ON audit_events (stream_session);
+      CREATE TABLE audit_checkpoints (
+        seq BIGINT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('periodic', 'seal')),
+        hash TEXT NOT NULL,
+        time TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        PRIMARY KEY (seq, kind)
+      );
+      CREATE TABLE audit_stream_chunks (
+        session_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        time TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        data ${blob} NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+      );
+    `;
 }
 
 export const migrations: readonly Migration[] = [
@@ -31,4 +97,5 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX tokens_name ON tokens (name);
     `,
   },
+  { version: 2, name: 'audit', sql: auditTables('sqlite'), postgres: auditTables('postgres') },
 ];

@@ -1,3 +1,5 @@
+import type { AuditRepo } from '../audit/store.js';
+
 /**
  * The gateway's durable store, as the rest of the code sees it. Every method
  * returns a promise so that a PostgreSQL store can implement the same
@@ -5,6 +7,8 @@
  */
 export interface Store {
   readonly tokens: TokensRepo;
+  /** The audit events, checkpoints and stream chunks (src/audit/store.ts). */
+  readonly audit: AuditRepo;
   /** Releases the connection(s). Later calls on the repositories throw. */
   close(): Promise<void>;
 }

@@ -34,12 +34,12 @@ beforeAll(async () => {
       spec: {
         rules: [
           {
-            name: 'no-latest-images',
+            name: 'retired-registry',
             match: { verbs: ['create'], resources: [{ group: '', resource: 'pods' }], namespaces: [ns], includeWorkloadTemplates: true },
-            when: "object.spec.containers.exists(c, c.image.endsWith(':latest'))",
+            when: "object.spec.containers.exists(c, c.image.startsWith('registry.invalid/retired/'))",
             action: 'deny',
-            message: 'images must be pinned to a version',
-            hint: 'use an explicit tag such as :1.2.3',
+            message: 'registry.invalid/retired is being shut down',
+            hint: 'pull the same image from registry.invalid/app instead',
           },
         ],
       },
@@ -115,8 +115,10 @@ describe('guardrails on real kubectl requests', () => {
   });
 
   it('applies a team policy with a message and a hint an agent can act on', async () => {
-    const stderr = await refused(['create', '-f', '-'], pod('latest', { containers: [{ name: 'c', image: 'registry.invalid/app:latest' }] }));
-    expect(stderr).toContain('Error from server (Forbidden): error when creating "STDIN": denied by policy rule "no-latest-images": images must be pinned to a version. use an explicit tag such as :1.2.3.');
+    const stderr = await refused(['create', '-f', '-'], pod('retired', { containers: [{ name: 'c', image: 'registry.invalid/retired/app:1' }] }));
+    expect(stderr).toContain(
+      'Error from server (Forbidden): error when creating "STDIN": denied by policy rule "retired-registry": registry.invalid/retired is being shut down. pull the same image from registry.invalid/app instead.',
+    );
   });
 
   it('holds an agent\'s pod that mounts a Secret, but not a person\'s', async () => {

@@ -410,7 +410,7 @@ describe('OIDC verification cost', () => {
 });
 
 function requestWith(token: string): RequestContext {
-  return { id: 't', req: { headers: { authorization: `Bearer ${token}` } } as IncomingMessage, upgrade: false, startedAt: 0n, timings: {} };
+  return { id: 't', req: { headers: { authorization: `Bearer ${token}` } } as IncomingMessage, upgrade: false, arrivedMicros: 0, startedAt: 0n, timings: {} };
 }
 
 /** A static issuer (discovery document + JWKS, or a JWKS endpoint that answers 500) on a loopback port. */

@@ -14,6 +14,7 @@ function context(method: string, url: string, object?: unknown, body?: Buffer): 
     id: 'req-1',
     req: {} as IncomingMessage,
     upgrade: false,
+    arrivedMicros: 0,
     startedAt: 0n,
     principal: principal({ kind: 'agent' }),
     request: kubeRequest(method, url, object),

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import type { AuditSigner } from './checkpoint.js';
+import type { AuditWriterOptions } from './writer.js';
+
+/**
+ * The `audit:` section of gatehouse.yaml (for src/config/schema.ts to
+ * include), validated once; {@link auditWriterOptions} turns it into the
+ * writer's options.
+ *
+ * @example
+ * // in configSchema: audit: auditConfigSchema, store: { …, postgres: postgresStoreConfigSchema.optional() }
+ * const writer = createAuditWriter(store.audit, auditWriterOptions(config.audit, loadAuditSigner(config.dataDir)));
+ */
+export const auditConfigSchema = z
+  .object({
+    /** A signed checkpoint at least every this many events… */
+    checkpointEvery: z.number().int().positive().default(1000),
+    /** …and at least this often while events arrive. */
+    checkpointIntervalMs: z.number().int().positive().default(60_000),
+    /** Most events and stream chunks in one transaction. */
+    maxBatch: z.number().int().positive().default(512),
+    /** Extra wait before a batch is written, to gather more (0: next tick). */
+    batchWindowMs: z.number().int().min(0).default(0),
+    /** Records waiting beyond which requests are refused (GH_AUDIT_UNAVAILABLE). */
+    maxQueue: z.number().int().positive().default(50_000),
+    /** Request and response bodies are recorded up to this many bytes each, then marked truncated. */
+    maxBodyBytes: z.number().int().min(0).default(64 * 1024),
+    /** Per watch / log / exec stream. */
+    maxStreamBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+    /**
+     * Also hold read responses until their event is committed. Off: reads are
+     * recorded right after the response (docs/audit.md, durability).
+     */
+    awaitReads: z.boolean().default(false),
+  })
+  .strict()
+  .default({
+    checkpointEvery: 1000,
+    checkpointIntervalMs: 60_000,
+    maxBatch: 512,
+    batchWindowMs: 0,
+    maxQueue: 50_000,
+    maxBodyBytes: 64 * 1024,
+    maxStreamBytes: 64 * 1024 * 1024,
+    awaitReads: false,
+  });
+
+export type AuditConfig = z.infer<typeof auditConfigSchema>;
+
+/** `store.postgres` in gatehouse.yaml: the shared store for several replicas. */
+export const postgresStoreConfigSchema = z
+  .object({
+    /** `postgres://user[:password]@host:port/database` (or set PGPASSWORD in the environment). */
+    url: z.string().regex(/^postgres(?:ql)?:\/\//, 'a postgres:// URL'),
+    maxConnections: z.number().int().positive().default(4),
+    timeoutMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
+export function auditWriterOptions(config: AuditConfig, signer: AuditSigner, onError?: (err: unknown) => void): AuditWriterOptions {
+  return {
+    signer,
+    checkpointEvery: config.checkpointEvery,
+    checkpointIntervalMs: config.checkpointIntervalMs,
+    maxBatch: config.maxBatch,
+    batchWindowMs: config.batchWindowMs,
+    maxQueue: config.maxQueue,
+    onError,
+  };
+}

@@ -1,0 +1,275 @@
+/**
+ * The audit event: one per request that reached the gateway, whatever its
+ * outcome. It is plain JSON (no undefined inside arrays, no Dates, no
+ * Buffers) so that its canonical encoding — what the hash chain covers — is
+ * the same after a round trip through any store or an export.
+ *
+ * @module
+ */
+
+import { randomUUID } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import type { IncomingHttpHeaders } from 'node:http';
+import { z } from 'zod';
+import type { KubeRequest } from '../classify/kube-request.js';
+import type { Principal } from '../identity/principal.js';
+
+const principalSchema = z.looseObject({
+  subject: z.string(),
+  groups: z.array(z.string()),
+  kind: z.string(),
+  via: z.string(),
+  tokenId: z.string().optional(),
+});
+
+const clientSchema = z.looseObject({
+  address: z.string(),
+  userAgent: z.string().optional(),
+  /** kubectl's `Kubectl-Command` header, e.g. `kubectl apply`. */
+  kubectlCommand: z.string().optional(),
+  /** kubectl's `Kubectl-Session` header: one id per kubectl invocation. */
+  kubectlSession: z.string().optional(),
+});
+
+const requestSchema = z.looseObject({
+  method: z.string(),
+  verb: z.string(),
+  apiGroup: z.string(),
+  apiVersion: z.string(),
+  resource: z.string(),
+  subresource: z.string(),
+  namespace: z.string(),
+  name: z.string(),
+  path: z.string(),
+  query: z.string(),
+});
+
+const matchedRuleSchema = z.looseObject({ rule: z.string(), action: z.string(), message: z.string().optional() });
+
+/** Loose on purpose: the policy engine may add fields; they are kept, and hashed, as they are. */
+const decisionSchema = z.looseObject({
+  action: z.string(),
+  rule: z.string().optional(),
+  message: z.string().optional(),
+  hint: z.string().optional(),
+  matched: z.array(matchedRuleSchema),
+  errors: z.array(z.looseObject({ rule: z.string(), error: z.string() })).optional(),
+});
+
+const approvalSchema = z.looseObject({
+  id: z.string(),
+  by: z.string(),
+  at: z.string(),
+  comment: z.string().optional(),
+});
+
+const upstreamSchema = z.looseObject({
+  /** The API server's status; absent when the request was never forwarded. */
+  status: z.number().int().optional(),
+  latencyMs: z.number(),
+  bytesIn: z.number().int(),
+  bytesOut: z.number().int(),
+});
+
+const bodySchema = z.looseObject({
+  contentType: z.string().optional(),
+  encoding: z.enum(['utf8', 'base64']),
+  data: z.string(),
+  /** Size of the whole body in bytes, before any truncation. */
+  size: z.number().int(),
+  truncated: z.boolean(),
+});
+
+const streamSchema = z.looseObject({
+  /** Id of the rows in the stream chunk table. */
+  sessionId: z.string(),
+  kind: z.string(),
+  /** Set when the stream ended: how many chunks and bytes were recorded, and the hash of the last chunk. */
+  chunks: z.number().int().optional(),
+  bytes: z.number().int().optional(),
+  hash: z.string().optional(),
+  truncated: z.boolean().optional(),
+});
+
+export const auditEventSchema = z.looseObject({
+  /** Format version of the event; bumped only when a field changes meaning. */
+  v: z.literal(1),
+  id: z.string(),
+  /** When the request arrived: RFC 3339, UTC, microseconds (`2025-11-25T14:57:00.123456Z`). */
+  time: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/),
+  requestId: z.string(),
+  /** Absent for a request that was refused before anyone was identified. */
+  principal: principalSchema.optional(),
+  client: clientSchema,
+  request: requestSchema,
+  decision: decisionSchema.optional(),
+  approval: approvalSchema.optional(),
+  upstream: upstreamSchema.optional(),
+  /**
+   * What the client got: the HTTP status, for a refusal by the gateway its
+   * GH_ code, and the time from `time` until the response was complete.
+   */
+  result: z.looseObject({ status: z.number().int(), code: z.string().optional(), durationMs: z.number().optional() }),
+  bodies: z.looseObject({
+    request: bodySchema.optional(),
+    response: bodySchema.optional(),
+    /** True when masking changed the response body that was recorded (and sent). */
+    masked: z.boolean(),
+  }),
+  stream: streamSchema.optional(),
+});
+
+export type AuditEvent = z.infer<typeof auditEventSchema>;
+export type AuditBody = z.infer<typeof bodySchema>;
+export type AuditDecision = z.infer<typeof decisionSchema>;
+export type AuditStreamRef = z.infer<typeof streamSchema>;
+
+/** What the recorder knows about a request when it writes the event. */
+export interface AuditEventInput {
+  requestId: string;
+  /** The HTTP method and the request line, when classify did not run. */
+  method: string;
+  path: string;
+  principal?: Principal | undefined;
+  /** The classified request (classify stage), when there is one. */
+  request?: KubeRequest | undefined;
+  clientAddress: string;
+  headers: IncomingHttpHeaders;
+  decision?: DecisionLike | undefined;
+  approval?: { id: string; by: string; at: Date | string; comment?: string | undefined } | undefined;
+  upstream?: { status?: number | undefined; latencyMs: number; bytesIn: number; bytesOut: number } | undefined;
+  result: { status: number; code?: string | undefined; durationMs?: number | undefined };
+  /** Bodies as the client saw them (after masking); build them with {@link captureBody}. */
+  bodies?: { request?: AuditBody | undefined; response?: AuditBody | undefined; masked?: boolean | undefined } | undefined;
+  stream?: AuditStreamRef | undefined;
+  /** When the request arrived, in microseconds since the epoch (see {@link nowMicros}); default now. */
+  timeMicros?: number | undefined;
+}
+
+/** The policy decision as the recorder takes it: the policy engine's Decision fits. */
+export interface DecisionLike {
+  action: string;
+  rule?: string | undefined;
+  message?: string | undefined;
+  hint?: string | undefined;
+  matched?: ReadonlyArray<{ rule: string; action: string; message?: string | undefined }> | undefined;
+  errors?: ReadonlyArray<{ rule: string; error: string }> | undefined;
+}
+
+/**
+ * Builds the event for one request from what the pipeline stages set.
+ *
+ * @example
+ * const event = buildAuditEvent({
+ *   requestId: ctx.id, method: req.method ?? 'GET', path: req.url ?? '/',
+ *   principal: ctx.principal, request: ctx.request, decision: ctx.decision,
+ *   clientAddress: req.socket.remoteAddress ?? 'unknown', headers: req.headers,
+ *   upstream: { status: 200, latencyMs: 3.2, bytesIn: 0, bytesOut: 512 },
+ *   result: { status: 200 },
+ * });
+ * await writer.append(event);
+ */
+export function buildAuditEvent(input: AuditEventInput): AuditEvent {
+  const r = input.request;
+  const path = input.path.split('?')[0] ?? '';
+  const query = input.path.includes('?') ? input.path.slice(input.path.indexOf('?') + 1) : '';
+  const event: AuditEvent = {
+    v: 1,
+    id: randomUUID(),
+    time: rfc3339Micros(input.timeMicros ?? nowMicros()),
+    requestId: input.requestId,
+    client: {
+      address: input.clientAddress,
+      userAgent: header(input.headers, 'user-agent'),
+      kubectlCommand: header(input.headers, 'kubectl-command'),
+      kubectlSession: header(input.headers, 'kubectl-session'),
+    },
+    request: {
+      method: input.method,
+      verb: r?.verb ?? '',
+      apiGroup: r?.apiGroup ?? '',
+      apiVersion: r?.apiVersion ?? '',
+      resource: r?.resource ?? '',
+      subresource: r?.subresource ?? '',
+      namespace: r?.namespace ?? '',
+      name: r?.name ?? '',
+      path: r?.path ?? path,
+      query: r?.query ?? query,
+    },
+    result: { status: input.result.status, code: input.result.code, durationMs: input.result.durationMs },
+    bodies: { request: input.bodies?.request, response: input.bodies?.response, masked: input.bodies?.masked ?? false },
+  };
+  if (input.principal) {
+    const p = input.principal;
+    event.principal = { subject: p.subject, groups: [...p.groups], kind: p.kind, via: p.via, tokenId: p.tokenId };
+  }
+  if (input.decision) event.decision = decisionRecord(input.decision);
+  if (input.approval) {
+    const a = input.approval;
+    event.approval = { id: a.id, by: a.by, at: typeof a.at === 'string' ? a.at : rfc3339Micros(a.at.getTime() * 1000), comment: a.comment };
+  }
+  if (input.upstream) event.upstream = { ...input.upstream };
+  if (input.stream) event.stream = { ...input.stream };
+  return event;
+}
+
+function decisionRecord(d: DecisionLike): AuditDecision {
+  return {
+    action: d.action,
+    rule: d.rule,
+    message: d.message,
+    hint: d.hint,
+    matched: (d.matched ?? []).map((m) => ({ rule: m.rule, action: m.action, message: m.message })),
+    errors: d.errors && d.errors.length > 0 ? d.errors.map((e) => ({ rule: e.rule, error: e.error })) : undefined,
+  };
+}
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+const TEXT_TYPE = /^(?:text\/|application\/(?:[\w.-]+\+)?(?:json|yaml)$|application\/json-patch\+json$)/;
+
+/**
+ * The recorded form of a body: UTF-8 text for JSON, YAML and text bodies
+ * that are valid UTF-8, base64 otherwise (protobuf); at most `maxBytes`
+ * bytes are kept and `truncated` says when more were seen.
+ *
+ * @example
+ * captureBody(Buffer.from('{"kind":"Pod"}'), 'application/json', 64 * 1024);
+ */
+export function captureBody(body: Buffer, contentType: string | undefined, maxBytes: number): AuditBody {
+  const kept = body.length > maxBytes ? body.subarray(0, maxBytes) : body;
+  const type = contentType?.split(';')[0]?.trim().toLowerCase() || undefined;
+  const text = type !== undefined && TEXT_TYPE.test(type) && isUtf8(kept);
+  return {
+    contentType: type,
+    encoding: text ? 'utf8' : 'base64',
+    data: kept.toString(text ? 'utf8' : 'base64'),
+    size: body.length,
+    truncated: kept.length < body.length,
+  };
+}
+
+/** Microseconds since the epoch, from the monotonic clock anchored at process start. */
+export function nowMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+/** `2025-11-25T14:57:00.123456Z` for microseconds since the epoch. */
+export function rfc3339Micros(micros: number): string {
+  const ms = Math.floor(micros / 1000);
+  const rest = micros - ms * 1000;
+  return `${new Date(ms).toISOString().slice(0, -1)}${String(rest).padStart(3, '0')}Z`;
+}
+
+/** Milliseconds since the epoch of an event time (the column stores and searches index). */
+export function eventTimeMs(time: string): number {
+  return Date.parse(time.slice(0, 23) + 'Z');
+}
+
+/** Microseconds since the epoch of an event time. */
+export function eventTimeMicros(time: string): number {
+  return eventTimeMs(time) * 1000 + Number(time.slice(23, 26));
+}

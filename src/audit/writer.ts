@@ -1,0 +1,266 @@
+/**
+ * The audit writer: group commit in front of an {@link AuditRepo}.
+ *
+ * `append(event)` queues the event and resolves once the transaction that
+ * holds it has committed. One batch is written at a time; every event that
+ * arrives while a batch is being written joins the next one, so under load a
+ * single commit (one fsync) carries many events, and when idle an event is
+ * written on the next tick. A failed batch rejects exactly its own events
+ * (with `GH_AUDIT_UNAVAILABLE`); the writer keeps going, and the next batch
+ * retries the store, so it recovers by itself when the store comes back.
+ *
+ * Durability (docs/audit.md): `append` resolves only after COMMIT returned,
+ * i.e. SQLite (WAL, synchronous=FULL) or PostgreSQL (synchronous_commit on)
+ * has flushed the write-ahead log. An event whose `append` resolved survives
+ * a `kill -9` of the gateway (and, on honest disks, a power cut).
+ *
+ * @module
+ */
+
+import { GatehouseError } from '../errors/codes.js';
+import type { ChainHead } from './chain.js';
+import { encodeEvent } from './chain.js';
+import type { EncodedEvent } from './chain.js';
+import type { AuditSigner, Checkpoint } from './checkpoint.js';
+import type { AuditEvent } from './event.js';
+import { rfc3339Micros } from './event.js';
+import type { AuditRepo, HeadState, SealFn } from './store.js';
+import { createStreamRecorder } from './stream.js';
+import type { StreamChunk, StreamRecorder, StreamRecorderOptions } from './stream.js';
+
+export interface AuditWriterOptions {
+  signer: AuditSigner;
+  /** A checkpoint at least every this many events (default 1000). */
+  checkpointEvery?: number;
+  /** …and at least this often while events arrive (default 60 000 ms). */
+  checkpointIntervalMs?: number;
+  /** Most items (events + stream chunks) in one transaction (default 512). */
+  maxBatch?: number;
+  /** Most stream bytes in one transaction (default 8 MiB). */
+  maxBatchBytes?: number;
+  /** Wait this long after the first queued item before writing, to gather more (default 0: the next tick). */
+  batchWindowMs?: number;
+  /** Queued items beyond which `append` rejects at once instead of queueing (default 50 000). */
+  maxQueue?: number;
+  /** Told about each failed batch (the callers' promises reject too). */
+  onError?: (err: unknown) => void;
+  /** The clock in milliseconds (default Date.now); tests move it. */
+  now?: () => number;
+}
+
+/** Where an appended event landed in the chain. */
+export interface AppendedEvent {
+  seq: number;
+  hash: string;
+}
+
+export interface AuditWriterStats {
+  /** Items waiting for a batch, plus those in the batch being written. */
+  queueDepth: number;
+  /** Age in ms of the oldest item not yet committed (0 when none). */
+  lagMs: number;
+  /** Events committed by this writer. */
+  appended: number;
+  failedBatches: number;
+  /** Duration of the last committed batch, ms. */
+  lastBatchMs: number;
+  lastBatchSize: number;
+  /** False after a failed batch, true again after the next good one. */
+  healthy: boolean;
+  head: ChainHead | undefined;
+  lastCheckpoint: Checkpoint | undefined;
+}
+
+export interface AuditWriter {
+  /** Resolves when the event is committed; rejects with GH_AUDIT_UNAVAILABLE when it could not be. */
+  append(event: AuditEvent): Promise<AppendedEvent>;
+  /** Records a stream's chunks through the same queue. */
+  openStream(options: StreamRecorderOptions): StreamRecorder;
+  /** Writes a checkpoint of the current head now (if it moved since the last one). */
+  checkpoint(): Promise<Checkpoint | undefined>;
+  /** Resolves when everything queued so far is written (or failed). */
+  flush(): Promise<void>;
+  stats(): AuditWriterStats;
+  /** Flushes, writes a last checkpoint, stops the timer; later appends reject. */
+  close(): Promise<void>;
+}
+
+interface Item {
+  event?: EncodedEvent;
+  chunk?: StreamChunk;
+  enqueuedAt: number;
+  resolve(value: AppendedEvent | undefined): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * @example
+ * const writer = createAuditWriter(store.audit, { signer: loadAuditSigner(config.dataDir) });
+ * await writer.append(buildAuditEvent({ ...fromTheRequest }));   // durable from here on
+ * metrics.auditQueue.set(writer.stats().queueDepth);
+ */
+export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions): AuditWriter {
+  const every = options.checkpointEvery ?? 1000;
+  const intervalMs = options.checkpointIntervalMs ?? 60_000;
+  const maxBatch = options.maxBatch ?? 512;
+  const maxBatchBytes = options.maxBatchBytes ?? 8 * 1024 * 1024;
+  const maxQueue = options.maxQueue ?? 50_000;
+  const window = options.batchWindowMs ?? 0;
+  const now = options.now ?? Date.now;
+
+  const queue: Item[] = [];
+  let inFlight: Item[] = [];
+  let running: Promise<void> | undefined;
+  let scheduled = false;
+  let closed = false;
+  let checkpointWaiters: Array<(cp: Checkpoint | undefined, err?: Error) => void> = [];
+  const stats: AuditWriterStats = {
+    queueDepth: 0,
+    lagMs: 0,
+    appended: 0,
+    failedBatches: 0,
+    lastBatchMs: 0,
+    lastBatchSize: 0,
+    healthy: true,
+    head: undefined,
+    lastCheckpoint: undefined,
+  };
+
+  const sealWith =
+    (force: boolean): SealFn =>
+    (head: ChainHead, state: HeadState) => {
+      if (head.seq === 0 || head.seq === state.checkpointSeq) return undefined;
+      const at = now();
+      if (!force && head.seq - state.checkpointSeq < every && at - state.checkpointTimeMs < intervalMs) return undefined;
+      return options.signer.sign({ seq: head.seq, hash: head.hash, time: rfc3339Micros(at * 1000), kind: 'periodic' });
+    };
+
+  const takeBatch = (): Item[] => {
+    let bytes = 0;
+    let count = 0;
+    while (count < queue.length && count < maxBatch) {
+      bytes += queue[count]!.chunk?.data.length ?? 0;
+      if (count > 0 && bytes > maxBatchBytes) break;
+      count += 1;
+    }
+    return queue.splice(0, count);
+  };
+
+  const writeBatch = async (): Promise<void> => {
+    const waiters = checkpointWaiters;
+    checkpointWaiters = [];
+    const items = (inFlight = takeBatch());
+    const started = now();
+    const events = items.flatMap((i) => (i.event ? [i.event] : []));
+    const chunks = items.flatMap((i) => (i.chunk ? [i.chunk] : []));
+    try {
+      const result = await repo.append({ events, chunks, seal: sealWith(waiters.length > 0) });
+      let next = 0;
+      for (const item of items) {
+        const linked = item.event ? result.events[next++] : undefined;
+        item.resolve(linked && { seq: linked.seq, hash: linked.hash });
+      }
+      stats.appended += events.length;
+      stats.lastBatchMs = now() - started;
+      stats.lastBatchSize = items.length;
+      stats.healthy = true;
+      stats.head = result.head;
+      if (result.checkpoint) stats.lastCheckpoint = result.checkpoint;
+      for (const w of waiters) w(result.checkpoint);
+    } catch (err) {
+      stats.failedBatches += 1;
+      stats.healthy = false;
+      options.onError?.(err);
+      const refusal = unavailable(err);
+      for (const item of items) item.reject(refusal);
+      for (const w of waiters) w(undefined, refusal);
+    } finally {
+      inFlight = [];
+    }
+  };
+
+  const drain = async (): Promise<void> => {
+    while (queue.length > 0 || checkpointWaiters.length > 0) await writeBatch();
+  };
+
+  const kick = (): void => {
+    if (running || scheduled) return;
+    scheduled = true;
+    const start = () => {
+      scheduled = false;
+      running = drain().finally(() => {
+        running = undefined;
+        // Work queued between the loop's last check and now found `running` set and did not kick.
+        if (queue.length > 0 || checkpointWaiters.length > 0) kick();
+      });
+    };
+    if (window > 0) setTimeout(start, window);
+    else setImmediate(start);
+  };
+
+  const enqueue = <T extends AppendedEvent | undefined>(fill: Pick<Item, 'event' | 'chunk'>): Promise<T> => {
+    if (closed) return Promise.reject(new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit writer is closed'));
+    if (queue.length >= maxQueue) {
+      return Promise.reject(
+        new GatehouseError('GH_AUDIT_UNAVAILABLE', `the audit queue is full (${maxQueue} records waiting for the store)`, { retryAfterSeconds: 1 }),
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      queue.push({ ...fill, enqueuedAt: now(), resolve: resolve as Item['resolve'], reject });
+      kick();
+    });
+  };
+
+  const timer = setInterval(() => {
+    if (checkpointWaiters.length === 0) checkpointWaiters.push(() => undefined);
+    kick();
+  }, intervalMs);
+  timer.unref();
+
+  const checkpoint = (): Promise<Checkpoint | undefined> =>
+    new Promise((resolve, reject) => {
+      checkpointWaiters.push((cp, err) => (err === undefined ? resolve(cp) : reject(err)));
+      kick();
+    });
+
+  const flush = async (): Promise<void> => {
+    while (running || scheduled || queue.length > 0) {
+      if (!running && !scheduled) kick();
+      await (running ?? new Promise((r) => setImmediate(r)));
+    }
+  };
+
+  return {
+    append(event) {
+      let encoded: EncodedEvent;
+      try {
+        encoded = encodeEvent(event);
+      } catch (err) {
+        return Promise.reject(new GatehouseError('GH_INTERNAL', `the audit event cannot be recorded: ${(err as Error).message}`, { cause: err }));
+      }
+      return enqueue<AppendedEvent>({ event: encoded });
+    },
+    openStream: (streamOptions) => createStreamRecorder((chunk) => enqueue<undefined>({ chunk }), streamOptions),
+    checkpoint,
+    flush,
+    stats() {
+      const oldest = inFlight[0] ?? queue[0];
+      return { ...stats, queueDepth: queue.length + inFlight.length, lagMs: oldest ? Math.max(0, now() - oldest.enqueuedAt) : 0 };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await flush();
+      await checkpoint().catch(() => undefined);
+      await flush();
+    },
+  };
+}
+
+function unavailable(err: unknown): GatehouseError {
+  return new GatehouseError('GH_AUDIT_UNAVAILABLE', `the audit store could not record the request: ${(err as Error).message ?? String(err)}`, {
+    cause: err,
+    retryAfterSeconds: 1,
+  });
+}

@@ -1,0 +1,221 @@
+import { once } from 'node:events';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { loadAuditSigner, SIGNING_KEY_FILE, trustedKeysFromPem } from '../audit/checkpoint.js';
+import type { TrustedKeys } from '../audit/checkpoint.js';
+import { auditEventSchema } from '../audit/event.js';
+import { exportRows, jsonlRecord, k8sAuditEvent } from '../audit/export.js';
+import { pruneAuditBefore } from '../audit/retention.js';
+import type { AuditFilter, StoredEventRow } from '../audit/store.js';
+import { verifyAuditStore } from '../audit/verify.js';
+import { configSchema } from '../config/schema.js';
+import { parseTtl } from '../identity/tokens-ttl.js';
+import { openStore } from '../store/open.js';
+import { redactUrl } from '../store/postgres.js';
+import type { Store } from '../store/types.js';
+
+interface StoreFlags {
+  dataDir: string;
+  db?: string;
+  postgres?: string;
+}
+
+interface FilterFlags extends StoreFlags {
+  principal?: string;
+  verb?: string;
+  resource?: string;
+  namespace?: string;
+  decision?: string;
+  session?: string;
+  since?: string;
+  until?: string;
+}
+
+const DEFAULT_DATA_DIR = join(homedir(), '.gatehouse');
+
+/** `gatehouse audit …`: verify, search, export, public-key, prune. */
+export function registerAudit(program: Command): void {
+  const audit = program.command('audit').description('verify, search and export the tamper-evident audit record');
+
+  storeOptions(audit.command('verify'))
+    .description('walk the hash chain and the signed checkpoints; report the first broken link (exit 1)')
+    .option('--public-key <file>', `PEM public key(s) to trust (default: the key in <data-dir>/${SIGNING_KEY_FILE})`)
+    .action((flags: StoreFlags & { publicKey?: string }) =>
+      withStore(flags, async (store, where) => {
+        const keys = trustedKeys(flags);
+        process.stderr.write(`gatehouse: verifying the audit record in ${where}…\n`);
+        let lastShown = 0;
+        const report = await verifyAuditStore(store.audit, keys, {
+          onProgress: ({ checked, total }) => {
+            if (Date.now() - lastShown < 1000) return;
+            lastShown = Date.now();
+            process.stderr.write(`  ${checked} / ${total} events (${Math.floor((100 * checked) / Math.max(total, 1))}%)\n`);
+          },
+        });
+        const range = report.firstSeq === undefined ? 'no events' : `${report.events} events (seq ${report.firstSeq}–${report.lastSeq})`;
+        if (report.ok) {
+          const signed = report.lastCheckpointSeq ?? 0;
+          const tail = (report.lastSeq ?? 0) - signed;
+          process.stdout.write(
+            `OK: ${range}, ${report.checkpoints} signed checkpoint(s) hold` +
+              (tail > 0 ? `; the last ${tail} event(s) after checkpoint seq ${signed} are covered by the hash chain only until the next checkpoint` : '') +
+              '\n',
+          );
+        } else {
+          const p = report.problem!;
+          process.stdout.write(`BROKEN at seq ${p.seq} (${p.kind}): ${p.message}\n  checked before the break: ${range}\n`);
+          process.exitCode = 1;
+        }
+      }),
+    );
+
+  filterOptions(storeOptions(audit.command('search')))
+    .description('list recorded requests, newest first')
+    .option('--limit <n>', 'at most this many', '50')
+    .option('--json', 'print the events as JSON (with seq and hash)')
+    .action((flags: FilterFlags & { limit: string; json?: boolean }) =>
+      withStore(flags, async (store) => {
+        const rows = await store.audit.search({ ...filterOf(flags), limit: Number(flags.limit), order: 'desc' });
+        if (flags.json) process.stdout.write(`[${rows.map(jsonlRecord).join(',\n')}]\n`);
+        else if (rows.length === 0) process.stderr.write('gatehouse: no recorded request matches\n');
+        else process.stdout.write(formatTable(rows));
+      }),
+    );
+
+  filterOptions(storeOptions(audit.command('export')))
+    .description('export recorded requests, oldest first: JSON Lines (with seq and hashes) or audit.k8s.io/v1 EventList')
+    .addOption(new Option('--format <format>', 'jsonl or k8s').choices(['jsonl', 'k8s']).default('jsonl'))
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .action((flags: FilterFlags & { format: 'jsonl' | 'k8s'; output?: string }) =>
+      withStore(flags, async (store) => {
+        const out = flags.output ? createWriteStream(flags.output, { mode: 0o600 }) : process.stdout;
+        const write = async (text: string) => {
+          if (!out.write(text)) await once(out, 'drain');
+        };
+        let count = 0;
+        if (flags.format === 'k8s') await write('{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[');
+        for await (const row of exportRows(store.audit, filterOf(flags))) {
+          if (flags.format === 'k8s') await write(`${count > 0 ? ',' : ''}\n${JSON.stringify(k8sAuditEvent(row))}`);
+          else await write(`${jsonlRecord(row)}\n`);
+          count += 1;
+          if (flags.output && count % 10_000 === 0) process.stderr.write(`  ${count} events…\n`);
+        }
+        if (flags.format === 'k8s') await write('\n]}\n');
+        if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.once('error', reject).end(resolve));
+        process.stderr.write(`gatehouse: exported ${count} event(s)${flags.output ? ` to ${flags.output}` : ''}\n`);
+      }),
+    );
+
+  audit
+    .command('public-key')
+    .description("print the PEM public key that checks the audit checkpoints' signatures (creates the gateway's key if it has none yet)")
+    .option('--data-dir <dir>', 'gateway data directory', DEFAULT_DATA_DIR)
+    .action((flags: { dataDir: string }) => {
+      process.stdout.write(loadAuditSigner(flags.dataDir).publicKeyPem);
+    });
+
+  storeOptions(audit.command('prune'))
+    .description('retention: delete events older than a cut-off, sealing the pruned range with a signed checkpoint so verify still passes')
+    .requiredOption('--older-than <age>', 'e.g. 90d, 12h')
+    .action((flags: StoreFlags & { olderThan: string }) =>
+      withStore(flags, async (store) => {
+        const before = Date.now() - parseTtl(flags.olderThan) * 1000;
+        process.stderr.write(`gatehouse: verifying, then pruning events before ${new Date(before).toISOString()}…\n`);
+        const result = await pruneAuditBefore(store.audit, loadAuditSigner(flags.dataDir), before);
+        process.stdout.write(result.seal ? `pruned ${result.deleted} event(s) through seq ${result.seal.seq}, sealed at ${result.seal.time}\n` : 'nothing to prune\n');
+      }),
+    );
+}
+
+function storeOptions(command: Command): Command {
+  return command
+    .option('--data-dir <dir>', 'gateway data directory (holds the signing key and the default SQLite store)', DEFAULT_DATA_DIR)
+    .option('--db <file>', `the SQLite store (default: <data-dir>/${configSchema.shape.store.parse(undefined).sqlite.path})`)
+    .option('--postgres <url>', 'the PostgreSQL store instead, e.g. postgres://gatehouse@db:5432/gatehouse');
+}
+
+function filterOptions(command: Command): Command {
+  return command
+    .option('--principal <subject>', 'who asked, e.g. oidc:alice@example.com or token:cursor-bob')
+    .option('--verb <verbs>', 'comma-separated: get,list,watch,create,update,patch,delete…')
+    .option('--resource <resource>', 'e.g. pods, secrets, deployments')
+    .option('--namespace <ns>')
+    .option('--decision <action>', 'allow, deny, mask, review, or none')
+    .option('--session <id>', "kubectl's session id (Kubectl-Session header)")
+    .option('--since <time>', 'RFC 3339 time, or an age such as 2h, 7d')
+    .option('--until <time>', 'RFC 3339 time, or an age such as 1h');
+}
+
+function filterOf(flags: FilterFlags): AuditFilter {
+  return {
+    subject: flags.principal,
+    verbs: flags.verb?.split(',').map((v) => v.trim()).filter(Boolean),
+    resource: flags.resource,
+    namespace: flags.namespace,
+    decision: flags.decision,
+    kubectlSession: flags.session,
+    sinceMs: flags.since === undefined ? undefined : parseTime(flags.since),
+    untilMs: flags.until === undefined ? undefined : parseTime(flags.until),
+  };
+}
+
+/** An RFC 3339 time, or an age (`2h`) before now; milliseconds since the epoch. */
+export function parseTime(text: string): number {
+  if (/^\d+[smhd]$/.test(text.trim())) return Date.now() - parseTtl(text) * 1000;
+  const ms = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms)) throw new Error(`invalid time "${text}": give an RFC 3339 time (2025-11-25T14:00:00Z) or an age (90m, 2h, 7d)`);
+  return ms;
+}
+
+function trustedKeys(flags: StoreFlags & { publicKey?: string }): TrustedKeys {
+  const path = flags.publicKey ?? join(flags.dataDir, SIGNING_KEY_FILE);
+  if (!existsSync(path)) {
+    throw new Error(`no key to check checkpoints with: ${path} does not exist (give the gateway's public key with --public-key; \`gatehouse audit public-key\` prints it)`);
+  }
+  return trustedKeysFromPem(readFileSync(path, 'utf8'));
+}
+
+async function withStore(flags: StoreFlags, use: (store: Store, where: string) => Promise<void>): Promise<void> {
+  if (flags.db !== undefined && flags.postgres !== undefined) throw new Error('give --db or --postgres, not both');
+  let where: string;
+  let store: Store;
+  if (flags.postgres !== undefined) {
+    where = redactUrl(flags.postgres);
+    store = await openStore({ postgres: flags.postgres });
+  } else {
+    where = flags.db ?? join(flags.dataDir, configSchema.shape.store.parse(undefined).sqlite.path);
+    if (!existsSync(where)) throw new Error(`no store at ${where} (give --data-dir, --db or --postgres)`);
+    store = await openStore({ sqlite: where });
+  }
+  try {
+    await use(store, where);
+  } finally {
+    await store.close();
+  }
+}
+
+function formatTable(rows: StoredEventRow[]): string {
+  const table = [
+    ['SEQ', 'TIME', 'PRINCIPAL', 'VERB', 'RESOURCE', 'NAMESPACE', 'NAME', 'DECISION', 'STATUS'],
+    ...rows.map((row) => {
+      const e = auditEventSchema.parse(JSON.parse(row.eventJson));
+      const resource = [e.request.resource, e.request.subresource].filter(Boolean).join('/') || e.request.path;
+      return [
+        String(row.seq),
+        e.time.slice(0, 19) + 'Z',
+        e.principal?.subject ?? '-',
+        e.request.verb || e.request.method.toLowerCase(),
+        resource,
+        e.request.namespace || '-',
+        e.request.name || '-',
+        e.decision ? e.decision.action + (e.decision.rule ? ` (${e.decision.rule})` : '') : '-',
+        String(e.result.status) + (e.result.code ? ` ${e.result.code}` : ''),
+      ];
+    }),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  return table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n').join('');
+}

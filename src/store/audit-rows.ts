@@ -1,0 +1,150 @@
+/**
+ * What the SQLite and PostgreSQL audit repositories share: the column lists,
+ * row mapping, the search query and the plan of an append (link, then maybe
+ * seal), so that the two differ only in how they talk to their database.
+ *
+ * @internal
+ */
+
+import { linkEvents } from '../audit/chain.js';
+import type { Checkpoint, CheckpointKind } from '../audit/checkpoint.js';
+import { EVENT_COLUMN_NAMES, eventColumns } from '../audit/columns.js';
+import type { AppendBatch, AppendResult, AuditFilter, EventColumns, HeadState, StoredEventRow } from '../audit/store.js';
+
+const COLUMN_KEYS = Object.keys(EVENT_COLUMN_NAMES) as Array<keyof EventColumns>;
+
+/** The columns an event row is inserted with, in the order of {@link eventRowValues}. */
+export const EVENT_INSERT_COLUMNS = ['seq', ...COLUMN_KEYS.map((k) => EVENT_COLUMN_NAMES[k]), 'prev_hash', 'hash', 'event_json'];
+
+export const EVENT_SELECT = `SELECT ${EVENT_INSERT_COLUMNS.join(', ')} FROM audit_events`;
+export const CHECKPOINT_SELECT = "SELECT seq, kind, hash, time, key_id, signature FROM audit_checkpoints ORDER BY seq, CASE kind WHEN 'seal' THEN 0 ELSE 1 END";
+export const HEAD_SELECT = 'SELECT seq, hash, checkpoint_seq, checkpoint_time_ms FROM audit_chain_head WHERE id = 1';
+export const HEAD_UPDATE_COLUMNS = ['seq', 'hash', 'checkpoint_seq', 'checkpoint_time_ms'];
+export const CHECKPOINT_INSERT_COLUMNS = ['seq', 'kind', 'hash', 'time', 'key_id', 'signature'];
+export const CHUNK_INSERT_COLUMNS = ['session_id', 'seq', 'time', 'channel', 'data', 'hash'];
+export const CHUNK_SELECT = 'SELECT session_id, seq, time, channel, data, hash FROM audit_stream_chunks WHERE session_id = ? ORDER BY seq';
+
+/** Row values as the drivers return them (PostgreSQL BIGINT comes back as a string). */
+type Num = number | string;
+
+export interface DbEventRow extends Record<string, unknown> {
+  seq: Num;
+  prev_hash: string;
+  hash: string;
+  event_json: string;
+}
+
+export interface DbHeadRow {
+  seq: Num;
+  hash: string;
+  checkpoint_seq: Num;
+  checkpoint_time_ms: Num;
+}
+
+export interface DbCheckpointRow {
+  seq: Num;
+  kind: CheckpointKind;
+  hash: string;
+  time: string;
+  key_id: string;
+  signature: string;
+}
+
+export interface DbChunkRow {
+  session_id: string;
+  seq: Num;
+  time: string;
+  channel: string;
+  data: Buffer | Uint8Array;
+  hash: string;
+}
+
+/** What one append transaction writes, decided from the head it read. */
+export interface AppendPlan {
+  result: AppendResult;
+  eventRows: unknown[][];
+  checkpointRow: unknown[] | undefined;
+  chunkRows: unknown[][];
+  /** New values for {@link HEAD_UPDATE_COLUMNS}. */
+  headRow: unknown[];
+}
+
+/** Links the batch after the head read under lock, and asks the seal whether to checkpoint. */
+export function planAppend(state: HeadState, batch: AppendBatch): AppendPlan {
+  const { events, head } = linkEvents(state, batch.events);
+  const checkpoint = batch.seal(head, state);
+  const eventRows = events.map((e) => [e.seq, ...COLUMN_KEYS.map((k) => eventColumns(e.event)[k]), e.prevHash, e.hash, e.eventJson]);
+  const chunkRows = batch.chunks.map((c) => [c.sessionId, c.seq, c.time, c.channel, c.data, c.hash]);
+  const checkpointRow = checkpoint ? checkpointValues(checkpoint) : undefined;
+  const headRow = [
+    head.seq,
+    head.hash,
+    checkpoint ? checkpoint.seq : state.checkpointSeq,
+    checkpoint ? Date.parse(checkpoint.time.slice(0, 23) + 'Z') : state.checkpointTimeMs,
+  ];
+  return { result: { head, events, checkpoint }, eventRows, checkpointRow, chunkRows, headRow };
+}
+
+export function checkpointValues(cp: Checkpoint): unknown[] {
+  return [cp.seq, cp.kind, cp.hash, cp.time, cp.keyId, cp.signature];
+}
+
+export function headFromDb(row: DbHeadRow | undefined): HeadState {
+  if (!row) throw new Error('the audit chain head row is missing: the audit tables were tampered with or not migrated');
+  return { seq: Number(row.seq), hash: row.hash, checkpointSeq: Number(row.checkpoint_seq), checkpointTimeMs: Number(row.checkpoint_time_ms) };
+}
+
+export function eventFromDb(row: DbEventRow): StoredEventRow {
+  const columns = {} as Record<keyof EventColumns, unknown>;
+  for (const key of COLUMN_KEYS) columns[key] = row[EVENT_COLUMN_NAMES[key]];
+  columns.timeMs = Number(columns.timeMs);
+  columns.status = Number(columns.status);
+  return { seq: Number(row.seq), prevHash: row.prev_hash, hash: row.hash, eventJson: row.event_json, columns: columns as unknown as EventColumns };
+}
+
+export function checkpointFromDb(row: DbCheckpointRow): Checkpoint {
+  return { seq: Number(row.seq), kind: row.kind, hash: row.hash, time: row.time, keyId: row.key_id, signature: row.signature };
+}
+
+export function chunkFromDb(row: DbChunkRow) {
+  return { sessionId: row.session_id, seq: Number(row.seq), time: row.time, channel: row.channel, data: Buffer.from(row.data), hash: row.hash };
+}
+
+/**
+ * The search query for a filter, with `?` placeholders (PostgreSQL numbers
+ * them with {@link numberPlaceholders}).
+ */
+export function searchQuery(filter: AuditFilter): { sql: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: string, ...values: unknown[]) => {
+    where.push(clause);
+    params.push(...values);
+  };
+  if (filter.subject !== undefined) add('subject = ?', filter.subject);
+  if (filter.verbs !== undefined && filter.verbs.length > 0) add(`verb IN (${filter.verbs.map(() => '?').join(', ')})`, ...filter.verbs);
+  if (filter.resource !== undefined) add('resource = ?', filter.resource);
+  if (filter.namespace !== undefined) add('namespace = ?', filter.namespace);
+  if (filter.decision === 'none') add('decision IS NULL');
+  else if (filter.decision !== undefined) add('decision = ?', filter.decision);
+  if (filter.kubectlSession !== undefined) add('kubectl_session = ?', filter.kubectlSession);
+  // time_ms is whole milliseconds: comparing with the ceiling keeps the meaning for fractions.
+  if (filter.sinceMs !== undefined) add('time_ms >= ?', Math.ceil(filter.sinceMs));
+  if (filter.untilMs !== undefined) add('time_ms < ?', Math.ceil(filter.untilMs));
+  if (filter.afterSeq !== undefined) add(filter.order === 'desc' ? 'seq < ?' : 'seq > ?', filter.afterSeq);
+  const order = filter.order === 'desc' ? 'DESC' : 'ASC';
+  params.push(filter.limit ?? 100);
+  return { sql: `${EVENT_SELECT}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order} LIMIT ?`, params };
+}
+
+/** Rewrites `?` placeholders as PostgreSQL's `$1, $2…` (the SQL here has no `?` inside literals). */
+export function numberPlaceholders(sql: string): string {
+  let i = 0;
+  return sql.replace(/\?/g, () => `$${++i}`);
+}
+
+/** `(?, ?, …), (?, ?, …)` for a multi-row INSERT of `rows` rows of `width` values. */
+export function valuesList(rows: number, width: number): string {
+  const row = `(${Array.from({ length: width }, () => '?').join(', ')})`;
+  return Array.from({ length: rows }, () => row).join(', ');
+}

@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../../src/audit/canonical.js';
+import { chainHash, chainHashOfJson, GENESIS_HASH, linkEvents, encodeEvent } from '../../../src/audit/chain.js';
+import { sampleEvent } from './stores.js';
+
+describe('canonicalJson', () => {
+  it('sorts keys by UTF-16 code units at every depth and writes no whitespace', () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null }, A: true, é: 'x', '10': 0, '9': 0 })).toBe(
+      '{"10":0,"9":0,"A":true,"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1,"é":"x"}',
+    );
+  });
+
+  it('writes numbers as ECMAScript does (RFC 8785) and -0 as 0', () => {
+    expect(canonicalJson([0, -0, 1.5, 2.5e-30, 1e-7, 0.1 + 0.2, -3, 2 ** 53 - 1])).toBe('[0,0,1.5,2.5e-30,1e-7,0.30000000000000004,-3,9007199254740991]');
+  });
+
+  it('escapes strings as JSON.stringify does, lone surrogates included', () => {
+    expect(canonicalJson('a"b\\c\n\u0001\u2028\ud800é')).toBe('"a\\"b\\\\c\\n\\u0001\u2028\\ud800é"');
+  });
+
+  it('leaves out undefined properties, as JSON does', () => {
+    expect(canonicalJson({ a: undefined, b: 1 })).toBe('{"b":1}');
+  });
+
+  it.each([
+    ['NaN', Number.NaN],
+    ['Infinity', [Number.POSITIVE_INFINITY]],
+    ['an unsafe integer', { n: 2 ** 53 }],
+    ['a bigint', 1n],
+    ['a Date', new Date(0)],
+    ['a Buffer', Buffer.from('x')],
+    ['undefined in an array', [undefined]],
+    ['a function', () => 1],
+  ])('refuses %s', (_, value) => {
+    expect(() => canonicalJson(value)).toThrow(TypeError);
+  });
+});
+
+describe('the hash chain', () => {
+  it('hashes the canonical encoding of { v, seq, prevHash, event }', () => {
+    const event = sampleEvent(1);
+    const expected = createHash('sha256').update(canonicalJson({ v: 1, seq: 7, prevHash: GENESIS_HASH, event })).digest('hex');
+    expect(chainHash(GENESIS_HASH, 7, event)).toBe(expected);
+    expect(chainHashOfJson(GENESIS_HASH, 7, canonicalJson(event))).toBe(expected);
+    expect(chainHash(GENESIS_HASH, 8, event)).not.toBe(expected);
+  });
+
+  it('links a batch after a head: consecutive seqs, each prevHash the hash before', () => {
+    const { events, head } = linkEvents({ seq: 41, hash: 'f'.repeat(64) }, [sampleEvent(1), sampleEvent(2)].map(encodeEvent));
+    expect(events.map((e) => e.seq)).toEqual([42, 43]);
+    expect(events[0]!.prevHash).toBe('f'.repeat(64));
+    expect(events[1]!.prevHash).toBe(events[0]!.hash);
+    expect(head).toEqual({ seq: 43, hash: events[1]!.hash });
+    expect(events[1]!.hash).toBe(chainHash(events[0]!.hash, 43, JSON.parse(events[1]!.eventJson)));
+  });
+});

@@ -1,0 +1,84 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createAuditSigner } from '../../../src/audit/checkpoint.js';
+import type { AuditRepo } from '../../../src/audit/store.js';
+import { createAuditWriter } from '../../../src/audit/writer.js';
+import { openSqliteStore } from '../../../src/store/sqlite.js';
+import type { SqliteStore } from '../../../src/store/sqlite.js';
+import { sampleEvent } from './stores.js';
+
+const signer = createAuditSigner(generateKeyPairSync('ed25519').privateKey);
+
+describe('createAuditWriter', () => {
+  let dir: string;
+  let store: SqliteStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-writer-'));
+    store = openSqliteStore(join(dir, 'g.db'));
+  });
+  afterEach(async () => {
+    if (store.db.open) await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('resolves append only after the commit: the event is readable from another connection by then', async () => {
+    const writer = createAuditWriter(store.audit, { signer });
+    const other = openSqliteStore(store.path);
+    try {
+      const { seq } = await writer.append(sampleEvent(0));
+      expect((await other.audit.readAfter(seq - 1, 1))[0]?.seq).toBe(seq);
+    } finally {
+      await other.close();
+      await writer.close();
+    }
+  });
+
+  it('rejects an event that has no canonical form alone; the rest of the batch is written', async () => {
+    const writer = createAuditWriter(store.audit, { signer });
+    const bad = { ...sampleEvent(1), upstream: { status: 200, latencyMs: Number.NaN, bytesIn: 0, bytesOut: 0 } };
+    const results = await Promise.allSettled([writer.append(sampleEvent(0)), writer.append(bad), writer.append(sampleEvent(2))]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'GH_INTERNAL' });
+    expect((await store.audit.head()).seq).toBe(2);
+    await writer.close();
+  });
+
+  it('rejects at once when the queue is full (the store is too slow), and reports depth and lag', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow: AuditRepo = { ...store.audit, append: async (batch) => (await gate, store.audit.append(batch)) };
+    let clock = 0;
+    const writer = createAuditWriter(slow, { signer, maxQueue: 3, maxBatch: 2, now: () => clock });
+    const first = [writer.append(sampleEvent(0)), writer.append(sampleEvent(1)), writer.append(sampleEvent(2))];
+    await new Promise((r) => setImmediate(r)); // the first batch (2 events) is in flight
+    first.push(writer.append(sampleEvent(3)), writer.append(sampleEvent(4)));
+    await expect(writer.append(sampleEvent(5))).rejects.toMatchObject({ code: 'GH_AUDIT_UNAVAILABLE', message: expect.stringMatching(/queue is full/) as unknown });
+    clock = 250;
+    expect(writer.stats()).toMatchObject({ queueDepth: 5, lagMs: 250 });
+    release();
+    expect((await Promise.all(first)).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(writer.stats()).toMatchObject({ queueDepth: 0, lagMs: 0, appended: 5 });
+    await writer.close();
+  });
+
+  it('writes a last checkpoint on close and refuses appends after it', async () => {
+    const writer = createAuditWriter(store.audit, { signer, checkpointEvery: 100 });
+    await writer.append(sampleEvent(0));
+    await writer.append(sampleEvent(1));
+    await writer.close();
+    expect((await store.audit.checkpoints()).map((c) => c.seq)).toEqual([1, 2]);
+    await expect(writer.append(sampleEvent(2))).rejects.toMatchObject({ code: 'GH_AUDIT_UNAVAILABLE', message: 'the audit writer is closed' });
+  });
+
+  it('writes a checkpoint on its timer while idle', async () => {
+    const writer = createAuditWriter(store.audit, { signer, checkpointEvery: 100, checkpointIntervalMs: 50 });
+    await writer.append(sampleEvent(0));
+    await writer.append(sampleEvent(1));
+    expect((await store.audit.checkpoints()).map((c) => c.seq)).toEqual([1]);
+    await expect.poll(async () => (await store.audit.checkpoints()).map((c) => c.seq), { timeout: 2000 }).toEqual([1, 2]);
+    await writer.close();
+  });
+});
