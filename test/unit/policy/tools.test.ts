@@ -154,7 +154,7 @@ describe('gatehouse policy (CLI)', () => {
 
   it('explains a manifest against the guardrails', async () => {
     const manifest = join(dir, 'pod.yaml');
-    writeFileSync(manifest, 'apiVersion: v1\nkind: Pod\nmetadata: { name: root }\nspec:\n  containers: [{ name: c, image: busybox, securityContext: { privileged: true } }]\n');
+    writeFileSync(manifest, 'apiVersion: v1\nkind: Pod\nmetadata: { name: root }\nspec:\n  containers: [{ name: c, image: busybox:1.36, securityContext: { privileged: true } }]\n');
     const out = await cli(['explain', '--policy', join(repo, 'policies/baseline-allow.yaml'), '--builtin-guardrails', '--verb', 'create', '-f', manifest, '--kind', 'agent', '--namespace', 'prod']);
     expect(out).toMatch(/\nprivileged-containers +review +MATCHED +every match field holds and when is true/);
     expect(out).toMatch(/\nprotected-exec +review +no +resources: "core\/pods" is not in \[/);
