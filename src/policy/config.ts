@@ -25,13 +25,15 @@ export const policyConfigSchema = z
     paths: z.array(z.string()).default([]),
     defaultAction: z.enum(policyActions).default('deny'),
     builtinGuardrails: z.boolean().default(true),
+    /** Rules switched off by name, e.g. a guardrail that does not fit this cluster. */
+    disabledRules: z.array(z.string().min(1)).default([]),
   })
   .strict();
 
 export type PolicyConfig = z.infer<typeof policyConfigSchema>;
 
 /** The section's value when gatehouse.yaml has none: `policyConfigSchema.default(defaultPolicyConfig)`. */
-export const defaultPolicyConfig: PolicyConfig = Object.freeze({ paths: [], defaultAction: 'deny', builtinGuardrails: true });
+export const defaultPolicyConfig: PolicyConfig = Object.freeze({ paths: [], defaultAction: 'deny', builtinGuardrails: true, disabledRules: [] });
 
 /** The directory of the shipped guardrail pack (same relative place from src/policy and dist/policy). */
 export function builtinGuardrailsDir(): string {
@@ -60,5 +62,8 @@ export function openPolicy(
   config: PolicyConfig,
   deps: { log: PolicyLog; onChange?: (policy: CompiledPolicy) => void; compile?: CelCompiler },
 ): PolicyHandle {
-  return watchPolicy(policyPaths(config), deps.compile ?? compileCel, deps.onChange ?? (() => undefined), deps.log, { defaultAction: config.defaultAction });
+  return watchPolicy(policyPaths(config), deps.compile ?? compileCel, deps.onChange ?? (() => undefined), deps.log, {
+    defaultAction: config.defaultAction,
+    disabledRules: config.disabledRules,
+  });
 }

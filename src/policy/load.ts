@@ -22,6 +22,8 @@ export interface LoadOptions {
   compile: CelCompiler;
   /** The default action when no Policy document sets one (the gateway config's `policy.defaultAction`). */
   defaultAction: PolicyAction;
+  /** Rules switched off by name (the gateway config's `policy.disabledRules`); a name no file defines is an error. */
+  disabledRules?: readonly string[];
 }
 
 export interface PolicyText {
@@ -133,9 +135,14 @@ export function compilePolicy(texts: readonly PolicyText[], options: LoadOptions
       });
     }
   }
+  const disabled = new Set(options.disabledRules ?? []);
+  for (const name of disabled) {
+    // A typo here would silently leave a rule on: refuse it.
+    if (!ruleNames.has(name)) problems.push({ file: 'gatehouse.yaml', line: 1, col: 1, message: `policy.disabledRules: no loaded rule is named "${name}"` });
+  }
   if (problems.length > 0) throw new PolicyLoadError(problems);
   return Object.freeze({
-    rules: Object.freeze(rules),
+    rules: Object.freeze(disabled.size === 0 ? rules : rules.filter((r) => !disabled.has(r.name))),
     defaultAction,
     defaultActionFrom: defaultFrom ?? 'config',
     files: Object.freeze(texts.map((t) => t.file)),

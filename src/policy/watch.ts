@@ -24,6 +24,8 @@ export interface PolicyLog {
 export interface WatchOptions {
   /** The default action when no Policy document sets one. */
   defaultAction: PolicyAction;
+  /** Rules switched off by name. */
+  disabledRules?: readonly string[];
   /** Quiet period after the last change before reloading; editors write in bursts. */
   debounceMs?: number;
 }
@@ -44,7 +46,7 @@ export function watchPolicy(
   log: PolicyLog,
   options: WatchOptions,
 ): PolicyHandle {
-  const load = (): CompiledPolicy => loadPolicy(paths, { compile, defaultAction: options.defaultAction });
+  const load = (): CompiledPolicy => loadPolicy(paths, { compile, defaultAction: options.defaultAction, disabledRules: options.disabledRules });
   let current = load();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;

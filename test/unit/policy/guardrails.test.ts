@@ -118,10 +118,21 @@ describe('switching guardrails off (docs/policy.md)', () => {
     writeFileSync(file, doc.toString());
   }
 
+  it('switches one built-in rule off by name with policy.disabledRules, and refuses an unknown name', () => {
+    const config = { paths: [baselineAllowFile()], defaultAction: 'deny' as const, builtinGuardrails: true, disabledRules: ['latest-or-untagged-images'] };
+    const policy = loadPolicy(policyPaths(config), { compile: compileCel, defaultAction: 'deny', disabledRules: config.disabledRules });
+    expect(policy.rules.map((r) => r.name)).not.toContain('latest-or-untagged-images');
+    expect(createPod(policy, { containers: [{ name: 'c', image: 'nginx' }] })).toMatchObject({ action: 'allow' });
+    expect(createPod(policy, { containers: [{ name: 'c', image: 'nginx', securityContext: { privileged: true } }] })).toMatchObject({ rule: 'privileged-containers' });
+    expect(() => loadPolicy(policyPaths(config), { compile: compileCel, defaultAction: 'deny', disabledRules: ['no-such-rule'] })).toThrow(
+      'policy.disabledRules: no loaded rule is named "no-such-rule"',
+    );
+  });
+
   it('switches one rule off: builtinGuardrails false, and a copy of the pack without the rule', () => {
     const copy = vendorPack();
     removeRule(join(copy, 'images.yaml'), 'latest-or-untagged-images');
-    const config = { paths: [copy, baselineAllowFile()], defaultAction: 'deny' as const, builtinGuardrails: false };
+    const config = { paths: [copy, baselineAllowFile()], defaultAction: 'deny' as const, builtinGuardrails: false, disabledRules: [] };
     const policy = loadPolicy(policyPaths(config), { compile: compileCel, defaultAction: 'deny' });
     expect(policy.rules.map((r) => r.name)).not.toContain('latest-or-untagged-images');
     expect(policy.rules.map((r) => r.name)).toContain('privileged-containers');
@@ -131,7 +142,7 @@ describe('switching guardrails off (docs/policy.md)', () => {
 
   it('refuses the copy next to the built-in pack: rule names are unique, so builtinGuardrails must be false', () => {
     const copy = vendorPack();
-    const config = { paths: [copy], defaultAction: 'deny' as const, builtinGuardrails: true };
+    const config = { paths: [copy], defaultAction: 'deny' as const, builtinGuardrails: true, disabledRules: [] };
     let error: unknown;
     try {
       loadPolicy(policyPaths(config), { compile: compileCel, defaultAction: 'deny' });

@@ -85,7 +85,7 @@ describe('policy hot reload', () => {
 describe('policy config', () => {
   it('defaults to deny with the guardrails, and opens the configured paths', () => {
     expect(policyConfigSchema.parse({})).toEqual(defaultPolicyConfig);
-    expect(policyConfigSchema.parse({})).toEqual({ paths: [], defaultAction: 'deny', builtinGuardrails: true });
+    expect(policyConfigSchema.parse({})).toEqual({ paths: [], defaultAction: 'deny', builtinGuardrails: true, disabledRules: [] });
     expect(() => policyConfigSchema.parse({ defaultAction: 'permit' })).toThrow();
     expect(() => policyConfigSchema.parse({ path: ['x'] })).toThrow();
     dir = mkdtempSync(join(tmpdir(), 'gh-config-'));
