@@ -15,6 +15,7 @@ import { createOidcAuthenticator } from './identity/oidc/index.js';
 import { openStore } from './store/open.js';
 import { auditWriterOptions, createAuditWriter, loadAuditSigner } from './audit/index.js';
 import { createRecorder } from './record/recorder.js';
+import { createMasker } from './masking/index.js';
 import { openPolicy } from './policy/config.js';
 import { createPolicyStage } from './policy/stage.js';
 import { createDryRunResolver } from './upstream/dry-run.js';
@@ -75,9 +76,10 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       policy,
       namespaceLabels: createNamespaceLabels(upstream, { ttlMs: 5_000 }),
       resolveObject: createDryRunResolver(upstream, { timeoutMs: 10_000 }),
+      masking: true,
     }),
   ];
-  const forwarding = { timeouts: config.timeouts, impersonate: config.identity.impersonation.enabled };
+  const forwarding = { timeouts: config.timeouts, impersonate: config.identity.impersonation.enabled, masker: createMasker(config.masking) };
   const pipeline = createPipeline(
     stages,
     {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { oidcIssuerSchema } from '../identity/oidc/config.js';
 import { defaultPolicyConfig, policyConfigSchema } from '../policy/config.js';
 import { auditConfigSchema, postgresStoreConfigSchema } from '../audit/config.js';
+import { maskingConfigSchema } from '../masking/config.js';
 
 export const configSchema = z
   .object({
@@ -64,6 +65,8 @@ export const configSchema = z
       })
       .strict()
       .default({ oidc: [], impersonation: { enabled: false } }),
+    /** What is masked in responses that policy marks `mask` (docs/masking.md). */
+    masking: maskingConfigSchema.default(() => maskingConfigSchema.parse({})),
     /** The tamper-evident record: checkpoints, batching, body caps (docs/audit.md). */
     audit: auditConfigSchema,
     /** Policy files and directories (hot-reloaded), the default for unmatched requests, and the built-in guardrail pack. */

@@ -22,6 +22,7 @@ export const errorCodes = {
   GH_MASKING_UNAVAILABLE: { httpStatus: 403, reason: 'Forbidden' },
   // Nominal status: the real one and its reason are copied from the API server's refusal of the dry-run.
   GH_DRY_RUN_REFUSED: { httpStatus: 422, reason: 'Invalid' },
+  GH_MASKING_FAILED: { httpStatus: 502, reason: 'InternalError' },
   GH_AUDIT_UNAVAILABLE: { httpStatus: 503, reason: 'ServiceUnavailable' },
   GH_INTERNAL: { httpStatus: 500, reason: 'InternalError' },
 } as const satisfies Record<string, { httpStatus: number; reason: string }>;

@@ -38,6 +38,8 @@ export interface PolicyStageOptions {
    * when one reads `oldObject`. Errors as for namespaceLabels.
    */
   resolveObject?: (ctx: RequestContext) => Promise<ResolvedObjects>;
+  /** The proxy masks responses, so a `mask` decision lets the request through (the terminal masks it). */
+  masking?: boolean;
 }
 
 const WRITE_VERBS: ReadonlySet<string> = new Set(['create', 'update', 'patch']);
@@ -68,7 +70,7 @@ export function createPolicyStage(options: PolicyStageOptions): Stage {
 
       const decision = decide(policy, candidates, facts, { ...inputs, request, principal, requestId: ctx.id });
       ctx.decision = decision;
-      return outcomeOf(decision);
+      return decision.action === 'mask' && options.masking === true ? CONTINUE : outcomeOf(decision);
     },
   };
 }

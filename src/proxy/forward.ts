@@ -9,6 +9,7 @@ import { GatehouseError } from '../errors/codes.js';
 import type { Completion } from '../pipeline/pipeline.js';
 import type { ExchangeOutcome } from '../record/recorder.js';
 import { addImpersonation } from './impersonation.js';
+import { maskDocument, maskPlanFor, requestHeadersForMasking } from './mask-response.js';
 
 /**
  * Forwards one ordinary (non-upgrade) request to the upstream and streams the
@@ -28,6 +29,12 @@ export async function forwardRequest(
   const { req } = ctx;
   const headers = upstreamRequestHeaders(req.headers, false);
   if (options.impersonate) addImpersonation(headers, ctx);
+  const masking = ctx.decision?.action === 'mask';
+  if (masking) {
+    // Fail closed: a mask decision with no masker configured must never forward the raw answer.
+    if (!options.masker) throw new Error('policy decided to mask, and the gateway has no masker');
+    requestHeadersForMasking(headers);
+  }
   if (ctx.body !== undefined) {
     delete headers['transfer-encoding'];
     headers['content-length'] = ctx.body.length;
@@ -68,26 +75,73 @@ export async function forwardRequest(
   upReq.on('response', (upRes: IncomingMessage) => {
     const status = upRes.statusCode ?? 502;
     if (status === 401) upstream.invalidateCredential();
-    res.writeHead(status, upRes.statusMessage, clientResponseHeaders(upRes.headers));
+    const masker = masking ? options.masker : undefined;
+    // Only successful answers carry objects; errors are Status objects and pass as they are.
+    const plan = masker && status >= 200 && status < 300 ? maskPlanFor(ctx, upRes.headers, masker) : undefined;
+    if (plan === 'refuse') {
+      upRes.resume();
+      void refuseAfterRecording(ctx, res, unmaskable(upRes.headers['content-type']), finish);
+      return;
+    }
+    const headers = clientResponseHeaders(upRes.headers);
+    if (plan) delete headers['content-length'];
+
+    if (plan?.kind === 'document') {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      upRes.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > plan.maxBytes) upRes.destroy(new Error(`the response exceeds ${plan.maxBytes} bytes, more than the gateway masks in one piece`));
+        else chunks.push(chunk);
+      });
+      upRes.once('end', () => {
+        const masked = maskDocument(Buffer.concat(chunks, size), masker!);
+        if (!masked) {
+          void refuseAfterRecording(ctx, res, unmaskable(upRes.headers['content-type']), finish);
+          return;
+        }
+        bytesOut = masked.body.length;
+        const kept = completion.captureBytes > 0 ? masked.body.subarray(0, completion.captureBytes) : undefined;
+        finish({
+          status,
+          upstream: upstreamFacts(status),
+          responseBody: kept ? { data: kept, contentType: upRes.headers['content-type'] } : undefined,
+          masked: masked.report.masked > 0,
+        }).then(
+          () => {
+            res.writeHead(status, upRes.statusMessage, { ...headers, 'content-length': masked.body.length });
+            res.end(masked.body);
+          },
+          (err: unknown) => respondWithStatus(res, err instanceof GatehouseError ? err : unmaskable(undefined), ctx.id),
+        );
+      });
+      upRes.once('error', (err) => void refuseAfterRecording(ctx, res, unmaskable(err.message), finish));
+      return;
+    }
+
+    res.writeHead(status, upRes.statusMessage, headers);
     // Send headers now: a watch may not produce a byte for minutes.
     res.flushHeaders();
+    const source = plan ? upRes.pipe(plan.transform) : upRes;
     const captured: Buffer[] = [];
     let capturedBytes = 0;
-    upRes.on('data', (chunk: Buffer) => {
+    source.on('data', (chunk: Buffer) => {
       bytesOut += chunk.length;
       if (capturedBytes < completion.captureBytes) {
         captured.push(chunk);
         capturedBytes += chunk.length;
       }
     });
-    upRes.pipe(res, { end: false });
-    upRes.once('end', () => {
+    source.pipe(res, { end: false });
+    source.once('end', () => {
       const responseBody = captured.length > 0 ? { data: Buffer.concat(captured), contentType: upRes.headers['content-type'] } : undefined;
-      finish({ status, upstream: upstreamFacts(status), responseBody }).then(
+      const masked = plan ? plan.transform.report().masked > 0 : undefined;
+      finish({ status, upstream: upstreamFacts(status), responseBody, masked }).then(
         () => res.end(),
         () => res.destroy(),
       );
     });
+    source.once('error', () => res.destroy());
     upRes.once('error', () => res.destroy());
     upRes.once('aborted', () => res.destroy());
   });
@@ -102,6 +156,10 @@ export async function forwardRequest(
     req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
     req.pipe(upReq);
   }
+}
+
+function unmaskable(what: string | undefined): GatehouseError {
+  return new GatehouseError('GH_MASKING_FAILED', `the response must be masked and could not be (${what ?? 'unknown content'}), so it was withheld`);
 }
 
 /** The upstream could not be used: record that, then answer with the Status (or with the recording failure). */

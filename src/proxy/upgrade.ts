@@ -40,6 +40,11 @@ export async function forwardUpgrade(
       (err: unknown) => respondWithStatusOnSocket(clientSocket, err instanceof GatehouseError ? err : error, ctx.id),
     );
   };
+  if (ctx.decision?.action === 'mask') {
+    // Terminal output is not masked yet: a session policy wants masked is refused, never passed raw.
+    refuse(new GatehouseError('GH_MASKING_FAILED', 'policy wants this session masked, and the gateway cannot mask exec, attach or port-forward streams yet, so it was refused'));
+    return;
+  }
   const headers = upstreamRequestHeaders(req.headers, true);
   if (options.impersonate) addImpersonation(headers, ctx);
   let upReq;

@@ -1,12 +1,15 @@
 import type { ClientRequest } from 'node:http';
 import { GatehouseError } from '../errors/codes.js';
 import type { Upstream } from '../upstream/client.js';
+import type { Masker } from '../masking/index.js';
 
 /** How requests are forwarded, fixed at start-up. */
 export interface ForwardOptions {
   timeouts: UpstreamTimeouts;
   /** Forward the principal with Impersonate-* headers (identity.impersonation.enabled). */
   impersonate: boolean;
+  /** Applied to the responses of requests policy decided to mask. */
+  masker: Masker | undefined;
 }
 
 export interface UpstreamTimeouts {

@@ -15,6 +15,8 @@ export interface ExchangeOutcome {
   responseBody?: { data: Buffer; contentType: string | undefined } | undefined;
   /** The client went away before the response was complete. */
   aborted?: boolean | undefined;
+  /** Masking replaced at least one value in the response. */
+  masked?: boolean | undefined;
 }
 
 export interface Recorder {
@@ -71,7 +73,7 @@ export function createRecorder(options: { writer: AuditWriter; maxBodyBytes: num
         bodies: {
           request: withBodies && ctx.body ? captureBody(ctx.body, ctx.req.headers['content-type'], options.maxBodyBytes) : undefined,
           response: withBodies && outcome.responseBody ? captureBody(outcome.responseBody.data, outcome.responseBody.contentType, options.maxBodyBytes) : undefined,
-          masked: false,
+          masked: outcome.masked ?? false,
         },
         timeMicros: ctx.arrivedMicros,
       });

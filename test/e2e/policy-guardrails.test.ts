@@ -6,6 +6,9 @@ import { stringify } from 'yaml';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { kubectlFor, run } from './helpers/run.js';
+import { startLongRunning } from './helpers/long-running.js';
+import { rawRequest } from './helpers/https.js';
+import { MASK_BASE64, MASK_TEXT } from '../../src/masking/index.js';
 import type { Kubectl } from './helpers/run.js';
 
 // The built-in guardrails and a team policy, judged on real kubectl requests:
@@ -107,11 +110,38 @@ describe('guardrails on real kubectl requests', () => {
     expect(stderr).toContain('"privileged-containers"');
   });
 
-  it('masks Secrets: refused while masking is not enabled, and says so', async () => {
+  it('masks Secret values in objects, lists, tables and watch streams, whatever kubectl asks for', async () => {
     await direct.ok(['-n', ns, 'create', 'secret', 'generic', 'creds', '--from-literal=password=hunter2']);
-    const stderr = await refused(['-n', ns, 'get', 'secret', 'creds', '-o', 'yaml']);
-    expect(stderr).toContain('policy rule "secret-reads"');
-    expect(stderr).not.toContain('hunter2');
+    const secretB64 = Buffer.from('hunter2').toString('base64');
+    const yaml = await via.ok(['-n', ns, 'get', 'secret', 'creds', '-o', 'yaml']);
+    expect(yaml).toContain(`password: ${MASK_BASE64}`);
+    expect(yaml).not.toContain(secretB64);
+    const list = JSON.parse(await via.ok(['-n', ns, 'get', 'secrets', '-o', 'json'])) as { items: { metadata: { name: string }; data?: Record<string, string> }[] };
+    expect(list.items.find((i) => i.metadata.name === 'creds')?.data).toEqual({ password: MASK_BASE64 });
+    expect(await via.ok(['-n', ns, 'get', 'secrets'])).toMatch(/creds\s+Opaque\s+1/);
+    const decoded = await via.ok(['-n', ns, 'get', 'secret', 'creds', '-o', 'jsonpath={.data.password}']);
+    expect(Buffer.from(decoded, 'base64').toString()).toBe(MASK_TEXT);
+    // A client asking for protobuf (client-go's default) gets JSON it also accepts, masked.
+    const raw = await rawRequest(gateway.url, {
+      path: `/api/v1/namespaces/${ns}/secrets/creds`,
+      headers: { authorization: `Bearer ${gateway.adminToken}`, accept: 'application/vnd.kubernetes.protobuf, application/json', 'accept-encoding': 'gzip' },
+      caPem: readFileSync(join(gateway.dataDir, 'ca.crt'), 'utf8'),
+    });
+    expect(raw.headers['content-type']).toContain('application/json');
+    expect((JSON.parse(raw.body.toString()) as { data: Record<string, string> }).data).toEqual({ password: MASK_BASE64 });
+    // The direct view is untouched: masking is on the way to the client, not in the cluster.
+    expect(await direct.ok(['-n', ns, 'get', 'secret', 'creds', '-o', 'jsonpath={.data.password}'])).toBe(secretB64);
+
+    const watch = startLongRunning('kubectl', ['-n', ns, 'get', 'secrets', '-w', '-o', 'json'], { KUBECONFIG: gateway.adminKubeconfig });
+    try {
+      await direct.ok(['-n', ns, 'create', 'secret', 'generic', 'watched', '--from-literal=token=s3cr3t-value']);
+      await watch.nextLine(/"name": "watched"/);
+      const seen = watch.lines().join('\n');
+      expect(seen).not.toContain(Buffer.from('s3cr3t-value').toString('base64'));
+      expect(seen).not.toContain(secretB64);
+    } finally {
+      watch.stop();
+    }
   });
 
   it('applies a team policy with a message and a hint an agent can act on', async () => {

@@ -1,0 +1,327 @@
+/**
+ * Masking a whole JSON response body as it streams: a LIST of thousands of
+ * Secrets is masked item by item as the bytes arrive, never held whole.
+ *
+ * The body is one JSON object. Its members are framed at the top level;
+ * the API server writes `kind` first (then `apiVersion`, `metadata`, `items`
+ * or a Table's `columnDefinitions`, `rows`), so:
+ * - once `kind` is known, each member is masked and forwarded as soon as it
+ *   is complete, and an array member (`items`, `rows`) element by element;
+ * - members before `kind` (another encoder's order) are held until it comes
+ *   (or the object ends), since masking depends on it;
+ * - a body that is not an object is held whole and masked at the end.
+ * Each part is masked exactly as {@link Masker.maskValue} masks it inside
+ * the whole object (same rules, kinds, report paths); a part with nothing to
+ * mask is forwarded byte for byte, so an unmasked body is byte-identical.
+ * Output length differs from the input when something is masked: drop
+ * `Content-Length`, send chunked.
+ *
+ * @module
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { DEFAULT_MAX_HELD_BYTES, DEFAULT_STREAM_REPORT_PATHS, JsonValueFramer, isJsonSpace, maskStreamError, parseFramed } from './json-frame.js';
+import { maskResponsePart, type Masker } from './masker.js';
+import { ReportBuilder, type MaskReport } from './report.js';
+
+export interface BodyMaskOptions {
+  /** Most bytes held at once: one member or element, or the members before `kind` (default 16 MiB). */
+  maxBufferedBytes?: number;
+  /** Paths kept in the report (default 64). */
+  maxReportPaths?: number;
+}
+
+const WHAT = 'response body';
+
+type State =
+  | 'start' // before the top-level value
+  | 'member' // between members: whitespace, `,`, `}` or a key's `"`
+  | 'key' // inside a key string
+  | 'colon' // after a key
+  | 'value' // after the colon, before the value
+  | 'memberValue' // inside a member's value
+  | 'elements' // inside an array member, between elements
+  | 'element' // inside an element
+  | 'whole' // a body that is not an object, held whole
+  | 'end'; // after the top-level object
+
+interface HeldMember {
+  prefix: Buffer[];
+  key: string;
+  bytes: Buffer;
+}
+
+/**
+ * A Transform masking one JSON response body (object, List, Table, Status…)
+ * as it streams; emits `'report'` at the end. Bytes that do not parse as
+ * JSON, a part over `maxBufferedBytes`, or a body cut short fail the stream
+ * with GH_MASKING_FAILED (nothing unmasked is forwarded).
+ */
+export class BodyMaskStream extends Transform {
+  private readonly framer: JsonValueFramer;
+  private readonly maxBuffered: number;
+  private readonly total: ReportBuilder;
+  private state: State = 'start';
+  /** Bytes since the end of the previous member (`{`, `,`, whitespace, the key and colon): forwarded with the member. */
+  private prefix: Buffer[] = [];
+  private prefixBytes = 0;
+  private key = '';
+  private index = 0;
+  private kind: string | undefined;
+  private kindKnown = false;
+  private held: HeldMember[] = [];
+  private heldBytes = 0;
+  /** What the last token between members (or elements) was: the opening bracket, a value, or a comma. */
+  private after: 'open' | 'value' | 'comma' = 'open';
+
+  constructor(
+    private readonly masker: Masker,
+    options: BodyMaskOptions = {},
+  ) {
+    super();
+    this.maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_HELD_BYTES;
+    this.framer = new JsonValueFramer(this.maxBuffered, WHAT);
+    this.total = new ReportBuilder(options.maxReportPaths ?? DEFAULT_STREAM_REPORT_PATHS);
+  }
+
+  /** Everything masked so far. */
+  report(): MaskReport {
+    return this.total.build();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const out: Buffer[] = [];
+    try {
+      this.consume(chunk, out);
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    callback(null, out.length === 0 ? undefined : Buffer.concat(out));
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      const out: Buffer[] = [];
+      if (this.state === 'whole') {
+        const bytes = this.framer.finish();
+        if (bytes === undefined) throw maskStreamError(WHAT, 'the body ended in the middle of a value');
+        out.push(...this.prefix, this.maskWhole(bytes));
+        this.state = 'end';
+      }
+      if (this.state !== 'end' && this.state !== 'start') throw maskStreamError(WHAT, 'the body ended in the middle of the object');
+      if (this.state === 'start' && this.prefixBytes > 0) out.push(...this.prefix); // whitespace only
+      if (out.length > 0) this.push(Buffer.concat(out));
+      this.emit('report', this.total.build());
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  private consume(chunk: Buffer, out: Buffer[]): void {
+    let i = 0;
+    const n = chunk.length;
+    while (i < n) {
+      const c = chunk[i]!;
+      switch (this.state) {
+        case 'start':
+          if (isJsonSpace(c)) {
+            i = this.keep(chunk, i, spaceRunEnd(chunk, i));
+          } else if (c === 0x7b) {
+            i = this.keep(chunk, i, i + 1);
+            this.state = 'member';
+            this.after = 'open';
+          } else {
+            this.state = 'whole';
+          }
+          break;
+        case 'member':
+          if (isJsonSpace(c)) {
+            i = this.keep(chunk, i, spaceRunEnd(chunk, i));
+          } else if (c === 0x2c && this.after === 'value') {
+            i = this.keep(chunk, i, i + 1);
+            this.after = 'comma';
+          } else if (c === 0x7d && this.after !== 'comma') {
+            i = this.keep(chunk, i, i + 1);
+            this.endObject(out);
+          } else if (c === 0x22 && this.after !== 'value') {
+            this.state = 'key';
+          } else {
+            throw unexpected(c);
+          }
+          break;
+        case 'key': {
+          const end = this.framer.feed(chunk, i);
+          if (end < 0) return;
+          const bytes = this.framer.take();
+          this.key = parseFramed(bytes, WHAT) as string;
+          this.hold(bytes);
+          i = end;
+          this.state = 'colon';
+          break;
+        }
+        case 'colon':
+        case 'value':
+          if (isJsonSpace(c)) {
+            i = this.keep(chunk, i, spaceRunEnd(chunk, i));
+          } else if (this.state === 'colon') {
+            if (c !== 0x3a) throw unexpected(c);
+            i = this.keep(chunk, i, i + 1);
+            this.state = 'value';
+          } else if (c === 0x5b && this.kindKnown) {
+            // An array member once the kind is known: forwarded element by element.
+            i = this.keep(chunk, i, i + 1);
+            out.push(...this.takePrefix());
+            this.index = 0;
+            this.state = 'elements';
+            this.after = 'open';
+          } else {
+            this.state = 'memberValue';
+          }
+          break;
+        case 'memberValue': {
+          const end = this.framer.feed(chunk, i);
+          if (end < 0) return;
+          this.endMember(this.framer.take(), out);
+          i = end;
+          this.state = 'member';
+          this.after = 'value';
+          break;
+        }
+        case 'elements':
+          if (isJsonSpace(c)) {
+            const end = spaceRunEnd(chunk, i);
+            out.push(chunk.subarray(i, end));
+            i = end;
+          } else if (c === 0x2c && this.after === 'value') {
+            out.push(chunk.subarray(i, i + 1));
+            i++;
+            this.after = 'comma';
+          } else if (c === 0x5d && this.after !== 'comma') {
+            out.push(chunk.subarray(i, i + 1));
+            i++;
+            this.state = 'member';
+            this.after = 'value';
+          } else if (this.after !== 'value' && c !== 0x2c && c !== 0x5d && c !== 0x7d && c !== 0x3a) {
+            this.state = 'element';
+          } else {
+            throw unexpected(c);
+          }
+          break;
+        case 'element': {
+          const end = this.framer.feed(chunk, i);
+          if (end < 0) return;
+          out.push(this.maskPart(this.framer.take(), this.index++));
+          i = end;
+          this.state = 'elements';
+          this.after = 'value';
+          break;
+        }
+        case 'whole': {
+          const end = this.framer.feed(chunk, i);
+          if (end < 0) return;
+          out.push(...this.takePrefix(), this.maskWhole(this.framer.take()));
+          i = end;
+          this.state = 'end';
+          break;
+        }
+        case 'end':
+          if (!isJsonSpace(c)) throw unexpected(c);
+          out.push(chunk.subarray(i, spaceRunEnd(chunk, i)));
+          i = spaceRunEnd(chunk, i);
+          break;
+      }
+    }
+  }
+
+  /** Adds `chunk[from, to)` to the prefix; returns `to`. */
+  private keep(chunk: Buffer, from: number, to: number): number {
+    this.hold(chunk.subarray(from, to));
+    return to;
+  }
+
+  private hold(bytes: Buffer): void {
+    this.prefix.push(bytes);
+    this.prefixBytes += bytes.length;
+    if (this.prefixBytes + this.heldBytes > this.maxBuffered) throw maskStreamError(WHAT, `more than ${this.maxBuffered} bytes held (a key, or the members before the object's kind)`);
+  }
+
+  private takePrefix(): Buffer[] {
+    const prefix = this.prefix;
+    this.prefix = [];
+    this.prefixBytes = 0;
+    return prefix;
+  }
+
+  private endMember(bytes: Buffer, out: Buffer[]): void {
+    const prefix = this.takePrefix();
+    if (this.kindKnown) {
+      out.push(...prefix, this.maskPart(bytes, undefined));
+      return;
+    }
+    this.held.push({ prefix, key: this.key, bytes });
+    this.heldBytes += bytes.length + prefix.reduce((sum, b) => sum + b.length, 0);
+    if (this.heldBytes > this.maxBuffered) throw maskStreamError(WHAT, `more than ${this.maxBuffered} bytes before the object's kind`);
+    if (this.key === 'kind') {
+      const kind = parseFramed(bytes, WHAT);
+      if (typeof kind === 'string') this.release(kind, out);
+    }
+  }
+
+  private endObject(out: Buffer[]): void {
+    if (!this.kindKnown) this.release(undefined, out);
+    out.push(...this.takePrefix());
+    this.state = 'end';
+  }
+
+  /** The kind is known (or will never be): mask and forward the members held until now. */
+  private release(kind: string | undefined, out: Buffer[]): void {
+    this.kind = kind;
+    this.kindKnown = true;
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    for (const member of held) {
+      this.key = member.key;
+      out.push(...member.prefix, this.maskPart(member.bytes, undefined));
+    }
+  }
+
+  /** Masks a member (index undefined) or an element of the current member; the original bytes when nothing changed. */
+  private maskPart(bytes: Buffer, index: number | undefined): Buffer {
+    const value = parseFramed(bytes, WHAT);
+    const masked = maskResponsePart(this.masker, this.total, index === undefined ? { kind: this.kind, key: this.key, value } : { kind: this.kind, key: this.key, index, value });
+    return masked === value ? bytes : Buffer.from(JSON.stringify(masked), 'utf8');
+  }
+
+  private maskWhole(bytes: Buffer): Buffer {
+    const value = parseFramed(bytes, WHAT);
+    const { value: masked, report } = this.masker.maskValue(value);
+    this.total.merge(report);
+    return masked === value ? bytes : Buffer.from(JSON.stringify(masked), 'utf8');
+  }
+}
+
+function spaceRunEnd(chunk: Buffer, from: number): number {
+  let i = from;
+  while (i < chunk.length && isJsonSpace(chunk[i]!)) i++;
+  return i;
+}
+
+function unexpected(c: number): Error {
+  return maskStreamError(WHAT, `unexpected byte 0x${c.toString(16).padStart(2, '0')}: not a JSON object`);
+}
+
+/**
+ * Masks a JSON response body (GET, LIST, Table, Status, write responses) as
+ * it streams: pipe the upstream body through it instead of buffering.
+ *
+ * @example
+ * const masking = createBodyMaskStream(masker);
+ * res.removeHeader('content-length'); // the masked body has another length
+ * await pipeline(upstreamBody, masking, res);
+ * masking.report(); // → { masked: 15000, paths: ['items[0].data.password', …], detectors: ['secret-data', …] }
+ */
+export function createBodyMaskStream(masker: Masker, options?: BodyMaskOptions): BodyMaskStream {
+  return new BodyMaskStream(masker, options);
+}

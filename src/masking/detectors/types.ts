@@ -1,0 +1,32 @@
+/** Every detector's name, in the order overlapping findings are named (most specific first). */
+export const detectorNames = [
+  'gcp-private-key',
+  'private-key',
+  'jwt',
+  'aws-access-key',
+  'github-token',
+  'gitlab-token',
+  'slack-token',
+  'gatehouse-token',
+  'connection-string',
+  'url-credentials',
+  'authorization-header',
+  'aws-secret-key',
+  'assignment',
+] as const;
+
+export type DetectorName = (typeof detectorNames)[number];
+
+/** Reports one finding: the half-open range `[start, end)` of the text to mask, and which detector found it. */
+export type Emit = (start: number, end: number, name: DetectorName) => void;
+
+/**
+ * A credential detector. `scan` reports findings left to right and must run in
+ * time linear in the text's length (a hand scanner, `indexOf`, or a regex made
+ * only of literals), whatever the input.
+ */
+export interface Detector {
+  /** The names this detector can report (most detectors have one). */
+  readonly names: readonly DetectorName[];
+  scan(text: string, emit: Emit): void;
+}

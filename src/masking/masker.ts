@@ -1,0 +1,392 @@
+/**
+ * The masker: walks a decoded Kubernetes response (object, list, Table,
+ * watch event, Status…) and replaces sensitive values, copying only the
+ * objects on the way to a change (an unchanged input comes back as the same
+ * reference, so a caller can forward the original bytes).
+ *
+ * What decides masking is the decoded object's `kind`, never the URL:
+ * - every object with a string `kind` and `apiVersion` is a resource (a
+ *   watch event's `object`, a Table row's `object`, a `List` item…); so are
+ *   the items of a `…List` (which the API server sends without `kind`: their
+ *   kind is the list's without `List`) and the top-level value;
+ * - rules whose `kinds` include a resource's kind apply from that resource;
+ * - the `kubectl.kubernetes.io/last-applied-configuration` annotation is
+ *   parsed and masked as the object it records, then re-serialised;
+ * - in `managedFields[].fieldsV1`, keys that carry values (`v:…` set members,
+ *   `k:{…}` list-map keys) are scanned with the detectors;
+ * - every other string is scanned with the detectors.
+ *
+ * @module
+ */
+import { GatehouseError } from '../errors/codes.js';
+import { ReportBuilder, formatPath, type MaskReport } from './report.js';
+import { MASK_BASE64, MASK_TEXT, enabledRules, maskingConfigSchema, type MaskingConfigInput } from './config.js';
+import { createTextScanner, type TextScanner } from './detectors/index.js';
+import { compilePattern, parseRulePath, type PathStep, type StringTest } from './rule-path.js';
+import { applySpans } from './text.js';
+
+/**
+ * Masks decoded API responses and text. Create one per configuration with
+ * {@link createMasker}; it holds only compiled, immutable state and can be
+ * shared by every request.
+ */
+export interface Masker {
+  /**
+   * Masks a decoded JSON value: an object, a `…List`, a `Table`, a watch
+   * event, a `Status` (passed through unless a detector fires). The input is
+   * never modified; when nothing was masked the same reference comes back.
+   *
+   * @throws GatehouseError (GH_MASKING_FAILED) when the value nests deeper than {@link MAX_DEPTH}: fail closed.
+   */
+  maskValue(value: unknown): { value: unknown; report: MaskReport };
+  /** Masks credentials in free text (a log line, a string) with the detectors. */
+  maskText(text: string): { text: string; report: MaskReport };
+  /** The detectors this masker applies to strings. */
+  readonly detectors: TextScanner;
+}
+
+/** The annotation where `kubectl apply` keeps the whole applied object, Secret data included. */
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+interface CompiledRule {
+  readonly name: string;
+  readonly kinds: ReadonlySet<string> | undefined;
+  readonly keyTest: StringTest | undefined;
+  readonly replacement: string;
+  readonly paths: readonly (readonly PathStep[])[];
+}
+
+/** A rule path matched up to `at` (the next step to match is `steps[at]`). */
+interface State {
+  readonly rule: CompiledRule;
+  readonly steps: readonly PathStep[];
+  readonly at: number;
+}
+
+const NO_STATES: readonly State[] = Object.freeze([]);
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(v: unknown): v is JsonObject {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Sets an own property (also for a key named `__proto__`, which JSON may carry). */
+function setOwn(obj: JsonObject, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  else obj[key] = value;
+}
+
+/**
+ * Creates a masker from the `masking` config (validated here; defaults are
+ * the secure ones).
+ *
+ * @throws ZodError when the config is invalid (bad rule path or pattern…).
+ * @example
+ * const masker = createMasker();
+ * const { value, report } = masker.maskValue(JSON.parse(body));
+ * // value: the Secret with data values replaced by base64("<masked by gatehouse>")
+ * // report: { masked: 2, paths: ['data.password', 'data.username'], detectors: ['secret-data'] }
+ */
+export function createMasker(config?: MaskingConfigInput): Masker {
+  const parsed = maskingConfigSchema.parse(config ?? {});
+  const rules: CompiledRule[] = enabledRules(parsed).map((rule, i) => ({
+    name: rule.name ?? `rule-${i}`,
+    kinds: rule.kinds === undefined ? undefined : new Set(rule.kinds),
+    keyTest: rule.keyPattern === undefined ? undefined : compilePattern(rule.keyPattern),
+    replacement: rule.encoding === 'base64' ? MASK_BASE64 : MASK_TEXT,
+    paths: rule.paths.map(parseRulePath),
+  }));
+  const scanner = createTextScanner(parsed.detectors);
+  const rootStatesByKind = new Map<string, readonly State[]>();
+  const rootStates = (kind: string | undefined): readonly State[] => {
+    const key = kind ?? '';
+    let states = rootStatesByKind.get(key);
+    if (states === undefined) {
+      const list: State[] = [];
+      for (const rule of rules) {
+        if (rule.kinds !== undefined && (kind === undefined || !rule.kinds.has(kind))) continue;
+        for (const steps of rule.paths) list.push({ rule, steps, at: 0 });
+      }
+      states = list.length === 0 ? NO_STATES : list;
+      if (rootStatesByKind.size < 1024) rootStatesByKind.set(key, states);
+    }
+    return states;
+  };
+  const shared: Shared = { scanner, rootStates, maxPaths: parsed.maxReportPaths };
+  const masker: Masker = {
+    detectors: scanner,
+    maskValue(value) {
+      const walk = new Walk(shared, new ReportBuilder(shared.maxPaths));
+      const masked = isObject(value) ? walk.object(value, NO_STATES, undefined, true, undefined) : walk.value(value, NO_STATES, undefined);
+      return { value: masked, report: walk.report.build() };
+    },
+    maskText(text) {
+      const spans = scanner.scan(text);
+      if (spans === undefined) return { text, report: { masked: 0, paths: [], detectors: [] } };
+      const report = new ReportBuilder(parsed.maxReportPaths);
+      for (const s of spans) report.add(s.detector, undefined);
+      return { text: applySpans(text, spans), report: report.build() };
+    },
+  };
+  internals.set(masker, shared);
+  return masker;
+}
+
+const internals = new WeakMap<Masker, Shared>();
+
+/** A piece of a top-level JSON object that arrives in parts: one member, or one element of an array member. */
+export interface ResponsePart {
+  /** The top-level object's `kind` (undefined when it has none). */
+  kind: string | undefined;
+  /** The member's key. */
+  key: string;
+  /** For an element of an array member: its index. */
+  index?: number;
+  value: unknown;
+}
+
+/**
+ * Masks one part of a top-level object exactly as {@link Masker.maskValue}
+ * would mask it inside the whole object, adding findings to `report`. For the
+ * streaming maskers of this folder (a List's items arrive one by one).
+ *
+ * @throws TypeError when `masker` was not made by {@link createMasker}.
+ */
+export function maskResponsePart(masker: Masker, report: ReportBuilder, part: ResponsePart): unknown {
+  const shared = internals.get(masker);
+  if (shared === undefined) throw new TypeError('maskResponsePart needs a masker made by createMasker');
+  return new Walk(shared, report).part(part);
+}
+
+/** What a list's items are: `SecretList` → `Secret`; a plain `List`'s items carry their own kind. */
+function itemKindOf(listKind: string): string | undefined {
+  return listKind === 'List' ? undefined : listKind.slice(0, -4);
+}
+
+interface Shared {
+  readonly scanner: TextScanner;
+  readonly rootStates: (kind: string | undefined) => readonly State[];
+  readonly maxPaths: number;
+}
+
+/**
+ * Deepest nesting walked. Real objects nest a few dozen levels; deeper input
+ * fails closed (GH_MASKING_FAILED) instead of exhausting the stack.
+ */
+export const MAX_DEPTH = 512;
+
+/** One masking pass: the path being visited and the report. */
+class Walk {
+  private readonly path: (string | number)[] = [];
+  private depth = 0;
+
+  constructor(
+    private readonly shared: Shared,
+    readonly report: ReportBuilder,
+  ) {}
+
+  /** Masks one member of a top-level object of `part.kind`, or one element of an array member. */
+  part({ kind, key, index, value }: ResponsePart): unknown {
+    const states = this.shared.rootStates(kind);
+    const isList = kind !== undefined && kind.endsWith('List');
+    if (index === undefined) return this.member(key, value, states, kind, isList, false);
+    const next = states.length === 0 ? NO_STATES : advanceKey(states, key).next;
+    const itemsAreRoots = isList && key === 'items';
+    this.path.push(key);
+    const masked = this.element(value, index, next, kind, itemsAreRoots, itemsAreRoots ? itemKindOf(kind) : undefined);
+    this.path.pop();
+    return masked;
+  }
+
+  value(v: unknown, states: readonly State[], kind: string | undefined): unknown {
+    if (typeof v === 'string') return this.string(v);
+    if (Array.isArray(v)) return this.array(v, states, kind, false, undefined);
+    if (isObject(v)) return this.object(v, states, kind, false, undefined);
+    return v;
+  }
+
+  /**
+   * Walks an object. It is a resource when `asRoot` (list items, the top
+   * level) or when it has a string `kind` and `apiVersion`; its own `kind`
+   * wins over `rootKind`.
+   */
+  object(obj: JsonObject, states: readonly State[], kind: string | undefined, asRoot: boolean, rootKind: string | undefined): JsonObject {
+    this.enter();
+    const ownKind = typeof obj.kind === 'string' ? obj.kind : undefined;
+    const isRoot = asRoot || (ownKind !== undefined && typeof obj.apiVersion === 'string');
+    if (isRoot) {
+      kind = ownKind ?? rootKind;
+      const own = this.shared.rootStates(kind);
+      if (own.length > 0) states = states.length === 0 ? own : [...states, ...own];
+    }
+    const isList = isRoot && kind !== undefined && kind.endsWith('List');
+    const inAnnotations = this.path[this.path.length - 1] === 'annotations';
+    let out: JsonObject | undefined;
+    // for…in over a parsed JSON object visits its own keys (JSON.parse makes no inherited enumerable ones) and is
+    // V8's fastest way to walk an object of unknown shape (its enum cache serves both the keys and the loads).
+    for (const key in obj) {
+      const child = obj[key];
+      const masked = this.member(key, child, states, kind, isList, inAnnotations);
+      if (masked !== child) {
+        out ??= { ...obj };
+        setOwn(out, key, masked);
+      }
+    }
+    this.depth--;
+    return out ?? obj;
+  }
+
+  /** Masks the value under `key` of an object whose path states are `states`. */
+  private member(key: string, child: unknown, states: readonly State[], kind: string | undefined, isList: boolean, inAnnotations: boolean): unknown {
+    this.path.push(key);
+    let masked: unknown;
+    const step = states.length === 0 ? undefined : advanceKey(states, key);
+    if (step?.target !== undefined && typeof child === 'string') {
+      masked = step.target.replacement;
+      this.found(step.target.name);
+    } else if (inAnnotations && key === LAST_APPLIED_ANNOTATION && typeof child === 'string') {
+      masked = this.lastApplied(child, kind);
+    } else if (isList && key === 'items' && Array.isArray(child)) {
+      masked = this.array(child, step?.next ?? NO_STATES, kind, true, itemKindOf(kind!));
+    } else if (key === 'fieldsV1' && isObject(child)) {
+      masked = this.fieldsV1(child);
+    } else {
+      masked = this.value(child, step?.next ?? NO_STATES, kind);
+    }
+    this.path.pop();
+    return masked;
+  }
+
+  array(arr: readonly unknown[], states: readonly State[], kind: string | undefined, itemsAreRoots: boolean, itemKind: string | undefined): unknown[] {
+    this.enter();
+    let out: unknown[] | undefined;
+    for (let i = 0; i < arr.length; i++) {
+      const child = arr[i];
+      const masked = this.element(child, i, states, kind, itemsAreRoots, itemKind);
+      if (masked !== child) {
+        out ??= arr.slice();
+        out[i] = masked;
+      }
+    }
+    this.depth--;
+    return out ?? (arr as unknown[]);
+  }
+
+  private element(child: unknown, i: number, states: readonly State[], kind: string | undefined, itemsAreRoots: boolean, itemKind: string | undefined): unknown {
+    const next = states.length === 0 ? NO_STATES : advanceElement(states, child);
+    this.path.push(i);
+    const masked = itemsAreRoots && isObject(child) ? this.object(child, next, kind, true, itemKind) : this.value(child, next, kind);
+    this.path.pop();
+    return masked;
+  }
+
+  string(s: string): string {
+    const spans = this.shared.scanner.scan(s);
+    if (spans === undefined) return s;
+    for (const span of spans) this.found(span.detector);
+    return applySpans(s, spans);
+  }
+
+  /**
+   * The last-applied annotation holds the object as applied (a Secret's
+   * `data` and `stringData` in clear): mask it as that object and
+   * re-serialise it the way kubectl wrote it (compact JSON and a newline).
+   * Unparseable on a Secret: replaced whole.
+   */
+  private lastApplied(text: string, kind: string | undefined): string {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (isObject(parsed)) {
+      const masked = this.object(parsed, NO_STATES, kind, true, kind);
+      return masked === parsed ? text : JSON.stringify(masked) + (text.endsWith('\n') ? '\n' : '');
+    }
+    if (kind === 'Secret') {
+      this.found('last-applied-configuration');
+      return MASK_TEXT;
+    }
+    return this.string(text);
+  }
+
+  /**
+   * managedFields list field paths (`f:data: {f:password: {}}`): Secret data
+   * and stringData are maps, so only their keys appear. Values appear in
+   * two places only: members of set-type lists (`v:"…"`) and the key fields
+   * of map-type lists (`k:{"name":"…"}`). Those keys are scanned; a key with
+   * a finding is renamed with the finding masked.
+   */
+  private fieldsV1(obj: JsonObject): JsonObject {
+    this.enter();
+    // Most field sets hold nothing to mask: nothing is allocated until something is.
+    let entries: [string, unknown][] | undefined;
+    const keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const child = obj[key];
+      let newKey = key;
+      if (key.startsWith('v:') || key.startsWith('k:')) {
+        const spans = this.shared.scanner.scan(key);
+        if (spans !== undefined) {
+          // The path names the object holding the key, never the key itself.
+          for (const span of spans) this.found(span.detector);
+          newKey = applySpans(key, spans);
+        }
+      }
+      let masked = child;
+      if (isObject(child)) {
+        this.path.push(key);
+        masked = this.fieldsV1(child);
+        this.path.pop();
+      }
+      if (entries === undefined && (newKey !== key || masked !== child)) entries = keys.slice(0, i).map((k) => [k, obj[k]]);
+      entries?.push([newKey, masked]);
+    }
+    this.depth--;
+    if (entries === undefined) return obj;
+    const out: JsonObject = {};
+    for (const [k, v] of entries) setOwn(out, k, v);
+    return out;
+  }
+
+  private enter(): void {
+    if (++this.depth > MAX_DEPTH) {
+      throw new GatehouseError('GH_MASKING_FAILED', `the response nests deeper than ${MAX_DEPTH} levels; the gateway does not forward what it cannot mask`);
+    }
+  }
+
+  private found(detector: string): void {
+    this.report.add(detector, this.report.wantsPath() ? formatPath(this.path) : undefined);
+  }
+}
+
+/** Advances every state over an object key; `target` is the first rule whose path ends here (and whose keyPattern matches). */
+function advanceKey(states: readonly State[], key: string): { next: readonly State[]; target: CompiledRule | undefined } {
+  let next: State[] | undefined;
+  let target: CompiledRule | undefined;
+  for (const s of states) {
+    const step = s.steps[s.at]!;
+    if (step.type === 'key' ? step.name !== key : step.type !== 'anyKey') continue;
+    if (s.at + 1 === s.steps.length) {
+      if (target === undefined && (s.rule.keyTest === undefined || s.rule.keyTest(key))) target = s.rule;
+    } else {
+      (next ??= []).push({ rule: s.rule, steps: s.steps, at: s.at + 1 });
+    }
+  }
+  return { next: next ?? NO_STATES, target };
+}
+
+/** Advances every state over an array element (`[*]`, or `[?field…]` when the element's field passes). */
+function advanceElement(states: readonly State[], element: unknown): readonly State[] {
+  let next: State[] | undefined;
+  for (const s of states) {
+    const step = s.steps[s.at]!;
+    if (step.type === 'each' || (step.type === 'filter' && isObject(element) && typeof element[step.field] === 'string' && step.test(element[step.field] as string))) {
+      (next ??= []).push({ rule: s.rule, steps: s.steps, at: s.at + 1 });
+    }
+  }
+  return next ?? NO_STATES;
+}
