@@ -8,6 +8,7 @@ import type { Decision } from '../../src/policy/engine.js';
 import { kubeRequestFor } from '../../src/policy/kinds.js';
 import { loadPolicy } from '../../src/policy/load.js';
 import { rawRequest } from './helpers/https.js';
+import { prng } from '../helpers/prng.js';
 
 // Differential test of the Pod Security Standards guardrails against the API
 // server's own PodSecurity admission (the same Kubernetes version the e2e
@@ -435,7 +436,7 @@ function generateCases(): PodCase[] {
   }
   for (const s of STANDALONE) cases.push({ name: s.name, pod: podOf(s.spec) });
   // Random combinations of two to four mutations, from a fixed seed.
-  const random = mulberry32(0x5eed);
+  const random = prng(0x5eed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   for (let i = 0; i < 200; i++) {
     const base = pick(['baseline', 'restricted'] as const);
@@ -459,15 +460,6 @@ function generateCases(): PodCase[] {
   return cases;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Ephemeral containers (kubectl debug) added to a running pod of each base. */
 interface EphemeralCase {

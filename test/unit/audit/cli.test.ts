@@ -2,49 +2,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chainHash } from '../../../src/audit/chain.js';
 import { loadAuditSigner } from '../../../src/audit/checkpoint.js';
 import { createAuditWriter } from '../../../src/audit/writer.js';
 import { registerAudit } from '../../../src/cli/audit.js';
 import { openSqliteStore } from '../../../src/store/sqlite.js';
 import { sampleEvent } from './stores.js';
-
-interface Run {
-  stdout: string;
-  stderr: string;
-  error: Error | undefined;
-  exitCode: number | string | undefined;
-}
+import { runCli } from '../../helpers/cli.js';
+import type { CliRun } from '../../helpers/cli.js';
 
 /** Runs `gatehouse audit …` in this process, capturing its output and exit code. */
-async function gatehouse(...args: string[]): Promise<Run> {
-  const run: Run = { stdout: '', stderr: '', error: undefined, exitCode: undefined };
+function gatehouse(...args: string[]): Promise<CliRun> {
   const program = new Command('gatehouse');
   registerAudit(program);
-  const quiet = (command: Command): void => {
-    command.exitOverride().configureOutput({ writeOut: (s) => void (run.stdout += s), writeErr: (s) => void (run.stderr += s) });
-    command.commands.forEach(quiet);
-  };
-  quiet(program);
-  const capture = (stream: NodeJS.WriteStream, key: 'stdout' | 'stderr') =>
-    vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      run[key] += String(chunk);
-      return true;
-    });
-  const out = capture(process.stdout, 'stdout');
-  const err = capture(process.stderr, 'stderr');
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    run.error = e as Error;
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    run.exitCode = process.exitCode;
-    process.exitCode = undefined;
-  }
-  return run;
+  return runCli(program, args);
 }
 
 describe('gatehouse audit', () => {

@@ -1,50 +1,23 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from 'commander';
 import { parse } from 'yaml';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../../src/cli/main.js';
 import { createTokenService } from '../../../src/identity/tokens.js';
 import type { TokenRecord } from '../../../src/identity/tokens.js';
 import { openSqliteStore } from '../../../src/store/sqlite.js';
-
-interface Run {
-  stdout: string;
-  stderr: string;
-  error: Error | undefined;
-}
+import { runCli } from '../../helpers/cli.js';
+import type { CliRun } from '../../helpers/cli.js';
 
 /** Runs `gatehouse <args>` in this process, as main() would, capturing what it writes. */
-async function gatehouse(...args: string[]): Promise<Run> {
-  const run: Run = { stdout: '', stderr: '', error: undefined };
-  const program = buildProgram();
-  const quiet = (command: Command): void => {
-    command.exitOverride().configureOutput({ writeOut: (s) => void (run.stdout += s), writeErr: (s) => void (run.stderr += s) });
-    command.commands.forEach(quiet);
-  };
-  quiet(program);
-  const capture = (stream: NodeJS.WriteStream, key: 'stdout' | 'stderr') =>
-    vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      run[key] += String(chunk);
-      return true;
-    });
-  const out = capture(process.stdout, 'stdout');
-  const err = capture(process.stderr, 'stderr');
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    run.error = e as Error;
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return run;
+function gatehouse(...args: string[]): Promise<CliRun> {
+  return runCli(buildProgram(), args);
 }
 
 describe('gatehouse tokens', () => {
   let dataDir: string;
-  const create = (...extra: string[]): Promise<Run> =>
+  const create = (...extra: string[]): Promise<CliRun> =>
     gatehouse('tokens', 'create', '--data-dir', dataDir, '--name', 'cursor-alice', '--kind', 'agent', '--groups', 'dev,ai-agents', '--ttl', '30d', ...extra);
   const authenticate = async (token: string, db = join(dataDir, 'gatehouse.db')): Promise<unknown> => {
     const store = openSqliteStore(db);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GatehouseError } from '../../../src/errors/codes.js';
 import { createMasker, createWatchMaskStream, LAST_APPLIED_ANNOTATION, MASK_BASE64, type MaskReport } from '../../../src/masking/index.js';
 import { at, drain, fake, fixtureText, leaks, obj, str } from './fixtures.js';
+import { prng } from '../../helpers/prng.js';
 
 const masker = createMasker();
 
@@ -33,16 +34,6 @@ function splitAt(buf: Buffer, cuts: number[]): Buffer[] {
   return out;
 }
 
-/** A deterministic PRNG (mulberry32), so a failing split can be reproduced. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('JSON watch streams', () => {
   it('a real Secret watch (ADDED, MODIFIED, DELETED): one masked event per line, framing kept', async () => {
