@@ -9,27 +9,14 @@
  */
 import type { TestProject } from 'vitest/node';
 import { startCluster } from '../../src/harness/index.js';
+import type { Cluster } from '../../src/harness/index.js';
 
-/** The serialisable part of a started cluster (see `src/harness` `Cluster`). */
-export interface ProvidedCluster {
-  server: string;
-  caPem: string;
-  adminKubeconfig: string;
-  adminToken: string;
-  /** A kubeconfig that authenticates with `adminToken` instead of a client certificate. */
-  adminTokenKubeconfig: string;
-  workDir: string;
-  nodeName: string;
-  echoPort: number;
-  podLogFile: string;
-  logDir: string;
-  binDir: string;
-  clientCACert: string;
-  clientCAKey: string;
-  frontProxyCACert: string;
-  frontProxyClientCert: string;
-  frontProxyClientKey: string;
-}
+/** The serialisable part of a started cluster: its plain fields and its files, derived from `Cluster` so the two cannot drift. */
+export type ProvidedCluster = Pick<
+  Cluster,
+  'server' | 'caPem' | 'adminKubeconfig' | 'adminToken' | 'workDir' | 'nodeName' | 'echoPort' | 'podLogFile' | 'logDir' | 'binDir'
+> &
+  Cluster['files'];
 
 declare module 'vitest' {
   export interface ProvidedContext {
