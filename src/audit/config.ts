@@ -2,6 +2,21 @@ import { z } from 'zod';
 import type { AuditSigner } from './checkpoint.js';
 import type { AuditWriterOptions } from './writer.js';
 
+const SESSIONS_DEFAULT = { maxBytes: 16 * 1024 * 1024, onLimit: 'stop-recording' } as const;
+
+/** `audit.sessions`: how much of one exec / attach session is recorded, and what happens past that. */
+export const sessionsConfigSchema = z
+  .object({
+    /** Recorded bytes (stdin + stdout + stderr + resize) per session. */
+    maxBytes: z.number().int().positive().default(SESSIONS_DEFAULT.maxBytes),
+    /** stop-recording: write a marker and keep the session going unrecorded; end-session: close it. */
+    onLimit: z.enum(['stop-recording', 'end-session']).default(SESSIONS_DEFAULT.onLimit),
+  })
+  .strict()
+  .default(SESSIONS_DEFAULT);
+
+export type SessionsConfig = z.infer<typeof sessionsConfigSchema>;
+
 /**
  * The `audit:` section of gatehouse.yaml (for src/config/schema.ts to
  * include), validated once; {@link auditWriterOptions} turns it into the
@@ -25,8 +40,10 @@ export const auditConfigSchema = z
     maxQueue: z.number().int().positive().default(50_000),
     /** Request and response bodies are recorded up to this many bytes each, then marked truncated. */
     maxBodyBytes: z.number().int().min(0).default(64 * 1024),
-    /** Per watch / log / exec stream. */
+    /** Per watch / log stream. */
     maxStreamBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+    /** exec / attach sessions (docs/audit.md, sessions). */
+    sessions: sessionsConfigSchema,
     /**
      * Also hold read responses until their event is committed. Off: reads are
      * recorded right after the response (docs/audit.md, durability).
@@ -42,6 +59,7 @@ export const auditConfigSchema = z
     maxQueue: 50_000,
     maxBodyBytes: 64 * 1024,
     maxStreamBytes: 64 * 1024 * 1024,
+    sessions: SESSIONS_DEFAULT,
     awaitReads: false,
   });
 

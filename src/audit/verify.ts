@@ -21,7 +21,7 @@ import { eventColumns } from './columns.js';
 import { auditEventSchema } from './event.js';
 import type { AuditEvent } from './event.js';
 import type { AuditRepo, EventColumns, StoredEventRow } from './store.js';
-import { chunkHash } from './stream.js';
+import { streamChunksProblem } from './stream.js';
 
 export type BreakKind = 'edited' | 'deleted' | 'reordered' | 'inserted' | 'truncated' | 'bad-signature';
 
@@ -220,19 +220,8 @@ function holdsAt(row: StoredEventRow, seq: number): boolean {
 async function checkStream(event: AuditEvent, seq: number, repo: AuditRepo): Promise<void> {
   const ref = event.stream;
   if (!ref || ref.hash === undefined) return;
-  const chunks = await repo.chunks(ref.sessionId);
-  let prev = GENESIS_HASH;
-  let bytes = 0;
-  for (const [i, chunk] of chunks.entries()) {
-    if (chunk.seq !== i + 1) throw broken('deleted', seq, `stream ${ref.sessionId} of seq ${seq} is missing chunk ${i + 1}`);
-    if (chunkHash(prev, chunk) !== chunk.hash) throw broken('edited', seq, `chunk ${chunk.seq} of stream ${ref.sessionId} (seq ${seq}) does not match its hash`);
-    prev = chunk.hash;
-    bytes += chunk.data.length;
-  }
-  if (chunks.length !== ref.chunks || bytes !== ref.bytes || prev !== ref.hash) {
-    const kind = chunks.length < (ref.chunks ?? 0) ? 'deleted' : 'edited';
-    throw broken(kind, seq, `stream ${ref.sessionId} of seq ${seq} has ${chunks.length} chunks (${bytes} bytes), the event recorded ${ref.chunks} (${ref.bytes} bytes)`);
-  }
+  const problem = streamChunksProblem(ref, await repo.chunks(ref.sessionId));
+  if (problem) throw broken(problem.kind, seq, `${problem.message} (seq ${seq})`);
 }
 
 async function checkTail(

@@ -1,9 +1,10 @@
 import { once } from 'node:events';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
+import { asciicastInfo, readSessionRecording, toAsciicast } from '../audit/asciicast.js';
 import { loadAuditSigner, SIGNING_KEY_FILE, trustedKeysFromPem } from '../audit/checkpoint.js';
 import type { TrustedKeys } from '../audit/checkpoint.js';
 import { auditEventSchema } from '../audit/event.js';
@@ -36,7 +37,7 @@ interface FilterFlags extends StoreFlags {
 
 const DEFAULT_DATA_DIR = join(homedir(), '.gatehouse');
 
-/** `gatehouse audit …`: verify, search, export, public-key, prune. */
+/** `gatehouse audit …`: verify, search, export, replay, public-key, prune. */
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('verify, search and export the tamper-evident audit record');
 
@@ -106,6 +107,31 @@ export function registerAudit(program: Command): void {
         if (flags.format === 'k8s') await write('\n]}\n');
         if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.once('error', reject).end(resolve));
         process.stderr.write(`gatehouse: exported ${count} event(s)${flags.output ? ` to ${flags.output}` : ''}\n`);
+      }),
+    );
+
+  storeOptions(audit.command('replay'))
+    .description(
+      'print an exec / attach session as an asciicast v2 recording (play it with `asciinema play <file>`); ' +
+        "the id is the session's request id (stream.sessionId in `audit search --json`). Refuses a recording whose chunks do not match its event",
+    )
+    .argument('<session-id>', 'stream id of the session (its exec request id)')
+    .option('-o, --output <file>', 'write the cast to this file instead of stdout')
+    .option('--unverified', 'print it even when the chunks do not verify against the event (e.g. a session still open)')
+    .action((id: string, flags: StoreFlags & { output?: string; unverified?: boolean }) =>
+      withStore(flags, async (store) => {
+        const recording = await readSessionRecording(store.audit, id);
+        if (recording.chunks.length === 0 && !recording.event) throw new Error(`no session ${id} is recorded`);
+        if (recording.problem) {
+          process.stderr.write(`gatehouse: the recording does not verify: ${recording.problem}\n`);
+          if (!flags.unverified) {
+            process.exitCode = 1;
+            return;
+          }
+        }
+        const cast = toAsciicast(recording.event ? asciicastInfo(recording.event) : { title: `session ${id}` }, recording.chunks);
+        if (flags.output) writeFileSync(flags.output, cast, { mode: 0o600 });
+        else process.stdout.write(cast);
       }),
     );
 

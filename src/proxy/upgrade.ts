@@ -10,14 +10,20 @@ import type { ForwardOptions } from './upstream-errors.js';
 import { GatehouseError } from '../errors/codes.js';
 import type { Completion } from '../pipeline/pipeline.js';
 import { addImpersonation } from './impersonation.js';
+import { createSessionTap, sessionFraming } from '../record/session-tap.js';
+import type { SessionTap } from '../record/session-tap.js';
 
+// How long a client has to read the gateway's farewell and hang up before it is cut off.
+const FAREWELL_MS = 1000;
 // A refused upgrade carries a short Status; anything longer is not worth holding.
 const MAX_REFUSAL_BODY = 64 * 1024;
 
 /**
  * Forwards an upgrade request (exec, attach, port-forward over WebSocket or
  * SPDY) on a fresh HTTP/1.1 connection. On 101 the two sockets are joined
- * byte for byte. When the upstream refuses the upgrade, its answer is relayed
+ * byte for byte, each chunk shown to the session tap (src/record/session-tap.ts)
+ * that records what it can decode; the tap only ever shortens the
+ * forwarding, when the gateway ends a session. When the upstream refuses the upgrade, its answer is relayed
  * and the client connection closed, so nothing the client sends afterwards
  * can reach the upstream without passing the pipeline again — and kubectl
  * falls back from WebSocket to SPDY on its own.
@@ -62,17 +68,29 @@ export async function forwardUpgrade(
 
   upReq.on('upgrade', (upRes: IncomingMessage, upSocket: Socket, upHead: Buffer) => {
     clientSocket.off('close', abortUpstream);
-    // The session is recorded as started before a byte of it flows.
-    completion.done({ status: 101, upstream: upstreamFacts(101) }).then(
-      () => join(upRes, upSocket, upHead),
-      () => {
-        upSocket.destroy();
-        clientSocket.destroy();
+    const closeBoth = (): void => {
+      upSocket.destroy();
+      clientSocket.destroy();
+    };
+    const session = createSessionTap({
+      framing: sessionFraming(ctx.request?.subresource ?? '', upRes.headers),
+      end: (farewell) => {
+        if (!farewell) return closeBoth();
+        // kubectl hangs up by itself once it read the farewell; whatever still flows meanwhile is no longer forwarded.
+        clientSocket.write(farewell);
+        setTimeout(closeBoth, FAREWELL_MS).unref();
       },
-    );
+    });
+    // The session is recorded as started before a byte of it flows.
+    completion.done({ status: 101, upstream: upstreamFacts(101), session }).then(() => join(upRes, upSocket, upHead, session, closeBoth), closeBoth);
   });
 
-  const join = (upRes: IncomingMessage, upSocket: Socket, upHead: Buffer): void => {
+  const join = (upRes: IncomingMessage, upSocket: Socket, upHead: Buffer, session: SessionTap, closeBoth: () => void): void => {
+    if (clientSocket.destroyed) {
+      upSocket.destroy();
+      session.close();
+      return;
+    }
     let responseHead = `HTTP/1.1 101 ${upRes.statusMessage || 'Switching Protocols'}\r\n`;
     const raw = upRes.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) responseHead += `${raw[i]}: ${raw[i + 1]}\r\n`;
@@ -80,14 +98,16 @@ export async function forwardUpgrade(
     setNoDelay(clientSocket);
     upSocket.setNoDelay(true);
     clientSocket.write(responseHead, 'latin1');
-    if (upHead.length > 0) clientSocket.write(upHead);
-    if (head.length > 0) upSocket.write(head);
-    upSocket.pipe(clientSocket);
-    clientSocket.pipe(upSocket);
-    const closeBoth = (): void => {
-      upSocket.destroy();
-      clientSocket.destroy();
+    if (upHead.length > 0) clientSocket.write(upHead.subarray(0, session.fromUpstream(upHead)));
+    if (head.length > 0) upSocket.write(head.subarray(0, session.fromClient(head)));
+    relay(upSocket, clientSocket, session.fromUpstream);
+    relay(clientSocket, upSocket, session.fromClient);
+    let open = 2;
+    const closed = (): void => {
+      if (--open === 0) session.close();
     };
+    upSocket.once('close', closed);
+    clientSocket.once('close', closed);
     upSocket.once('error', closeBoth);
     clientSocket.once('error', closeBoth);
     upSocket.once('close', () => clientSocket.end());
@@ -126,6 +146,16 @@ export async function forwardUpgrade(
     refuse(upstreamFailure(err, upstream));
   });
   upReq.end();
+}
+
+/** Like `from.pipe(to)`, with each chunk shown to `inspect` first, which says how many of its bytes to pass. */
+function relay(from: Duplex, to: Duplex, inspect: (chunk: Buffer) => number): void {
+  from.on('data', (chunk: Buffer) => {
+    const n = inspect(chunk);
+    if (n > 0 && !to.write(n === chunk.length ? chunk : chunk.subarray(0, n))) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.once('end', () => to.end());
 }
 
 function setNoDelay(socket: Duplex): void {

@@ -1,8 +1,12 @@
 import type { Logger } from 'pino';
 import { buildAuditEvent, captureBody } from '../audit/index.js';
-import type { AuditWriter } from '../audit/index.js';
+import type { AuditEventInput, AuditWriter } from '../audit/index.js';
+import { sessionsConfigSchema } from '../audit/config.js';
+import type { SessionsConfig } from '../audit/config.js';
+import type { AuditStreamRef } from '../audit/event.js';
 import { GatehouseError } from '../errors/codes.js';
 import type { RequestContext } from '../pipeline/context.js';
+import type { SessionTap } from './session-tap.js';
 
 /** How one exchange ended, as the forwarder or responder saw it. */
 export interface ExchangeOutcome {
@@ -17,6 +21,8 @@ export interface ExchangeOutcome {
   aborted?: boolean | undefined;
   /** Masking replaced at least one value in the response. */
   masked?: boolean | undefined;
+  /** An established upgrade: recorded as it flows, and summed up in a second event when it closes. */
+  session?: SessionTap | undefined;
 }
 
 export interface Recorder {
@@ -27,7 +33,9 @@ export interface Recorder {
   /**
    * Records the exchange. Resolves once the event is committed for writes,
    * refusals and upgrades (the client's answer waits for it); reads are
-   * recorded in the background unless `awaitReads` is set.
+   * recorded in the background unless `awaitReads` is set. With a
+   * `session`, its chunks are recorded from then on, and a second event with
+   * the stream reference is written when it closes.
    */
   record(ctx: RequestContext, outcome: ExchangeOutcome): Promise<void>;
 }
@@ -36,15 +44,26 @@ const READ_VERBS: ReadonlySet<string> = new Set(['get', 'list', 'watch']);
 // Until response masking exists, Secret payloads are never copied into the record (request or response).
 const UNRECORDED_BODY_RESOURCES: ReadonlySet<string> = new Set(['secrets']);
 
+export interface RecorderOptions {
+  writer: AuditWriter;
+  maxBodyBytes: number;
+  awaitReads: boolean;
+  /** exec / attach sessions: cap and what happens past it (default: audit.sessions' defaults). */
+  sessions?: SessionsConfig | undefined;
+  log: Logger;
+}
+
 /**
  * The recorder: one audit event per request, built from what the stages set
- * (principal, classified request, decision) and how the exchange ended.
+ * (principal, classified request, decision) and how the exchange ended;
+ * for an upgrade, a second one when the session closes.
  *
  * @example
- * const recorder = createRecorder({ writer, maxBodyBytes: 65536, awaitReads: false, log });
+ * const recorder = createRecorder({ writer, maxBodyBytes: 65536, awaitReads: false, sessions: config.audit.sessions, log });
  */
-export function createRecorder(options: { writer: AuditWriter; maxBodyBytes: number; awaitReads: boolean; log: Logger }): Recorder {
+export function createRecorder(options: RecorderOptions): Recorder {
   const { writer, log } = options;
+  const sessions = options.sessions ?? sessionsConfigSchema.parse(undefined);
   const bodiesAllowed = (ctx: RequestContext): boolean => !(ctx.request?.apiGroup === '' && UNRECORDED_BODY_RESOURCES.has(ctx.request.resource));
   return {
     unavailable() {
@@ -60,24 +79,17 @@ export function createRecorder(options: { writer: AuditWriter; maxBodyBytes: num
     record(ctx, outcome) {
       const withBodies = bodiesAllowed(ctx);
       const event = buildAuditEvent({
-        requestId: ctx.id,
-        method: ctx.req.method ?? 'GET',
-        path: ctx.req.url ?? '/',
-        principal: ctx.principal,
-        request: ctx.request,
-        decision: ctx.decision,
-        clientAddress: ctx.req.socket.remoteAddress ?? 'unknown',
-        headers: ctx.req.headers,
-        upstream: outcome.upstream,
-        result: { status: outcome.status, code: outcome.code, durationMs: Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 },
+        ...exchangeFacts(ctx, outcome),
         bodies: {
           request: withBodies && ctx.body ? captureBody(ctx.body, ctx.req.headers['content-type'], options.maxBodyBytes) : undefined,
           response: withBodies && outcome.responseBody ? captureBody(outcome.responseBody.data, outcome.responseBody.contentType, options.maxBodyBytes) : undefined,
           masked: outcome.masked ?? false,
         },
-        timeMicros: ctx.arrivedMicros,
       });
       const appended = writer.append(event);
+      const session = outcome.session;
+      // Recorded only once the start is: a session that could not start is not recorded either.
+      if (session) return appended.then(() => recordSession(ctx, outcome, session));
       const isRead = ctx.request !== undefined && READ_VERBS.has(ctx.request.verb) && outcome.code === undefined && outcome.status !== 101;
       if (isRead && !options.awaitReads) {
         appended.catch((err: unknown) => log.error({ err, requestId: ctx.id }, 'recording a read failed'));
@@ -85,6 +97,48 @@ export function createRecorder(options: { writer: AuditWriter; maxBodyBytes: num
       }
       return appended.then(() => undefined);
     },
+  };
+
+  // The stream's id is the request id, so the start event (which has no stream reference) leads to the chunks too.
+  function recordSession(ctx: RequestContext, start: ExchangeOutcome, session: SessionTap): void {
+    const kind = ctx.request?.subresource || 'upgrade';
+    const stream = writer.openStream({
+      kind,
+      sessionId: ctx.id,
+      maxBytes: sessions.maxBytes,
+      // Fail closed: a session whose keystrokes cannot be stored does not go on.
+      onError: () => session.endSession(new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit store stopped accepting the recording of this session, so the gateway ended it')),
+    });
+    session.record(stream, sessions.onLimit);
+    void session.closed.then(async (end) => {
+      let ref: AuditStreamRef;
+      try {
+        ref = await stream.end();
+      } catch (err) {
+        log.error({ err, requestId: ctx.id }, 'recording a session failed; its end event says so');
+        ref = { sessionId: stream.sessionId, kind, truncated: true };
+      }
+      const upstream = start.upstream && { ...start.upstream, bytesIn: end.bytesIn, bytesOut: end.bytesOut };
+      await writer.append(buildAuditEvent({ ...exchangeFacts(ctx, { ...start, upstream, code: end.endedBy }), stream: ref }));
+    }).catch((err: unknown) => log.error({ err, requestId: ctx.id }, 'recording the end of a session failed'));
+  }
+}
+
+/** The event fields every exchange shares: who, what, and how it ended. */
+function exchangeFacts(ctx: RequestContext, outcome: ExchangeOutcome): AuditEventInput {
+  return {
+    requestId: ctx.id,
+    method: ctx.req.method ?? 'GET',
+    path: ctx.req.url ?? '/',
+    principal: ctx.principal,
+    request: ctx.request,
+    decision: ctx.decision,
+    approval: ctx.approval && { ...ctx.approval.approval, viaGrant: ctx.approval.viaGrant },
+    clientAddress: ctx.req.socket.remoteAddress ?? 'unknown',
+    headers: ctx.req.headers,
+    upstream: outcome.upstream,
+    result: { status: outcome.status, code: outcome.code, durationMs: Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 },
+    timeMicros: ctx.arrivedMicros,
   };
 }
 

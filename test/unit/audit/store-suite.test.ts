@@ -5,6 +5,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readSessionRecording } from '../../../src/audit/asciicast.js';
 import { chainHash } from '../../../src/audit/chain.js';
 import { createAuditSigner, trustedKeysFromPem } from '../../../src/audit/checkpoint.js';
 import { canonicalJson } from '../../../src/audit/canonical.js';
@@ -257,17 +258,38 @@ describe.each([sqliteFactory(), postgresFactory()])('audit store: $name', (facto
     stream.write('stdout', 'total 0\n');
     stream.write('stdout', 'a very long line past the cap');
     const ref = await stream.end();
-    expect(ref).toMatchObject({ kind: 'exec', chunks: 3, bytes: 20, truncated: true });
+    expect(ref).toMatchObject({ kind: 'exec', chunks: 4, truncated: true });
     await writer.append(sampleEvent(0, { stream: ref }));
     const chunks = await audit.chunks(ref.sessionId);
     expect(chunks.map((c) => [c.channel, c.data.toString()])).toEqual([
       ['stdin', 'ls -l\n'],
       ['stdout', 'total 0\n'],
       ['stdout', 'a very'],
+      ['marker', expect.stringContaining('cap of 20 bytes') as string],
     ]);
+    expect(ref.bytes).toBe(chunks.reduce((n, c) => n + c.data.length, 0));
     expect((await verify(audit)).ok).toBe(true);
     await sql('UPDATE audit_stream_chunks SET data = ? WHERE seq = 1', [Buffer.from('rm -rf\n')]);
     expect((await verify(audit)).problem).toMatchObject({ kind: 'edited', seq: 1 });
+  });
+
+  it('reads a session back by its stream id, checked against the event that closed it', async () => {
+    const { writer, audit, sql } = await open();
+    const stream = writer.openStream({ kind: 'exec', sessionId: 'exec-request-1' });
+    stream.write('resize', '{"Width":100,"Height":30}');
+    stream.write('stdin', 'echo hi\n');
+    stream.write('stdout', 'hi\n');
+    const unclosed = await readSessionRecording(audit, 'exec-request-1');
+    expect(unclosed.event).toBeUndefined();
+    expect(unclosed.problem).toMatch(/still be open/);
+    await writer.append(sampleEvent(0, { stream: await stream.end() }));
+    await writer.append(sampleEvent(1));
+    const rec = await readSessionRecording(audit, 'exec-request-1');
+    expect(rec.problem).toBeUndefined();
+    expect(rec.event?.stream).toMatchObject({ sessionId: 'exec-request-1', chunks: 3 });
+    expect(rec.chunks.map((c) => c.channel)).toEqual(['resize', 'stdin', 'stdout']);
+    await sql('DELETE FROM audit_stream_chunks WHERE seq = 2', []);
+    expect((await readSessionRecording(audit, 'exec-request-1')).problem).toMatch(/missing chunk 2/);
   });
 
   it('rejects appends while the store is down, and recovers by itself when it is back', async () => {

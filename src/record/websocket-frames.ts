@@ -1,0 +1,182 @@
+/**
+ * An incremental reader of RFC 6455 WebSocket frames, for watching one
+ * direction of a connection the proxy forwards unchanged. It keeps only a
+ * frame header (at most 14 bytes) between calls: payload bytes are handed on
+ * as they arrive, unmasked, so frames split across TCP chunks and messages
+ * fragmented into many frames cost no buffering. Control frames (close,
+ * ping, pong) may come between the fragments of a message and are skipped.
+ *
+ * Anything that breaks the framing rules (reserved bits or opcodes, a
+ * continuation with no message open, an oversized or fragmented control
+ * frame, a length beyond 2^53) stops the reader for good: `failure` says why,
+ * and later bytes are ignored. It never throws.
+ *
+ * @module
+ */
+
+/** Receives the data messages of one direction. */
+export interface FrameSink {
+  /** A data message starts (opcode 1 text, 2 binary); its payload follows through `payload`. */
+  messageStart(opcode: number): void;
+  /** The next unmasked payload bytes of the current data message. May be a view into the chunk pushed. */
+  payload(data: Buffer): void;
+}
+
+const OP_CONTINUATION = 0x0;
+const OP_TEXT = 0x1;
+const OP_BINARY = 0x2;
+const OP_CLOSE = 0x8;
+const OP_PING = 0x9;
+const OP_PONG = 0xa;
+const MAX_HEADER = 14;
+// 2^53: lengths beyond this cannot be counted exactly in a JavaScript number.
+const MAX_HIGH_WORD = 0x1fffff;
+
+export class WebSocketFrameReader {
+  readonly #sink: FrameSink;
+  readonly #header = Buffer.alloc(MAX_HEADER);
+  /** Header bytes held, and how many this header needs (2 until the length byte says more). */
+  #have = 0;
+  #need = 2;
+  /** Payload bytes of the current frame still to come. */
+  #remaining = 0;
+  #masked = false;
+  /** Where the mask key sits in #header, and the payload's position in it. */
+  #keyAt = 0;
+  #maskAt = 0;
+  /** The current frame is a control frame: its payload is skipped. */
+  #control = false;
+  /** A fragmented data message is open (its final frame has not come). */
+  #inMessage = false;
+  #failure: string | undefined;
+
+  constructor(sink: FrameSink) {
+    this.#sink = sink;
+  }
+
+  /** Why the reader stopped, once it has. */
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
+  /** True between frames: a frame written now would not split one in flight. */
+  get atFrameBoundary(): boolean {
+    return this.#have === 0 && this.#remaining === 0;
+  }
+
+  /**
+   * Reads `chunk`. Returns how many of its bytes were read: all of them,
+   * unless `stopAt` returned true at a frame boundary inside the chunk.
+   */
+  push(chunk: Buffer, stopAt?: () => boolean): number {
+    if (this.#failure !== undefined) return chunk.length;
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#remaining > 0) {
+        at += this.#payload(chunk, at);
+        continue;
+      }
+      if (this.#have === 0 && stopAt?.()) return at;
+      const take = Math.min(this.#need - this.#have, chunk.length - at);
+      chunk.copy(this.#header, this.#have, at, at + take);
+      this.#have += take;
+      at += take;
+      if (this.#have === this.#need) this.#parseHeader();
+      if (this.#failure !== undefined) return chunk.length;
+    }
+    return at;
+  }
+
+  #payload(chunk: Buffer, at: number): number {
+    const n = Math.min(this.#remaining, chunk.length - at);
+    this.#remaining -= n;
+    if (this.#control) return n;
+    const piece = chunk.subarray(at, at + n);
+    if (!this.#masked) {
+      this.#sink.payload(piece);
+      return n;
+    }
+    // The forwarded bytes stay masked; the record gets an unmasked copy.
+    const out = Buffer.allocUnsafe(n);
+    const key = this.#keyAt;
+    let m = this.#maskAt;
+    for (let i = 0; i < n; i++) out[i] = piece[i]! ^ this.#header[key + (m++ & 3)]!;
+    this.#maskAt = m & 3;
+    this.#sink.payload(out);
+    return n;
+  }
+
+  /** Called when `#need` header bytes are held: either asks for more or starts the frame. */
+  #parseHeader(): void {
+    const h = this.#header;
+    const b0 = h[0]!;
+    const b1 = h[1]!;
+    const len7 = b1 & 0x7f;
+    const masked = (b1 & 0x80) !== 0;
+    const need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (masked ? 4 : 0);
+    if (this.#need < need) {
+      this.#need = need;
+      return;
+    }
+    const fin = (b0 & 0x80) !== 0;
+    const opcode = b0 & 0x0f;
+    if ((b0 & 0x70) !== 0) return this.#fail('reserved bits are set (a compression extension is not supported)');
+    let length = len7;
+    if (len7 === 126) length = h.readUInt16BE(2);
+    else if (len7 === 127) {
+      const high = h.readUInt32BE(2);
+      if (high > MAX_HIGH_WORD) return this.#fail('the frame length is too large');
+      length = high * 0x1_0000_0000 + h.readUInt32BE(6);
+    }
+    const control = opcode >= OP_CLOSE;
+    if (control) {
+      if (opcode !== OP_CLOSE && opcode !== OP_PING && opcode !== OP_PONG) return this.#fail(`unknown control opcode ${opcode}`);
+      if (!fin || length > 125) return this.#fail('a control frame is fragmented or longer than 125 bytes');
+    } else if (opcode === OP_CONTINUATION) {
+      if (!this.#inMessage) return this.#fail('a continuation frame came with no message open');
+      this.#inMessage = !fin;
+    } else if (opcode === OP_TEXT || opcode === OP_BINARY) {
+      if (this.#inMessage) return this.#fail('a new message started inside a fragmented one');
+      this.#inMessage = !fin;
+      this.#sink.messageStart(opcode);
+    } else {
+      return this.#fail(`unknown opcode ${opcode}`);
+    }
+    this.#control = control;
+    this.#masked = masked;
+    // The mask key stays in #header while the payload is read; the next header is read only after it.
+    this.#keyAt = need - 4;
+    this.#maskAt = 0;
+    this.#remaining = length;
+    this.#have = 0;
+    this.#need = 2;
+  }
+
+  #fail(reason: string): void {
+    this.#failure = reason;
+  }
+}
+
+/**
+ * One unfragmented, unmasked frame, as a server sends it.
+ *
+ * @example
+ * serverFrame(0x2, Buffer.from([3, ...Buffer.from('{"status":"Failure"}')]));
+ */
+export function serverFrame(opcode: number, payload: Buffer): Buffer {
+  const n = payload.length;
+  const headerLength = n < 126 ? 2 : n < 0x10000 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + n);
+  frame[0] = 0x80 | opcode;
+  if (n < 126) frame[1] = n;
+  else if (n < 0x10000) {
+    frame[1] = 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(n / 0x1_0000_0000), 2);
+    frame.writeUInt32BE(n % 0x1_0000_0000, 6);
+  }
+  payload.copy(frame, headerLength);
+  return frame;
+}
