@@ -4,7 +4,8 @@
  *
  * Precedence: deny > review > mask > allow; among rules with the winning
  * action the first in file order names the decision. No match: the default
- * action. A rule whose `when` fails (or is not a boolean), or whose
+ * action. `mask` modifies an allowed request: when no allow rule matched and
+ * the default is deny or review, the default decides. A rule whose `when` fails (or is not a boolean), or whose
  * namespaceSelector cannot be checked, counts as matched with action deny
  * (fail closed).
  *
@@ -16,7 +17,7 @@ import type { Principal } from '../identity/principal.js';
 import type { RequestFacts } from './match.js';
 import { staticMismatch } from './match.js';
 import { policyActions } from './model.js';
-import type { CelActivation, CompiledPolicy, CompiledRule, PolicyAction, RuleNeeds } from './model.js';
+import type { CelActivation, CompiledPolicy, CompiledRule, PolicyAction, ReviewSpec, RuleNeeds } from './model.js';
 import { namespaceVariable, principalVariable, requestVariable } from './request-vars.js';
 import { isRecord, podFromWorkload, workloadOf } from './workloads.js';
 
@@ -56,6 +57,8 @@ export interface Decision {
   readonly message: string;
   /** Hint of the deciding rule: what the client should do instead. */
   readonly hint: string | undefined;
+  /** The deciding rule's review settings, when the action is review. */
+  readonly review?: ReviewSpec | undefined;
   /** Every rule that matched, in file order (rules that failed appear with action deny). */
   readonly matched: readonly MatchedRule[];
   /** Rules that could not be evaluated and so denied (fail closed). */
@@ -65,6 +68,9 @@ export interface Decision {
 /** A rule's verdict, as the explain tool reports it. */
 export type RuleOutcome = 'matched' | 'not-matched' | 'error';
 export type Trace = (rule: CompiledRule, outcome: RuleOutcome, reason: string) => void;
+
+/** Default actions under which a lone mask rule lets a request through (masked). */
+const MASKABLE_DEFAULTS: ReadonlySet<PolicyAction> = new Set(['allow', 'mask']);
 
 const RANK: Readonly<Record<PolicyAction, number>> = Object.fromEntries(policyActions.map((a, i) => [a, i])) as Record<PolicyAction, number>;
 
@@ -214,12 +220,25 @@ export function decide(policy: CompiledPolicy, candidates: readonly CompiledRule
       errors,
     };
   }
+  // Masking changes how an allowed answer looks; it never allows by itself. Without an allow
+  // (a rule, or an allowing default) the default decides, and the mask rules stay on record.
+  if (winnerAction === 'mask' && !matched.some((m) => m.action === 'allow') && !MASKABLE_DEFAULTS.has(policy.defaultAction)) {
+    return {
+      action: policy.defaultAction,
+      rule: undefined,
+      message: `no policy rule allows this request (mask rule "${winner.name}" matched, but masking only applies to requests something allows), and the default action is ${policy.defaultAction}`,
+      hint: undefined,
+      matched,
+      errors,
+    };
+  }
   const deciding = matched.find((m) => m.rule === winner!.name)!;
   return {
     action: winnerAction,
     rule: winner.name,
     message: deciding.message,
     hint: errors.some((e) => e.rule === winner!.name) ? undefined : winner.hint,
+    ...(winnerAction === 'review' && winner.review !== undefined ? { review: winner.review } : {}),
     matched,
     errors,
   };

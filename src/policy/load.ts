@@ -162,6 +162,7 @@ function compileRule(rule: RuleSpec, policy: string, location: SourceLocation, w
     message: rule.message,
     messageExpression,
     hint: rule.hint,
+    review: rule.review,
     needs: Object.freeze({
       object: /\bobject\b/.test(sources),
       oldObject: /\boldObject\b/.test(sources),

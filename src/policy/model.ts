@@ -129,6 +129,26 @@ export function coversCorePods(group: string, resource: string): boolean {
   return (group === '' || group === '*') && (resource === 'pods' || resource === '*');
 }
 
+const durationText = z.string().regex(/^\d+[smhd]$/, 'a whole number and a unit (s, m, h or d), e.g. 15m or 1h');
+
+/** What a `review` rule asks of the approval: who decides, how many, how long it lasts. Unset fields take the gateway's approval defaults. */
+export const reviewSchema = z
+  .object({
+    /** Groups whose members may decide; default: the console's approver groups. */
+    approverGroups: z.array(z.string().min(1)).min(1, 'list at least one group, or leave the field out for the default approvers').optional(),
+    /** Approvals needed (N of M); one denial decides. */
+    quorum: z.number().int().min(1).max(10).optional(),
+    /** The requester must say why (the Gatehouse-Reason header). */
+    requireReason: z.boolean().optional(),
+    /** A pending approval expires after this long. */
+    expiresIn: durationText.optional(),
+    /** Once approved, how long the identical request may be repeated, and how many times. */
+    grantTtl: durationText.optional(),
+    grantUses: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+export type ReviewSpec = z.infer<typeof reviewSchema>;
+
 export const ruleSchema = z
   .object({
     name: ruleName,
@@ -143,8 +163,11 @@ export const ruleSchema = z
     messageExpression: z.string().trim().min(1).optional(),
     /** What the client should do instead; appended to denials. */
     hint: z.string().optional(),
+    /** For `action: review`: the approval's requirements. */
+    review: reviewSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.review === undefined || r.action === 'review', { message: '`review` settings need `action: review`', path: ['review'] });
 export type RuleSpec = z.infer<typeof ruleSchema>;
 
 export const policyDocumentSchema = z
@@ -208,6 +231,8 @@ export interface CompiledRule {
   readonly message: string | undefined;
   readonly messageExpression: CelProgram | undefined;
   readonly hint: string | undefined;
+  /** The `review` settings of a review rule, as written (defaults are applied by the approval stage). */
+  readonly review: ReviewSpec | undefined;
   readonly needs: RuleNeeds;
 }
 

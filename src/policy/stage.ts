@@ -8,6 +8,7 @@
  */
 
 import { GatehouseError } from '../errors/codes.js';
+import { sentence } from '../errors/sentence.js';
 import type { ErrorCause } from '../errors/codes.js';
 import { CONTINUE, stop } from '../pipeline/context.js';
 import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js';
@@ -40,6 +41,8 @@ export interface PolicyStageOptions {
   resolveObject?: (ctx: RequestContext) => Promise<ResolvedObjects>;
   /** The proxy masks responses, so a `mask` decision lets the request through (the terminal masks it). */
   masking?: boolean;
+  /** An approval stage follows, so a `review` decision lets the request on to it (it holds the request). */
+  approvals?: boolean;
 }
 
 const WRITE_VERBS: ReadonlySet<string> = new Set(['create', 'update', 'patch']);
@@ -70,7 +73,9 @@ export function createPolicyStage(options: PolicyStageOptions): Stage {
 
       const decision = decide(policy, candidates, facts, { ...inputs, request, principal, requestId: ctx.id });
       ctx.decision = decision;
-      return decision.action === 'mask' && options.masking === true ? CONTINUE : outcomeOf(decision);
+      if (decision.action === 'mask' && options.masking === true) return CONTINUE;
+      if (decision.action === 'review' && options.approvals === true) return CONTINUE;
+      return outcomeOf(decision);
     },
   };
 }
@@ -185,8 +190,3 @@ function ruleCauses(decision: Decision): ErrorCause[] {
   return decision.rule === undefined ? [] : [{ reason: 'GatehousePolicyRule', message: decision.rule, field: 'rule' }];
 }
 
-/** The text as a sentence ending in a full stop. */
-function sentence(text: string): string {
-  const t = text.trim();
-  return /[.!?]$/.test(t) ? t : `${t}.`;
-}

@@ -54,6 +54,17 @@ describe('policy engine: precedence and default', () => {
     expect(evaluatePolicy(policyOf(yaml, 'allow'), i).action).toBe('allow');
     expect(evaluatePolicy(policyOf(yaml, 'allow'), input('DELETE', '/api/v1/namespaces/default/pods/p')).rule).toBe('r');
   });
+
+  it('treats mask as a modifier of an allowed request, never as an allow of its own', () => {
+    const i = input('GET', '/api/v1/namespaces/default/secrets/s');
+    const maskOnly = policyYaml('    - name: m\n      action: mask\n');
+    const denied = evaluatePolicy(policyOf(maskOnly, 'deny'), i);
+    expect(denied).toMatchObject({ action: 'deny', rule: undefined, matched: [{ rule: 'm', action: 'mask' }] });
+    expect(denied.message).toContain('mask rule "m" matched, but masking only applies to requests something allows');
+    expect(evaluatePolicy(policyOf(maskOnly, 'review'), i).action).toBe('review');
+    expect(evaluatePolicy(policyOf(maskOnly, 'allow'), i)).toMatchObject({ action: 'mask', rule: 'm' });
+    expect(evaluatePolicy(all(['mask', 'allow']), i)).toMatchObject({ action: 'mask', rule: 'mask-0' });
+  });
 });
 
 describe('policy engine: match fields', () => {

@@ -123,6 +123,20 @@ describe('policy stage', () => {
     expect(statusFor(error).details?.causes?.[1]).toEqual({ reason: 'GatehousePolicyRule', message: 'protected-delete', field: 'rule' });
   });
 
+  it('passes review requests on to the approval stage when one follows, with the rule\'s review settings', async () => {
+    const withSettings = policyOf(
+      policyYaml(`    - name: prod-delete
+      match: { verbs: [delete] }
+      action: review
+      message: deletes need a second person
+      review: { approverGroups: [sre], quorum: 2, grantTtl: 5m }
+`),
+    );
+    const ctx = context('DELETE', '/api/v1/namespaces/prod/pods/x');
+    expect(await run(withSettings, ctx, { approvals: true })).toEqual({ action: 'continue' });
+    expect(ctx.decision).toMatchObject({ action: 'review', rule: 'prod-delete', review: { approverGroups: ['sre'], quorum: 2, grantTtl: '5m' } });
+  });
+
   it('refuses mask requests while masking does not exist', async () => {
     const error = refusal(await run(rules, context('GET', '/api/v1/namespaces/a/secrets/s')));
     expect(error.code).toBe('GH_MASKING_UNAVAILABLE');

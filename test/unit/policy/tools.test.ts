@@ -148,7 +148,8 @@ describe('gatehouse policy (CLI)', () => {
   it('exits 1 when a case fails', async () => {
     writeFileSync(join(dir, 'cases.yaml'), testFile(`    - name: wrong\n      request: { verb: list, resource: secrets }\n      expect: { action: allow }\n`, `[${join(repo, 'policies/guardrails')}]`));
     const out = await cli(['test', dir]);
-    expect(out).toMatch(/FAIL +t +wrong +allow +mask \(secret-reads\)/);
+    expect(out).toMatch(/FAIL +t +wrong +allow +deny \(default\)/);
+    expect(out).toContain('mask rule "secret-reads" matched, but masking only applies to requests something allows');
     expect(process.exitCode).toBe(1);
   });
 
@@ -160,7 +161,7 @@ describe('gatehouse policy (CLI)', () => {
     expect(out).toMatch(/\nprotected-exec +review +no +resources: "core\/pods" is not in \[/);
     expect(out).toContain('decision: review by rule "privileged-containers": a container asks to run privileged (securityContext.privileged = true)');
 
-    const json = JSON.parse(await cli(['explain', '--policy', join(repo, 'policies/guardrails'), '--verb', 'get', '--resource', 'secrets', '--name', 's', '--json'])) as {
+    const json = JSON.parse(await cli(['explain', '--policy', join(repo, 'policies/baseline-allow.yaml'), '--builtin-guardrails', '--verb', 'get', '--resource', 'secrets', '--name', 's', '--json'])) as {
       decision: { action: string; rule: string };
     };
     expect(json.decision).toMatchObject({ action: 'mask', rule: 'secret-reads' });
