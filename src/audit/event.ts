@@ -20,6 +20,8 @@ const principalSchema = z.looseObject({
   kind: z.string(),
   via: z.string(),
   tokenId: z.string().optional(),
+  /** The human accountable for an agent or CI token. */
+  sponsor: z.string().optional(),
 });
 
 const clientSchema = z.looseObject({
@@ -56,11 +58,24 @@ const decisionSchema = z.looseObject({
   errors: z.array(z.looseObject({ rule: z.string(), error: z.string() })).optional(),
 });
 
+const approvalDecisionSchema = z.looseObject({
+  by: z.string(),
+  decision: z.enum(['approve', 'deny']),
+  comment: z.string().nullable(),
+  at: z.string(),
+});
+
+/** The approval a `review` request went through: its state when the request was answered, and who decided. */
 const approvalSchema = z.looseObject({
   id: z.string(),
-  by: z.string(),
-  at: z.string(),
+  state: z.string().optional(),
+  /** The person whose decision settled it (the last approver to reach the quorum, or the one who denied). */
+  by: z.string().optional(),
+  at: z.string().optional(),
   comment: z.string().optional(),
+  decisions: z.array(approvalDecisionSchema).optional(),
+  /** The request spent a grant left by an earlier approval of the identical request. */
+  viaGrant: z.boolean().optional(),
 });
 
 const upstreamSchema = z.looseObject({
@@ -124,6 +139,25 @@ export type AuditBody = z.infer<typeof bodySchema>;
 export type AuditDecision = z.infer<typeof decisionSchema>;
 export type AuditStreamRef = z.infer<typeof streamSchema>;
 
+/** An approval as the recorder gets it (src/approvals/types.ts). */
+export interface AuditApprovalInput {
+  id: string;
+  state: string;
+  decisions: ReadonlyArray<{ by: string; decision: 'approve' | 'deny'; comment: string | null; at: string }>;
+  viaGrant?: boolean | undefined;
+}
+
+function approvalRecord(a: AuditApprovalInput): NonNullable<AuditEvent['approval']> {
+  const settling = a.state === 'approved' || a.state === 'denied' ? a.decisions.at(-1) : undefined;
+  return {
+    id: a.id,
+    state: a.state,
+    ...(settling ? { by: settling.by, at: settling.at, ...(settling.comment !== null ? { comment: settling.comment } : {}) } : {}),
+    decisions: a.decisions.map((d) => ({ ...d })),
+    ...(a.viaGrant ? { viaGrant: true } : {}),
+  };
+}
+
 /** What the recorder knows about a request when it writes the event. */
 export interface AuditEventInput {
   requestId: string;
@@ -136,7 +170,7 @@ export interface AuditEventInput {
   clientAddress: string;
   headers: IncomingHttpHeaders;
   decision?: DecisionLike | undefined;
-  approval?: { id: string; by: string; at: Date | string; comment?: string | undefined } | undefined;
+  approval?: AuditApprovalInput | undefined;
   upstream?: { status?: number | undefined; latencyMs: number; bytesIn: number; bytesOut: number } | undefined;
   result: { status: number; code?: string | undefined; durationMs?: number | undefined };
   /** Bodies as the client saw them (after masking); build them with {@link captureBody}. */
@@ -201,13 +235,10 @@ export function buildAuditEvent(input: AuditEventInput): AuditEvent {
   };
   if (input.principal) {
     const p = input.principal;
-    event.principal = { subject: p.subject, groups: [...p.groups], kind: p.kind, via: p.via, tokenId: p.tokenId };
+    event.principal = { subject: p.subject, groups: [...p.groups], kind: p.kind, via: p.via, tokenId: p.tokenId, ...(p.sponsor !== undefined ? { sponsor: p.sponsor } : {}) };
   }
   if (input.decision) event.decision = decisionRecord(input.decision);
-  if (input.approval) {
-    const a = input.approval;
-    event.approval = { id: a.id, by: a.by, at: typeof a.at === 'string' ? a.at : rfc3339Micros(a.at.getTime() * 1000), comment: a.comment };
-  }
+  if (input.approval) event.approval = approvalRecord(input.approval);
   if (input.upstream) event.upstream = { ...input.upstream };
   if (input.stream) event.stream = { ...input.stream };
   return event;

@@ -76,8 +76,10 @@ export interface AuditFilter {
   namespace?: string | undefined;
   /** Decision action: allow, deny, mask, review; `none` for events without a decision. */
   decision?: string | undefined;
-  /** kubectl session id (the `Kubectl-Session` header). */
-  kubectlSession?: string | undefined;
+  /** kubectl session id (the `Kubectl-Session` header); null for events without one. */
+  kubectlSession?: string | null | undefined;
+  /** The stream id of an exec / attach / watch recording (`stream.sessionId`): the event that closed it. */
+  streamSession?: string | undefined;
   /** Milliseconds since the epoch, inclusive. */
   sinceMs?: number | undefined;
   /** Milliseconds since the epoch, exclusive. */
@@ -90,6 +92,45 @@ export interface AuditFilter {
   order?: 'asc' | 'desc' | undefined;
 }
 
+/** Which sessions {@link AuditRepo.sessions} lists. */
+export interface SessionFilter {
+  subject?: string | undefined;
+  /** One kubectl session; null: only principal sessions (events without one). */
+  kubectlSession?: string | null | undefined;
+  /** Milliseconds since the epoch: sessions with an event at or after this. */
+  sinceMs?: number | undefined;
+  /** Milliseconds since the epoch: only events before this are counted. */
+  untilMs?: number | undefined;
+  /** At most this many (default 100), the most recently active first. */
+  limit?: number | undefined;
+}
+
+/** Events without a kubectl session are grouped per principal and per hour of this length. */
+export const PRINCIPAL_SESSION_MS = 3_600_000;
+
+/**
+ * A session: the events of one kubectl invocation (Kubectl-Session) by one
+ * principal, or, for clients that send no session id, one principal's
+ * events within one hour ({@link PRINCIPAL_SESSION_MS}).
+ */
+export interface SessionSummaryRow {
+  kubectlSession: string | null;
+  subject: string;
+  /** For a principal session: the hour's start, in milliseconds since the epoch; null for a kubectl session. */
+  bucketMs: number | null;
+  firstMs: number;
+  lastMs: number;
+  events: number;
+  /** Events by decision action. */
+  denied: number;
+  reviewed: number;
+  masked: number;
+  /** Events that recorded a stream (exec, attach, watch, logs). */
+  streams: number;
+  /** The session's first event (canonical JSON), for who and which command. */
+  firstEventJson: string;
+}
+
 export interface AuditRepo {
   /** Links and writes a batch (events, stream chunks, maybe a checkpoint) in one transaction. */
   append(batch: AppendBatch): Promise<AppendResult>;
@@ -100,6 +141,8 @@ export interface AuditRepo {
   /** Every checkpoint, ascending by seq (a seal before a periodic one at the same seq). */
   checkpoints(): Promise<Checkpoint[]>;
   search(filter: AuditFilter): Promise<StoredEventRow[]>;
+  /** Sessions of identified principals, the most recently active first. */
+  sessions(filter: SessionFilter): Promise<SessionSummaryRow[]>;
   /** The smallest seq whose event time is at or after `timeMs`, if any. */
   firstSeqAtOrAfter(timeMs: number): Promise<number | undefined>;
   /** A stream's chunks, ascending by seq. */

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerKubeconfig } from './kubeconfig.js';
+import { registerApprovals } from './approvals.js';
 import { registerAudit } from './audit.js';
 import { registerLogin } from './login.js';
 import { registerPolicy } from './policy.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerLogin(program);
   registerPolicy(program);
   registerAudit(program);
+  registerApprovals(program);
   return program;
 }
 

@@ -20,6 +20,9 @@ interface ServeFlags {
   policy?: string[];
   guardrails: boolean;
   defaultAction?: string;
+  approvals: boolean;
+  approvalHold?: string;
+  consoleUrl?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -40,6 +43,9 @@ export function registerServe(program: Command): void {
     .option('--no-guardrails', 'do not load the built-in guardrail pack')
     .option('--default-action <action>', 'outcome for requests no rule matches: deny (default), allow, review or mask')
     .option('--impersonate', "forward each caller as Impersonate-User/Group so the cluster's RBAC applies too (the gateway credential needs the impersonate verb)")
+    .option('--approval-hold <seconds>', 'how long a request that needs approval waits for a decision before the client is told to retry (default 60)')
+    .option('--no-approvals', 'refuse requests that need approval at once instead of holding them (GH_APPROVAL_UNAVAILABLE)')
+    .option('--console-url <url>', 'the console address put in messages and notifications (default: the gateway URL + /ui)')
     .action(async (flags: ServeFlags) => {
       const fromFile = (flags.config ? readConfigFile(flags.config) : {}) as Record<string, Record<string, unknown> | undefined>;
       const merged: Record<string, unknown> = { ...fromFile };
@@ -62,6 +68,11 @@ export function registerServe(program: Command): void {
         paths: flags.policy ? [...(filePolicy?.paths ?? []), ...flags.policy] : undefined,
         builtinGuardrails: flags.guardrails ? undefined : false,
         defaultAction: flags.defaultAction,
+      });
+      section('approvals', {
+        enabled: flags.approvals ? undefined : false,
+        holdSeconds: flags.approvalHold === undefined ? undefined : Number(flags.approvalHold),
+        consoleUrl: flags.consoleUrl,
       });
       if (flags.dataDir) merged.dataDir = flags.dataDir;
 

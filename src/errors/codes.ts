@@ -19,11 +19,17 @@ export const errorCodes = {
   GH_POLICY_BODY_UNREADABLE: { httpStatus: 415, reason: 'UnsupportedMediaType' },
   GH_POLICY_UNAVAILABLE: { httpStatus: 503, reason: 'ServiceUnavailable' },
   GH_APPROVAL_UNAVAILABLE: { httpStatus: 403, reason: 'Forbidden' },
+  GH_APPROVAL_PENDING: { httpStatus: 403, reason: 'Forbidden' },
+  GH_APPROVAL_DENIED: { httpStatus: 403, reason: 'Forbidden' },
+  GH_APPROVAL_EXPIRED: { httpStatus: 403, reason: 'Forbidden' },
+  GH_APPROVAL_REASON_REQUIRED: { httpStatus: 403, reason: 'Forbidden' },
+  GH_APPROVAL_FAILED: { httpStatus: 503, reason: 'ServiceUnavailable' },
   GH_MASKING_UNAVAILABLE: { httpStatus: 403, reason: 'Forbidden' },
   // Nominal status: the real one and its reason are copied from the API server's refusal of the dry-run.
   GH_DRY_RUN_REFUSED: { httpStatus: 422, reason: 'Invalid' },
   GH_MASKING_FAILED: { httpStatus: 502, reason: 'InternalError' },
   GH_AUDIT_UNAVAILABLE: { httpStatus: 503, reason: 'ServiceUnavailable' },
+  GH_SESSION_LIMIT: { httpStatus: 413, reason: 'RequestEntityTooLarge' },
   GH_INTERNAL: { httpStatus: 500, reason: 'InternalError' },
 } as const satisfies Record<string, { httpStatus: number; reason: string }>;
 

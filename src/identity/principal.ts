@@ -7,4 +7,6 @@ export interface Principal {
   via: 'bootstrap-token' | 'token' | 'oidc';
   /** Id of the Gatehouse token used, when via a token. */
   tokenId: string | undefined;
+  /** The human accountable for an agent or CI token (its sponsor), when the token names one. */
+  sponsor?: string | undefined;
 }

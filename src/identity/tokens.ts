@@ -120,7 +120,7 @@ export function createTokenService(store: Pick<Store, 'tokens'>, options: TokenS
     const at = now();
     if (!row || statusOf(row, at) !== 'active') return undefined;
     noteUse(row, at);
-    const principal: Principal = { subject: `token:${row.name}`, groups: row.groups, kind: row.kind, via: 'token', tokenId: row.id };
+    const principal: Principal = { subject: `token:${row.name}`, groups: row.groups, kind: row.kind, via: 'token', tokenId: row.id, sponsor: row.sponsor ?? undefined };
     return principal;
   };
 

@@ -16,6 +16,8 @@ const DROPPED = new Set([
   'host',
   'authorization',
   'cookie',
+  // The requester's reason for an approval is for approvers, not the API server.
+  'gatehouse-reason',
 ]);
 
 function dropped(name: string): boolean {

@@ -9,7 +9,8 @@
 import { linkEvents } from '../audit/chain.js';
 import type { Checkpoint, CheckpointKind } from '../audit/checkpoint.js';
 import { EVENT_COLUMN_NAMES, eventColumns } from '../audit/columns.js';
-import type { AppendBatch, AppendResult, AuditFilter, EventColumns, HeadState, StoredEventRow } from '../audit/store.js';
+import { PRINCIPAL_SESSION_MS } from '../audit/store.js';
+import type { AppendBatch, AppendResult, AuditFilter, EventColumns, HeadState, SessionFilter, SessionSummaryRow, StoredEventRow } from '../audit/store.js';
 
 const COLUMN_KEYS = Object.keys(EVENT_COLUMN_NAMES) as Array<keyof EventColumns>;
 
@@ -127,7 +128,9 @@ export function searchQuery(filter: AuditFilter): { sql: string; params: unknown
   if (filter.namespace !== undefined) add('namespace = ?', filter.namespace);
   if (filter.decision === 'none') add('decision IS NULL');
   else if (filter.decision !== undefined) add('decision = ?', filter.decision);
-  if (filter.kubectlSession !== undefined) add('kubectl_session = ?', filter.kubectlSession);
+  if (filter.kubectlSession === null) add('kubectl_session IS NULL');
+  else if (filter.kubectlSession !== undefined) add('kubectl_session = ?', filter.kubectlSession);
+  if (filter.streamSession !== undefined) add('stream_session = ?', filter.streamSession);
   // time_ms is whole milliseconds: comparing with the ceiling keeps the meaning for fractions.
   if (filter.sinceMs !== undefined) add('time_ms >= ?', Math.ceil(filter.sinceMs));
   if (filter.untilMs !== undefined) add('time_ms < ?', Math.ceil(filter.untilMs));
@@ -135,6 +138,68 @@ export function searchQuery(filter: AuditFilter): { sql: string; params: unknown
   const order = filter.order === 'desc' ? 'DESC' : 'ASC';
   params.push(filter.limit ?? 100);
   return { sql: `${EVENT_SELECT}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order} LIMIT ?`, params };
+}
+
+export interface DbSessionRow {
+  kubectl_session: string | null;
+  subject: string;
+  bucket: Num | null;
+  first_ms: Num;
+  last_ms: Num;
+  events: Num;
+  denied: Num;
+  reviewed: Num;
+  masked: Num;
+  streams: Num;
+  event_json: string;
+}
+
+/**
+ * The session listing: events grouped by kubectl session and principal, and
+ * those without a kubectl session by principal and hour, each joined to its
+ * first event. Integer division of the BIGINT time truncates in both SQLite
+ * and PostgreSQL.
+ */
+export function sessionsQuery(filter: SessionFilter): { sql: string; params: unknown[] } {
+  const where = ['subject IS NOT NULL'];
+  const params: unknown[] = [];
+  const add = (clause: string, value: unknown) => {
+    where.push(clause);
+    params.push(value);
+  };
+  if (filter.subject !== undefined) add('subject = ?', filter.subject);
+  if (filter.kubectlSession === null) where.push('kubectl_session IS NULL');
+  else if (filter.kubectlSession !== undefined) add('kubectl_session = ?', filter.kubectlSession);
+  if (filter.sinceMs !== undefined) add('time_ms >= ?', Math.ceil(filter.sinceMs));
+  if (filter.untilMs !== undefined) add('time_ms < ?', Math.ceil(filter.untilMs));
+  params.push(filter.limit ?? 100);
+  const bucket = `CASE WHEN kubectl_session IS NULL THEN time_ms / ${PRINCIPAL_SESSION_MS} END`;
+  const count = (decision: string) => `SUM(CASE WHEN decision = '${decision}' THEN 1 ELSE 0 END)`;
+  const grouped =
+    `SELECT kubectl_session, subject, ${bucket} AS bucket, MIN(time_ms) AS first_ms, MAX(time_ms) AS last_ms, COUNT(*) AS events, ` +
+    `${count('deny')} AS denied, ${count('review')} AS reviewed, ${count('mask')} AS masked, COUNT(stream_session) AS streams, ` +
+    `MIN(seq) AS first_seq, MAX(seq) AS last_seq ` +
+    `FROM audit_events WHERE ${where.join(' AND ')} GROUP BY kubectl_session, subject, ${bucket}`;
+  const sql =
+    `SELECT s.kubectl_session, s.subject, s.bucket, s.first_ms, s.last_ms, s.events, s.denied, s.reviewed, s.masked, s.streams, f.event_json ` +
+    `FROM (${grouped}) s JOIN audit_events f ON f.seq = s.first_seq ORDER BY s.last_ms DESC, s.last_seq DESC LIMIT ?`;
+  return { sql, params };
+}
+
+export function sessionFromDb(row: DbSessionRow): SessionSummaryRow {
+  return {
+    kubectlSession: row.kubectl_session,
+    subject: row.subject,
+    bucketMs: row.bucket === null ? null : Number(row.bucket) * PRINCIPAL_SESSION_MS,
+    firstMs: Number(row.first_ms),
+    lastMs: Number(row.last_ms),
+    events: Number(row.events),
+    denied: Number(row.denied),
+    reviewed: Number(row.reviewed),
+    masked: Number(row.masked),
+    streams: Number(row.streams),
+    firstEventJson: row.event_json,
+  };
 }
 
 /** Rewrites `?` placeholders as PostgreSQL's `$1, $2…` (the SQL here has no `?` inside literals). */

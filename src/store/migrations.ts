@@ -98,4 +98,23 @@ export const migrations: readonly Migration[] = [
     `,
   },
   { version: 2, name: 'audit', sql: auditTables('sqlite'), postgres: auditTables('postgres') },
+  {
+    version: 3,
+    name: 'approvals',
+    // The whole approval is record_json; the columns are what lookups filter on.
+    sql: `
+      CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'expired')),
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        grant_expires_at BIGINT,
+        record_json TEXT NOT NULL
+      );
+      CREATE INDEX approvals_open ON approvals (subject, fingerprint, created_at);
+      CREATE INDEX approvals_state ON approvals (state, created_at);
+    `,
+  },
 ];

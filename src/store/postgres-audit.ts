@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { AuditRepo } from '../audit/store.js';
 import * as q from './audit-rows.js';
-import type { DbCheckpointRow, DbChunkRow, DbEventRow, DbHeadRow } from './audit-rows.js';
+import type { DbCheckpointRow, DbChunkRow, DbEventRow, DbHeadRow, DbSessionRow } from './audit-rows.js';
 import { inTransaction } from './postgres-tx.js';
 
 /** PostgreSQL allows 65 535 parameters per statement; rows are inserted in slices that stay below. */
@@ -32,6 +32,10 @@ export function createPostgresAuditRepo(pool: pg.Pool): AuditRepo {
     search: async (filter) => {
       const { sql, params } = q.searchQuery(filter);
       return (await all<DbEventRow>(sql, params)).map(q.eventFromDb);
+    },
+    sessions: async (filter) => {
+      const { sql, params } = q.sessionsQuery(filter);
+      return (await all<DbSessionRow>(sql, params)).map(q.sessionFromDb);
     },
     firstSeqAtOrAfter: async (timeMs) => {
       const [row] = await all<{ seq: string | null }>('SELECT MIN(seq) AS seq FROM audit_events WHERE time_ms >= ?', [timeMs]);

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { migrations as knownMigrations } from './migrations.js';
 import type { Migration } from './migrations.js';
+import { createPostgresApprovalsRepo } from './postgres-approvals.js';
 import { createPostgresAuditRepo } from './postgres-audit.js';
 import { createPostgresTokensRepo } from './postgres-tokens.js';
 import { inTransaction } from './postgres-tx.js';
@@ -54,12 +55,14 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     throw err;
   }
   let closed: Promise<void> | undefined;
+  const approvals = createPostgresApprovalsRepo(pool, { onListenError: options.onIdleError });
   return {
     pool,
     schemaVersion,
     tokens: createPostgresTokensRepo(pool),
     audit: createPostgresAuditRepo(pool),
-    close: () => (closed ??= pool.end()),
+    approvals,
+    close: () => (closed ??= approvals.close().then(() => pool.end())),
   };
 }
 

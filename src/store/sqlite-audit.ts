@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { AuditRepo } from '../audit/store.js';
 import * as q from './audit-rows.js';
-import type { DbCheckpointRow, DbChunkRow, DbEventRow, DbHeadRow } from './audit-rows.js';
+import type { DbCheckpointRow, DbChunkRow, DbEventRow, DbHeadRow, DbSessionRow } from './audit-rows.js';
 import { settle } from './sqlite-tokens.js';
 
 /**
@@ -52,6 +52,11 @@ export function createSqliteAuditRepo(db: Database.Database): AuditRepo {
       settle(() => {
         const { sql, params } = q.searchQuery(filter);
         return db.prepare<unknown[], DbEventRow>(sql).all(...params).map(q.eventFromDb);
+      }),
+    sessions: (filter) =>
+      settle(() => {
+        const { sql, params } = q.sessionsQuery(filter);
+        return db.prepare<unknown[], DbSessionRow>(sql).all(...params).map(q.sessionFromDb);
       }),
     firstSeqAtOrAfter: (timeMs) => settle(() => firstAtOrAfter.get(timeMs)?.seq ?? undefined),
     chunks: (sessionId) => settle(() => chunks.all(sessionId).map(q.chunkFromDb)),

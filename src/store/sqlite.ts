@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrations as knownMigrations } from './migrations.js';
 import type { Migration } from './migrations.js';
+import { createSqliteApprovalsRepo } from './sqlite-approvals.js';
 import { createSqliteAuditRepo } from './sqlite-audit.js';
 import { createSqliteTokensRepo } from './sqlite-tokens.js';
 import type { Store } from './types.js';
@@ -50,6 +51,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     schemaVersion,
     tokens: createSqliteTokensRepo(db),
     audit: createSqliteAuditRepo(db),
+    approvals: createSqliteApprovalsRepo(db),
     close() {
       db.close();
       return Promise.resolve();

@@ -1,3 +1,4 @@
+import type { ApprovalsRepo } from '../approvals/store.js';
 import type { AuditRepo } from '../audit/store.js';
 
 /**
@@ -9,6 +10,8 @@ export interface Store {
   readonly tokens: TokensRepo;
   /** The audit events, checkpoints and stream chunks (src/audit/store.ts). */
   readonly audit: AuditRepo;
+  /** Pending approvals and grants (src/approvals/store.ts). */
+  readonly approvals: ApprovalsRepo;
   /** Releases the connection(s). Later calls on the repositories throw. */
   close(): Promise<void>;
 }

@@ -23,6 +23,7 @@ interface Recorded {
     principal?: { subject: string };
     request: { verb: string; resource: string; namespace: string; name: string; subresource: string };
     decision?: { action: string; rule?: string };
+    approval?: { id: string; state: string; decisions: unknown[] };
     result: { status: number; code?: string };
     client: { kubectlSession?: string; kubectlCommand?: string };
     bodies: { request?: { encoding: 'utf8' | 'base64'; data: string } };
@@ -32,7 +33,7 @@ interface Recorded {
 const gatehouse = (args: string[]) => run(process.execPath, ['bin/gatehouse.js', ...args, '--data-dir', gateway.dataDir]);
 
 beforeAll(async () => {
-  gateway = await startGatewayProcess(cluster.adminKubeconfig);
+  gateway = await startGatewayProcess(cluster.adminKubeconfig, ['--approval-hold', '0']);
   direct = kubectlFor(cluster.adminKubeconfig);
   via = kubectlFor(gateway.adminKubeconfig);
   await direct.ok(['create', 'namespace', ns]);
@@ -81,7 +82,8 @@ describe('the audit record', () => {
     expect(write.event.client.kubectlCommand).toBe('kubectl apply');
     const refused = events.find((e) => e.event.result.status === 403)!;
     expect(refused.event.decision).toMatchObject({ action: 'review', rule: 'privileged-containers' });
-    expect(refused.event.result.code).toBe('GH_APPROVAL_UNAVAILABLE');
+    expect(refused.event.result.code).toBe('GH_APPROVAL_PENDING');
+    expect(refused.event.approval).toMatchObject({ id: expect.stringMatching(/^apr_/) as unknown, state: 'pending', decisions: [] });
   });
 
   it('verifies, then detects a record edited in the database', async () => {

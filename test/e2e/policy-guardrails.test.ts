@@ -48,7 +48,8 @@ beforeAll(async () => {
       },
     }),
   );
-  gateway = await startGatewayProcess(cluster.adminKubeconfig, ['--policy', teamPolicy]);
+  // No hold: a request that needs approval is answered at once (the approval flow has its own tests).
+  gateway = await startGatewayProcess(cluster.adminKubeconfig, ['--policy', teamPolicy, '--approval-hold', '0']);
   via = kubectlFor(gateway.adminKubeconfig);
 });
 afterAll(async () => {
@@ -67,10 +68,11 @@ describe('guardrails on real kubectl requests', () => {
     expect(await via.ok(['create', '-f', '-'], { input: pod('harmless', {}) })).toBe('pod/harmless created\n');
   });
 
-  it('holds a privileged pod for approval (refused while approvals are not enabled)', async () => {
+  it('holds a privileged pod for approval, telling the client where to approve it and to retry', async () => {
     const stderr = await refused(['create', '-f', '-'], pod('privileged', { containers: privilegedContainers }));
     expect(stderr).toContain('Error from server (Forbidden)');
-    expect(stderr).toContain('policy rule "privileged-containers" requires a person\'s approval');
+    expect(stderr).toContain('needs approval: policy rule "privileged-containers"');
+    expect(stderr).toMatch(new RegExp(`Approve it at ${gateway.url}/ui/approvals/apr_[\\w-]+, then retry the same command`));
     expect((await direct(['-n', ns, 'get', 'pod', 'privileged'])).code).toBe(1);
   });
 

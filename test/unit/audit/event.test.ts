@@ -12,7 +12,14 @@ describe('buildAuditEvent', () => {
       clientAddress: '10.0.0.7',
       headers: { 'user-agent': 'kubectl/v1.33.0', 'kubectl-command': 'kubectl delete', 'kubectl-session': 'abc' },
       decision: { action: 'review', rule: 'prod-deletes', message: 'needs a human', hint: undefined, matched: [{ rule: 'prod-deletes', action: 'review', message: 'needs a human' }], errors: [] },
-      approval: { id: 'a-1', by: 'oidc:alice', at: new Date(Date.UTC(2025, 10, 25, 15)), comment: 'ok' },
+      approval: {
+        id: 'a-1',
+        state: 'approved',
+        decisions: [
+          { by: 'oidc:carol', decision: 'approve', comment: null, at: '2025-11-25T14:59:00.000Z' },
+          { by: 'oidc:alice', decision: 'approve', comment: 'ok', at: '2025-11-25T15:00:00.000Z' },
+        ],
+      },
       upstream: { status: 200, latencyMs: 4.5, bytesIn: 0, bytesOut: 300 },
       result: { status: 200, durationMs: 12.25 },
       timeMicros: Date.UTC(2025, 10, 25, 14, 57) * 1000 + 123_456,
@@ -25,7 +32,17 @@ describe('buildAuditEvent', () => {
       client: { address: '10.0.0.7', userAgent: 'kubectl/v1.33.0', kubectlCommand: 'kubectl delete', kubectlSession: 'abc' },
       request: { method: 'DELETE', verb: '', path: '/api/v1/namespaces/prod/pods/web', query: 'gracePeriodSeconds=0' },
       decision: { action: 'review', rule: 'prod-deletes', matched: [{ rule: 'prod-deletes', action: 'review' }] },
-      approval: { id: 'a-1', by: 'oidc:alice', at: '2025-11-25T15:00:00.000000Z', comment: 'ok' },
+      approval: {
+        id: 'a-1',
+        state: 'approved',
+        by: 'oidc:alice',
+        at: '2025-11-25T15:00:00.000Z',
+        comment: 'ok',
+        decisions: [
+          { by: 'oidc:carol', decision: 'approve', comment: null, at: '2025-11-25T14:59:00.000Z' },
+          { by: 'oidc:alice', decision: 'approve', comment: 'ok', at: '2025-11-25T15:00:00.000Z' },
+        ],
+      },
       result: { status: 200, durationMs: 12.25 },
       bodies: { masked: false },
     });

@@ -64,6 +64,7 @@ describe('Gatehouse tokens', () => {
       kind: 'agent',
       via: 'token',
       tokenId: record.id,
+      sponsor: 'alice',
     });
   });
 

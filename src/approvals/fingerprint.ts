@@ -1,0 +1,41 @@
+import { createHash } from 'node:crypto';
+import type { KubeRequest } from '../classify/kube-request.js';
+
+/**
+ * What makes two requests "the same request" for a grant: who asks, the
+ * method, the path with its query parameters in a canonical order, and the
+ * SHA-256 of the body. A retry of the same kubectl command matches; any
+ * change to the target, the query (dryRun, force…) or the body does not.
+ *
+ * @example
+ * fingerprint('oidc:bob@example.com', 'POST', '/api/v1/namespaces/default/pods?fieldManager=kubectl-run', body);
+ */
+export function fingerprint(subject: string, method: string, url: string, body: Buffer | undefined): string {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const params = [...new URLSearchParams(q === -1 ? '' : url.slice(q + 1))].sort(([a, x], [b, y]) => (a === b ? cmp(x, y) : cmp(a, b)));
+  const bodyHash = createHash('sha256')
+    .update(body ?? Buffer.alloc(0))
+    .digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([1, subject, method.toUpperCase(), path, params, bodyHash]))
+    .digest('hex');
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const STREAM_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward']);
+
+/** One line an approver reads first: "create pods/web in default", "exec pods/web in prod". */
+export function summarize(request: KubeRequest, nameInBody: string): string {
+  if (!request.isResourceRequest) return `${request.verb.toUpperCase()} ${request.path}`;
+  const name = request.name || nameInBody;
+  const session = STREAM_SUBRESOURCES.has(request.subresource);
+  const resource = request.subresource && !session ? `${request.resource}/${request.subresource}` : request.resource;
+  const group = request.apiGroup ? `.${request.apiGroup}` : '';
+  const target = name ? `${resource}${group} ${name}` : `${resource}${group}`;
+  const verb = session ? request.subresource : request.verb;
+  return `${verb} ${target}${request.namespace ? ` in namespace ${request.namespace}` : ''}`;
+}

@@ -1,0 +1,186 @@
+/**
+ * The approval stage: runs after policy and acts only on `review`
+ * decisions. A request either spends a grant its identical predecessor was
+ * given, or opens (or rejoins) an approval and waits up to the hold window
+ * for people to decide. Approved: it goes on upstream. Denied, expired or
+ * still pending: a 403 Status that says exactly what to do next. Any failure
+ * here stops the request (fail closed).
+ *
+ * @module
+ */
+
+import { GatehouseError } from '../errors/codes.js';
+import { sentence } from '../errors/sentence.js';
+import type { Masker } from '../masking/index.js';
+import { CONTINUE, stop } from '../pipeline/context.js';
+import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js';
+import type { Decision } from '../policy/engine.js';
+import type { ResolvedObjects } from '../policy/stage.js';
+import { fingerprint, summarize } from './fingerprint.js';
+import { previewOf } from './preview.js';
+import type { Approvals } from './service.js';
+import type { Approval } from './types.js';
+
+export interface ApprovalStageOptions {
+  approvals: Approvals;
+  /** How long a request waits for a decision before the client is told to retry. */
+  holdMs: number;
+  /** The object a write would store and the live one (server-side dry-run), for the approver's diff. */
+  resolveObject?: ((ctx: RequestContext) => Promise<ResolvedObjects>) | undefined;
+  masker: Masker;
+}
+
+/** The header a requester (an agent, the MCP server, a CLI wrapper) states its reason in. */
+export const REASON_HEADER = 'gatehouse-reason';
+const MAX_REASON = 500;
+const RETRY_SECONDS = 5;
+
+export function createApprovalStage(options: ApprovalStageOptions): Stage {
+  const { approvals } = options;
+  return {
+    name: 'approval',
+    async run(ctx) {
+      const decision = ctx.decision;
+      if (decision?.action !== 'review') return CONTINUE;
+      try {
+        return await hold(ctx, decision, options);
+      } catch (err) {
+        if (err instanceof GatehouseError) throw err;
+        return stop(
+          new GatehouseError('GH_APPROVAL_FAILED', `this request needs approval and the gateway could not open or read it (${(err as Error).message}); it was not forwarded. Retry shortly.`, {
+            cause: err,
+            retryAfterSeconds: RETRY_SECONDS,
+          }),
+        );
+      }
+    },
+  };
+
+  async function hold(ctx: RequestContext, decision: Decision, opts: ApprovalStageOptions): Promise<StageOutcome> {
+    const principal = ctx.principal!;
+    const request = ctx.request!;
+    const fp = fingerprint(principal.subject, ctx.req.method ?? 'GET', ctx.req.url ?? '/', ctx.body);
+    let approval = await approvals.findOpen(principal.subject, fp);
+    if (approval?.state === 'approved') {
+      const spent = await approvals.spend(approval.id);
+      if (spent) {
+        ctx.approval = { approval: spent, viaGrant: true };
+        return CONTINUE;
+      }
+      approval = undefined;
+    }
+    if (approval === undefined) {
+      const requirements = approvals.requirements(decision.review);
+      const reason = reasonOf(ctx);
+      if (requirements.requireReason && reason === null) {
+        return stop(
+          new GatehouseError(
+            'GH_APPROVAL_REASON_REQUIRED',
+            `policy rule "${decision.rule}" needs a person's approval for this request, and approvers must know why: repeat it with the header "Gatehouse-Reason: <why you need this>" (docs/approvals.md shows how with kubectl, the Gatehouse CLI and MCP).`,
+          ),
+        );
+      }
+      const preview = await previewOf(ctx, opts.resolveObject, opts.masker);
+      approval = await approvals.create({
+        requestId: ctx.id,
+        fingerprint: fp,
+        requester: { subject: principal.subject, kind: principal.kind, groups: [...principal.groups], tokenId: principal.tokenId ?? null, sponsor: principal.sponsor ?? null },
+        request: {
+          verb: request.verb,
+          apiGroup: request.apiGroup,
+          apiVersion: request.apiVersion,
+          resource: request.resource,
+          subresource: request.subresource,
+          namespace: request.namespace,
+          name: request.name || nameOf(preview.object),
+          path: ctx.req.url ?? request.path,
+        },
+        summary: summarize(request, nameOf(preview.object)),
+        rule: decision.rule ?? '(default action)',
+        message: preview.problem ? `${decision.message} (${preview.problem})` : decision.message,
+        reasons: [...decision.matched],
+        reason,
+        object: preview.object,
+        diff: preview.diff,
+        requirements,
+      });
+    }
+
+    const gone = clientGone(ctx);
+    const settled = await approvals.waitForDecision(approval.id, opts.holdMs, gone.signal).finally(gone.release);
+    ctx.approval = { approval: settled, viaGrant: false };
+    switch (settled.state) {
+      case 'approved': {
+        const spent = await approvals.spend(settled.id);
+        if (spent) {
+          ctx.approval = { approval: spent, viaGrant: false };
+          return CONTINUE;
+        }
+        // Another copy of the same request spent the grant first.
+        return stop(pending(settled, decision, approvals, 'was approved, but its grant was already used by an identical request; retry to ask again'));
+      }
+      case 'denied':
+        return stop(denied(settled, decision));
+      case 'expired':
+        return stop(
+          new GatehouseError(
+            'GH_APPROVAL_EXPIRED',
+            `approval ${settled.id} for this request (policy rule "${decision.rule}") expired before enough approvers decided. Retry the same command to ask again.`,
+          ),
+        );
+      case 'pending':
+        return stop(pending(settled, decision, approvals, 'is waiting for a person'));
+    }
+  }
+}
+
+function pending(a: Approval, decision: Decision, approvals: Approvals, status: string): GatehouseError {
+  const r = a.requirements;
+  const approved = a.decisions.filter((d) => d.decision === 'approve').length;
+  const who = r.approverGroups.map((g) => `"${g}"`).join(', ');
+  const uses = r.grantUses === 1 ? 'once' : `${r.grantUses} times`;
+  return new GatehouseError(
+    'GH_APPROVAL_PENDING',
+    `needs approval: policy rule "${decision.rule}": ${sentence(decision.message)} Approval ${a.id} ${status} (members of ${who}; ${approved} of ${r.quorum} approvals so far). ` +
+      `Approve it at ${approvals.approvalUrl(a.id)}, then retry the same command: once approved, this identical request is let through ${uses} within ${minutes(r.grantTtlMs)}. ` +
+      `Do not change the request; a different one needs its own approval.`,
+    { causes: [{ reason: 'GatehouseApproval', message: a.id, field: 'approval' }] },
+  );
+}
+
+function denied(a: Approval, decision: Decision): GatehouseError {
+  const d = a.decisions.find((x) => x.decision === 'deny');
+  return new GatehouseError(
+    'GH_APPROVAL_DENIED',
+    `denied by ${d?.by ?? 'an approver'} (approval ${a.id}${d?.comment ? `): "${d.comment}"` : ')'}. The request needed approval under policy rule "${decision.rule}": ${sentence(decision.message)} Do not retry it unchanged.`,
+    { causes: [{ reason: 'GatehouseApproval', message: a.id, field: 'approval' }] },
+  );
+}
+
+/** The requester's reason: one line, trimmed and bounded; null when none was given. */
+function reasonOf(ctx: RequestContext): string | null {
+  const raw = ctx.req.headers[REASON_HEADER];
+  const text = (Array.isArray(raw) ? raw.join(' ') : (raw ?? '')).replace(/\s+/g, ' ').trim();
+  return text === '' ? null : text.slice(0, MAX_REASON);
+}
+
+/** Aborts when the client's connection closes, so a held request stops waiting for nobody; `release` unhooks it (keep-alive sockets serve many requests). */
+function clientGone(ctx: RequestContext): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const socket = ctx.req.socket;
+  const abort = (): void => controller.abort();
+  if (socket.destroyed) abort();
+  else socket.once('close', abort);
+  return { signal: controller.signal, release: () => socket.off('close', abort) };
+}
+
+function nameOf(object: unknown): string {
+  const meta = object !== null && typeof object === 'object' ? (object as { metadata?: { name?: unknown } }).metadata : undefined;
+  return typeof meta?.name === 'string' ? meta.name : '';
+}
+
+function minutes(ms: number): string {
+  const m = Math.round(ms / 60_000);
+  return m >= 120 && m % 60 === 0 ? `${m / 60} hours` : m === 1 ? '1 minute' : `${m} minutes`;
+}
+

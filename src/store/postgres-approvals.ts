@@ -1,0 +1,138 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import { APPROVAL_INSERT_COLUMNS, approvalColumns, expired } from '../approvals/store.js';
+import type { ApprovalChange, ApprovalsRepo } from '../approvals/store.js';
+import type { Approval } from '../approvals/types.js';
+import { inTransaction } from './postgres-tx.js';
+
+const CHANNEL = 'gatehouse_approvals';
+type Row = { record_json: string };
+
+/**
+ * Approvals in PostgreSQL, shared by every replica. Each write sends a
+ * NOTIFY (delivered at commit); one dedicated connection LISTENs, so a
+ * decision taken on one replica releases a request held on another. The
+ * listener reconnects with backoff; holders also re-read periodically, so a
+ * lost notification only delays a release.
+ */
+export function createPostgresApprovalsRepo(pool: pg.Pool, options: { onListenError?: (err: Error) => void } = {}): ApprovalsRepo & { close(): Promise<void> } {
+  const changes = new EventEmitter();
+  changes.setMaxListeners(0);
+  const parse = (row: Row | undefined): Approval | undefined => (row === undefined ? undefined : (JSON.parse(row.record_json) as Approval));
+  const write = async (client: pg.PoolClient, a: Approval): Promise<void> => {
+    const cols = approvalColumns(a);
+    await client.query('UPDATE approvals SET state = $1, grant_expires_at = $2, record_json = $3 WHERE id = $4', [a.state, cols[6], cols[7], a.id]);
+    await client.query('SELECT pg_notify($1, $2)', [CHANNEL, a.id]);
+  };
+
+  let listener: pg.Client | undefined;
+  // While LISTEN is up, every write comes back as a notification (ours too); announce locally only when it is not.
+  let listening = false;
+  const announce = (id: string): void => {
+    if (!listening) changes.emit('change', id);
+  };
+  let closed = false;
+  let retryMs = 250;
+  const listen = async (): Promise<void> => {
+    if (closed || listener !== undefined || changes.listenerCount('change') === 0) return;
+    const client = new pg.Client(pool.options);
+    listener = client;
+    const retry = (err: Error): void => {
+      options.onListenError?.(err);
+      if (listener === client) {
+        listener = undefined;
+        listening = false;
+      }
+      client.end().catch(() => undefined);
+      if (closed) return;
+      setTimeout(() => void listen(), retryMs).unref();
+      retryMs = Math.min(retryMs * 2, 10_000);
+    };
+    client.on('error', retry);
+    client.on('notification', (msg) => {
+      if (msg.channel === CHANNEL && msg.payload) changes.emit('change', msg.payload);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+      listening = listener === client;
+      retryMs = 250;
+    } catch (err) {
+      client.off('error', retry);
+      retry(err as Error);
+    }
+  };
+
+  return {
+    async insert(approval) {
+      await inTransaction(pool, async (client) => {
+        await client.query(`INSERT INTO approvals (${APPROVAL_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, approvalColumns(approval));
+        await client.query('SELECT pg_notify($1, $2)', [CHANNEL, approval.id]);
+      });
+      announce(approval.id);
+    },
+    async get(id) {
+      const { rows } = await pool.query<Row>('SELECT record_json FROM approvals WHERE id = $1', [id]);
+      return parse(rows[0]);
+    },
+    async list(filter) {
+      const where: string[] = [];
+      const args: string[] = [];
+      if (filter.state !== undefined) {
+        args.push(filter.state);
+        where.push(`state = $${args.length}`);
+      }
+      if (filter.requester !== undefined) {
+        args.push(filter.requester);
+        where.push(`subject = $${args.length}`);
+      }
+      const sql = `SELECT record_json FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC LIMIT ${Math.trunc(filter.limit)}`;
+      const { rows } = await pool.query<Row>(sql, args);
+      return rows.map((r) => parse(r)!);
+    },
+    async findOpen(subject, fp, now) {
+      const { rows } = await pool.query<Row>(
+        `SELECT record_json FROM approvals WHERE subject = $1 AND fingerprint = $2
+           AND ((state = 'pending' AND expires_at > $3) OR (state = 'approved' AND grant_expires_at > $3))
+         ORDER BY created_at DESC LIMIT 1`,
+        [subject, fp, now],
+      );
+      return parse(rows[0]);
+    },
+    async update<T>(id: string, change: ApprovalChange<T>) {
+      const done = await inTransaction(pool, async (client) => {
+        const { rows } = await client.query<Row>('SELECT record_json FROM approvals WHERE id = $1 FOR UPDATE', [id]);
+        const current = parse(rows[0]);
+        if (current === undefined) return undefined;
+        const { next, result } = change(current);
+        if (next !== undefined) await write(client, next);
+        return { result, written: next !== undefined };
+      });
+      if (done === undefined) return undefined;
+      if (done.written) announce(id);
+      return { result: done.result };
+    },
+    async expire(now) {
+      const out = await inTransaction(pool, async (client) => {
+        const { rows } = await client.query<Row>("SELECT record_json FROM approvals WHERE state = 'pending' AND expires_at <= $1 FOR UPDATE SKIP LOCKED", [now]);
+        const list = rows.map((row) => expired(parse(row)!, now));
+        for (const a of list) await write(client, a);
+        return list;
+      });
+      for (const a of out) announce(a.id);
+      return out;
+    },
+    watch(fn) {
+      changes.on('change', fn);
+      void listen();
+      return () => changes.off('change', fn);
+    },
+    async close() {
+      closed = true;
+      const client = listener;
+      listener = undefined;
+      listening = false;
+      await client?.end().catch(() => undefined);
+    },
+  };
+}
