@@ -13,11 +13,16 @@ import { createImpersonationGuard } from './identity/impersonation.js';
 import { createTokenService } from './identity/tokens.js';
 import { createOidcAuthenticator } from './identity/oidc/index.js';
 import { openStore } from './store/open.js';
-import { auditWriterOptions, createAuditWriter, loadAuditSigner } from './audit/index.js';
+import { auditWriterOptions, createAuditWriter, loadAuditSigner, trustedKeysFromPem } from './audit/index.js';
+import { bearerAuthenticator, createConsoleHandler, resolveConsoleSettings } from './console/index.js';
+import type { ConsoleHandler } from './console/index.js';
 import { createRecorder } from './record/recorder.js';
 import { createMasker } from './masking/index.js';
 import { openPolicy } from './policy/config.js';
 import { createPolicyStage } from './policy/stage.js';
+import { createApprovals } from './approvals/service.js';
+import { createApprovalStage } from './approvals/stage.js';
+import { createNotifier } from './approvals/notify.js';
 import { createDryRunResolver } from './upstream/dry-run.js';
 import { createNamespaceLabels } from './upstream/namespace-labels.js';
 import { createPipeline } from './pipeline/pipeline.js';
@@ -58,28 +63,43 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       ? { postgres: config.store.postgres.url, options: config.store.postgres }
       : { sqlite: resolve(config.dataDir, config.store.sqlite.path) },
   );
+  const signer = loadAuditSigner(config.dataDir);
   const writer = createAuditWriter(
     store.audit,
-    auditWriterOptions(config.audit, loadAuditSigner(config.dataDir), (err) => log.error({ err }, 'audit batch failed')),
+    auditWriterOptions(config.audit, signer, (err) => log.error({ err }, 'audit batch failed')),
   );
-  const recorder = createRecorder({ writer, maxBodyBytes: config.audit.maxBodyBytes, awaitReads: config.audit.awaitReads, log });
+  const recorder = createRecorder({ writer, maxBodyBytes: config.audit.maxBodyBytes, awaitReads: config.audit.awaitReads, sessions: config.audit.sessions, log });
   const tokens = createTokenService(store, { onBackgroundError: (err) => log.warn({ err }, 'recording token last-used time failed') });
+  const masker = createMasker(config.masking);
+  const resolveObject = createDryRunResolver(upstream, { timeoutMs: 10_000 });
+  // The console's address is known once the listener is up (the port may be picked by the OS).
+  let consoleUrl = config.approvals.consoleUrl ?? '';
+  const approvals = createApprovals({
+    repo: store.approvals,
+    config: config.approvals,
+    consoleUrl: () => consoleUrl,
+    notify: createNotifier(config.approvals.notify.webhooks, (id) => approvals.approvalUrl(id), log),
+    log,
+  });
+  const authenticators = [
+    bootstrapTokenAuthenticator(state.bootstrapTokens),
+    tokens.authenticator,
+    ...(config.identity.oidc.length > 0 ? [createOidcAuthenticator(config.identity.oidc, { log })] : []),
+  ];
   const stages: Stage[] = [
-    createIdentityStage([
-      bootstrapTokenAuthenticator(state.bootstrapTokens),
-      tokens.authenticator,
-      ...(config.identity.oidc.length > 0 ? [createOidcAuthenticator(config.identity.oidc, { log })] : []),
-    ]),
+    createIdentityStage(authenticators),
     createClassifyStage(config.limits),
     createImpersonationGuard(),
     createPolicyStage({
       policy,
       namespaceLabels: createNamespaceLabels(upstream, { ttlMs: 5_000 }),
-      resolveObject: createDryRunResolver(upstream, { timeoutMs: 10_000 }),
+      resolveObject,
       masking: true,
+      approvals: config.approvals.enabled,
     }),
+    ...(config.approvals.enabled ? [createApprovalStage({ approvals, holdMs: config.approvals.holdSeconds * 1000, resolveObject, masker })] : []),
   ];
-  const forwarding = { timeouts: config.timeouts, impersonate: config.identity.impersonation.enabled, masker: createMasker(config.masking) };
+  const forwarding = { timeouts: config.timeouts, impersonate: config.identity.impersonation.enabled, masker };
   const pipeline = createPipeline(
     stages,
     {
@@ -100,8 +120,10 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   server.requestTimeout = 0;
   server.timeout = 0;
   server.keepAliveTimeout = 65_000;
+  // Built once the URL is known (the console's links and OIDC redirect use it); until then only Kubernetes paths exist.
+  let consoleHandler: ConsoleHandler = () => false;
   server.on('request', (req, res) => {
-    if (!health(req, res)) pipeline.handleRequest(req, res);
+    if (!health(req, res) && !consoleHandler(req, res)) pipeline.handleRequest(req, res);
   });
   // Upgraded sockets leave the server's books; track them so close() ends exec sessions too.
   const upgraded = new Set<Duplex>();
@@ -125,6 +147,22 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `https://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+  const consoleSettings = resolveConsoleSettings(config, url);
+  consoleHandler = createConsoleHandler({
+    settings: {
+      ...consoleSettings,
+      approverGroups: () => [...config.approvals.approverGroups, ...policy.current().rules.flatMap((r) => r.review?.approverGroups ?? [])],
+    },
+    dataDir: config.dataDir,
+    authenticate: bearerAuthenticator(authenticators),
+    approvals,
+    audit: store.audit,
+    auditKeys: trustedKeysFromPem(signer.publicKeyPem),
+    policy,
+    tokens,
+    log,
+  });
+  consoleUrl ||= `${consoleSettings.publicUrl}/ui`;
   log.info({ url, upstream: target.server.origin, context: target.contextName }, 'gateway listening');
 
   return {
@@ -138,6 +176,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
         upstream.close();
       });
       policy.close();
+      approvals.close();
       await tokens.flush();
       await writer.close();
       await store.close();

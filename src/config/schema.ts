@@ -7,6 +7,8 @@ import { oidcIssuerSchema } from '../identity/oidc/config.js';
 import { defaultPolicyConfig, policyConfigSchema } from '../policy/config.js';
 import { auditConfigSchema, postgresStoreConfigSchema } from '../audit/config.js';
 import { maskingConfigSchema } from '../masking/config.js';
+import { approvalsConfigSchema } from '../approvals/config.js';
+import { consoleConfigSection } from '../console/config.js';
 
 export const configSchema = z
   .object({
@@ -67,6 +69,8 @@ export const configSchema = z
       .default({ oidc: [], impersonation: { enabled: false } }),
     /** What is masked in responses that policy marks `mask` (docs/masking.md). */
     masking: maskingConfigSchema.default(() => maskingConfigSchema.parse({})),
+    /** How `review` decisions are held for a person's approval (docs/approvals.md). */
+    approvals: approvalsConfigSchema.default(() => approvalsConfigSchema.parse({})),
     /** The tamper-evident record: checkpoints, batching, body caps (docs/audit.md). */
     audit: auditConfigSchema,
     /** Policy files and directories (hot-reloaded), the default for unmatched requests, and the built-in guardrail pack. */
@@ -80,6 +84,8 @@ export const configSchema = z
       })
       .strict()
       .default({ sqlite: { path: 'gatehouse.db' } }),
+    /** The web console and its JSON API (docs/console-api.md). */
+    console: consoleConfigSection,
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

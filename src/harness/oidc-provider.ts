@@ -144,6 +144,23 @@ export function gatehouseClient(clientId = 'gatehouse'): ClientMetadata {
   };
 }
 
+/**
+ * The web console as a client: a public web client (PKCE, no secret) whose
+ * only redirect URI is the gateway's console callback, e.g.
+ * `https://127.0.0.1:6443/gatehouse/v1/auth/callback`.
+ */
+export function consoleClient(redirectUri: string, clientId = 'gatehouse-console'): ClientMetadata {
+  return {
+    client_id: clientId,
+    client_name: 'Gatehouse console',
+    application_type: 'web',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [redirectUri],
+  };
+}
+
 // --- the few oidc-provider members used -------------------------------------
 
 interface InteractionDetails {

@@ -1,0 +1,114 @@
+/**
+ * The web console's server side: the JSON API under `/gatehouse/v1/`
+ * (docs/console-api.md), its server-sent events, and the built single-page
+ * app under `/ui/`. The gateway calls the handler before the Kubernetes
+ * pipeline; it answers only the paths it owns.
+ *
+ * @module
+ */
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { ApprovalService } from '../approvals/types.js';
+import type { TrustedKeys } from '../audit/checkpoint.js';
+import type { AuditRepo } from '../audit/store.js';
+import type { TokenService } from '../identity/tokens.js';
+import type { PolicyHandle } from '../policy/model.js';
+import { approvalRoutes } from './approvals.js';
+import { auditRoutes } from './audit.js';
+import { createCallerResolver } from './auth.js';
+import type { RequestAuthenticator } from './auth.js';
+import { ConsoleError } from './errors.js';
+import { eventRoute } from './events.js';
+import { sendError } from './http.js';
+import { policyRoutes } from './policy.js';
+import { createRouter } from './router.js';
+import { sessionRoutes } from './sessions.js';
+import { streamRoute } from './streams.js';
+import { createSessionCodec, loadSessionKey } from './session.js';
+import { signInRoutes } from './signin.js';
+import { createStaticHandler, DEFAULT_WEB_ROOT } from './static.js';
+import { tokenRoutes } from './tokens.js';
+import type { ConsoleSettings } from './settings.js';
+
+export { bearerAuthenticator, type RequestAuthenticator } from './auth.js';
+export { consoleConfigSchema, type ConsoleConfig } from './config.js';
+export { resolveConsoleSettings, type ConsoleSettings } from './settings.js';
+
+export interface ConsoleDeps {
+  /** `resolveConsoleSettings(config, gatewayUrl)`. */
+  settings: ConsoleSettings;
+  /** The gateway's data directory: the session signing key lives there. */
+  dataDir: string;
+  /** Checks `Authorization: Bearer` with the gateway's authenticators (see {@link bearerAuthenticator}). */
+  authenticate: RequestAuthenticator;
+  approvals: ApprovalService;
+  audit: AuditRepo;
+  /** The public key(s) the audit checkpoints are checked with. */
+  auditKeys: TrustedKeys;
+  policy: PolicyHandle;
+  tokens: TokenService;
+  log: Logger;
+  /** The built web app; default `dist/web` of this package. */
+  webRoot?: string;
+  /** Between SSE keepalive comments; default 15 000. */
+  keepaliveMs?: number;
+}
+
+/** Answers a request it owns and returns true; returns false, untouched, for any other path. */
+export type ConsoleHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+const API_PREFIX = '/gatehouse/v1';
+const UI_PREFIX = '/ui';
+
+const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
+
+/**
+ * @example
+ * const consoleHandler = createConsoleHandler({
+ *   settings: resolveConsoleSettings(config, url), dataDir: config.dataDir,
+ *   authenticate: bearerAuthenticator(authenticators), approvals, audit: store.audit,
+ *   auditKeys: trustedKeysFromPem(signer.publicKeyPem), policy, tokens, log,
+ * });
+ * server.on('request', (req, res) => {
+ *   if (!health(req, res) && !consoleHandler(req, res)) pipeline.handleRequest(req, res);
+ * });
+ */
+export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
+  const { settings, log } = deps;
+  const codec = createSessionCodec(loadSessionKey(deps.dataDir));
+  if (settings.devLogin) log.warn('console.devLogin is on: anyone who reaches the gateway can sign in to the console as an admin. Development only.');
+  const router = createRouter(
+    [
+      ...signInRoutes(settings, codec, log),
+      ...approvalRoutes(deps.approvals),
+      eventRoute(deps.approvals, { keepaliveMs: deps.keepaliveMs }),
+      ...auditRoutes(deps.audit, deps.auditKeys),
+      ...sessionRoutes(deps.audit),
+      streamRoute(deps.audit),
+      ...policyRoutes(deps.policy),
+      ...tokenRoutes(deps.tokens),
+    ],
+    createCallerResolver(deps.authenticate, codec, settings),
+    { log, devLogin: settings.devLogin },
+  );
+  const serveUi = createStaticHandler(deps.webRoot ?? DEFAULT_WEB_ROOT);
+
+  return (req, res) => {
+    const raw = (req.url ?? '').split('?', 1)[0] ?? '';
+    const api = under(raw, API_PREFIX);
+    if (!api && !under(raw, UI_PREFIX)) return false;
+    const url = new URL(req.url ?? '/', settings.publicUrl);
+    // Dot segments would make the path mean something else once normalised: refuse rather than guess.
+    if (url.pathname !== raw) {
+      sendError(res, new ConsoleError('bad-request', 'the request path is not in normal form (no "." or ".." segments)'));
+      return true;
+    }
+    const done = api ? router(req, res, url) : serveUi(req, res, url);
+    done.catch((err: unknown) => {
+      log.error({ err, path: raw }, 'console request failed');
+      res.destroy();
+    });
+    return true;
+  };
+}
