@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Gatehouse needs on a fresh machine, re-using what is
-# already there: npm dependencies, the TypeScript build, and the real control
-# plane (kube-apiserver, etcd, kwok…) built from Go modules into a cache.
+# already there: npm dependencies, the TypeScript build, the web console, and
+# the real control plane (kube-apiserver, etcd, kwok…) built from Go modules
+# into a cache.
 # Progress goes to stderr; safe to run again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +23,8 @@ command -v script >/dev/null || need_pkgs+=(bsdutils)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 # PostgreSQL server binaries (initdb, postgres): the audit store tests start a throwaway server.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_pkgs+=(postgresql)
+# Chromium for the console's browser tests (driven by playwright-core; no browser download).
+[[ -x /usr/bin/chromium ]] || need_pkgs+=(chromium)
 if [[ ${#need_pkgs[@]} -gt 0 ]]; then
   if [[ $(id -u) -ne 0 ]]; then die "missing packages: ${need_pkgs[*]} (install them with apt-get)"; fi
   say "installing Debian packages: ${need_pkgs[*]}"
@@ -39,6 +42,15 @@ fi
 
 say "building Gatehouse (tsc)…"
 npm run --silent build >&2
+
+# The web console (dist/web, served at /ui/): rebuilt when its sources or the dependencies changed.
+web_hash=$( (find web -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; sha256sum package.json package-lock.json) | sha256sum | cut -c1-16)
+mkdir -p .cache
+if [[ ! -f dist/web/index.html || "$(cat .cache/web-build-hash 2>/dev/null)" != "$web_hash" ]]; then
+  say "building the web console (vite)…"
+  npm run --silent build:web >&2
+  echo "$web_hash" > .cache/web-build-hash
+fi
 
 # The control plane for tests and the demo cluster; cached after the first (cold, several minutes) build.
 bin_dir=$(bash harness/build.sh | tail -n 1)

@@ -1,0 +1,160 @@
+import { useState } from 'react';
+import type { FormEvent, ReactNode } from 'react';
+import { createToken, listTokens, revokeToken } from '../api.ts';
+import { ErrorNotice, Loading } from '../components/Notice.tsx';
+import { when } from '../format.ts';
+import type { ConsoleToken, CreatedToken, NewToken, PrincipalKind } from '../types.ts';
+import { useAsync } from '../useAsync.ts';
+
+/** The new token's secret, shown once: the gateway keeps only its hash. */
+function SecretOnce({ created, onDone }: { created: CreatedToken; onDone: () => void }): ReactNode {
+  const [copied, setCopied] = useState(false);
+  const copy = (): void => {
+    navigator.clipboard.writeText(created.secret).then(
+      () => setCopied(true),
+      () => setCopied(false),
+    );
+  };
+  return (
+    <div className="notice notice-success" role="status">
+      <p>
+        Token <strong>{created.token.name}</strong> created. Copy its secret now: it is not shown again.
+      </p>
+      <label htmlFor="secret">Secret</label>
+      <div className="secret-row">
+        <input id="secret" readOnly value={created.secret} onFocus={(e) => e.target.select()} />
+        <button type="button" onClick={copy}>
+          {copied ? 'Copied' : 'Copy'}
+        </button>
+      </div>
+      <button type="button" onClick={onDone}>
+        Done
+      </button>
+    </div>
+  );
+}
+
+function CreateForm({ onCreated }: { onCreated: (c: CreatedToken) => void }): ReactNode {
+  const blank = { name: '', kind: 'agent', groups: '', ttl: '30d', description: '' };
+  const [form, setForm] = useState(blank);
+  const [error, setError] = useState<unknown>();
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
+  const submit = (e: FormEvent): void => {
+    e.preventDefault();
+    const t: NewToken = {
+      name: form.name.trim(),
+      kind: form.kind as PrincipalKind,
+      groups: form.groups.split(',').map((g) => g.trim()).filter((g) => g !== ''),
+    };
+    if (form.ttl.trim() !== '') t.ttl = form.ttl.trim();
+    if (form.description.trim() !== '') t.description = form.description.trim();
+    setError(undefined);
+    createToken(t).then((c) => {
+      setForm(blank);
+      onCreated(c);
+    }, setError);
+  };
+  return (
+    <form className="token-form" onSubmit={submit} aria-labelledby="create-h">
+      <h2 id="create-h">Create a token</h2>
+      <label>
+        Name
+        <input value={form.name} onChange={set('name')} required />
+      </label>
+      <label>
+        Kind
+        <select value={form.kind} onChange={set('kind')}>
+          <option value="agent">agent</option>
+          <option value="ci">ci</option>
+          <option value="human">human</option>
+        </select>
+      </label>
+      <label>
+        Groups (comma-separated)
+        <input value={form.groups} onChange={set('groups')} />
+      </label>
+      <label>
+        Lifetime (e.g. 12h, 30d)
+        <input value={form.ttl} onChange={set('ttl')} pattern="\d+[smhd]" title="a whole number and s, m, h or d" />
+      </label>
+      <label className="full">
+        Description
+        <input value={form.description} onChange={set('description')} />
+      </label>
+      <button type="submit" className="primary">
+        Create token
+      </button>
+      {error !== undefined && <ErrorNotice error={error} title="Could not create the token" />}
+    </form>
+  );
+}
+
+function RevokeButton({ token, onRevoked }: { token: ConsoleToken; onRevoked: () => void }): ReactNode {
+  const [error, setError] = useState<unknown>();
+  const revoke = (): void => {
+    if (!window.confirm(`Revoke token "${token.name}"? Anything using it stops working at once.`)) return;
+    revokeToken(token.id).then(onRevoked, setError);
+  };
+  return (
+    <>
+      <button type="button" className="danger small" onClick={revoke}>
+        Revoke<span className="visually-hidden"> {token.name}</span>
+      </button>
+      {error !== undefined && <ErrorNotice error={error} />}
+    </>
+  );
+}
+
+/** Machine tokens for agents and CI (admins only). */
+export function Tokens(): ReactNode {
+  const { data, error, reload } = useAsync(listTokens, 'tokens');
+  const [created, setCreated] = useState<CreatedToken>();
+  const onCreated = (c: CreatedToken): void => {
+    setCreated(c);
+    reload();
+  };
+  return (
+    <>
+      {created !== undefined && <SecretOnce created={created} onDone={() => setCreated(undefined)} />}
+      <CreateForm onCreated={onCreated} />
+      <h2>Tokens</h2>
+      {error !== undefined && <ErrorNotice error={error} title="Could not load tokens" />}
+      {data === undefined && error === undefined && <Loading what="tokens" />}
+      {data?.length === 0 && <p className="empty">No tokens yet.</p>}
+      {data !== undefined && data.length > 0 && (
+        <div className="table-scroll">
+          <table>
+            <caption className="visually-hidden">Machine tokens</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Groups</th>
+                <th scope="col">Created</th>
+                <th scope="col">Expires</th>
+                <th scope="col">Last used</th>
+                <th scope="col">State</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.map((t) => (
+                <tr key={t.id}>
+                  <td>
+                    {t.name}
+                    {t.description !== null && <div className="muted">{t.description}</div>}
+                  </td>
+                  <td>{t.kind}</td>
+                  <td>{t.groups.join(', ') || '—'}</td>
+                  <td>{when(t.createdAt)}</td>
+                  <td>{t.expiresAt === null ? 'never' : when(t.expiresAt)}</td>
+                  <td>{when(t.lastUsedAt)}</td>
+                  <td>{t.status === 'active' ? <RevokeButton token={t} onRevoked={reload} /> : t.status === 'revoked' ? `revoked ${when(t.revokedAt)}` : 'expired'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
