@@ -77,6 +77,8 @@ export interface UpstreamTarget {
   tokenFile: string | undefined;
   basicAuth: { username: string; password: string } | undefined;
   exec: ExecConfig | undefined;
+  /** The context's default namespace, for clients of the gateway (the upstream proxy ignores it). */
+  namespace?: string | undefined;
 }
 
 /**
@@ -130,5 +132,6 @@ export function loadKubeconfig(path: string, contextName?: string): UpstreamTarg
     tokenFile: user?.tokenFile ? (isAbsolute(user.tokenFile) ? user.tokenFile : resolve(base, user.tokenFile)) : undefined,
     basicAuth: user?.username && user.password ? { username: user.username, password: user.password } : undefined,
     exec: user?.exec ?? undefined,
+    namespace: context.context.namespace ?? undefined,
   };
 }
