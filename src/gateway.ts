@@ -68,7 +68,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     store.audit,
     auditWriterOptions(config.audit, signer, (err) => log.error({ err }, 'audit batch failed')),
   );
-  const recorder = createRecorder({ writer, maxBodyBytes: config.audit.maxBodyBytes, awaitReads: config.audit.awaitReads, sessions: config.audit.sessions, log });
+  const recorder = createRecorder({ writer, maxBodyBytes: config.audit.maxBodyBytes, maxStreamBytes: config.audit.maxStreamBytes, awaitReads: config.audit.awaitReads, sessions: config.audit.sessions, log });
   const tokens = createTokenService(store, { onBackgroundError: (err) => log.warn({ err }, 'recording token last-used time failed') });
   const masker = createMasker(config.masking);
   const resolveObject = createDryRunResolver(upstream, { timeoutMs: 10_000 });

@@ -25,7 +25,7 @@ const DEFAULT_SIZE = { width: 80, height: 24 };
 
 /**
  * The chunks of one session as asciicast v2: a header line, then one
- * `[seconds, code, data]` line per chunk — stdout and stderr as "o", stdin as
+ * `[seconds, code, data]` line per chunk — stdout, stderr, watch events and log lines as "o" (the last two with CR LF line ends), stdin as
  * "i", resize as "r" (`COLSxROWS`), the gateway's markers and the error
  * channel (the command's exit Status) as "m". Times are relative to the first
  * chunk. Bytes are decoded as UTF-8 per direction, so a character split
@@ -58,6 +58,10 @@ function castEntry(chunk: StreamChunk, output: TextDecoder, input: TextDecoder):
       return ['o', output.decode(chunk.data, { stream: true })];
     case 'stdin':
       return ['i', input.decode(chunk.data, { stream: true })];
+    // Watch events and log lines are newline-separated text: a terminal needs CR LF to start each at the left.
+    case 'watch':
+    case 'log':
+      return ['o', output.decode(chunk.data, { stream: true }).replace(/(?<!\r)\n/g, '\r\n')];
     case 'resize': {
       const size = terminalSize(chunk.data);
       return size && ['r', `${size.width}x${size.height}`];

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { GatehouseError } from '../errors/codes.js';
 import type { RequestContext, Stage, StageOutcome } from './context.js';
 import type { ExchangeOutcome, Recorder } from '../record/recorder.js';
+import type { StreamRecorder } from '../audit/stream.js';
 
 /**
  * Handed to the terminal with each request: how much of the response to keep
@@ -15,6 +16,8 @@ import type { ExchangeOutcome, Recorder } from '../record/recorder.js';
 export interface Completion {
   readonly captureBytes: number;
   done(outcome: ExchangeOutcome): Promise<void>;
+  /** A recorder for a watch or log response as chunks; undefined when it is not recorded that way. */
+  openStream(): StreamRecorder | undefined;
 }
 
 /** What happens after every stage said continue: the request goes upstream. */
@@ -23,7 +26,7 @@ export interface Terminal {
   forwardUpgrade(ctx: RequestContext, socket: Duplex, head: Buffer, completion: Completion): Promise<void>;
 }
 
-const UNRECORDED: Completion = Object.freeze({ captureBytes: 0, done: () => Promise.resolve() });
+const UNRECORDED: Completion = Object.freeze({ captureBytes: 0, done: () => Promise.resolve(), openStream: () => undefined });
 
 /** Writes a stage's refusal; one responder per transport. */
 export interface Responder {
@@ -85,7 +88,9 @@ export function createPipeline(
   });
 
   const completionFor = (ctx: RequestContext): Completion =>
-    recorder ? { captureBytes: recorder.responseCaptureLimit(ctx), done: (outcome) => recorder.record(ctx, outcome) } : UNRECORDED;
+    recorder
+      ? { captureBytes: recorder.responseCaptureLimit(ctx), done: (outcome) => recorder.record(ctx, outcome), openStream: () => recorder.openStream(ctx) }
+      : UNRECORDED;
 
   // A refusal is recorded before it is sent; if even that cannot be recorded, the client learns so instead.
   const recordRefusal = async (ctx: RequestContext, error: GatehouseError): Promise<GatehouseError> => {

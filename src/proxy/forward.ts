@@ -8,6 +8,8 @@ import type { ForwardOptions } from './upstream-errors.js';
 import { GatehouseError } from '../errors/codes.js';
 import type { Completion } from '../pipeline/pipeline.js';
 import type { ExchangeOutcome } from '../record/recorder.js';
+import type { AuditStreamRef } from '../audit/event.js';
+import type { StreamRecorder } from '../audit/stream.js';
 import { addImpersonation } from './impersonation.js';
 import { maskDocument, maskPlanFor, requestHeadersForMasking } from './mask-response.js';
 
@@ -64,11 +66,20 @@ export async function forwardRequest(
   }
   armUpstreamTimeouts(upReq, options.timeouts, upstream);
 
+  let stream: StreamRecorder | undefined;
+  // Ends the stream's recording once; a recording that failed is reported as cut short rather than failing the answer.
+  const endStream = async (): Promise<AuditStreamRef | undefined> => {
+    const s = stream;
+    stream = undefined;
+    return s?.end().catch((): AuditStreamRef => ({ sessionId: s.sessionId, kind: ctx.request?.verb === 'watch' ? 'watch' : 'log', truncated: true }));
+  };
   // A client that goes away (Ctrl-C on `get -w`) must free the upstream watch; the record says it was cut short.
   const abortUpstream = (): void => {
     if (res.writableFinished) return;
     upReq.destroy();
-    void finish({ status: res.statusCode, aborted: true, upstream: upstreamFacts(res.statusCode) }).catch(() => undefined);
+    void endStream()
+      .then((ref) => finish({ status: res.statusCode, aborted: true, upstream: upstreamFacts(res.statusCode), stream: ref }))
+      .catch(() => undefined);
   };
   res.once('close', abortUpstream);
 
@@ -123,11 +134,15 @@ export async function forwardRequest(
     // Send headers now: a watch may not produce a byte for minutes.
     res.flushHeaders();
     const source = plan ? upRes.pipe(plan.transform) : upRes;
+    // A watch or log is recorded as timestamped chunks of what the client saw; anything else keeps its first bytes.
+    stream = status >= 200 && status < 300 ? completion.openStream() : undefined;
+    const channel = ctx.request?.verb === 'watch' ? 'watch' : 'log';
     const captured: Buffer[] = [];
     let capturedBytes = 0;
     source.on('data', (chunk: Buffer) => {
       bytesOut += chunk.length;
-      if (capturedBytes < completion.captureBytes) {
+      if (stream) stream.write(channel, chunk);
+      else if (capturedBytes < completion.captureBytes) {
         captured.push(chunk);
         capturedBytes += chunk.length;
       }
@@ -136,9 +151,11 @@ export async function forwardRequest(
     source.once('end', () => {
       const responseBody = captured.length > 0 ? { data: Buffer.concat(captured), contentType: upRes.headers['content-type'] } : undefined;
       const masked = plan ? plan.transform.report().masked > 0 : undefined;
-      finish({ status, upstream: upstreamFacts(status), responseBody, masked }).then(
-        () => res.end(),
-        () => res.destroy(),
+      void endStream().then((ref) =>
+        finish({ status, upstream: upstreamFacts(status), responseBody, masked, stream: ref }).then(
+          () => res.end(),
+          () => res.destroy(),
+        ),
       );
     });
     source.once('error', () => res.destroy());

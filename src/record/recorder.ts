@@ -4,6 +4,7 @@ import type { AuditEventInput, AuditWriter } from '../audit/index.js';
 import { sessionsConfigSchema } from '../audit/config.js';
 import type { SessionsConfig } from '../audit/config.js';
 import type { AuditStreamRef } from '../audit/event.js';
+import type { StreamRecorder } from '../audit/stream.js';
 import { GatehouseError } from '../errors/codes.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { SessionTap } from './session-tap.js';
@@ -23,6 +24,8 @@ export interface ExchangeOutcome {
   masked?: boolean | undefined;
   /** An established upgrade: recorded as it flows, and summed up in a second event when it closes. */
   session?: SessionTap | undefined;
+  /** A watch or log stream recorded as chunks (see Recorder.openStream), once it ended. */
+  stream?: AuditStreamRef | undefined;
 }
 
 export interface Recorder {
@@ -38,15 +41,33 @@ export interface Recorder {
    * the stream reference is written when it closes.
    */
   record(ctx: RequestContext, outcome: ExchangeOutcome): Promise<void>;
+  /**
+   * A recorder for the response of a watch or a pod log as ordered,
+   * timestamped chunks (channel `watch` or `log`), or undefined when the
+   * request is neither or its bodies are not recorded. The terminal ends it
+   * and hands the reference to `record` in `stream`.
+   */
+  openStream(ctx: RequestContext): StreamRecorder | undefined;
 }
 
 const READ_VERBS: ReadonlySet<string> = new Set(['get', 'list', 'watch']);
+const DEFAULT_MAX_STREAM_BYTES = 64 * 1024 * 1024;
+
+/** Watches and pod logs (followed or not) are recorded as streams: their answers arrive over time. */
+function streamKind(ctx: RequestContext): 'watch' | 'log' | undefined {
+  const r = ctx.request;
+  if (r === undefined || ctx.upgrade) return undefined;
+  if (r.verb === 'watch') return 'watch';
+  return r.apiGroup === '' && r.resource === 'pods' && r.subresource === 'log' ? 'log' : undefined;
+}
 // Until response masking exists, Secret payloads are never copied into the record (request or response).
 const UNRECORDED_BODY_RESOURCES: ReadonlySet<string> = new Set(['secrets']);
 
 export interface RecorderOptions {
   writer: AuditWriter;
   maxBodyBytes: number;
+  /** Per watch or log stream: recorded bytes past this are dropped and the stream marked truncated (default 64 MiB). */
+  maxStreamBytes?: number | undefined;
   awaitReads: boolean;
   /** exec / attach sessions: cap and what happens past it (default: audit.sessions' defaults). */
   sessions?: SessionsConfig | undefined;
@@ -76,10 +97,16 @@ export function createRecorder(options: RecorderOptions): Recorder {
     responseCaptureLimit(ctx) {
       return bodiesAllowed(ctx) ? options.maxBodyBytes : 0;
     },
+    openStream(ctx) {
+      const kind = streamKind(ctx);
+      if (kind === undefined || !bodiesAllowed(ctx) || options.maxStreamBytes === 0) return undefined;
+      return writer.openStream({ kind, sessionId: ctx.id, maxBytes: options.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES });
+    },
     record(ctx, outcome) {
       const withBodies = bodiesAllowed(ctx);
       const event = buildAuditEvent({
         ...exchangeFacts(ctx, outcome),
+        stream: outcome.stream,
         bodies: {
           request: withBodies && ctx.body ? captureBody(ctx.body, ctx.req.headers['content-type'], options.maxBodyBytes) : undefined,
           response: withBodies && outcome.responseBody ? captureBody(outcome.responseBody.data, outcome.responseBody.contentType, options.maxBodyBytes) : undefined,

@@ -24,6 +24,7 @@ interface Recorded {
     request: { verb: string; resource: string; namespace: string; name: string; subresource: string };
     decision?: { action: string; rule?: string };
     approval?: { id: string; state: string; decisions: unknown[] };
+    stream?: { sessionId: string; kind: string; chunks?: number; truncated?: boolean };
     result: { status: number; code?: string };
     client: { kubectlSession?: string; kubectlCommand?: string };
     bodies: { request?: { encoding: 'utf8' | 'base64'; data: string } };
@@ -84,6 +85,39 @@ describe('the audit record', () => {
     expect(refused.event.decision).toMatchObject({ action: 'review', rule: 'privileged-containers' });
     expect(refused.event.result.code).toBe('GH_APPROVAL_PENDING');
     expect(refused.event.approval).toMatchObject({ id: expect.stringMatching(/^apr_/) as unknown, state: 'pending', decisions: [] });
+  });
+
+  it('records pod logs and watches as timestamped chunks that replay and verify', async () => {
+    const pod = (await direct.ok(['-n', ns, 'get', 'pods', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+    const logs = await via.ok(['-n', ns, 'logs', pod]);
+    expect(logs.length).toBeGreaterThan(0);
+    // A watch the API server ends by itself after a second, with one event in it.
+    await direct.ok(['-n', ns, 'create', 'configmap', 'watched', '--from-literal=k=v']);
+    const watched = await via.ok(['get', '--raw', `/api/v1/namespaces/${ns}/configmaps?watch=1&timeoutSeconds=1&fieldSelector=metadata.name%3Dwatched`]);
+    expect(watched).toContain('"type":"ADDED"');
+
+    const r = await gatehouse(['audit', 'search', '--namespace', ns, '--limit', '500', '--json']);
+    const parsed = JSON.parse(r.stdout) as Recorded[] | { events: Recorded[] };
+    const events = Array.isArray(parsed) ? parsed : parsed.events;
+    for (const [kind, expected] of [
+      ['log', logs.split('\n')[0]!],
+      ['watch', '"type":"ADDED"'],
+    ] as const) {
+      const e = events.find((x) => x.event.stream?.kind === kind);
+      expect(e, `an event with a ${kind} stream`).toBeDefined();
+      expect(e!.event.stream).toMatchObject({ sessionId: e!.event.requestId, truncated: false, chunks: expect.any(Number) as unknown });
+      const cast = await gatehouse(['audit', 'replay', e!.event.requestId]);
+      expect(cast.code, cast.stderr).toBe(0);
+      const output = cast.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => JSON.parse(line) as [number, string, string])
+        .filter(([, code]) => code === 'o')
+        .map(([, , data]) => data)
+        .join('');
+      expect(output).toContain(expected);
+    }
   });
 
   it('verifies, then detects a record edited in the database', async () => {

@@ -21,7 +21,7 @@ function CallDetail({ e }: { e: AuditEvent }): ReactNode {
       {e.bodies.masked && <p className="notice">The response was masked before the client saw it; the recording holds the masked copy.</p>}
       <Body label="Request body" body={e.bodies.request} />
       <Body label="Response body" body={e.bodies.response} />
-      {e.stream !== undefined && <p>This call's {e.stream.kind} terminal recording plays under “Terminal recordings” above.</p>}
+      {e.stream !== undefined && <p>This call's {e.stream.kind} recording plays under “Recordings” above.</p>}
     </div>
   );
 }
@@ -77,7 +77,7 @@ export function SessionReplay({ id }: { id: string }): ReactNode {
       </p>
       {streams.length > 0 && (
         <section aria-labelledby="rec-h">
-          <h2 id="rec-h">Terminal recordings</h2>
+          <h2 id="rec-h">Recordings</h2>
           {streams.map((e) => e.stream !== undefined && <TerminalPlayer key={e.id} streamSession={e.stream.sessionId} kind={e.stream.kind} />)}
         </section>
       )}
