@@ -23,6 +23,8 @@ export interface Approvals extends ApprovalService {
   /** The newest pending or granted approval of this requester for this fingerprint. */
   findOpen(subject: string, fingerprint: string): Promise<Approval | undefined>;
   create(input: NewApproval): Promise<Approval>;
+  /** The reason `subject` declared and that has not expired. */
+  declaredReason(subject: string): Promise<string | undefined>;
   /** Spends one use of the approval's grant; undefined when none is left (or it expired). */
   spend(id: string): Promise<Approval | undefined>;
   /**
@@ -120,6 +122,10 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    async declareReason(subject, reason, ttlMs) {
+      await repo.declareReason(subject, reason, now() + ttlMs);
+    },
+    declaredReason: (subject) => repo.declaredReason(subject, now()),
     async findOpen(subject, fp) {
       return repo.findOpen(subject, fp, now());
     },

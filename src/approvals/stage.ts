@@ -18,6 +18,7 @@ import type { Decision } from '../policy/engine.js';
 import type { ResolvedObjects } from '../policy/stage.js';
 import { fingerprint, summarize } from './fingerprint.js';
 import { previewOf } from './preview.js';
+import { normalizeReason, REASON_HEADER } from './reason.js';
 import type { Approvals } from './service.js';
 import type { Approval } from './types.js';
 
@@ -30,9 +31,6 @@ export interface ApprovalStageOptions {
   masker: Masker;
 }
 
-/** The header a requester (an agent, the MCP server, a CLI wrapper) states its reason in. */
-export const REASON_HEADER = 'gatehouse-reason';
-const MAX_REASON = 500;
 const RETRY_SECONDS = 5;
 
 export function createApprovalStage(options: ApprovalStageOptions): Stage {
@@ -71,12 +69,12 @@ export function createApprovalStage(options: ApprovalStageOptions): Stage {
     }
     if (approval === undefined) {
       const requirements = approvals.requirements(decision.review);
-      const reason = reasonOf(ctx);
+      const reason = reasonOf(ctx) ?? (await approvals.declaredReason(principal.subject)) ?? null;
       if (requirements.requireReason && reason === null) {
         return stop(
           new GatehouseError(
             'GH_APPROVAL_REASON_REQUIRED',
-            `policy rule "${decision.rule}" needs a person's approval for this request, and approvers must know why: repeat it with the header "Gatehouse-Reason: <why you need this>" (docs/approvals.md shows how with kubectl, the Gatehouse CLI and MCP).`,
+            `policy rule "${decision.rule}" needs a person's approval for this request, and approvers must know why: run \`gatehouse reason "<why you need this>"\` (or send the header "Gatehouse-Reason: <why>"), then repeat the request.`,
           ),
         );
       }
@@ -157,12 +155,12 @@ function denied(a: Approval, decision: Decision): GatehouseError {
   );
 }
 
-/** The requester's reason: one line, trimmed and bounded; null when none was given. */
+/** The reason in the request's header, as {@link normalizeReason} keeps it. */
 function reasonOf(ctx: RequestContext): string | null {
   const raw = ctx.req.headers[REASON_HEADER];
-  const text = (Array.isArray(raw) ? raw.join(' ') : (raw ?? '')).replace(/\s+/g, ' ').trim();
-  return text === '' ? null : text.slice(0, MAX_REASON);
+  return normalizeReason(Array.isArray(raw) ? raw.join(' ') : (raw ?? ''));
 }
+
 
 /** Aborts when the client's connection closes, so a held request stops waiting for nobody; `release` unhooks it (keep-alive sockets serve many requests). */
 function clientGone(ctx: RequestContext): { signal: AbortSignal; release: () => void } {

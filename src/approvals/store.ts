@@ -23,6 +23,10 @@ export interface ApprovalsRepo {
   update<T>(id: string, change: ApprovalChange<T>): Promise<{ result: T } | undefined>;
   /** Pending approvals whose expiry passed at `now`, marked expired; returns them as written. */
   expire(now: number): Promise<Approval[]>;
+  /** Sets (or, with null, clears) the reason `subject` declared for its requests until `expiresAt`. */
+  declareReason(subject: string, reason: string | null, expiresAt: number): Promise<void>;
+  /** The reason `subject` declared, if it has not expired at `now`. */
+  declaredReason(subject: string, now: number): Promise<string | undefined>;
   /** Told the id of every approval written, by this process or (PostgreSQL) by any replica. Returns an unsubscribe. */
   watch(listener: (id: string) => void): () => void;
 }

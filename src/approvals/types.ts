@@ -116,6 +116,12 @@ export interface ApprovalService {
   canDecide(approval: Approval, who: Decider): DecideRefusal | undefined;
   /** Records a decision; returns the updated approval or why it was refused. */
   decide(id: string, who: Decider, decision: 'approve' | 'deny', comment: string | null): Promise<Approval | DecideRefusal>;
+  /**
+   * Records the reason `subject` gives for its requests for the next `ttlMs`
+   * (null clears it): approvals opened meanwhile show it when the request
+   * itself carries no Gatehouse-Reason header (kubectl cannot send one).
+   */
+  declareReason(subject: string, reason: string | null, ttlMs: number): Promise<void>;
   /** Calls `listener` with every approval that is created or changes, on any replica. Returns an unsubscribe. */
   subscribe(listener: (approval: Approval) => void): () => void;
 }

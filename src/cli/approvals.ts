@@ -55,6 +55,27 @@ export function registerApprovals(program: Command): void {
   }
 }
 
+interface ReasonFlags extends ConsoleClientFlags {
+  for: string;
+  clear?: boolean;
+}
+
+/** `gatehouse reason "…"`: what approvers of your held requests are told you are doing (kubectl cannot send the Gatehouse-Reason header). */
+export function registerReason(program: Command): void {
+  withConsoleClientOptions(program.command('reason'))
+    .description("declare why you (or your agent) are making the next requests; approvers see it on any request held for approval meanwhile")
+    .argument('[text]', 'one line, e.g. "rolling back the 14:02 deploy (INC-2231)"')
+    .option('--for <duration>', 'how long it holds (at most 24h)', '1h')
+    .option('--clear', 'forget the declared reason')
+    .addHelpText('after', '\nExample:\n  gatehouse reason "debugging the failing payments pod" --for 30m\n  kubectl debug -it payments-7d9 --image=busybox:1.36 --profile=sysadmin')
+    .action(async (text: string | undefined, flags: ReasonFlags) => {
+      if (!flags.clear && !text?.trim()) throw new Error('give the reason as an argument, or --clear');
+      const body = { reason: flags.clear ? null : text!, ttl: flags.for };
+      const out = await consoleClient(flags).call<{ subject: string; reason: string | null; expiresAt: string | null }>('POST', '/gatehouse/v1/reason', body);
+      process.stdout.write(out.reason === null ? `${out.subject}: no declared reason\n` : `${out.subject}: "${out.reason}" until ${out.expiresAt}\n`);
+    });
+}
+
 function table(items: Approval[]): string {
   if (items.length === 0) return 'No approvals.\n';
   const rows = [

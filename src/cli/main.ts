@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { registerKubeconfig } from './kubeconfig.js';
-import { registerApprovals } from './approvals.js';
+import { registerApprovals, registerReason } from './approvals.js';
 import { registerAudit } from './audit.js';
 import { registerLogin } from './login.js';
 import { registerPolicy } from './policy.js';
@@ -22,6 +22,7 @@ export function buildProgram(): Command {
   registerPolicy(program);
   registerAudit(program);
   registerApprovals(program);
+  registerReason(program);
   return program;
 }
 

@@ -22,6 +22,7 @@ import { ConsoleError } from './errors.js';
 import { eventRoute } from './events.js';
 import { sendError } from './http.js';
 import { policyRoutes } from './policy.js';
+import { reasonRoutes } from './reasons.js';
 import { createRouter } from './router.js';
 import { sessionRoutes } from './sessions.js';
 import { streamRoute } from './streams.js';
@@ -82,6 +83,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
     [
       ...signInRoutes(settings, codec, log),
       ...approvalRoutes(deps.approvals),
+      ...reasonRoutes(deps.approvals),
       eventRoute(deps.approvals, { keepaliveMs: deps.keepaliveMs }),
       ...auditRoutes(deps.audit, deps.auditKeys),
       ...sessionRoutes(deps.audit),

@@ -117,4 +117,16 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX approvals_state ON approvals (state, created_at);
     `,
   },
+  {
+    version: 4,
+    name: 'declared-reasons',
+    // What a requester said it is working on, for approvers: kubectl cannot send the Gatehouse-Reason header.
+    sql: `
+      CREATE TABLE declared_reasons (
+        subject TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];

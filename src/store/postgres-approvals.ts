@@ -122,6 +122,19 @@ export function createPostgresApprovalsRepo(pool: pg.Pool, options: { onListenEr
       for (const a of out) announce(a.id);
       return out;
     },
+    async declareReason(subject, reason, expiresAt) {
+      if (reason === null) await pool.query('DELETE FROM declared_reasons WHERE subject = $1', [subject]);
+      else {
+        await pool.query(
+          'INSERT INTO declared_reasons (subject, reason, expires_at) VALUES ($1, $2, $3) ON CONFLICT (subject) DO UPDATE SET reason = excluded.reason, expires_at = excluded.expires_at',
+          [subject, reason, expiresAt],
+        );
+      }
+    },
+    async declaredReason(subject, now) {
+      const { rows } = await pool.query<{ reason: string }>('SELECT reason FROM declared_reasons WHERE subject = $1 AND expires_at > $2', [subject, now]);
+      return rows[0]?.reason;
+    },
     watch(fn) {
       changes.on('change', fn);
       void listen();

@@ -17,6 +17,11 @@ export function createSqliteApprovalsRepo(db: Database.Database): ApprovalsRepo 
      ORDER BY created_at DESC LIMIT 1`,
   );
   const due = db.prepare<[number], Row>("SELECT record_json FROM approvals WHERE state = 'pending' AND expires_at <= ?");
+  const upsertReason = db.prepare<[string, string, number]>(
+    'INSERT INTO declared_reasons (subject, reason, expires_at) VALUES (?, ?, ?) ON CONFLICT (subject) DO UPDATE SET reason = excluded.reason, expires_at = excluded.expires_at',
+  );
+  const clearReason = db.prepare<[string]>('DELETE FROM declared_reasons WHERE subject = ?');
+  const readReason = db.prepare<[string, number], { reason: string }>('SELECT reason FROM declared_reasons WHERE subject = ? AND expires_at > ?');
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
   const parse = (row: Row | undefined): Approval | undefined => (row === undefined ? undefined : (JSON.parse(row.record_json) as Approval));
@@ -71,6 +76,12 @@ export function createSqliteApprovalsRepo(db: Database.Database): ApprovalsRepo 
       for (const a of out) changes.emit('change', a.id);
       return Promise.resolve(out);
     },
+    declareReason(subject, reason, expiresAt) {
+      if (reason === null) clearReason.run(subject);
+      else upsertReason.run(subject, reason, expiresAt);
+      return Promise.resolve();
+    },
+    declaredReason: (subject, now) => Promise.resolve(readReason.get(subject, now)?.reason),
     watch(listener) {
       changes.on('change', listener);
       return () => changes.off('change', listener);

@@ -25,6 +25,8 @@ interface Identity {
   kubectl: ReturnType<typeof kubectlFor>;
   /** `gatehouse approvals …` as this identity against the gateway. */
   approvals(args: string[]): Promise<RunResult>;
+  /** Any `gatehouse` command that talks to the gateway, as this identity. */
+  cli(args: string[]): Promise<RunResult>;
 }
 
 async function identity(gateway: GatewayProcess, name: string, kind: string, groups: string): Promise<Identity> {
@@ -38,7 +40,14 @@ async function identity(gateway: GatewayProcess, name: string, kind: string, gro
     token: readFileSync(tokenFile, 'utf8').trim(),
     kubectl: kubectlFor(kubeconfig),
     approvals: (args) => gatehouse(['approvals', ...args, '--kubeconfig', kubeconfig]),
+    cli: (args) => gatehouse([...args, '--kubeconfig', kubeconfig]),
   };
+}
+
+/** Asserts a CLI call succeeded, showing its stderr when it did not. */
+function succeeded(r: RunResult): RunResult {
+  expect(r.code, r.stderr).toBe(0);
+  return r;
 }
 
 async function list(who: Identity, state = 'pending'): Promise<Approval[]> {
@@ -106,13 +115,25 @@ describe('approvals, with the request held', () => {
     expect(await direct.ok(['-n', ns, 'get', 'pod', 'priv-ok', '-o', 'jsonpath={.spec.containers[0].securityContext.privileged}'])).toBe('true');
   });
 
+  it('shows approvers the reason the agent declared with gatehouse reason (kubectl cannot send the header)', async () => {
+    const declared = await agent.cli(['reason', 'rolling back the 14:02 deploy (INC-2231)', '--for', '10m']);
+    expect(declared.code, declared.stderr).toBe(0);
+    expect(declared.stdout).toMatch(/^token:cursor: "rolling back the 14:02 deploy \(INC-2231\)" until \d{4}-/);
+    const pending = agent.kubectl(['run', 'priv-why', '--image=registry.invalid/app:1', '--privileged']);
+    const a = await arrival(approver, /create pods priv-why/);
+    expect(a.reason).toBe('rolling back the 14:02 deploy (INC-2231)');
+    succeeded(await approver.approvals(['deny', a.id, '-m', 'not needed']));
+    expect((await pending).code).toBe(1);
+    expect((await agent.cli(['reason', '--clear'])).stdout).toBe('token:cursor: no declared reason\n');
+  });
+
   it('answers a denied request with the approver and their reason', async () => {
     const pending = agent.kubectl(['run', 'priv-no', '--image=registry.invalid/app:1', '--privileged']);
     const a = await arrival(approver, /create pods priv-no/);
     const denyWithout = await approver.approvals(['deny', a.id]);
     expect(denyWithout.code).toBe(1);
     expect(denyWithout.stderr).toContain('deny needs --message');
-    expect((await approver.approvals(['deny', a.id, '-m', 'use the debug namespace'])).code).toBe(0);
+    succeeded(await approver.approvals(['deny', a.id, '-m', 'use the debug namespace']));
     const done = await pending;
     expect(done.code).toBe(1);
     expect(done.stderr).toContain(`Error from server (Forbidden): denied by token:alice (approval ${a.id}): "use the debug namespace"`);
@@ -127,7 +148,7 @@ describe('approvals, with the request held', () => {
     const a = await arrival(approver, /patch deployments\.apps web/);
     expect(a.diff).toMatch(/^--- live\n\+\+\+ after this request\n/);
     expect(a.diff).toMatch(/\n\+ +securityContext:\n\+ +privileged: true\n/);
-    expect((await approver.approvals(['deny', a.id, '-m', 'not this way'])).code).toBe(0);
+    succeeded(await approver.approvals(['deny', a.id, '-m', 'not this way']));
     expect((await pending).code).toBe(1);
   });
 
@@ -159,7 +180,7 @@ describe('approvals, when nobody decides in time', () => {
     expect(again.stderr).toContain(`Approval ${id} is waiting`);
     expect((await alice.approvals(['list', '--json'])).stdout.match(/"id": "apr_/g)).toHaveLength(1);
 
-    expect((await alice.approvals(['approve', id!])).code).toBe(0);
+    succeeded(await alice.approvals(['approve', id!]));
     const retried = await agentNoHold.kubectl(cmd);
     expect(retried.code, retried.stderr).toBe(0);
     expect(retried.stdout).toBe('pod/priv-later created\n');

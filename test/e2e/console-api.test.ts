@@ -44,6 +44,7 @@ const noApprovals: ApprovalService = {
   get: () => Promise.resolve(undefined),
   canDecide: () => undefined,
   decide: () => Promise.resolve({ code: 'not-found', message: 'none' }),
+  declareReason: () => Promise.resolve(),
   subscribe: () => () => undefined,
 };
 

@@ -115,6 +115,20 @@ describe.each([sqliteFactory(), postgresFactory()])('approvals on $name', (facto
     expect((await waiting).state).toBe('pending');
   });
 
+  it('keeps a declared reason per requester until it expires or is cleared', async () => {
+    opened = await factory.open();
+    const approvals = service();
+    await approvals.declareReason('agent-1', 'fixing INC-7', 60_000);
+    await approvals.declareReason('agent-1', 'fixing INC-8', 60_000);
+    expect(await approvals.declaredReason('agent-1')).toBe('fixing INC-8');
+    expect(await approvals.declaredReason('agent-2')).toBeUndefined();
+    clock += 60_001;
+    expect(await approvals.declaredReason('agent-1')).toBeUndefined();
+    await approvals.declareReason('agent-1', 'again', 60_000);
+    await approvals.declareReason('agent-1', null, 0);
+    expect(await approvals.declaredReason('agent-1')).toBeUndefined();
+  });
+
   it('tells subscribers about every new and changed approval', async () => {
     opened = await factory.open();
     const approvals = service();

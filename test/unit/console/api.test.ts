@@ -233,6 +233,21 @@ describe('approvals', () => {
   });
 });
 
+describe('declared reasons', () => {
+  it('records the caller\'s own reason as one line, clears it, and refuses bad durations', async () => {
+    const set = await fx.call('POST', '/gatehouse/v1/reason', { as: 'bob', body: { reason: '  fixing\n INC-7 ', ttl: '30m' } });
+    expect(set.status).toBe(200);
+    expect(await set.json()).toMatchObject({ subject: 'oidc:bob', reason: 'fixing INC-7' });
+    expect(fx.approvals.reasons.get('oidc:bob')).toBe('fixing INC-7');
+    const cleared = await fx.call('POST', '/gatehouse/v1/reason', { as: 'bob', body: { reason: null } });
+    expect(await cleared.json()).toMatchObject({ reason: null, expiresAt: null });
+    expect(fx.approvals.reasons.has('oidc:bob')).toBe(false);
+    const tooLong = await fx.call('POST', '/gatehouse/v1/reason', { as: 'bob', body: { reason: 'x', ttl: '3d' } });
+    expect(tooLong.status).toBe(400);
+    expect((await fx.call('POST', '/gatehouse/v1/reason', { body: { reason: 'x' } })).status).toBe(401);
+  });
+});
+
 describe('server-sent events', () => {
   afterEach(() => expect.poll(() => fx.approvals.listeners()).toBe(0));
 

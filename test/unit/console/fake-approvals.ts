@@ -8,6 +8,8 @@ import type { Approval, ApprovalService, Decider, DecideRefusal } from '../../..
 export interface FakeApprovals extends ApprovalService {
   add(approval: Approval): void;
   listeners(): number;
+  /** Reasons declared through the API, by subject. */
+  readonly reasons: Map<string, string>;
 }
 
 export function fakeApprovals(): FakeApprovals {
@@ -23,12 +25,19 @@ export function fakeApprovals(): FakeApprovals {
     return undefined;
   };
 
+  const reasons = new Map<string, string>();
   return {
     add(approval) {
       byId.set(approval.id, approval);
       notify(approval);
     },
     listeners: () => listeners.size,
+    reasons,
+    declareReason(subject, reason) {
+      if (reason === null) reasons.delete(subject);
+      else reasons.set(subject, reason);
+      return Promise.resolve();
+    },
     list: (filter) =>
       Promise.resolve(
         [...byId.values()]
