@@ -15,8 +15,8 @@ export const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'k
 export type BinaryName = (typeof BINARIES)[number];
 export type BinaryPaths = Record<BinaryName, string>;
 
-/** The root of the gatehouse package: the nearest parent with our package.json. */
-async function packageRoot(): Promise<string> {
+/** The root of the gatehouse package: the nearest parent with our package.json (so compiled copies elsewhere find it too). */
+export async function packageRoot(): Promise<string> {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     try {

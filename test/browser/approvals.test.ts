@@ -29,6 +29,9 @@ let alice: TestBrowser;
 /** The inbox card of the approval whose summary matches, once it is listed. */
 const card = (page: Page, summary: RegExp) => page.locator('li.approval-card').filter({ has: page.locator('.card-title', { hasText: summary }) });
 
+/** The inbox through the main navigation (its label carries the pending count). */
+const toInbox = (page: Page) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Inbox/ }).click();
+
 /** Opens an approval from its inbox card; returns its id (the last segment of the page's address). */
 async function openFromInbox(page: Page, summary: RegExp): Promise<string> {
   await card(page, summary).locator('.card-title').click();
@@ -68,7 +71,7 @@ afterAll(async () => {
 describe('the approver in the browser, with the request held', () => {
   it('sees the held kubectl run --privileged arrive live, approves it, and kubectl completes', async () => {
     const page = alice.page;
-    await page.getByRole('link', { name: 'Inbox' }).click();
+    await toInbox(page);
     await page.getByText('Live: new requests appear here as they arrive.').waitFor();
     await screenshot(page, 'inbox-empty-live');
     // Live means without loading the document again.
@@ -88,6 +91,8 @@ describe('the approver in the browser, with the request held', () => {
     await screenshot(page, 'inbox-arrival');
 
     await openFromInbox(page, /create pods ui-ok/);
+    // The banner pointed here; on the approval's own page it is gone.
+    expect(await page.getByText('New approval request').count()).toBe(0);
     const reasons = page.getByRole('region', { name: 'Why it was held' });
     expect(await reasons.innerText()).toMatch(/privileged-containers: a container asks to run privileged/);
     const object = page.getByRole('region', { name: 'Object' });
@@ -103,7 +108,7 @@ describe('the approver in the browser, with the request held', () => {
 
   it('denies with a comment; kubectl exits 1 and prints the reason', async () => {
     const page = alice.page;
-    await page.getByRole('link', { name: 'Inbox' }).click();
+    await toInbox(page);
     const pending = agent(['run', 'ui-no', '--image=registry.invalid/app:1', '--privileged']);
     await card(page, /create pods ui-no/).waitFor({ timeout: 30_000 });
     const id = await openFromInbox(page, /create pods ui-no/);
@@ -122,14 +127,15 @@ describe('the approver in the browser, with the request held', () => {
   it('shows the diff of a patch against the live object before approving it', async () => {
     const page = alice.page;
     await direct.ok(['-n', ns, 'create', 'deployment', 'web', '--image=registry.invalid/app:1']);
-    await page.getByRole('link', { name: 'Inbox' }).click();
+    await toInbox(page);
     const patch = JSON.stringify({ spec: { template: { spec: { containers: [{ name: 'app', securityContext: { privileged: true } }] } } } });
     const pending = agent(['patch', 'deployment', 'web', '-p', patch]);
     await card(page, /patch deployments\.apps web/).waitFor({ timeout: 30_000 });
     await openFromInbox(page, /patch deployments\.apps web/);
-    const diff = await page.getByRole('region', { name: 'What it would change' }).innerText();
-    expect(diff).toContain('--- live');
-    expect(diff).toMatch(/\+ +securityContext:\n\+ +privileged: true/);
+    const diff = (await page.getByLabel('Unified diff of the change').innerText()).split('\n').filter((l) => l.trim() !== '');
+    expect(diff.slice(0, 2)).toEqual(['--- live', '+++ after this request']);
+    const added = diff.findIndex((l) => /^\+\s+securityContext:$/.test(l));
+    expect(diff[added + 1], diff.join('\n')).toMatch(/^\+\s+privileged: true$/);
     await screenshot(page, 'approval-patch-diff');
 
     // The same page at phone size, as an approver on call would see it.
@@ -153,9 +159,11 @@ describe('who may decide, in the browser', () => {
     const { idToken } = await stack.idp.loginAs('alice');
     const aliceKubectl = await kubectlWithToken(held, 'alice-oidc', idToken, ns);
     const page = alice.page;
-    await page.getByRole('link', { name: 'Inbox' }).click();
+    await toInbox(page);
     const pending = aliceKubectl(['run', 'ui-own', '--image=registry.invalid/app:1', '--privileged']);
     await card(page, /create pods ui-own/).waitFor({ timeout: 30_000 });
+    // Listed, but nobody calls her to act on her own request.
+    expect(await page.getByText('New approval request').count()).toBe(0);
     const id = await openFromInbox(page, /create pods ui-own/);
     await page.locator('#cannot-decide', { hasText: 'You cannot decide this request: nobody approves their own request' }).waitFor();
     expect(await page.getByRole('button', { name: 'Approve', exact: true }).isDisabled()).toBe(true);
@@ -168,7 +176,7 @@ describe('who may decide, in the browser', () => {
       await signInThroughProvider(bob.page, stack.idp, 'bob');
       // Back on the approval's address, which his roles do not open.
       expect(new URL(bob.page.url()).pathname).toBe(`/ui/approvals/${id}`);
-      await bob.page.getByText('Your roles do not include this page.').waitFor();
+      await bob.page.getByText('Your roles do not include this page: it needs the approver, auditor or admin role, and you have no console role.').waitFor();
       expect(await bob.page.getByRole('button', { name: 'Approve' }).count()).toBe(0);
       expect(await bob.page.locator('header .me').innerText()).toContain('no console role');
       await screenshot(bob.page, 'approval-bob-no-role');

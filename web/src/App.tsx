@@ -46,13 +46,16 @@ function allowed(route: Route, me: WhoAmI): boolean {
 
 function ArrivalBanner(): ReactNode {
   const { arrivals, dismiss } = useApprovalFeed();
-  const first = arrivals[0];
+  const { path } = useLocation();
+  // The approval open on this page needs no banner pointing at it.
+  const shown = arrivals.filter((a) => path !== `/approvals/${a.id}`);
+  const first = shown[0];
   return (
     <div className="arrival-region" role="status" aria-live="polite">
       {first !== undefined && (
         <div className="banner">
           <span>
-            {arrivals.length === 1 ? 'New approval request' : `${arrivals.length} new approval requests`}: <strong>{first.summary}</strong> from {first.requester.subject}
+            {shown.length === 1 ? 'New approval request' : `${shown.length} new approval requests`}: <strong>{first.summary}</strong> from {first.requester.subject}
           </span>
           <Link to={`/approvals/${first.id}`} onClick={dismiss}>
             Review
@@ -97,6 +100,17 @@ function Header({ me, path, onSignedOut }: { me: WhoAmI; path: string; onSignedO
   );
 }
 
+/** Says which roles a page needs, so someone sent a link they cannot use knows whom to ask. */
+function NotForYourRoles({ needs, me }: { needs: Route['roles']; me: WhoAmI }): ReactNode {
+  const names = needs === 'any' ? [] : needs;
+  return (
+    <p className="notice">
+      Your roles do not include this page: it needs the {names.join(', ').replace(/, ([^,]*)$/, ' or $1')} role, and {me.roles.length === 0 ? 'you have no console role' : `you have ${me.roles.join(', ')}`}.
+      Ask an administrator if you should have it.
+    </p>
+  );
+}
+
 function Page({ me }: { me: WhoAmI }): ReactNode {
   const { path } = useLocation();
   const found = ROUTES.map((r) => ({ r, params: matchPath(r.pattern, path) })).find((m) => m.params !== undefined);
@@ -109,7 +123,7 @@ function Page({ me }: { me: WhoAmI }): ReactNode {
     body = <p>There is no page at this address.</p>;
   } else if (!allowed(found.r, me)) {
     title = found.r.title;
-    body = found.r.pattern === '/' && fallback !== undefined ? fallback.render({}) : <p>Your roles do not include this page.</p>;
+    body = found.r.pattern === '/' && fallback !== undefined ? fallback.render({}) : <NotForYourRoles needs={found.r.roles} me={me} />;
   } else {
     title = found.r.title;
     body = found.r.render(found.params);

@@ -14,7 +14,7 @@ export interface ApprovalFeed {
   /** Every approval seen, by id (pending and decided). */
   byId: ReadonlyMap<string, ConsoleApproval>;
   pending: ConsoleApproval[];
-  /** Pending approvals that arrived live and the user has not dismissed yet. */
+  /** Pending approvals that arrived live, that the user may decide and has not dismissed yet. */
   arrivals: ConsoleApproval[];
   dismiss: () => void;
   connected: boolean;
@@ -62,7 +62,8 @@ export function ApprovalFeedProvider({ enabled, children }: { enabled: boolean; 
     source.addEventListener('error', () => setConnected(false));
     source.addEventListener('approval', (ev: MessageEvent<string>) => {
       const a = JSON.parse(ev.data) as ConsoleApproval;
-      if (a.state === 'pending' && !known.current.has(a.id)) setArrivals((prev) => [a, ...prev]);
+      // An arrival asks the viewer to act: not for their own request, nor for one they may only watch.
+      if (a.state === 'pending' && a.canDecide && !known.current.has(a.id)) setArrivals((prev) => [a, ...prev]);
       if (a.state !== 'pending') setArrivals((prev) => prev.filter((x) => x.id !== a.id));
       known.current.add(a.id);
       setById((prev) => new Map(prev).set(a.id, a));

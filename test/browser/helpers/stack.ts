@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
-import { consoleClient, startOidcProvider } from '../../../src/harness/oidc-provider.js';
+import { consoleClient, gatehouseClient, startOidcProvider } from '../../../src/harness/oidc-provider.js';
 import type { OidcProviderHandle } from '../../../src/harness/oidc-provider.js';
 import { startGatewayProcess } from '../../e2e/helpers/gateway.js';
 import type { GatewayProcess } from '../../e2e/helpers/gateway.js';
@@ -66,7 +66,8 @@ export async function startStack(upstreamKubeconfig: string, workDir: string, ga
     const callbacks = gateways.map((g) => g.url + CALLBACK_PATH);
     const idp = await startOidcProvider({
       port: Number(new URL(issuer).port),
-      clients: [{ ...consoleClient(callbacks[0]!), redirect_uris: callbacks }],
+      // `gatehouse` for ID tokens a person's kubectl sends; the console with every gateway's callback.
+      clients: [gatehouseClient(), { ...consoleClient(callbacks[0]!), redirect_uris: callbacks }],
     });
     return {
       idp,

@@ -2,12 +2,13 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-
-const repoRoot = resolve(import.meta.dirname, '../../..');
+import { join } from 'node:path';
+import { packageRoot } from '../../../src/harness/binaries.js';
 
 export interface GatewayProcess {
   url: string;
+  /** Process id of the gateway (for memory readings). */
+  pid: number;
   dataDir: string;
   /** The kubeconfig the gateway wrote for its bootstrap admin on first run. */
   adminKubeconfig: string;
@@ -22,6 +23,8 @@ export interface GatewayProcess {
  */
 export async function startGatewayProcess(upstreamKubeconfig: string, extraArgs: string[] = []): Promise<GatewayProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+  // Found by walking up, not by a fixed depth: the benchmark runs a compiled copy of this file.
+  const repoRoot = await packageRoot();
   const child: ChildProcess = spawn(
     process.execPath,
     [
@@ -55,6 +58,7 @@ export async function startGatewayProcess(upstreamKubeconfig: string, extraArgs:
   const { url, token } = await ready;
   return {
     url,
+    pid: child.pid!,
     dataDir,
     adminKubeconfig: join(dataDir, 'admin.kubeconfig'),
     adminToken: token,

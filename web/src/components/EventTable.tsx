@@ -52,7 +52,11 @@ export function EventTable({
                   <td>{e.request.verb}</td>
                   <td className="wrap">{resourceLabel(e.request) || e.request.path}</td>
                   <td>{e.decision === undefined ? '—' : <Badge value={e.decision.action} />}</td>
-                  <td>{e.result.status}</td>
+                  <td>
+                    {e.result.status}
+                    {/* A stream has a start and an end event with the same status; this says which is which. */}
+                    {e.stream !== undefined && <span className="muted"> ({e.stream.kind} ended)</span>}
+                  </td>
                   <td>{e.approval === undefined ? '—' : `by ${e.approval.by}`}</td>
                   <td>
                     <button type="button" className="small" aria-expanded={isOpen} aria-controls={`ev-${e.id}`} onClick={() => toggle(e.id)}>
