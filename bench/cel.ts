@@ -3,57 +3,14 @@
  * expressions, and the per-request total of a 30-rule policy (p50/p99),
  * including the one-off conversion of each request's objects.
  *
- * Run: npx tsc -p tsconfig.json --outDir .cache/bench && node .cache/bench/bench/cel.js
+ * Run: npx tsc -p bench/tsconfig.json && node .cache/bench/bench/cel.js [--per-rule]
  */
 import { celEnv } from '../src/policy/cel/env.js';
 import { compileCel, lastEvaluationCost, type CelActivation, type CelProgram } from '../src/policy/cel/index.js';
 import { startMeter } from '../src/policy/cel/meter.js';
 import { toCel, toPrincipal, toRequest } from '../src/policy/cel/values.js';
-
-const container = (name: string, image: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  name,
-  image,
-  imagePullPolicy: 'IfNotPresent',
-  ports: [{ containerPort: 8080, protocol: 'TCP' }],
-  resources: { limits: { cpu: '500m', memory: '256Mi' }, requests: { cpu: '250m', memory: '128Mi' } },
-  env: [
-    { name: 'LOG_LEVEL', value: 'info' },
-    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-  ],
-  volumeMounts: [{ name: 'config', mountPath: '/etc/app' }],
-  securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-  ...extra,
-});
-
-/** A typical Deployment-generated pod: 3 containers, 1 init container, 4 volumes; compliant. */
-function makePod(): Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name: 'web-7d9f8c6b5-x2kqz',
-      namespace: 'payments',
-      labels: { app: 'web', 'pod-template-hash': '7d9f8c6b5', team: 'payments' },
-      annotations: { 'kubectl.kubernetes.io/default-container': 'app' },
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f8c6b5', uid: 'u1', controller: true }],
-    },
-    spec: {
-      serviceAccountName: 'web',
-      initContainers: [container('migrate', 'registry.example.com/payments/migrate:1.4.2')],
-      containers: [
-        container('app', 'registry.example.com/payments/web:2.3.1'),
-        container('proxy', 'ghcr.io/acme/envoy:1.29.1'),
-        container('metrics', 'registry.example.com/infra/exporter:0.9.0'),
-      ],
-      volumes: [
-        { name: 'config', configMap: { name: 'web-config' } },
-        { name: 'tmp', emptyDir: {} },
-        { name: 'token', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } },
-        { name: 'certs', secret: { secretName: 'web-tls' } },
-      ],
-    },
-  };
-}
+import { makePod } from './lib/pod.js';
+import { percentile } from './lib/stats.js';
 
 const containersOf = (pred: string): string =>
   ['object.spec.containers', 'object.spec.?initContainers.orValue([])', 'object.spec.?ephemeralContainers.orValue([])']
@@ -124,10 +81,6 @@ function activation(pod: Record<string, unknown>): CelActivation {
     },
     principal: { subject: 'agent:claude', groups: ['ai-agents'], kind: 'agent', via: 'token', tokenId: 't1' },
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 }
 
 /** Time of each rule of the 30-rule policy, slowest first. */

@@ -1,0 +1,141 @@
+/**
+ * What the benchmarks run against: the real control plane (started here, or
+ * one handed in), a gateway in front of it (full guardrail pack, permissive
+ * baseline, audit in SQLite), `kubectl proxy` in front of the same API
+ * server, and on demand a second gateway recording to PostgreSQL. Each piece
+ * starts the first time a benchmark asks for it.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startCluster } from '../../src/harness/cluster.js';
+import { startPostgres } from '../../src/harness/postgres.js';
+import type { PostgresServer } from '../../src/harness/postgres.js';
+import { startGatewayProcess } from '../../test/e2e/helpers/gateway.js';
+import type { GatewayProcess } from '../../test/e2e/helpers/gateway.js';
+import { clientFor } from './targets.js';
+import type { Client, Target } from './targets.js';
+
+/** The control plane's facts the benchmarks need (a subset of the harness `Cluster`). */
+export interface ClusterInfo {
+  readonly server: string;
+  readonly caPem: string;
+  readonly adminToken: string;
+  readonly adminKubeconfig: string;
+}
+
+export interface BenchEnv {
+  readonly cluster: ClusterInfo;
+  readonly direct: Target;
+  gateway(): Promise<Target>;
+  /** Another gateway like {@link BenchEnv.gateway}, just started: memory figures without what earlier benchmarks left behind. */
+  freshGateway(): Promise<Target>;
+  proxy(): Promise<Target>;
+  /** A second gateway whose audit store is PostgreSQL (started with its own server). */
+  gatewayPg(): Promise<Target>;
+  /** The PostgreSQL server (started on first use). */
+  postgres(): Promise<PostgresServer>;
+  /** An admin client straight to the API server, for setting up objects. */
+  readonly admin: Client;
+  stop(): Promise<void>;
+}
+
+type Log = (line: string) => void;
+
+/** Memoises an async start-up: the first caller starts it, later callers share it. */
+function lazy<T>(start: () => Promise<T>): () => Promise<T> {
+  let started: Promise<T> | undefined;
+  return () => (started ??= start());
+}
+
+export async function openEnv(given: ClusterInfo | undefined, log: Log): Promise<BenchEnv> {
+  const stops: Array<() => Promise<void>> = [];
+  let cluster = given;
+  if (!cluster) {
+    log('starting the local control plane (harness/build.sh builds it first if it is not cached; that takes minutes)');
+    const started = await startCluster({ log: (line) => log(`  ${line}`) });
+    stops.push(() => started.stop());
+    cluster = started;
+  }
+  const { server, caPem, adminToken, adminKubeconfig } = cluster;
+  const direct: Target = { name: 'direct', origin: server, caPem, token: adminToken, pid: undefined };
+
+  const asTarget = (name: 'gateway' | 'gateway-pg', gw: GatewayProcess): Target => ({
+    name,
+    origin: gw.url,
+    caPem: readFileSync(join(gw.dataDir, 'ca.crt'), 'utf8'),
+    token: gw.adminToken,
+    pid: gw.pid,
+  });
+
+  const startGateway = async (): Promise<Target> => {
+    log('starting a gateway (guardrails + baseline-allow, audit in SQLite)');
+    const gw = await startGatewayProcess(adminKubeconfig);
+    stops.push(() => gw.stop());
+    return asTarget('gateway', gw);
+  };
+  const gateway = lazy(startGateway);
+
+  const postgres = lazy(async () => {
+    log('starting PostgreSQL (harness)');
+    const pg = await startPostgres();
+    stops.push(() => pg.destroy());
+    return pg;
+  });
+
+  const gatewayPg = lazy(async () => {
+    const url = await (await postgres()).createDatabase('gatehouse_bench');
+    log('starting a second gateway recording to PostgreSQL');
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+    stops.push(() => rm(dir, { recursive: true, force: true }));
+    // gatehouse.yaml is YAML, and JSON is YAML.
+    const config = join(dir, 'gatehouse.yaml');
+    writeFileSync(config, JSON.stringify({ store: { postgres: { url } } }));
+    const gw = await startGatewayProcess(adminKubeconfig, ['--config', config]);
+    stops.push(() => gw.stop());
+    return asTarget('gateway-pg', gw);
+  });
+
+  const proxy = lazy(async () => {
+    log('starting kubectl proxy');
+    const child = spawn('kubectl', ['proxy', '--kubeconfig', adminKubeconfig, '--address', '127.0.0.1', '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    stops.push(async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    });
+    const port = await new Promise<string>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`kubectl proxy exited ${code}`)));
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const found = /Starting to serve on [\d.]+:(\d+)/.exec(line)?.[1];
+        if (found) resolve(found);
+      });
+    });
+    const target: Target = { name: 'proxy', origin: `http://127.0.0.1:${port}`, caPem: undefined, token: undefined, pid: undefined };
+    return target;
+  });
+
+  const admin = clientFor(direct, 32);
+  return {
+    cluster,
+    direct,
+    gateway,
+    freshGateway: startGateway,
+    proxy,
+    gatewayPg,
+    postgres,
+    admin,
+    async stop() {
+      await admin.close();
+      // Last started, first stopped: gateways before the server they use.
+      for (const stop of stops.reverse()) await stop().catch((err: unknown) => log(`stopping: ${String(err)}`));
+    },
+  };
+}

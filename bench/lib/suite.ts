@@ -1,0 +1,33 @@
+/** The shape every benchmark has, and what it is given to run. */
+import type { BenchEnv } from './env.js';
+import type { Figure, Side } from './report.js';
+import { spread } from './stats.js';
+import type { Target } from './targets.js';
+
+export interface BenchContext {
+  readonly env: BenchEnv;
+  readonly quick: boolean;
+  /** A progress line. */
+  log(line: string): void;
+  /** Records a figure: one value per run (a single value for one run). */
+  add(bench: string, metric: string, side: Side, better: Figure['better'], values: readonly number[]): void;
+  /** A remark that belongs in the results (e.g. what a figure does not cover). */
+  note(text: string): void;
+}
+
+export interface Bench {
+  readonly name: string;
+  readonly description: string;
+  run(ctx: BenchContext): Promise<void>;
+}
+
+/** Builds the figure list that a {@link BenchContext} appends to. */
+export function figureSink(figures: Figure[]): BenchContext['add'] {
+  return (bench, metric, side, better, values) => figures.push({ bench, metric, side, better, value: spread(values) });
+}
+
+/** The order of sides in run `r`: rotated, so no side always goes first (warm caches, GC debt). */
+export function rotated(targets: readonly Target[], r: number): Target[] {
+  const k = r % targets.length;
+  return [...targets.slice(k), ...targets.slice(0, k)];
+}

@@ -1,0 +1,84 @@
+/**
+ * The three ways to reach the API server, behind one client so every side is
+ * measured with the same code: keep-alive undici pools, HTTP/1.1, one request
+ * per connection at a time.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Pool } from 'undici';
+
+export type TargetName = 'direct' | 'gateway' | 'proxy' | 'gateway-pg';
+
+/** Where one side listens and how it is authenticated. */
+export interface Target {
+  readonly name: TargetName;
+  /** `https://127.0.0.1:port` (direct, gateway) or `http://…` (kubectl proxy). */
+  readonly origin: string;
+  readonly caPem: string | undefined;
+  /** Bearer token; undefined for kubectl proxy, which adds its own credential. */
+  readonly token: string | undefined;
+  /** Process whose memory is reported (the gateway); undefined for the API server itself. */
+  readonly pid: number | undefined;
+}
+
+export interface Client {
+  readonly target: Target;
+  /** One request; resolves with status and the whole body once it has arrived. */
+  request(path: string, init?: { method?: string; body?: string }): Promise<{ status: number; body: Buffer }>;
+  close(): Promise<void>;
+}
+
+/** A pool of `connections` keep-alive connections to the target. */
+export function clientFor(target: Target, connections = 1): Client {
+  const pool = new Pool(target.origin, {
+    connections,
+    pipelining: 1,
+    connect: target.caPem === undefined ? {} : { ca: target.caPem },
+    // Watches idle for long; the harness decides when they end.
+    bodyTimeout: 0,
+  });
+  const baseHeaders: Record<string, string> = { accept: 'application/json' };
+  if (target.token !== undefined) baseHeaders.authorization = `Bearer ${target.token}`;
+  const jsonHeaders = { ...baseHeaders, 'content-type': 'application/json' };
+  return {
+    target,
+    async request(path, init = {}) {
+      const res = await pool.request({
+        path,
+        method: init.method ?? 'GET',
+        headers: init.body === undefined ? baseHeaders : jsonHeaders,
+        body: init.body,
+      });
+      return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** Opens a streaming GET (a watch); `onChunk` sees the body as it arrives. */
+export async function openStream(pool: Pool, target: Target, path: string, onChunk: (chunk: Buffer) => void): Promise<() => void> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
+  const res = await pool.request({ path, method: 'GET', headers });
+  if (res.statusCode !== 200) throw new Error(`${target.name} ${path}: HTTP ${res.statusCode} ${await res.body.text()}`);
+  res.body.on('data', onChunk);
+  // The stream ends when we close it; an error then is expected.
+  res.body.on('error', () => undefined);
+  return () => res.body.destroy();
+}
+
+/** A dedicated pool for many long-lived streams to one target. */
+export function streamPool(target: Target, connections: number): Pool {
+  return new Pool(target.origin, { connections, pipelining: 1, connect: target.caPem === undefined ? {} : { ca: target.caPem }, bodyTimeout: 0, headersTimeout: 60_000 });
+}
+
+/** Resident and peak resident memory of a process, in MB (Linux /proc). */
+export function memoryOf(pid: number): { rssMb: number; peakMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+/** Resets the process's peak RSS to its current RSS, so the next peak belongs to what follows ("5": proc(5), clear_refs). */
+export function resetPeak(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}

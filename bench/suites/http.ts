@@ -1,0 +1,128 @@
+/**
+ * Plain request costs, the same client on every side: latency of a GET of
+ * one object and a LIST of 500, and throughput of small GETs at several
+ * concurrencies.
+ */
+import { configMap, createMany, createNamespace, deleteNamespace, expectCreated } from '../lib/objects.js';
+import { summarize } from '../lib/stats.js';
+import type { Bench, BenchContext } from '../lib/suite.js';
+import { rotated } from '../lib/suite.js';
+import { clientFor } from '../lib/targets.js';
+import type { Client, Target } from '../lib/targets.js';
+
+async function allTargets(ctx: BenchContext): Promise<Target[]> {
+  return [ctx.env.direct, await ctx.env.proxy(), await ctx.env.gateway()];
+}
+
+async function expectOk(client: Client, path: string): Promise<void> {
+  const res = await client.request(path);
+  if (res.status !== 200) throw new Error(`${client.target.name} GET ${path}: HTTP ${res.status} ${res.body.toString().slice(0, 300)}`);
+}
+
+/**
+ * Sequential requests on one keep-alive connection per side, `runs` times,
+ * sides interleaved; records the p50 and p99 of each run.
+ */
+export async function latency(ctx: BenchContext, targets: readonly Target[], bench: string, label: string, path: string, perRun: number, runs: number): Promise<void> {
+  const clients = new Map(targets.map((t) => [t.name, clientFor(t, 1)]));
+  const perSide = new Map(targets.map((t) => [t.name, { p50: [] as number[], p99: [] as number[] }]));
+  try {
+    for (const client of clients.values()) for (let i = 0; i < Math.min(50, perRun); i++) await expectOk(client, path);
+    for (let r = 0; r < runs; r++) {
+      for (const target of rotated(targets, r)) {
+        const client = clients.get(target.name)!;
+        const samples: number[] = [];
+        for (let i = 0; i < perRun; i++) {
+          const t0 = performance.now();
+          await expectOk(client, path);
+          samples.push(performance.now() - t0);
+        }
+        const s = summarize(samples);
+        const side = perSide.get(target.name)!;
+        side.p50.push(s.p50);
+        side.p99.push(s.p99);
+      }
+      ctx.log(`  ${bench}: run ${r + 1}/${runs} ${targets.map((t) => `${t.name} p50 ${perSide.get(t.name)!.p50.at(-1)!.toFixed(2)} ms`).join(', ')}`);
+    }
+  } finally {
+    for (const client of clients.values()) await client.close();
+  }
+  for (const t of targets) {
+    ctx.add(bench, `${label} p50 ms`, t.name, 'lower', perSide.get(t.name)!.p50);
+    ctx.add(bench, `${label} p99 ms`, t.name, 'lower', perSide.get(t.name)!.p99);
+  }
+}
+
+/** Requests per second that `concurrency` callers sustain for `seconds`, each waiting for its answer before the next. */
+async function throughputOf(target: Target, path: string, concurrency: number, seconds: number): Promise<number> {
+  const client = clientFor(target, concurrency);
+  try {
+    const loop = async (until: number): Promise<number> => {
+      let n = 0;
+      while (performance.now() < until) {
+        await expectOk(client, path);
+        n++;
+      }
+      return n;
+    };
+    // Warm-up: opens every connection and lets the JIT settle.
+    const warm = performance.now() + 300;
+    await Promise.all(Array.from({ length: concurrency }, () => loop(warm)));
+    const start = performance.now();
+    const counts = await Promise.all(Array.from({ length: concurrency }, () => loop(start + seconds * 1000)));
+    return counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
+  } finally {
+    await client.close();
+  }
+}
+
+/** A namespace with one small ConfigMap (`one`) for the GET benchmarks. */
+export async function withOneObject(ctx: BenchContext, fn: (path: string) => Promise<void>): Promise<void> {
+  const ns = await createNamespace(ctx.env.admin, 'bench-get');
+  try {
+    await expectCreated(ctx.env.admin, `/api/v1/namespaces/${ns}/configmaps`, configMap('one'));
+    await fn(`/api/v1/namespaces/${ns}/configmaps/one`);
+  } finally {
+    await deleteNamespace(ctx.env.admin, ns);
+  }
+}
+
+export const getBench: Bench = {
+  name: 'get',
+  description: 'latency of GET of one ConfigMap (p50/p99 per run)',
+  run: (ctx) => withOneObject(ctx, async (path) => latency(ctx, await allTargets(ctx), 'get', 'GET', path, ctx.quick ? 100 : 500, ctx.quick ? 2 : 7)),
+};
+
+export const listBench: Bench = {
+  name: 'list',
+  description: 'latency of LIST of 500 ConfigMaps of 1 KiB (p50/p99 per run)',
+  async run(ctx) {
+    const ns = await createNamespace(ctx.env.admin, 'bench-list');
+    try {
+      ctx.log('  list: creating 500 ConfigMaps');
+      await createMany(ctx.env.admin, `/api/v1/namespaces/${ns}/configmaps`, 500, (i) => configMap(`cm-${i}`, { bench: 'list' }));
+      await latency(ctx, await allTargets(ctx), 'list', 'LIST 500', `/api/v1/namespaces/${ns}/configmaps?labelSelector=bench%3Dlist`, ctx.quick ? 10 : 40, ctx.quick ? 2 : 5);
+    } finally {
+      await deleteNamespace(ctx.env.admin, ns);
+    }
+  },
+};
+
+export const throughputBench: Bench = {
+  name: 'throughput',
+  description: 'small-GET requests/s at concurrency 1, 16, 64',
+  run: (ctx) =>
+    withOneObject(ctx, async (path) => {
+      const targets = await allTargets(ctx);
+      const runs = ctx.quick ? 1 : 3;
+      const seconds = ctx.quick ? 1 : 4;
+      for (const concurrency of [1, 16, 64]) {
+        const rps = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+        for (let r = 0; r < runs; r++) {
+          for (const target of rotated(targets, r)) rps.get(target.name)!.push(await throughputOf(target, path, concurrency, seconds));
+        }
+        ctx.log(`  throughput c=${concurrency}: ${targets.map((t) => `${t.name} ${Math.round(rps.get(t.name)!.at(-1)!)}/s`).join(', ')}`);
+        for (const t of targets) ctx.add('throughput', `req/s c=${concurrency}`, t.name, 'higher', rps.get(t.name)!);
+      }
+    }),
+};

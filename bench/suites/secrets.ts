@@ -1,0 +1,69 @@
+/**
+ * LIST of 5 000 Secrets: the gateway masks every value (the guardrail
+ * `secret-reads`), the API server and kubectl proxy answer unmasked. Time of
+ * the whole answer, and how much the gateway's memory grows while it masks.
+ */
+import { createMany, createNamespace, deleteNamespace, secret } from '../lib/objects.js';
+import type { Bench } from '../lib/suite.js';
+import { rotated } from '../lib/suite.js';
+import { clientFor, memoryOf, resetPeak } from '../lib/targets.js';
+
+interface SecretList {
+  items: Array<{ data: Record<string, string> }>;
+}
+
+export const secretsBench: Bench = {
+  name: 'secrets',
+  description: 'LIST of 5 000 Secrets, masked through the gateway vs unmasked direct (time, gateway peak RSS)',
+  async run(ctx) {
+    const count = ctx.quick ? 500 : 5000;
+    const runs = ctx.quick ? 2 : 5;
+    const gateway = await ctx.env.gateway();
+    const targets = [ctx.env.direct, await ctx.env.proxy(), gateway];
+    const ns = await createNamespace(ctx.env.admin, 'bench-secrets');
+    const clients = new Map(targets.map((t) => [t.name, clientFor(t, 1)]));
+    try {
+      ctx.log(`  secrets: creating ${count} Secrets`);
+      await createMany(ctx.env.admin, `/api/v1/namespaces/${ns}/secrets`, count, (i) => secret(`s-${i}`));
+      const path = `/api/v1/namespaces/${ns}/secrets`;
+      const times = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+      const growth: number[] = [];
+      const peaks: number[] = [];
+      let bodyMb = 0;
+      let clear = '';
+      for (let r = 0; r < runs; r++) {
+        for (const target of rotated(targets, r)) {
+          const client = clients.get(target.name)!;
+          const before = target.pid === undefined ? undefined : memoryOf(target.pid);
+          if (target.pid !== undefined) resetPeak(target.pid);
+          const t0 = performance.now();
+          const res = await client.request(path);
+          times.get(target.name)!.push(performance.now() - t0);
+          if (res.status !== 200) throw new Error(`${target.name} LIST secrets: HTTP ${res.status}`);
+          const first = (JSON.parse(res.body.toString()) as SecretList).items[0]?.data.password ?? '';
+          if (target.name === 'direct') {
+            clear = first;
+            bodyMb = res.body.length / 1e6;
+          }
+          if (before !== undefined && target.pid !== undefined) {
+            const peak = memoryOf(target.pid).peakMb;
+            peaks.push(peak);
+            growth.push(peak - before.rssMb);
+          }
+        }
+        ctx.log(`  secrets: run ${r + 1}/${runs} ${targets.map((t) => `${t.name} ${times.get(t.name)!.at(-1)!.toFixed(0)} ms`).join(', ')}`);
+      }
+      // The comparison only means something if the gateway really masked.
+      const masked = JSON.parse((await clients.get('gateway')!.request(path)).body.toString()) as SecretList;
+      if (masked.items[0]?.data.password === clear) throw new Error('the gateway returned Secret values unmasked');
+      for (const t of targets) ctx.add('secrets', 'LIST ms', t.name, 'lower', times.get(t.name)!);
+      ctx.add('secrets', 'gateway peak RSS MB', 'gateway', 'lower', peaks);
+      ctx.add('secrets', 'RSS growth MB', 'gateway', 'lower', growth);
+      ctx.add('secrets', 'RSS growth ÷ body size', 'gateway', 'lower', growth.map((g) => g / bodyMb));
+      ctx.add('secrets', 'body MB (unmasked)', 'direct', 'lower', [bodyMb]);
+    } finally {
+      for (const client of clients.values()) await client.close();
+      await deleteNamespace(ctx.env.admin, ns);
+    }
+  },
+};

@@ -1,0 +1,103 @@
+/**
+ * Many concurrent watches: the gateway's memory while they are open, and how
+ * long a burst of changes takes to reach every watcher, through the gateway
+ * and straight from the API server.
+ */
+import { configMap, createNamespace, deleteNamespace, expectCreated } from '../lib/objects.js';
+import { summarize } from '../lib/stats.js';
+import type { Bench, BenchContext } from '../lib/suite.js';
+import { memoryOf, openStream, streamPool } from '../lib/targets.js';
+import type { Target } from '../lib/targets.js';
+
+const BURST = 20;
+
+interface WatchRound {
+  /** ms from the create request being sent to each watcher seeing the object. */
+  delays: number[];
+  /** Gateway RSS with every watch open, after the burst; undefined for the API server. */
+  rssMb: number | undefined;
+}
+
+/** Opens `watchers` watches on `ns`, creates {@link BURST} ConfigMaps at once, waits until every watcher saw each. */
+async function watchRound(ctx: BenchContext, target: Target, ns: string, watchers: number): Promise<WatchRound> {
+  const list = await ctx.env.admin.request(`/api/v1/namespaces/${ns}/configmaps`);
+  const rv = (JSON.parse(list.body.toString()) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+  const prefix = `burst-${target.name}-`;
+  const sentAt = new Map<string, number>();
+  const delays: number[] = [];
+  let seen = 0;
+  let allSeen: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (allSeen = resolve));
+
+  const pool = streamPool(target, watchers);
+  const closers: Array<() => void> = [];
+  try {
+    const path = `/api/v1/namespaces/${ns}/configmaps?watch=1&resourceVersion=${rv}`;
+    let opened = 0;
+    // Opened 50 at a time, as a fleet of controllers starting would.
+    while (opened < watchers) {
+      const batch = Math.min(50, watchers - opened);
+      const streams = await Promise.all(
+        Array.from({ length: batch }, () => {
+          let pending = '';
+          return openStream(pool, target, path, (chunk) => {
+            const now = performance.now();
+            pending += chunk.toString();
+            let nl: number;
+            while ((nl = pending.indexOf('\n')) >= 0) {
+              const line = pending.slice(0, nl);
+              pending = pending.slice(nl + 1);
+              const name = /"name":"([^"]+)"/.exec(line)?.[1];
+              const sent = name?.startsWith(prefix) ? sentAt.get(name) : undefined;
+              if (sent === undefined) continue;
+              delays.push(now - sent);
+              if (++seen === watchers * BURST) allSeen();
+            }
+          });
+        }),
+      );
+      closers.push(...streams);
+      opened += batch;
+    }
+    ctx.log(`  watch: ${watchers} watches open on ${target.name}; creating ${BURST} ConfigMaps at once`);
+    await Promise.all(
+      Array.from({ length: BURST }, (_, i) => {
+        const name = `${prefix}${i}`;
+        sentAt.set(name, performance.now());
+        return expectCreated(ctx.env.admin, `/api/v1/namespaces/${ns}/configmaps`, configMap(name));
+      }),
+    );
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${target.name}: only ${seen} of ${watchers * BURST} watch events arrived within 60 s`)), 60_000).unref(),
+    );
+    await Promise.race([done, timeout]);
+    return { delays, rssMb: target.pid === undefined ? undefined : memoryOf(target.pid).rssMb };
+  } finally {
+    for (const close of closers) close();
+    await pool.destroy();
+  }
+}
+
+export const watchBench: Bench = {
+  name: 'watch',
+  description: '1 000 concurrent watches: RSS of a fresh gateway and delivery delay of a burst of 20 changes',
+  async run(ctx) {
+    const watchers = ctx.quick ? 50 : 1000;
+    const gateway = await ctx.env.freshGateway();
+    const ns = await createNamespace(ctx.env.admin, 'bench-watch');
+    try {
+      ctx.add('watch', 'gateway idle RSS MB', 'gateway', 'lower', [memoryOf(gateway.pid!).rssMb]);
+      for (const target of [ctx.env.direct, gateway]) {
+        const round = await watchRound(ctx, target, ns, watchers);
+        const s = summarize(round.delays);
+        ctx.log(`  watch: ${target.name} delivery p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms`);
+        ctx.add('watch', 'delivery p50 ms', target.name, 'lower', [s.p50]);
+        ctx.add('watch', 'delivery p99 ms', target.name, 'lower', [s.p99]);
+        if (round.rssMb !== undefined) ctx.add('watch', 'gateway RSS MB', target.name, 'lower', [round.rssMb]);
+      }
+      ctx.note(`watch: ${watchers} watches per side, burst of ${BURST} creates; delay = create sent → event received by each watcher`);
+    } finally {
+      await deleteNamespace(ctx.env.admin, ns);
+    }
+  },
+};

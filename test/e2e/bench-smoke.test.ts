@@ -1,0 +1,40 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, inject, it } from 'vitest';
+import { runBench } from '../../bench/run.js';
+import type { BenchResults } from '../../bench/run.js';
+
+// Keeps `npm run bench` working: a short GET benchmark against the shared
+// cluster. The shape of the results is checked, never the numbers.
+const cluster = inject('cluster');
+const out = mkdtempSync(join(tmpdir(), 'gatehouse-bench-smoke-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+it('runs `--quick --only get` and writes results with figures for every side, ratios and goals', async () => {
+  const lines: string[] = [];
+  const { file, text } = await runBench({ quick: true, only: ['get'], outDir: out, cluster, log: (line) => lines.push(line) });
+  const results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResults;
+  expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(results);
+  expect(results).toMatchObject({ version: 1, quick: true, benches: ['get'] });
+  expect(results.machine.cpus).toBeGreaterThan(0);
+
+  const sides = (metric: string): string[] => results.figures.filter((f) => f.metric === metric).map((f) => f.side).sort();
+  expect(sides('GET p50 ms')).toEqual(['direct', 'gateway', 'proxy']);
+  expect(sides('GET p99 ms')).toEqual(['direct', 'gateway', 'proxy']);
+  for (const f of results.figures) {
+    expect(f).toMatchObject({ bench: 'get', better: 'lower', value: { runs: 2 } });
+    expect(f.value.min).toBeGreaterThan(0);
+  }
+  expect(results.ratios.map((r) => r.metric)).toEqual(['GET p50 ms', 'GET p99 ms']);
+  for (const r of results.ratios) {
+    expect(r.vsDirect).toBeGreaterThan(0);
+    expect(r.vsProxy).toBeGreaterThan(0);
+  }
+  const judged = results.goals.filter((g) => g.pass !== undefined).map((g) => g.id);
+  expect(judged).toEqual(['get-p50-direct', 'get-p50-proxy']);
+
+  expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+  expect(text).toContain('Goals:');
+  expect(lines.some((l) => l.includes('get: run 2/2'))).toBe(true);
+});
