@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
@@ -16,6 +17,8 @@ import { openStore } from './store/open.js';
 import { auditWriterOptions, createAuditWriter, loadAuditSigner, trustedKeysFromPem } from './audit/index.js';
 import { bearerAuthenticator, createConsoleHandler, resolveConsoleSettings } from './console/index.js';
 import type { ConsoleHandler } from './console/index.js';
+import { createMcpHandler } from './mcp/http.js';
+import type { McpHandler } from './mcp/http.js';
 import { createRecorder } from './record/recorder.js';
 import { createMasker } from './masking/index.js';
 import { openPolicy } from './policy/config.js';
@@ -28,7 +31,13 @@ import { createNamespaceLabels } from './upstream/namespace-labels.js';
 import { createPipeline } from './pipeline/pipeline.js';
 import type { Stage } from './pipeline/context.js';
 import { forwardRequest } from './proxy/forward.js';
-import { createHealthHandler } from './proxy/health.js';
+import { auditStoreCheck, createHealthHandler, pingCheck, policyCheck, shutdownCheck, upstreamCheck } from './proxy/health.js';
+import { createLifecycle } from './proxy/drain.js';
+import { metricsEnabled } from './metrics/config.js';
+import { createMetrics } from './metrics/metrics.js';
+import { observedRecorder, requestObserver } from './metrics/observe.js';
+import { listenForMetrics, metricsRoute } from './metrics/serve.js';
+import { accessLogger } from './log/access.js';
 import { respondWithStatus, respondWithStatusOnSocket } from './proxy/respond.js';
 import { forwardUpgrade } from './proxy/upgrade.js';
 import { createUpstream } from './upstream/client.js';
@@ -38,6 +47,11 @@ export interface Gateway {
   /** https://host:port the gateway listens on. */
   readonly url: string;
   readonly state: DataDirState;
+  /** http://host:port of the metrics listener, when `metrics.listen` is set. */
+  readonly metricsUrl: string | undefined;
+  /** Reloads the policy now (SIGHUP); false when the new one is invalid and the last good one stays. */
+  reload(): boolean;
+  /** Graceful stop: readyz fails, in-flight requests finish (bounded by `shutdown`), streams end, the audit queue is flushed. */
   close(): Promise<void>;
 }
 
@@ -57,7 +71,19 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   if (config.listen.host !== '0.0.0.0' && config.listen.host !== '::') sans.push(config.listen.host);
   const state = await openDataDir({ dir: config.dataDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, sans });
 
-  const policy = openPolicy(config.policy, { log });
+  const lifecycle = createLifecycle();
+  // The sources are read only when Prometheus scrapes, after everything below exists.
+  const metrics = metricsEnabled(config.metrics)
+    ? createMetrics({
+        inFlight: () => lifecycle.inFlight(),
+        upgradedSessions: () => lifecycle.upgradedSessions(),
+        audit: () => writer.stats(),
+        pendingApprovals: () => approvals.list({ state: 'pending', limit: 1000 }),
+        policyRules: () => policy.current().rules.length,
+        draining: () => lifecycle.draining(),
+      })
+    : undefined;
+  const policy = openPolicy(config.policy, { log, onReload: (trigger, ok) => metrics?.policyReload(trigger, ok) });
   const store = await openStore(
     config.store.postgres
       ? { postgres: config.store.postgres.url, options: config.store.postgres }
@@ -66,10 +92,18 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   const signer = loadAuditSigner(config.dataDir);
   const writer = createAuditWriter(
     store.audit,
-    auditWriterOptions(config.audit, signer, (err) => log.error({ err }, 'audit batch failed')),
+    auditWriterOptions(config.audit, signer, (err) => {
+      metrics?.storeError('audit');
+      log.error({ err }, 'audit batch failed');
+    }),
   );
   const recorder = createRecorder({ writer, maxBodyBytes: config.audit.maxBodyBytes, maxStreamBytes: config.audit.maxStreamBytes, awaitReads: config.audit.awaitReads, sessions: config.audit.sessions, log });
-  const tokens = createTokenService(store, { onBackgroundError: (err) => log.warn({ err }, 'recording token last-used time failed') });
+  const tokens = createTokenService(store, {
+    onBackgroundError: (err) => {
+      metrics?.storeError('tokens');
+      log.warn({ err }, 'recording token last-used time failed');
+    },
+  });
   const masker = createMasker(config.masking);
   const resolveObject = createDryRunResolver(upstream, { timeoutMs: 10_000 });
   // The console's address is known once the listener is up (the port may be picked by the OS).
@@ -99,21 +133,37 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     }),
     ...(config.approvals.enabled ? [createApprovalStage({ approvals, holdMs: config.approvals.holdSeconds * 1000, resolveObject, masker })] : []),
   ];
+  const observe = requestObserver(metrics, config.log.access ? accessLogger(log) : undefined);
   const forwarding = { timeouts: config.timeouts, impersonate: config.identity.impersonation.enabled, masker };
   const pipeline = createPipeline(
     stages,
     {
-      forward: (ctx, res, completion) => forwardRequest(ctx, res, upstream, forwarding, completion),
-      forwardUpgrade: (ctx, socket, head, completion) => forwardUpgrade(ctx, socket, head, upstream, forwarding, completion),
+      // The request id goes upstream as Audit-ID, which the API server adopts for its own audit log and echoes
+      // back: one id leads from the client's response to the gateway's log and record and the cluster's audit log.
+      forward: (ctx, res, completion) => {
+        ctx.req.headers['audit-id'] = ctx.id;
+        res.setHeader('audit-id', ctx.id);
+        return forwardRequest(ctx, res, upstream, forwarding, completion);
+      },
+      forwardUpgrade: (ctx, socket, head, completion) => {
+        ctx.req.headers['audit-id'] = ctx.id;
+        return forwardUpgrade(ctx, socket, head, upstream, forwarding, completion);
+      },
     },
     {
       refuse: (ctx, res, error) => respondWithStatus(res, error, ctx.id),
       refuseUpgrade: (ctx, socket, error) => respondWithStatusOnSocket(socket, error, ctx.id),
     },
     log,
-    recorder,
+    observedRecorder(recorder, metrics, observe),
+    observe,
   );
-  const health = createHealthHandler(upstream);
+  const health = createHealthHandler({
+    livez: [pingCheck],
+    readyz: [pingCheck, shutdownCheck(() => lifecycle.draining()), policyCheck(policy), auditStoreCheck(() => writer.stats()), upstreamCheck(upstream)],
+  });
+  const scrape = metrics && config.metrics.token ? metricsRoute(config.metrics.token, metrics.registry) : undefined;
+  const ownRoute = scrape ? (req: IncomingMessage, res: ServerResponse) => health(req, res) || scrape(req, res) : health;
 
   const server = https.createServer({ cert: state.tls.cert, key: state.tls.key });
   // Watches, logs -f and exec sessions live for hours; only idle keep-alive sockets time out.
@@ -122,14 +172,14 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   server.keepAliveTimeout = 65_000;
   // Built once the URL is known (the console's links and OIDC redirect use it); until then only Kubernetes paths exist.
   let consoleHandler: ConsoleHandler = () => false;
+  let mcpHandler: McpHandler = () => false;
   server.on('request', (req, res) => {
-    if (!health(req, res) && !consoleHandler(req, res)) pipeline.handleRequest(req, res);
+    lifecycle.track(res);
+    if (!ownRoute(req, res) && !consoleHandler(req, res) && !mcpHandler(req, res)) pipeline.handleRequest(req, res);
   });
   // Upgraded sockets leave the server's books; track them so close() ends exec sessions too.
-  const upgraded = new Set<Duplex>();
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
-    upgraded.add(socket);
-    socket.once('close', () => upgraded.delete(socket));
+    lifecycle.trackUpgrade(socket);
     pipeline.handleUpgrade(req, socket, head);
   });
   server.on('clientError', (err, socket) => {
@@ -137,6 +187,8 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     socket.destroy();
   });
 
+  // Before the main listener: a taken metrics port fails the start before anyone is served.
+  const metricsListener = metrics && config.metrics.listen ? await listenForMetrics(config.metrics.listen, metrics.registry) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => {
@@ -147,6 +199,8 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `https://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+  // The console API and the MCP endpoint accept the same credentials as the Kubernetes paths.
+  const authenticateRequest = bearerAuthenticator(authenticators);
   const consoleSettings = resolveConsoleSettings(config, url);
   consoleHandler = createConsoleHandler({
     settings: {
@@ -154,7 +208,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       approverGroups: () => [...config.approvals.approverGroups, ...policy.current().rules.flatMap((r) => r.review?.approverGroups ?? [])],
     },
     dataDir: config.dataDir,
-    authenticate: bearerAuthenticator(authenticators),
+    authenticate: authenticateRequest,
     approvals,
     audit: store.audit,
     auditKeys: trustedKeysFromPem(signer.publicKeyPem),
@@ -163,21 +217,25 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     log,
   });
   consoleUrl ||= `${consoleSettings.publicUrl}/ui`;
-  log.info({ url, upstream: target.server.origin, context: target.contextName }, 'gateway listening');
+  mcpHandler = createMcpHandler({ gatewayUrl: url, caPem: state.tls.caPem, authenticate: authenticateRequest, log });
+  log.info({ url, upstream: target.server.origin, context: target.contextName, metrics: metricsListener?.url }, 'gateway listening');
 
   return {
     url,
     state,
+    metricsUrl: metricsListener?.url,
+    reload: () => policy.reload(),
     close: async () => {
-      await new Promise<void>((done) => {
-        server.close(() => done());
-        server.closeAllConnections();
-        for (const socket of upgraded) socket.destroy();
-        upstream.close();
-      });
+      const drained = await lifecycle.drain(server, { delayMs: config.shutdown.delaySeconds * 1000, drainMs: config.shutdown.drainSeconds * 1000 });
+      log.info(drained, 'stopped serving');
+      upstream.close();
+      await metricsListener?.close();
       policy.close();
       approvals.close();
       await tokens.flush();
+      // Cut streams queue their last records as they close; let those land before the writer stops taking any.
+      await writer.flush();
+      await new Promise((resolve) => setImmediate(resolve));
       await writer.close();
       await store.close();
     },

@@ -12,6 +12,7 @@ import { clientKubeconfig } from '../kube/client-kubeconfig.js';
 export function announceGateway(gateway: Gateway): void {
   const path = join(gateway.state.dir, 'admin.kubeconfig');
   process.stderr.write(`gatehouse: listening on ${gateway.url}\n`);
+  if (gateway.metricsUrl) process.stderr.write(`gatehouse: metrics at ${gateway.metricsUrl}/metrics\n`);
   if (gateway.state.newAdminToken) {
     writePrivate(path, clientKubeconfig({ server: gateway.url, caPem: gateway.state.tls.caPem, credential: { token: gateway.state.newAdminToken }, name: 'gatehouse' }));
     process.stderr.write(
@@ -23,12 +24,29 @@ export function announceGateway(gateway: Gateway): void {
   if (existsSync(path)) process.stderr.write(`  Try: KUBECONFIG=${path} kubectl get namespaces\n`);
 }
 
-/** Closes the gateway (and whatever else) on Ctrl-C or SIGTERM. */
-export function closeOnSignal(log: { info(obj: object, msg: string): void }, close: () => Promise<void>): void {
+/**
+ * Closes the gateway (and whatever else) on Ctrl-C or SIGTERM. The handlers
+ * are one-shot, so a second signal ends the process at once.
+ */
+export function closeOnSignal(log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void }, close: () => Promise<void>): void {
   const shutdown = (signal: string): void => {
     log.info({ signal }, 'shutting down');
-    void close().then(() => process.exit(0));
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
+}
+
+/** Reloads the policy on SIGHUP (files are also watched; this forces it, e.g. after a config-management run). */
+export function reloadOnSignal(log: { info(obj: object, msg: string): void }, reload: () => boolean): void {
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading policy');
+    reload();
+  });
 }

@@ -3,6 +3,7 @@ import { registerKubeconfig } from './kubeconfig.js';
 import { registerApprovals, registerReason } from './approvals.js';
 import { registerAudit } from './audit.js';
 import { registerLogin } from './login.js';
+import { registerMcp } from './mcp.js';
 import { registerPolicy } from './policy.js';
 import { registerServe } from './serve.js';
 import { registerTokens } from './tokens.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerApprovals(program);
   registerReason(program);
+  registerMcp(program);
   return program;
 }
 

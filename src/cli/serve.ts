@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { parseConfig, readConfigFile } from '../config/schema.js';
 import { startGateway } from '../gateway.js';
 import { createLogger } from '../log/logger.js';
-import { announceGateway, closeOnSignal } from './announce.js';
+import { announceGateway, closeOnSignal, reloadOnSignal } from './announce.js';
 
 interface ServeFlags {
   config?: string;
@@ -16,6 +16,8 @@ interface ServeFlags {
   tlsSan?: string[];
   maxBodyBytes?: string;
   logLevel?: string;
+  accessLog: boolean;
+  metricsListen?: string;
   impersonate?: boolean;
   policy?: string[];
   guardrails: boolean;
@@ -39,6 +41,8 @@ export function registerServe(program: Command): void {
     .option('--tls-san <name...>', 'extra DNS names or IPs for the generated serving certificate')
     .option('--max-body-bytes <n>', 'largest request body buffered for inspection (default 3145728)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
+    .option('--no-access-log', 'no info line per request (log.access: false)')
+    .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics (default: off)')
     .option('--policy <path...>', 'policy files or directories to load (hot-reloaded), after the built-in guardrails')
     .option('--no-guardrails', 'do not load the built-in guardrail pack')
     .option('--default-action <action>', 'outcome for requests no rule matches: deny (default), allow, review or mask')
@@ -61,7 +65,8 @@ export function registerServe(program: Command): void {
         context: flags.context,
       });
       section('limits', { maxBodyBytes: flags.maxBodyBytes === undefined ? undefined : Number(flags.maxBodyBytes) });
-      section('log', { level: flags.logLevel });
+      section('log', { level: flags.logLevel, access: flags.accessLog ? undefined : false });
+      section('metrics', { listen: flags.metricsListen });
       if (flags.impersonate) section('identity', { impersonation: { enabled: true } });
       const filePolicy = fromFile.policy as { paths?: string[] } | undefined;
       section('policy', {
@@ -81,6 +86,7 @@ export function registerServe(program: Command): void {
       const gateway = await startGateway(config, log);
       announceGateway(gateway);
       closeOnSignal(log, () => gateway.close());
+      reloadOnSignal(log, () => gateway.reload());
     });
 }
 

@@ -9,6 +9,7 @@ import { auditConfigSchema, postgresStoreConfigSchema } from '../audit/config.js
 import { maskingConfigSchema } from '../masking/config.js';
 import { approvalsConfigSchema } from '../approvals/config.js';
 import { consoleConfigSection } from '../console/config.js';
+import { metricsConfigSchema } from '../metrics/config.js';
 
 export const configSchema = z
   .object({
@@ -87,9 +88,20 @@ export const configSchema = z
     /** The web console and its JSON API (docs/console-api.md). */
     console: consoleConfigSection,
     log: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** One info line per request with the decision and the request id (docs/operations.md). */
+        access: z.boolean().default(true),
+      })
       .strict()
-      .default({ level: 'info' }),
+      .default({ level: 'info', access: true }),
+    /** Prometheus metrics: a separate listener and/or a token for /metrics on the main one (docs/operations.md). */
+    metrics: metricsConfigSchema.default({}),
+    /** SIGTERM: readyz fails, then after `delaySeconds` no new connections; in-flight requests get `drainSeconds`. */
+    shutdown: z
+      .object({ delaySeconds: z.number().min(0).default(0), drainSeconds: z.number().min(0).default(20) })
+      .strict()
+      .default({ delaySeconds: 0, drainSeconds: 20 }),
   })
   .strict();
 

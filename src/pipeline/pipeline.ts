@@ -34,6 +34,13 @@ export interface Responder {
   refuseUpgrade(ctx: RequestContext, socket: Duplex, error: GatehouseError): void;
 }
 
+/**
+ * Told once per HTTP request when its response closes (finished or cut off),
+ * with the status sent: metrics and the access log hang here. Upgrades are not
+ * observed here; their exchange is what the recorder sees.
+ */
+export type RequestObserver = (ctx: RequestContext, status: number) => void;
+
 export interface Pipeline {
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -54,6 +61,7 @@ export function createPipeline(
   responder: Responder,
   log: Logger,
   recorder?: Recorder,
+  observe?: RequestObserver,
 ): Pipeline {
   const runStages = async (ctx: RequestContext): Promise<GatehouseError | undefined> => {
     // Nothing goes upstream while nothing can be recorded.
@@ -125,6 +133,7 @@ export function createPipeline(
     handleRequest(req, res) {
       const ctx = newContext(req, false);
       res.once('finish', () => logDone(ctx, res.statusCode));
+      if (observe) res.once('close', () => observe(ctx, res.statusCode));
       runStages(ctx)
         .then(async (refusal) =>
           refusal ? responder.refuse(ctx, res, await recordRefusal(ctx, refusal)) : terminal.forward(ctx, res, completionFor(ctx)),

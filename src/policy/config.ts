@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { compileCel } from './cel/index.js';
 import { policyActions } from './model.js';
-import type { CelCompiler, CompiledPolicy, PolicyHandle } from './model.js';
+import type { CelCompiler, CompiledPolicy } from './model.js';
 import { watchPolicy } from './watch.js';
-import type { PolicyLog } from './watch.js';
+import type { PolicyLog, ReloadTrigger, WatchedPolicy } from './watch.js';
 
 /**
  * ```yaml
@@ -60,10 +60,11 @@ export function policyPaths(config: PolicyConfig): string[] {
  */
 export function openPolicy(
   config: PolicyConfig,
-  deps: { log: PolicyLog; onChange?: (policy: CompiledPolicy) => void; compile?: CelCompiler },
-): PolicyHandle {
+  deps: { log: PolicyLog; onChange?: (policy: CompiledPolicy) => void; onReload?: (trigger: ReloadTrigger, ok: boolean) => void; compile?: CelCompiler },
+): WatchedPolicy {
   return watchPolicy(policyPaths(config), deps.compile ?? compileCel, deps.onChange ?? (() => undefined), deps.log, {
     defaultAction: config.defaultAction,
     disabledRules: config.disabledRules,
+    onReload: deps.onReload,
   });
 }

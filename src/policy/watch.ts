@@ -28,6 +28,17 @@ export interface WatchOptions {
   disabledRules?: readonly string[];
   /** Quiet period after the last change before reloading; editors write in bursts. */
   debounceMs?: number;
+  /** Told the result of every reload attempt, e.g. for metrics. */
+  onReload?: (trigger: ReloadTrigger, ok: boolean) => void;
+}
+
+/** What started a reload: a watched file changed, or someone asked (SIGHUP). */
+export type ReloadTrigger = 'file' | 'signal';
+
+/** A policy kept current from its files. */
+export interface WatchedPolicy extends PolicyHandle {
+  /** Reloads now (SIGHUP); returns whether the new policy is in force (on failure the last good one stays). */
+  reload(): boolean;
 }
 
 /**
@@ -45,29 +56,33 @@ export function watchPolicy(
   onChange: (policy: CompiledPolicy) => void,
   log: PolicyLog,
   options: WatchOptions,
-): PolicyHandle {
+): WatchedPolicy {
   const load = (): CompiledPolicy => loadPolicy(paths, { compile, defaultAction: options.defaultAction, disabledRules: options.disabledRules });
   let current = load();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  const reload = (): void => {
+  const reload = (trigger: ReloadTrigger): boolean => {
+    if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
-    if (closed) return;
+    if (closed) return false;
     try {
       current = load();
     } catch (err) {
       const problems = err instanceof PolicyLoadError ? err.problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`) : [(err as Error).message];
-      log.error({ problems }, `policy reload failed, the last good policy stays in force:\n  ${problems.join('\n  ')}`);
-      return;
+      log.error({ problems, trigger }, `policy reload failed, the last good policy stays in force:\n  ${problems.join('\n  ')}`);
+      options.onReload?.(trigger, false);
+      return false;
     }
-    log.info({ files: current.files.length, rules: current.rules.length }, 'policy reloaded');
+    log.info({ files: current.files.length, rules: current.rules.length, trigger }, 'policy reloaded');
+    options.onReload?.(trigger, true);
     onChange(current);
+    return true;
   };
   const schedule = (): void => {
     if (closed) return;
     if (timer !== undefined) clearTimeout(timer);
-    timer = setTimeout(reload, options.debounceMs ?? 200);
+    timer = setTimeout(reload, options.debounceMs ?? 200, 'file');
   };
 
   const watchers: FSWatcher[] = [];
@@ -86,6 +101,7 @@ export function watchPolicy(
 
   return {
     current: () => current,
+    reload: () => reload('signal'),
     close() {
       closed = true;
       if (timer !== undefined) clearTimeout(timer);

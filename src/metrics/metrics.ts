@@ -1,0 +1,264 @@
+/**
+ * The gateway's Prometheus metrics (docs/operations.md lists them). Request
+ * metrics are updated by one pipeline observer; everything that has a current
+ * value elsewhere (audit queue, pending approvals, open watches) is read when
+ * Prometheus scrapes, so it costs nothing between scrapes.
+ *
+ * @module
+ */
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Approval } from '../approvals/types.js';
+import type { AuditWriterStats } from '../audit/writer.js';
+import type { RequestContext } from '../pipeline/context.js';
+import type { ReloadTrigger } from '../policy/watch.js';
+import { decisionLabel, isLongRunning, resourceLabel, subresourceLabel, verbLabel } from './labels.js';
+
+/** Where the scrape-time values come from. */
+export interface MetricsSources {
+  /** Requests in flight on the main listener, and how many of them are watches. */
+  inFlight(): { requests: number; watches: number };
+  upgradedSessions(): number;
+  audit(): AuditWriterStats;
+  pendingApprovals(): Promise<readonly Approval[]>;
+  policyRules(): number;
+  /** True from the moment shutdown began. */
+  draining(): boolean;
+}
+
+/** Which part of the store failed, for gatehouse_store_errors_total. */
+export type StoreComponent = 'audit' | 'approvals' | 'tokens';
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** Counts one finished request and observes its latencies (the pipeline's observer). */
+  observeRequest(ctx: RequestContext, status: number): void;
+  /** Time from sending the request upstream until its response was complete. */
+  observeUpstream(ctx: RequestContext, latencyMs: number): void;
+  storeError(component: StoreComponent): void;
+  policyReload(trigger: ReloadTrigger, ok: boolean): void;
+}
+
+// Stage timings run from microseconds (classify) to the approval hold (a minute and more).
+const STAGE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/**
+ * Creates the metrics on a registry of their own (several gateways may share
+ * a process in tests), with the prom-client process and Node.js defaults.
+ *
+ * @example
+ * const metrics = createMetrics({ inFlight, upgradedSessions, audit: () => writer.stats(), pendingApprovals, policyRules, draining });
+ * const text = await metrics.registry.metrics();
+ */
+export function createMetrics(sources: MetricsSources): GatewayMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: 'gatehouse_requests_total',
+    help: 'Requests answered, by verb, resource, subresource, policy decision and HTTP status code.',
+    labelNames: ['verb', 'resource', 'subresource', 'decision', 'code'] as const,
+    registers,
+  });
+  const requestDuration = new Histogram({
+    name: 'gatehouse_request_duration_seconds',
+    help: 'Time from arrival to the end of the response, by verb (watches, log follows and upgraded sessions excluded).',
+    labelNames: ['verb'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+  const stageDuration = new Histogram({
+    name: 'gatehouse_stage_duration_seconds',
+    help: 'Time spent in each pipeline stage (approval: the wait for a decision).',
+    labelNames: ['stage'] as const,
+    buckets: STAGE_BUCKETS,
+    registers,
+  });
+  const upstreamDuration = new Histogram({
+    name: 'gatehouse_upstream_duration_seconds',
+    help: 'Time from sending a request to the API server until its response was complete (long-running requests excluded).',
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+  const storeErrors = new Counter({
+    name: 'gatehouse_store_errors_total',
+    help: 'Failed store operations, by component (audit batches, approvals, token bookkeeping).',
+    labelNames: ['component'] as const,
+    registers,
+  });
+  const reloads = new Counter({
+    name: 'gatehouse_policy_reloads_total',
+    help: 'Policy reload attempts, by trigger (file change or SIGHUP) and result.',
+    labelNames: ['trigger', 'result'] as const,
+    registers,
+  });
+  const lastReload = new Gauge({
+    name: 'gatehouse_policy_last_reload_success_timestamp_seconds',
+    help: 'When the policy in force was loaded (Unix time).',
+    registers,
+  });
+  lastReload.setToCurrentTime();
+  new Gauge({
+    name: 'gatehouse_policy_rules',
+    help: 'Rules in the policy in force.',
+    registers,
+    collect() {
+      this.set(sources.policyRules());
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_requests_in_flight',
+    help: 'Requests being handled on the main listener (watches included, upgraded sessions not).',
+    registers,
+    collect() {
+      this.set(sources.inFlight().requests);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_open_watches',
+    help: 'Watch requests currently streaming.',
+    registers,
+    collect() {
+      this.set(sources.inFlight().watches);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_upgraded_sessions',
+    help: 'Open upgraded connections (exec, attach, port-forward).',
+    registers,
+    collect() {
+      this.set(sources.upgradedSessions());
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_draining',
+    help: '1 while the gateway shuts down (readyz fails), else 0.',
+    registers,
+    collect() {
+      this.set(sources.draining() ? 1 : 0);
+    },
+  });
+
+  // Approvals are read from the store only when scraped, once for both gauges (a scrape collects them concurrently).
+  let reading: Promise<{ count: number; oldestSeconds: number } | undefined> | undefined;
+  const readApprovals = (): Promise<{ count: number; oldestSeconds: number } | undefined> =>
+    (reading ??= sources
+      .pendingApprovals()
+      .then(
+        (list) => {
+          const oldest = list.reduce((min, a) => Math.min(min, Date.parse(a.createdAt)), Infinity);
+          return { count: list.length, oldestSeconds: list.length === 0 ? 0 : Math.max(0, (Date.now() - oldest) / 1000) };
+        },
+        () => {
+          storeErrors.inc({ component: 'approvals' });
+          return undefined;
+        },
+      )
+      .finally(() => (reading = undefined)));
+  new Gauge({
+    name: 'gatehouse_approvals_pending',
+    help: 'Approvals waiting for a decision.',
+    registers,
+    async collect() {
+      const read = await readApprovals();
+      if (read) this.set(read.count);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_approvals_oldest_pending_age_seconds',
+    help: 'Age of the oldest approval waiting for a decision (0 when none).',
+    registers,
+    async collect() {
+      const read = await readApprovals();
+      if (read) this.set(read.oldestSeconds);
+    },
+  });
+
+  new Gauge({
+    name: 'gatehouse_audit_queue_depth',
+    help: 'Audit records (events and stream chunks) not yet committed.',
+    registers,
+    collect() {
+      this.set(sources.audit().queueDepth);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_audit_lag_seconds',
+    help: 'Age of the oldest audit record not yet committed (0 when none).',
+    registers,
+    collect() {
+      this.set(sources.audit().lagMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_audit_healthy',
+    help: '1 when the last audit batch committed, 0 after a failed one (requests are then refused).',
+    registers,
+    collect() {
+      this.set(sources.audit().healthy ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_audit_last_batch_seconds',
+    help: 'Duration of the last committed audit batch.',
+    registers,
+    collect() {
+      this.set(sources.audit().lastBatchMs / 1000);
+    },
+  });
+  // The writer keeps the totals; these counters mirror them at scrape time.
+  mirrorCounter('gatehouse_audit_events_total', 'Audit events committed.', () => sources.audit().appended);
+  mirrorCounter('gatehouse_audit_batch_failures_total', 'Audit batches that failed to commit.', () => sources.audit().failedBatches);
+
+  function mirrorCounter(name: string, help: string, read: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
+  // Children are looked up once per label combination, not built per request.
+  const requestChildren = new Map<string, Counter.Internal>();
+  const durationChildren = new Map<string, Histogram.Internal<string>>();
+  const stageChildren = new Map<string, Histogram.Internal<string>>();
+  const child = <T>(cache: Map<string, T>, key: string, make: () => T): T => {
+    let found = cache.get(key);
+    if (found === undefined) cache.set(key, (found = make()));
+    return found;
+  };
+
+  return {
+    registry,
+    observeRequest(ctx, status) {
+      const verb = verbLabel(ctx);
+      const resource = resourceLabel(ctx);
+      const subresource = subresourceLabel(ctx);
+      const decision = decisionLabel(ctx);
+      const key = `${verb}|${resource}|${subresource}|${decision}|${status}`;
+      child(requestChildren, key, () => requests.labels(verb, resource, subresource, decision, String(status))).inc();
+      for (const stage in ctx.timings) {
+        child(stageChildren, stage, () => stageDuration.labels(stage)).observe(ctx.timings[stage]! / 1e6);
+      }
+      if (!isLongRunning(ctx)) {
+        child(durationChildren, verb, () => requestDuration.labels(verb)).observe(Number(process.hrtime.bigint() - ctx.startedAt) / 1e9);
+      }
+    },
+    observeUpstream(ctx, latencyMs) {
+      if (!isLongRunning(ctx)) upstreamDuration.observe(latencyMs / 1000);
+    },
+    storeError(component) {
+      storeErrors.inc({ component });
+    },
+    policyReload(trigger, ok) {
+      reloads.inc({ trigger, result: ok ? 'success' : 'failure' });
+      if (ok) lastReload.setToCurrentTime();
+    },
+  };
+}

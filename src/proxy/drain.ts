@@ -1,0 +1,126 @@
+/**
+ * Graceful shutdown of the main listener: knows which requests are in flight
+ * (and which of them stream for as long as the client wants), and drains them
+ * in the order load balancers and clients expect.
+ *
+ * @module
+ */
+
+import type { Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface DrainOptions {
+  /** Keep serving this long after readyz starts failing, so load balancers stop sending new work first. */
+  delayMs: number;
+  /** Most time in-flight ordinary requests get to finish before everything is cut. */
+  drainMs: number;
+}
+
+export interface DrainReport {
+  /** Ordinary requests still running at the deadline, cut off. */
+  cut: number;
+  /** Watches, log follows and upgraded sessions ended. */
+  streams: number;
+}
+
+export interface Lifecycle {
+  /** Follows one request of the main listener until its response closes. */
+  track(res: ServerResponse): void;
+  /** Follows one upgraded connection (exec, attach, port-forward) until it closes. */
+  trackUpgrade(socket: Duplex): void;
+  inFlight(): { requests: number; watches: number };
+  upgradedSessions(): number;
+  /** True from the moment drain() was called. */
+  draining(): boolean;
+  /**
+   * Fails readiness, waits `delayMs`, stops accepting, lets ordinary requests
+   * finish (at most `drainMs`), then ends streams and sessions and resolves
+   * once every connection is closed.
+   */
+  drain(server: Server, options: DrainOptions): Promise<DrainReport>;
+}
+
+const WATCH_QUERY = /[?&]watch=(?:true|1)(?:&|$)/;
+// The legacy /watch/ path prefix: /api/v1/watch/... and /apis/{group}/{version}/watch/...
+const WATCH_PATH = /^\/(?:api\/[^/]+|apis\/[^/]+\/[^/]+)\/watch\//;
+const FOLLOW_QUERY = /[?&]follow=(?:true|1)(?:&|$)/;
+const POLL_MS = 50;
+// After everything was cut, how long closing sockets get to report (and their records to be queued).
+const SETTLE_MS = 2_000;
+
+export function isWatchUrl(url: string): boolean {
+  return WATCH_QUERY.test(url) || WATCH_PATH.test(url);
+}
+
+/** Requests that end when the client wants, not when the answer is complete. */
+export function isStreamingUrl(url: string): boolean {
+  return isWatchUrl(url) || FOLLOW_QUERY.test(url);
+}
+
+// The console's server-sent events stream like watches do.
+function isStreaming(res: ServerResponse): boolean {
+  return isStreamingUrl(res.req.url ?? '') || res.req.headers.accept === 'text/event-stream';
+}
+
+/**
+ * @example
+ * const lifecycle = createLifecycle();
+ * server.on('request', (req, res) => { lifecycle.track(res); handle(req, res); });
+ * process.once('SIGTERM', () => lifecycle.drain(server, { delayMs: 0, drainMs: 20_000 }));
+ */
+export function createLifecycle(): Lifecycle {
+  const active = new Set<ServerResponse>();
+  const upgraded = new Set<Duplex>();
+  let draining = false;
+  // Shared listeners: tracking allocates no closure per request.
+  function untrack(this: ServerResponse): void {
+    active.delete(this);
+  }
+  function untrackUpgrade(this: Duplex): void {
+    upgraded.delete(this);
+  }
+  const ordinaryInFlight = (): number => {
+    let n = 0;
+    for (const res of active) if (!isStreaming(res)) n += 1;
+    return n;
+  };
+
+  return {
+    track(res) {
+      // Clients open a new connection (to another replica) for their next request.
+      if (draining) res.setHeader('connection', 'close');
+      active.add(res);
+      res.on('close', untrack);
+    },
+    trackUpgrade(socket) {
+      upgraded.add(socket);
+      socket.on('close', untrackUpgrade);
+    },
+    inFlight() {
+      let watches = 0;
+      for (const res of active) if (isWatchUrl(res.req.url ?? '')) watches += 1;
+      return { requests: active.size, watches };
+    },
+    upgradedSessions: () => upgraded.size,
+    draining: () => draining,
+    async drain(server, options) {
+      draining = true;
+      for (const res of active) if (!res.headersSent) res.setHeader('connection', 'close');
+      if (options.delayMs > 0) await sleep(options.delayMs);
+      server.close();
+      server.closeIdleConnections();
+      const deadline = Date.now() + options.drainMs;
+      while (ordinaryInFlight() > 0 && Date.now() < deadline) await sleep(POLL_MS);
+      const cut = ordinaryInFlight();
+      const streams = active.size - cut + upgraded.size;
+      // Ending the response makes the forwarder close the upstream side and record the exchange as cut short.
+      for (const res of active) res.destroy();
+      for (const socket of upgraded) socket.destroy();
+      server.closeAllConnections();
+      const settled = Date.now() + SETTLE_MS;
+      while ((active.size > 0 || upgraded.size > 0) && Date.now() < settled) await sleep(POLL_MS);
+      return { cut, streams };
+    },
+  };
+}
