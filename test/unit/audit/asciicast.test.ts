@@ -20,7 +20,7 @@ describe('toAsciicast', () => {
       chunk('resize', '{"Width":80,"Height":20}', '2025-11-25T14:57:02.000000Z'),
       chunk('error', '{"status":"Success"}', '2025-11-25T14:57:03.000000Z'),
       chunk('marker', 'recording stopped', '2025-11-25T14:57:04.000000Z'),
-      chunk('watch', 'ignored', '2025-11-25T14:57:05.000000Z'),
+      chunk('portforward-data', 'ignored', '2025-11-25T14:57:05.000000Z'),
     ]);
     expect(cast.endsWith('\n')).toBe(true);
     expect(lines(cast)).toEqual([
@@ -32,6 +32,17 @@ describe('toAsciicast', () => {
       [2, 'r', '80x20'],
       [3, 'm', '{"status":"Success"}'],
       [4, 'm', 'recording stopped'],
+    ]);
+  });
+
+  it('plays watch events and log lines as output, each starting at the left', () => {
+    const cast = toAsciicast({ title: 'logs' }, [
+      chunk('log', 'line one\nline two\n', '2025-11-25T14:57:00.000000Z'),
+      chunk('watch', '{"type":"ADDED"}\r\n', '2025-11-25T14:57:01.000000Z'),
+    ]);
+    expect(lines(cast).slice(1)).toEqual([
+      [0, 'o', 'line one\r\nline two\r\n'],
+      [1, 'o', '{"type":"ADDED"}\r\n'],
     ]);
   });
 
