@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerKubeconfig } from './kubeconfig.js';
 import { registerApprovals, registerReason } from './approvals.js';
 import { registerAudit } from './audit.js';
+import { registerDoctor } from './doctor.js';
 import { registerLogin } from './login.js';
 import { registerMcp } from './mcp.js';
 import { registerPolicy } from './policy.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerKubeconfig(program);
   registerUp(program);
+  registerDoctor(program);
   registerTokens(program);
   registerLogin(program);
   registerPolicy(program);

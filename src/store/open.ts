@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { openPostgresStore } from './postgres.js';
 import type { PostgresStoreOptions } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
@@ -16,4 +17,18 @@ export type StoreLocation = { sqlite: string } | { postgres: string; options?: P
 export async function openStore(location: StoreLocation): Promise<Store> {
   if ('postgres' in location) return openPostgresStore(location.postgres, location.options);
   return openSqliteStore(location.sqlite);
+}
+
+/**
+ * The location gatehouse.yaml's `store` section names: PostgreSQL when set,
+ * else the SQLite file (relative to `dataDir`).
+ *
+ * @example
+ * const store = await openStore(configuredStoreLocation(config));
+ */
+export function configuredStoreLocation(config: {
+  dataDir: string;
+  store: { sqlite: { path: string }; postgres?: ({ url: string } & PostgresStoreOptions) | undefined };
+}): StoreLocation {
+  return config.store.postgres ? { postgres: config.store.postgres.url, options: config.store.postgres } : { sqlite: resolve(config.dataDir, config.store.sqlite.path) };
 }
