@@ -78,6 +78,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
         inFlight: () => lifecycle.inFlight(),
         upgradedSessions: () => lifecycle.upgradedSessions(),
         audit: () => writer.stats(),
+        unrecordedReads: () => recorder.unrecordedReads(),
         pendingApprovals: () => approvals.list({ state: 'pending', limit: 1000 }),
         policyRules: () => policy.current().rules.length,
         draining: () => lifecycle.draining(),
@@ -97,7 +98,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       log.error({ err }, 'audit batch failed');
     }),
   );
-  const recorder = createRecorder({ writer, maxBodyBytes: config.audit.maxBodyBytes, maxStreamBytes: config.audit.maxStreamBytes, awaitReads: config.audit.awaitReads, sessions: config.audit.sessions, log });
+  const recorder = createRecorder({ writer, maxBodyBytes: config.audit.maxBodyBytes, maxStreamBytes: config.audit.maxStreamBytes, awaitReads: config.audit.awaitReads, sessions: config.audit.sessions, whenStoreDown: config.audit.whenStoreDown, log });
   const tokens = createTokenService(store, {
     onBackgroundError: (err) => {
       metrics?.storeError('tokens');
@@ -232,6 +233,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       await metricsListener?.close();
       policy.close();
       approvals.close();
+      recorder.close();
       await tokens.flush();
       // Cut streams queue their last records as they close; let those land before the writer stops taking any.
       await writer.flush();

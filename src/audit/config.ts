@@ -17,6 +17,30 @@ export const sessionsConfigSchema = z
 
 export type SessionsConfig = z.infer<typeof sessionsConfigSchema>;
 
+const ALWAYS_REFUSED =
+  'only plain reads may be configured to pass while the audit store is down; writes, deletes, exec / attach / port-forward, watches, logs, proxies and Secret reads always fail closed';
+const WHEN_STORE_DOWN_DEFAULT = { reads: 'refuse', writes: 'refuse' } as const;
+
+/**
+ * `audit.whenStoreDown`: what the gateway does with requests while the audit
+ * store takes no records. Fail closed by default; only plain reads (get /
+ * list of a resource other than Secrets, no subresource, or a discovery
+ * GET, that policy allowed without an approval) may be let through, each
+ * logged at warn, counted, and summed up in the outage event written when
+ * the store is back (docs/audit.md, "When the store is down").
+ */
+export const whenStoreDownSchema = z
+  .object({
+    /** refuse (503 GH_AUDIT_UNAVAILABLE), or allow-unrecorded: plain reads pass without an event of their own. */
+    reads: z.enum(['refuse', 'allow-unrecorded']).default(WHEN_STORE_DOWN_DEFAULT.reads),
+    /** Always refuse: present so a config that asks otherwise is rejected, not ignored. */
+    writes: z.literal('refuse', { error: ALWAYS_REFUSED }).default(WHEN_STORE_DOWN_DEFAULT.writes),
+  })
+  .strict()
+  .default(WHEN_STORE_DOWN_DEFAULT);
+
+export type WhenStoreDown = z.infer<typeof whenStoreDownSchema>;
+
 /**
  * The `audit:` section of gatehouse.yaml (for src/config/schema.ts to
  * include), validated once; {@link auditWriterOptions} turns it into the
@@ -49,6 +73,8 @@ export const auditConfigSchema = z
      * recorded right after the response (docs/audit.md, durability).
      */
     awaitReads: z.boolean().default(false),
+    /** Fail closed per verb class while the store is down (see {@link whenStoreDownSchema}). */
+    whenStoreDown: whenStoreDownSchema,
   })
   .strict()
   .default({
@@ -61,6 +87,7 @@ export const auditConfigSchema = z
     maxStreamBytes: 64 * 1024 * 1024,
     sessions: SESSIONS_DEFAULT,
     awaitReads: false,
+    whenStoreDown: WHEN_STORE_DOWN_DEFAULT,
   });
 
 export type AuditConfig = z.infer<typeof auditConfigSchema>;

@@ -106,6 +106,27 @@ const streamSchema = z.looseObject({
   truncated: z.boolean().optional(),
 });
 
+/** Reads of one principal, verb, resource and namespace that passed unrecorded during an outage. */
+const unrecordedReadsSchema = z.looseObject({ subject: z.string(), verb: z.string(), resource: z.string(), namespace: z.string(), count: z.number().int() });
+
+/**
+ * The gateway's own event written when the audit store takes records again
+ * after an outage: the window, and what went unrecorded in it.
+ */
+const outageSchema = z.looseObject({
+  /** When the first write failed and when the store took records again (RFC 3339). */
+  from: z.string(),
+  until: z.string(),
+  /** Reads let through without an event (`audit.whenStoreDown.reads: allow-unrecorded`). */
+  unrecordedReads: z.number().int(),
+  /** Requests refused with GH_AUDIT_UNAVAILABLE, whose own events could not be written either. */
+  refused: z.number().int(),
+  /** The unrecorded reads by principal, verb, resource and namespace, most frequent first… */
+  reads: z.array(unrecordedReadsSchema),
+  /** …and how many such groups were not listed (the list is capped). */
+  readsNotListed: z.number().int(),
+});
+
 export const auditEventSchema = z.looseObject({
   /** Format version of the event; bumped only when a field changes meaning. */
   v: z.literal(1),
@@ -132,12 +153,14 @@ export const auditEventSchema = z.looseObject({
     masked: z.boolean(),
   }),
   stream: streamSchema.optional(),
+  outage: outageSchema.optional(),
 });
 
 export type AuditEvent = z.infer<typeof auditEventSchema>;
 export type AuditBody = z.infer<typeof bodySchema>;
 export type AuditDecision = z.infer<typeof decisionSchema>;
 export type AuditStreamRef = z.infer<typeof streamSchema>;
+export type AuditOutage = z.infer<typeof outageSchema>;
 
 /** An approval as the recorder gets it (src/approvals/types.ts). */
 export interface AuditApprovalInput {

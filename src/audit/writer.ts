@@ -67,6 +67,8 @@ export interface AuditWriterStats {
   lastBatchSize: number;
   /** False after a failed batch, true again after the next good one. */
   healthy: boolean;
+  /** While not healthy: when the first batch of this run of failures failed (the outage's start), ms since the epoch. */
+  unhealthySinceMs: number | undefined;
   head: ChainHead | undefined;
   lastCheckpoint: Checkpoint | undefined;
 }
@@ -83,6 +85,22 @@ export interface AuditWriter {
   stats(): AuditWriterStats;
   /** Flushes, writes a last checkpoint, stops the timer; later appends reject. */
   close(): Promise<void>;
+}
+
+/** The stats of a writer that has written nothing yet (also a base for fakes in tests). */
+export function idleAuditWriterStats(): AuditWriterStats {
+  return {
+    queueDepth: 0,
+    lagMs: 0,
+    appended: 0,
+    failedBatches: 0,
+    lastBatchMs: 0,
+    lastBatchSize: 0,
+    healthy: true,
+    unhealthySinceMs: undefined,
+    head: undefined,
+    lastCheckpoint: undefined,
+  };
 }
 
 interface Item {
@@ -114,17 +132,7 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
   let scheduled = false;
   let closed = false;
   let checkpointWaiters: Array<(cp: Checkpoint | undefined, err?: Error) => void> = [];
-  const stats: AuditWriterStats = {
-    queueDepth: 0,
-    lagMs: 0,
-    appended: 0,
-    failedBatches: 0,
-    lastBatchMs: 0,
-    lastBatchSize: 0,
-    healthy: true,
-    head: undefined,
-    lastCheckpoint: undefined,
-  };
+  const stats = idleAuditWriterStats();
 
   const sealWith =
     (force: boolean): SealFn =>
@@ -164,11 +172,13 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
       stats.lastBatchMs = now() - started;
       stats.lastBatchSize = items.length;
       stats.healthy = true;
+      stats.unhealthySinceMs = undefined;
       stats.head = result.head;
       if (result.checkpoint) stats.lastCheckpoint = result.checkpoint;
       for (const w of waiters) w(result.checkpoint);
     } catch (err) {
       stats.failedBatches += 1;
+      if (stats.healthy) stats.unhealthySinceMs = started;
       stats.healthy = false;
       options.onError?.(err);
       const refusal = unavailable(err);

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { asciicastInfo, readSessionRecording, toAsciicast } from '../audit/asciicast.js';
 import { loadAuditSigner, SIGNING_KEY_FILE, trustedKeysFromPem } from '../audit/checkpoint.js';
@@ -17,6 +17,8 @@ import { parseTtl } from '../identity/tokens-ttl.js';
 import { openStore } from '../store/open.js';
 import { redactUrl } from '../store/postgres.js';
 import type { Store } from '../store/types.js';
+import { alignColumns } from './table.js';
+import { playRecording, REPLAY_EXAMPLES, replaySession } from './audit-replay.js';
 
 interface StoreFlags {
   dataDir: string;
@@ -35,7 +37,23 @@ interface FilterFlags extends StoreFlags {
   until?: string;
 }
 
+interface ReplayFlags extends StoreFlags {
+  session?: string;
+  play?: boolean;
+  speed: number;
+  maxPause: number;
+  json?: boolean;
+  output?: string;
+  unverified?: boolean;
+}
+
 const DEFAULT_DATA_DIR = join(homedir(), '.gatehouse');
+
+function positiveNumber(text: string): number {
+  const n = Number(text);
+  if (!(n > 0)) throw new InvalidArgumentError('a number greater than 0');
+  return n;
+}
 
 /** `gatehouse audit …`: verify, search, export, replay, public-key, prune. */
 export function registerAudit(program: Command): void {
@@ -112,16 +130,40 @@ export function registerAudit(program: Command): void {
 
   storeOptions(audit.command('replay'))
     .description(
-      'print an exec / attach session as an asciicast v2 recording (play it with `asciinema play <file>`); ' +
-        "the id is the session's request id (stream.sessionId in `audit search --json`). Refuses a recording whose chunks do not match its event",
+      "print a session's calls in order (--session), or one recording: an exec / attach session, watch or log stream, as an asciicast v2 file " +
+        '(`asciinema play <file>`) or played here (--play). Recordings whose chunks do not match their event are refused unless --unverified',
     )
-    .argument('<session-id>', 'stream id of the session (its exec request id)')
+    .argument('[recording]', "a recording's id: its request id (stream.sessionId in `audit search --json`)")
+    .option('--session <id>', 'a kubectl session id (Kubectl-Session), a session id from the console, or a principal (its latest session)')
+    .option('--play', 'play recordings in this terminal at the speed they happened (with --session: each after its call)')
+    .option('--speed <n>', 'play this many times faster', positiveNumber, 1)
+    .option('--max-pause <seconds>', 'shorten longer pauses in a recording to this', positiveNumber, Infinity)
+    .option('--json', 'with --session: the session and its events as JSON (with seq and hash)')
     .option('-o, --output <file>', 'write the cast to this file instead of stdout')
-    .option('--unverified', 'print it even when the chunks do not verify against the event (e.g. a session still open)')
-    .action((id: string, flags: StoreFlags & { output?: string; unverified?: boolean }) =>
+    .option('--unverified', 'use a recording even when its chunks do not verify against its event (e.g. a session still open)')
+    .addHelpText('after', REPLAY_EXAMPLES)
+    .action((id: string | undefined, flags: ReplayFlags) =>
       withStore(flags, async (store) => {
-        const recording = await readSessionRecording(store.audit, id);
-        if (recording.chunks.length === 0 && !recording.event) throw new Error(`no session ${id} is recorded`);
+        if ((id === undefined) === (flags.session === undefined)) throw new Error('give a recording id or --session, not both nor neither');
+        const options = {
+          json: flags.json ?? false,
+          play: flags.play ?? false,
+          unverified: flags.unverified ?? false,
+          speed: flags.speed,
+          maxPauseSeconds: flags.maxPause,
+          write: (text: string) => void process.stdout.write(text),
+          warn: (text: string) => void process.stderr.write(text),
+        };
+        if (flags.session !== undefined) {
+          if (!(await replaySession(store.audit, flags.session, options))) throw new Error(`no session, kubectl session or principal ${flags.session} is recorded`);
+          return;
+        }
+        if (flags.play) {
+          if (!(await playRecording(store.audit, id!, options))) process.exitCode = 1;
+          return;
+        }
+        const recording = await readSessionRecording(store.audit, id!);
+        if (recording.chunks.length === 0 && !recording.event) throw new Error(`no recording ${id} is stored`);
         if (recording.problem) {
           process.stderr.write(`gatehouse: the recording does not verify: ${recording.problem}\n`);
           if (!flags.unverified) {
@@ -242,6 +284,5 @@ function formatTable(rows: StoredEventRow[]): string {
       ];
     }),
   ];
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  return table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n').join('');
+  return alignColumns(table);
 }

@@ -10,6 +10,7 @@ import type { TokenRecord, TokenService } from '../identity/tokens.js';
 import { parseTtl } from '../identity/tokens-ttl.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { TokenKind } from '../store/types.js';
+import { alignColumns } from './table.js';
 
 interface StoreFlags {
   dataDir: string;
@@ -133,8 +134,7 @@ function formatTable(records: TokenRecord[], now: number): string {
       r.status,
     ]),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd() + '\n').join('');
+  return alignColumns(rows);
 }
 
 /** `3d ago`, `in 29d`: the largest whole unit, as kubectl shows ages. */

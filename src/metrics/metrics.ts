@@ -20,6 +20,8 @@ export interface MetricsSources {
   inFlight(): { requests: number; watches: number };
   upgradedSessions(): number;
   audit(): AuditWriterStats;
+  /** Reads passed without an audit event while the store was down (audit.whenStoreDown). */
+  unrecordedReads(): number;
   pendingApprovals(): Promise<readonly Approval[]>;
   policyRules(): number;
   /** True from the moment shutdown began. */
@@ -48,7 +50,7 @@ const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
  * a process in tests), with the prom-client process and Node.js defaults.
  *
  * @example
- * const metrics = createMetrics({ inFlight, upgradedSessions, audit: () => writer.stats(), pendingApprovals, policyRules, draining });
+ * const metrics = createMetrics({ inFlight, upgradedSessions, audit: () => writer.stats(), unrecordedReads: () => recorder.unrecordedReads(), pendingApprovals, policyRules, draining });
  * const text = await metrics.registry.metrics();
  */
 export function createMetrics(sources: MetricsSources): GatewayMetrics {
@@ -100,46 +102,11 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     registers,
   });
   lastReload.setToCurrentTime();
-  new Gauge({
-    name: 'gatehouse_policy_rules',
-    help: 'Rules in the policy in force.',
-    registers,
-    collect() {
-      this.set(sources.policyRules());
-    },
-  });
-  new Gauge({
-    name: 'gatehouse_requests_in_flight',
-    help: 'Requests being handled on the main listener (watches included, upgraded sessions not).',
-    registers,
-    collect() {
-      this.set(sources.inFlight().requests);
-    },
-  });
-  new Gauge({
-    name: 'gatehouse_open_watches',
-    help: 'Watch requests currently streaming.',
-    registers,
-    collect() {
-      this.set(sources.inFlight().watches);
-    },
-  });
-  new Gauge({
-    name: 'gatehouse_upgraded_sessions',
-    help: 'Open upgraded connections (exec, attach, port-forward).',
-    registers,
-    collect() {
-      this.set(sources.upgradedSessions());
-    },
-  });
-  new Gauge({
-    name: 'gatehouse_draining',
-    help: '1 while the gateway shuts down (readyz fails), else 0.',
-    registers,
-    collect() {
-      this.set(sources.draining() ? 1 : 0);
-    },
-  });
+  scrapeGauge('gatehouse_policy_rules', 'Rules in the policy in force.', () => sources.policyRules());
+  scrapeGauge('gatehouse_requests_in_flight', 'Requests being handled on the main listener (watches included, upgraded sessions not).', () => sources.inFlight().requests);
+  scrapeGauge('gatehouse_open_watches', 'Watch requests currently streaming.', () => sources.inFlight().watches);
+  scrapeGauge('gatehouse_upgraded_sessions', 'Open upgraded connections (exec, attach, port-forward).', () => sources.upgradedSessions());
+  scrapeGauge('gatehouse_draining', '1 while the gateway shuts down (readyz fails), else 0.', () => (sources.draining() ? 1 : 0));
 
   // Approvals are read from the store only when scraped, once for both gauges (a scrape collects them concurrently).
   let reading: Promise<{ count: number; oldestSeconds: number } | undefined> | undefined;
@@ -157,60 +124,42 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
         },
       )
       .finally(() => (reading = undefined)));
-  new Gauge({
-    name: 'gatehouse_approvals_pending',
-    help: 'Approvals waiting for a decision.',
-    registers,
-    async collect() {
-      const read = await readApprovals();
-      if (read) this.set(read.count);
-    },
-  });
-  new Gauge({
-    name: 'gatehouse_approvals_oldest_pending_age_seconds',
-    help: 'Age of the oldest approval waiting for a decision (0 when none).',
-    registers,
-    async collect() {
-      const read = await readApprovals();
-      if (read) this.set(read.oldestSeconds);
-    },
-  });
+  approvalsGauge('gatehouse_approvals_pending', 'Approvals waiting for a decision.', 'count');
+  approvalsGauge('gatehouse_approvals_oldest_pending_age_seconds', 'Age of the oldest approval waiting for a decision (0 when none).', 'oldestSeconds');
 
-  new Gauge({
-    name: 'gatehouse_audit_queue_depth',
-    help: 'Audit records (events and stream chunks) not yet committed.',
-    registers,
-    collect() {
-      this.set(sources.audit().queueDepth);
-    },
-  });
-  new Gauge({
-    name: 'gatehouse_audit_lag_seconds',
-    help: 'Age of the oldest audit record not yet committed (0 when none).',
-    registers,
-    collect() {
-      this.set(sources.audit().lagMs / 1000);
-    },
-  });
-  new Gauge({
-    name: 'gatehouse_audit_healthy',
-    help: '1 when the last audit batch committed, 0 after a failed one (requests are then refused).',
-    registers,
-    collect() {
-      this.set(sources.audit().healthy ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'gatehouse_audit_last_batch_seconds',
-    help: 'Duration of the last committed audit batch.',
-    registers,
-    collect() {
-      this.set(sources.audit().lastBatchMs / 1000);
-    },
-  });
+  scrapeGauge('gatehouse_audit_queue_depth', 'Audit records (events and stream chunks) not yet committed.', () => sources.audit().queueDepth);
+  scrapeGauge('gatehouse_audit_lag_seconds', 'Age of the oldest audit record not yet committed (0 when none).', () => sources.audit().lagMs / 1000);
+  scrapeGauge('gatehouse_audit_healthy', '1 when the last audit batch committed, 0 after a failed one (requests are then refused).', () => (sources.audit().healthy ? 1 : 0));
+  scrapeGauge('gatehouse_audit_last_batch_seconds', 'Duration of the last committed audit batch.', () => sources.audit().lastBatchMs / 1000);
   // The writer keeps the totals; these counters mirror them at scrape time.
   mirrorCounter('gatehouse_audit_events_total', 'Audit events committed.', () => sources.audit().appended);
   mirrorCounter('gatehouse_audit_batch_failures_total', 'Audit batches that failed to commit.', () => sources.audit().failedBatches);
+  mirrorCounter('gatehouse_audit_unrecorded_reads_total', 'Reads let through without an audit event while the store was down (audit.whenStoreDown.reads: allow-unrecorded).', () => sources.unrecordedReads());
+
+  /** A gauge whose value is read from `read` when Prometheus scrapes. */
+  function scrapeGauge(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
+  /** A gauge over the shared approvals read; left unchanged when the store failed. */
+  function approvalsGauge(name: string, help: string, field: 'count' | 'oldestSeconds'): void {
+    new Gauge({
+      name,
+      help,
+      registers,
+      async collect() {
+        const read = await readApprovals();
+        if (read) this.set(read[field]);
+      },
+    });
+  }
 
   function mirrorCounter(name: string, help: string, read: () => number): void {
     new Counter({

@@ -64,7 +64,7 @@ export function createPipeline(
   observe?: RequestObserver,
 ): Pipeline {
   const runStages = async (ctx: RequestContext): Promise<GatehouseError | undefined> => {
-    // Nothing goes upstream while nothing can be recorded.
+    // Nothing is even checked while nothing may pass without a record.
     const unrecordable = recorder?.unavailable();
     if (unrecordable) return unrecordable;
     for (const stage of stages) {
@@ -112,6 +112,13 @@ export function createPipeline(
     }
   };
 
+  // The stages, then the store: a request allowed while the store is down is refused, or passes unrecorded (a plain read, if configured).
+  const admit = async (ctx: RequestContext): Promise<GatehouseError | Completion> => {
+    const refusal = (await runStages(ctx)) ?? recorder?.whileDown(ctx);
+    if (refusal instanceof GatehouseError) return recordRefusal(ctx, refusal);
+    return refusal === 'unrecorded' ? UNRECORDED : completionFor(ctx);
+  };
+
   const logDone = (ctx: RequestContext, status: number | string): void => {
     if (!log.isLevelEnabled('debug')) return;
     log.debug(
@@ -134,10 +141,8 @@ export function createPipeline(
       const ctx = newContext(req, false);
       res.once('finish', () => logDone(ctx, res.statusCode));
       if (observe) res.once('close', () => observe(ctx, res.statusCode));
-      runStages(ctx)
-        .then(async (refusal) =>
-          refusal ? responder.refuse(ctx, res, await recordRefusal(ctx, refusal)) : terminal.forward(ctx, res, completionFor(ctx)),
-        )
+      admit(ctx)
+        .then((next) => (next instanceof GatehouseError ? responder.refuse(ctx, res, next) : terminal.forward(ctx, res, next)))
         .catch((err: unknown) => {
           log.error({ err, requestId: ctx.id }, 'request failed');
           responder.refuse(ctx, res, new GatehouseError('GH_INTERNAL', 'the gateway failed to handle this request', { cause: err }));
@@ -146,12 +151,8 @@ export function createPipeline(
     handleUpgrade(req, socket, head) {
       const ctx = newContext(req, true);
       socket.once('close', () => logDone(ctx, 'upgrade-closed'));
-      runStages(ctx)
-        .then(async (refusal) =>
-          refusal
-            ? responder.refuseUpgrade(ctx, socket, await recordRefusal(ctx, refusal))
-            : terminal.forwardUpgrade(ctx, socket, head, completionFor(ctx)),
-        )
+      admit(ctx)
+        .then((next) => (next instanceof GatehouseError ? responder.refuseUpgrade(ctx, socket, next) : terminal.forwardUpgrade(ctx, socket, head, next)))
         .catch((err: unknown) => {
           log.error({ err, requestId: ctx.id }, 'upgrade failed');
           responder.refuseUpgrade(ctx, socket, new GatehouseError('GH_INTERNAL', 'the gateway failed to handle this request', { cause: err }));

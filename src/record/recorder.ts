@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import { buildAuditEvent, captureBody } from '../audit/index.js';
 import type { AuditEventInput, AuditWriter } from '../audit/index.js';
-import { sessionsConfigSchema } from '../audit/config.js';
-import type { SessionsConfig } from '../audit/config.js';
+import { sessionsConfigSchema, whenStoreDownSchema } from '../audit/config.js';
+import type { SessionsConfig, WhenStoreDown } from '../audit/config.js';
 import type { AuditStreamRef } from '../audit/event.js';
 import type { StreamRecorder } from '../audit/stream.js';
 import { GatehouseError } from '../errors/codes.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { createOutageTracker } from './outage.js';
 import type { SessionTap } from './session-tap.js';
 
 /** How one exchange ended, as the forwarder or responder saw it. */
@@ -29,8 +30,18 @@ export interface ExchangeOutcome {
 }
 
 export interface Recorder {
-  /** A refusal when the audit store cannot take events: requests then fail closed, before anything is forwarded. */
+  /** Before the stages: a refusal when the audit store cannot take events and nothing may pass (`audit.whenStoreDown`). */
   unavailable(): GatehouseError | undefined;
+  /**
+   * After the stages let the request through: undefined while the store takes
+   * events; else its refusal, or `unrecorded` for a plain read that
+   * `audit.whenStoreDown.reads: allow-unrecorded` lets pass without an event.
+   */
+  whileDown(ctx: RequestContext): GatehouseError | 'unrecorded' | undefined;
+  /** Reads passed unrecorded so far (for /metrics). */
+  unrecordedReads(): number;
+  /** Stops the background work (the outage probe); the writer is closed by its owner. */
+  close(): void;
   /** How many response bytes to keep for the record (0: none). */
   responseCaptureLimit(ctx: RequestContext): number;
   /**
@@ -71,6 +82,8 @@ export interface RecorderOptions {
   awaitReads: boolean;
   /** exec / attach sessions: cap and what happens past it (default: audit.sessions' defaults). */
   sessions?: SessionsConfig | undefined;
+  /** What passes while the store is down (default: nothing). */
+  whenStoreDown?: WhenStoreDown | undefined;
   log: Logger;
 }
 
@@ -80,20 +93,18 @@ export interface RecorderOptions {
  * for an upgrade, a second one when the session closes.
  *
  * @example
- * const recorder = createRecorder({ writer, maxBodyBytes: 65536, awaitReads: false, sessions: config.audit.sessions, log });
+ * const recorder = createRecorder({ writer, maxBodyBytes: 65536, awaitReads: false, sessions: config.audit.sessions, whenStoreDown: config.audit.whenStoreDown, log });
  */
 export function createRecorder(options: RecorderOptions): Recorder {
   const { writer, log } = options;
   const sessions = options.sessions ?? sessionsConfigSchema.parse(undefined);
+  const outage = createOutageTracker({ writer, whenStoreDown: options.whenStoreDown ?? whenStoreDownSchema.parse(undefined), log });
   const bodiesAllowed = (ctx: RequestContext): boolean => !(ctx.request?.apiGroup === '' && UNRECORDED_BODY_RESOURCES.has(ctx.request.resource));
   return {
-    unavailable() {
-      return writer.stats().healthy
-        ? undefined
-        : new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit store is not accepting records, so the gateway forwards nothing; retry shortly', {
-            retryAfterSeconds: 1,
-          });
-    },
+    unavailable: () => outage.refuseEarly(),
+    whileDown: (ctx) => outage.whileDown(ctx),
+    unrecordedReads: () => outage.unrecordedReads(),
+    close: () => outage.close(),
     responseCaptureLimit(ctx) {
       return bodiesAllowed(ctx) ? options.maxBodyBytes : 0;
     },

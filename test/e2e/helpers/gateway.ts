@@ -14,6 +14,8 @@ export interface GatewayProcess {
   adminKubeconfig: string;
   adminToken: string;
   stderr(): string;
+  /** Sends the signal and resolves with the signal that ended the process (crash tests: SIGKILL). */
+  kill(signal: NodeJS.Signals): Promise<NodeJS.Signals | null>;
   stop(): Promise<void>;
 }
 
@@ -56,6 +58,8 @@ export async function startGatewayProcess(upstreamKubeconfig: string, extraArgs:
     child.once('exit', (code) => reject(new Error(`gatehouse serve exited ${code} before listening:\n${stderr}`)));
   });
   const { url, token } = await ready;
+  const exited = new Promise<NodeJS.Signals | null>((resolveExit) => child.once('exit', (_code, signal) => resolveExit(signal)));
+  const running = () => child.exitCode === null && child.signalCode === null;
   return {
     url,
     pid: child.pid!,
@@ -63,9 +67,12 @@ export async function startGatewayProcess(upstreamKubeconfig: string, extraArgs:
     adminKubeconfig: join(dataDir, 'admin.kubeconfig'),
     adminToken: token,
     stderr: () => stderr,
+    kill: (signal) => {
+      if (running()) child.kill(signal);
+      return exited;
+    },
     stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
+      if (running()) {
         child.kill('SIGTERM');
         await exited;
       }

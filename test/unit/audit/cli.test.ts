@@ -138,4 +138,58 @@ describe('gatehouse audit', () => {
     const run = await gatehouse('audit', 'verify', '--data-dir', join(dataDir, 'nowhere'));
     expect(run.error?.message).toContain(`no store at ${join(dataDir, 'nowhere', 'gatehouse.db')}`);
   });
+
+  describe('replay --session', () => {
+    /** A kubectl session `session-exec` by bob: a get, then an exec whose stdout came in two chunks 50 ms apart. */
+    async function recordExecSession(): Promise<void> {
+      const store = openSqliteStore(db());
+      const writer = createAuditWriter(store.audit, { signer: loadAuditSigner(dataDir) });
+      const headers = { 'kubectl-session': 'session-exec', 'kubectl-command': 'kubectl exec' };
+      await writer.append(sampleEvent(20, { headers, timeMicros: Date.UTC(2025, 0, 2) * 1000 }));
+      const stream = writer.openStream({ kind: 'exec', sessionId: 'exec-1', maxBytes: 1024 });
+      void stream.write('stdout', Buffer.from('$ uname\r\n'));
+      await new Promise((r) => setTimeout(r, 50));
+      void stream.write('stdout', Buffer.from('Linux\r\n'));
+      const ref = await stream.end();
+      await writer.append(sampleEvent(22, { headers, stream: ref, result: { status: 101 }, timeMicros: Date.UTC(2025, 0, 2) * 1000 + 5_000_000 }));
+      await writer.close();
+      await store.close();
+    }
+
+    it("prints a kubectl session's calls in order, and names the other sessions of that id", async () => {
+      const run = await gatehouse('audit', 'replay', '--data-dir', dataDir, '--session', 'session-1');
+      expect(run.error).toBeUndefined();
+      // session-1 holds events 1, 5 (bob) and 9 (alice): alice's is the latest.
+      expect(run.stdout).toMatch(/^session session-1 by oidc:alice@example.com \(kubectl patch\): 1 call\(s\)/);
+      expect(run.stdout).toMatch(/TIME +VERB +RESOURCE +DECISION +STATUS +APPROVAL/);
+      expect(run.stdout).toMatch(/00:00:09\.000 +patch +deployments\/web-9 \(team-a\) +review \(writes-need-review\) +200 +-/);
+      expect(run.stderr).toMatch(/has 1 earlier session\(s\) too.*\n {2}--session \S+ +2025-01-01T00:00:01\.000Z +2 call\(s\)/);
+      const other = /--session (\S+)/.exec(run.stderr)![1]!;
+      const bob = await gatehouse('audit', 'replay', '--data-dir', dataDir, '--session', other, '--json');
+      const parsed = JSON.parse(bob.stdout) as { session: { subject: string; events: number }; events: Array<{ seq: number; event: { requestId: string } }> };
+      expect(parsed.session).toMatchObject({ subject: 'token:cursor-bob', events: 2 });
+      expect(parsed.events.map((e) => e.event.requestId)).toEqual(['req-1', 'req-5']);
+    });
+
+    it("takes a principal (its latest session) and plays the session's recordings in place", async () => {
+      await recordExecSession();
+      const log = await gatehouse('audit', 'replay', '--data-dir', dataDir, '--session', 'oidc:alice@example.com');
+      // The exec session of sample 22 is bob's; alice's latest is her own.
+      expect(log.stdout).toMatch(/^session session-/);
+      const run = await gatehouse('audit', 'replay', '--data-dir', dataDir, '--session', 'session-exec', '--play', '--speed', '2');
+      expect(run.error).toBeUndefined();
+      const lines = run.stdout.split('\n');
+      expect(lines[0]).toMatch(/^session session-exec by token:cursor-bob \(kubectl exec\): 2 call\(s\)/);
+      expect(lines.findIndex((l) => l.includes('exec exec-1'))).toBeLessThan(run.stdout.split('\n').indexOf('$ uname\r'));
+      expect(run.stdout).toContain('$ uname\r\nLinux\r\n');
+      const alone = await gatehouse('audit', 'replay', '--data-dir', dataDir, 'exec-1', '--play');
+      expect(alone.stdout).toBe('$ uname\r\nLinux\r\n');
+    });
+
+    it('says so when nothing matches, and wants a recording or --session', async () => {
+      expect((await gatehouse('audit', 'replay', '--data-dir', dataDir, '--session', 'nobody')).error?.message).toContain('no session, kubectl session or principal nobody');
+      expect((await gatehouse('audit', 'replay', '--data-dir', dataDir)).error?.message).toContain('give a recording id or --session');
+      expect((await gatehouse('audit', 'replay', '--data-dir', dataDir, '--session', 'x', '--speed', '0')).error?.message).toContain('greater than 0');
+    });
+  });
 });

@@ -2,6 +2,7 @@ import { createServer, request } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { idleAuditWriterStats } from '../../../src/audit/writer.js';
 import type { AuditWriterStats } from '../../../src/audit/writer.js';
 import { auditStoreCheck, createHealthHandler, healthReport, pingCheck, shutdownCheck } from '../../../src/proxy/health.js';
 import type { HealthCheck } from '../../../src/proxy/health.js';
@@ -28,18 +29,7 @@ async function serve(readyz: HealthCheck[]): Promise<(path: string) => Promise<{
     });
 }
 
-const stats = (over: Partial<AuditWriterStats>): AuditWriterStats => ({
-  queueDepth: 0,
-  lagMs: 0,
-  appended: 0,
-  failedBatches: 0,
-  lastBatchMs: 0,
-  lastBatchSize: 0,
-  healthy: true,
-  head: undefined,
-  lastCheckpoint: undefined,
-  ...over,
-});
+const stats = (over: Partial<AuditWriterStats>): AuditWriterStats => ({ ...idleAuditWriterStats(), ...over });
 
 describe('health endpoints', () => {
   it('answers ok, and lists every check with ?verbose like the API server', async () => {

@@ -30,6 +30,7 @@ const audit: AuditWriterStats = {
   lastBatchMs: 4,
   lastBatchSize: 2,
   healthy: true,
+  unhealthySinceMs: undefined,
   head: undefined,
   lastCheckpoint: undefined,
 };
@@ -39,6 +40,7 @@ function sources(over: Partial<MetricsSources> = {}): MetricsSources {
     inFlight: () => ({ requests: 2, watches: 1 }),
     upgradedSessions: () => 1,
     audit: () => audit,
+    unrecordedReads: () => 0,
     pendingApprovals: () => Promise.resolve([{ createdAt: new Date(Date.now() - 90_000).toISOString() } as Approval, { createdAt: new Date().toISOString() } as Approval]),
     policyRules: () => 7,
     draining: () => false,

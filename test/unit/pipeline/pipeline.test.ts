@@ -7,19 +7,23 @@ import { GatehouseError } from '../../../src/errors/codes.js';
 import { CONTINUE, stop } from '../../../src/pipeline/context.js';
 import type { RequestContext, Stage } from '../../../src/pipeline/context.js';
 import { createPipeline } from '../../../src/pipeline/pipeline.js';
+import type { Completion } from '../../../src/pipeline/pipeline.js';
+import type { Recorder } from '../../../src/record/recorder.js';
 import { respondWithStatus, respondWithStatusOnSocket } from '../../../src/proxy/respond.js';
 
 let server: Server | undefined;
 afterEach(() => server?.close());
 
 /** Serves a pipeline on loopback; the terminal answers 200 with the stage order it saw. */
-async function serve(stages: Stage[]): Promise<{ url: string; forwarded: RequestContext[] }> {
+async function serve(stages: Stage[], recorder?: Recorder): Promise<{ url: string; forwarded: RequestContext[]; completions: Completion[] }> {
   const forwarded: RequestContext[] = [];
+  const completions: Completion[] = [];
   const pipeline = createPipeline(
     stages,
     {
-      forward: (ctx, res) => {
+      forward: (ctx, res, completion) => {
         forwarded.push(ctx);
+        completions.push(completion);
         res.end(JSON.stringify(Object.keys(ctx.timings)));
         return Promise.resolve();
       },
@@ -30,10 +34,11 @@ async function serve(stages: Stage[]): Promise<{ url: string; forwarded: Request
       refuseUpgrade: (ctx, socket, error) => respondWithStatusOnSocket(socket, error, ctx.id),
     },
     pino({ level: 'silent' }),
+    recorder,
   );
   server = createServer((req, res) => pipeline.handleRequest(req, res));
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, forwarded };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, forwarded, completions };
 }
 
 function get(url: string): Promise<{ status: number; body: string; auditId: string | undefined }> {
@@ -90,5 +95,38 @@ describe('pipeline', () => {
     expect(JSON.parse(res.body)).toMatchObject({ reason: 'InternalError', details: { causes: [{ reason: 'GH_INTERNAL' }] } });
     expect((JSON.parse(res.body) as { message: string }).message).toContain('stage broken');
     expect(forwarded).toHaveLength(0);
+  });
+
+  describe('while the audit store is down', () => {
+    const down = new GatehouseError('GH_AUDIT_UNAVAILABLE', 'store down', { retryAfterSeconds: 1 });
+    const recorder = (whileDown: Recorder['whileDown'], recorded: string[] = []): Recorder => ({
+      unavailable: () => undefined,
+      whileDown,
+      unrecordedReads: () => 0,
+      close: () => undefined,
+      responseCaptureLimit: () => 1024,
+      openStream: () => undefined,
+      record: (ctx) => (recorded.push(ctx.id), Promise.reject(down)),
+    });
+
+    it('forwards a read the recorder lets pass with a completion that records nothing', async () => {
+      const recorded: string[] = [];
+      const { url, completions } = await serve([named('a', () => CONTINUE)], recorder(() => 'unrecorded', recorded));
+      expect((await get(`${url}/api`)).status).toBe(200);
+      expect(completions[0]).toMatchObject({ captureBytes: 0 });
+      await completions[0]!.done({ status: 200 });
+      expect(recorded).toEqual([]);
+    });
+
+    it('refuses what the recorder refuses after the stages ran, and tries to record the refusal', async () => {
+      const recorded: string[] = [];
+      const seen: string[] = [];
+      const { url, forwarded } = await serve([named('a', () => (seen.push('a'), CONTINUE))], recorder(() => down, recorded));
+      const res = await get(`${url}/api`);
+      expect(res.status).toBe(503);
+      expect(seen).toEqual(['a']);
+      expect(forwarded).toHaveLength(0);
+      expect(recorded).toHaveLength(1);
+    });
   });
 });
