@@ -13,8 +13,9 @@
 
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { createPrivateOnce } from '../config/private-file.js';
 import { canonicalJson } from './canonical.js';
 
 /** The private key's file in the gateway data directory (PKCS#8 PEM, mode 0600). */
@@ -57,7 +58,8 @@ export interface AuditSigner {
  */
 export function loadAuditSigner(dataDir: string): AuditSigner {
   const path = join(dataDir, SIGNING_KEY_FILE);
-  if (!existsSync(path)) createKeyFile(dataDir, path);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  createPrivateOnce(path, () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
   if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
   return createAuditSigner(createPrivateKey(readFileSync(path, 'utf8')));
 }
@@ -115,19 +117,4 @@ function signedBytes(cp: Omit<Checkpoint, 'keyId' | 'signature'>): Buffer {
 
 function publicKeyId(key: KeyObject): string {
   return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
-}
-
-function createKeyFile(dataDir: string, path: string): void {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  try {
-    // link() fails when the file exists: a key written by another process wins and is kept.
-    linkSync(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    rmSync(tmp, { force: true });
-  }
 }

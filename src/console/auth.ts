@@ -19,7 +19,8 @@ import type { SessionCodec } from './session.js';
 import type { ConsoleSettings } from './settings.js';
 
 /** Checks the request's bearer credential: the principal, undefined when there is none or it is refused. May throw a GatehouseError (e.g. GH_IDENTITY_UNAVAILABLE). */
-export type RequestAuthenticator = (req: IncomingMessage) => Promise<Principal | undefined>;
+/** Checks a request's `Authorization: Bearer` credential; only the headers are read. */
+export type RequestAuthenticator = (req: Pick<IncomingMessage, 'headers'>) => Promise<Principal | undefined>;
 
 /** The header a browser must send with cookie-authenticated POST and DELETE requests; a cross-site form cannot set it. */
 export const CSRF_HEADER = 'x-gatehouse-console';
@@ -72,7 +73,7 @@ export function createCallerResolver(authenticate: RequestAuthenticator, codec: 
     const value = readCookie(req.headers.cookie, SESSION_COOKIE);
     const session = value === undefined ? undefined : await codec.open(value);
     if (session === undefined) return undefined;
-    const via = session.via === 'oidc' ? 'console-oidc' : 'dev-login';
+    const via = session.via === 'oidc' ? 'console-oidc' : session.via;
     return { subject: session.subject, groups: session.groups, kind: 'human', via, roles: rolesOf(session.groups, via, roles()), cookie: true };
   };
 }

@@ -81,7 +81,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
   if (settings.devLogin) log.warn('console.devLogin is on: anyone who reaches the gateway can sign in to the console as an admin. Development only.');
   const router = createRouter(
     [
-      ...signInRoutes(settings, codec, log),
+      ...signInRoutes(settings, codec, deps.authenticate, log),
       ...approvalRoutes(deps.approvals),
       ...reasonRoutes(deps.approvals),
       eventRoute(deps.approvals, { keepaliveMs: deps.keepaliveMs }),

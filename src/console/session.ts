@@ -10,10 +10,11 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
+import { createPrivateOnce } from '../config/private-file.js';
 
 export const SESSION_COOKIE = 'gatehouse_session';
 export const LOGIN_COOKIE = 'gatehouse_login';
@@ -27,7 +28,7 @@ const LOGIN_AUDIENCE = 'gatehouse-console-login';
 export interface BrowserSession {
   subject: string;
   groups: string[];
-  via: 'oidc' | 'dev-login';
+  via: 'oidc' | 'dev-login' | 'bootstrap-token' | 'token';
   /** Milliseconds since the epoch. */
   expiresAt: number;
 }
@@ -41,7 +42,7 @@ export interface PendingLogin {
   returnTo: string;
 }
 
-const sessionClaims = z.object({ sub: z.string().min(1), groups: z.array(z.string()), via: z.enum(['oidc', 'dev-login']), exp: z.number() });
+const sessionClaims = z.object({ sub: z.string().min(1), groups: z.array(z.string()), via: z.enum(['oidc', 'dev-login', 'bootstrap-token', 'token']), exp: z.number() });
 const loginClaims = z.object({ state: z.string(), nonce: z.string(), verifier: z.string(), returnTo: z.string() });
 
 export interface SessionCodec {
@@ -85,23 +86,12 @@ export function createSessionCodec(key: Uint8Array): SessionCodec {
 
 /**
  * The console's signing key from the data directory, created (32 random
- * bytes, mode 0600) on first use. It is written to a temporary file and
- * hard-linked into place, so two processes starting at once agree on one key
- * and nobody ever reads half of it.
+ * bytes, mode 0600) on first use; two processes starting at once agree on
+ * one key (see createPrivateOnce).
  */
 export function loadSessionKey(dataDir: string): Uint8Array {
   const path = join(dataDir, SESSION_KEY_FILE);
-  if (!existsSync(path)) {
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
-    try {
-      linkSync(tmp, path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    } finally {
-      rmSync(tmp, { force: true });
-    }
-  }
+  createPrivateOnce(path, () => randomBytes(32).toString('base64') + '\n');
   const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
   if (key.length !== 32) throw new Error(`${path} does not hold a 32-byte key (base64): delete it to make a new one (this signs everyone out)`);
   return key;

@@ -14,7 +14,10 @@ import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import { checkClaims } from '../identity/oidc/claims.js';
 import { discoverIssuer } from '../login/oidc-client.js';
+import { z } from 'zod';
+import type { RequestAuthenticator } from './auth.js';
 import { ConsoleError } from './errors.js';
+import { readJson } from './http.js';
 import { reply, route } from './router.js';
 import type { Route } from './router.js';
 import { cookie, LOGIN_COOKIE, readCookie, SESSION_COOKIE } from './session.js';
@@ -41,7 +44,9 @@ function returnPath(value: string | null): string {
  * @example
  * const routes = signInRoutes(settings, codec, log);
  */
-export function signInRoutes(settings: ConsoleSettings, codec: SessionCodec, log: Logger): Route[] {
+const tokenLoginBody = z.object({ token: z.string().trim().min(1, 'paste a token').max(8192) }).strict();
+
+export function signInRoutes(settings: ConsoleSettings, codec: SessionCodec, authenticate: RequestAuthenticator, log: Logger): Route[] {
   // Discovery is done once and kept; a failed one is retried on the next sign-in.
   let discovered: Promise<client.Configuration> | undefined;
   const providerOf = (oidc: ConsoleOidc): Promise<client.Configuration> =>
@@ -117,6 +122,18 @@ export function signInRoutes(settings: ConsoleSettings, codec: SessionCodec, log
       if (!settings.devLogin) throw new ConsoleError('not-found', 'dev-login is off (console.devLogin: true turns it on, for development only)');
       log.warn({ subject: DEV_ADMIN_SUBJECT }, 'console dev-login: signed in a local admin without credentials');
       return reply(200, { subject: DEV_ADMIN_SUBJECT }, { 'set-cookie': await sessionCookie({ subject: DEV_ADMIN_SUBJECT, groups: [], via: 'dev-login' }) });
+    }),
+
+    // Without an identity provider people still sign in: with a credential the gateway already accepts (e.g. the admin token `gatehouse up` printed).
+    route('POST', '/gatehouse/v1/auth/token-login', 'public', async ({ req }) => {
+      const { token } = await readJson(req, tokenLoginBody);
+      const principal = await authenticate({ headers: { authorization: `Bearer ${token}` } });
+      if (principal === undefined) throw new ConsoleError('unauthenticated', 'the gateway does not accept this token (unknown, revoked or expired)');
+      // Agents and CI act through the API with their tokens; the console is for people.
+      if (principal.kind !== 'human') throw new ConsoleError('forbidden', `${principal.kind === 'agent' ? 'an agent' : 'a CI'} token cannot sign in to the console; sign in as a person`);
+      const via = principal.via === 'oidc' ? 'oidc' : principal.via;
+      log.info({ subject: principal.subject, via }, 'console sign-in with a token');
+      return reply(200, { subject: principal.subject }, { 'set-cookie': await sessionCookie({ subject: principal.subject, groups: principal.groups, via }) });
     }),
 
     route('GET', '/gatehouse/v1/whoami', 'signed-in', ({ caller }) =>

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Approval } from '../../src/approvals/types.js';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
-import { kubectlFor, run } from './helpers/run.js';
+import { identity } from './helpers/identities.js';
+import type { Identity } from './helpers/identities.js';
+import { kubectlFor } from './helpers/run.js';
 import type { RunResult } from './helpers/run.js';
 
 // Just-in-time approvals end to end: an agent's real kubectl is held at the
@@ -17,32 +17,6 @@ const ns = `approvals-${randomBytes(3).toString('hex')}`;
 const direct = kubectlFor(cluster.adminKubeconfig);
 let held: GatewayProcess;
 let noHold: GatewayProcess;
-
-const gatehouse = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> => run(process.execPath, ['bin/gatehouse.js', ...args], { env });
-
-interface Identity {
-  token: string;
-  kubectl: ReturnType<typeof kubectlFor>;
-  /** `gatehouse approvals …` as this identity against the gateway. */
-  approvals(args: string[]): Promise<RunResult>;
-  /** Any `gatehouse` command that talks to the gateway, as this identity. */
-  cli(args: string[]): Promise<RunResult>;
-}
-
-async function identity(gateway: GatewayProcess, name: string, kind: string, groups: string): Promise<Identity> {
-  const tokenFile = join(gateway.dataDir, `${name}.token`);
-  const created = await gatehouse(['tokens', 'create', '--data-dir', gateway.dataDir, '--name', name, '--kind', kind, '--groups', groups, '--ttl', '1d', '-o', tokenFile]);
-  expect(created.code, created.stderr).toBe(0);
-  const kubeconfig = join(gateway.dataDir, `${name}.kubeconfig`);
-  const written = await gatehouse(['kubeconfig', '--token-file', tokenFile, '--server', gateway.url, '--data-dir', gateway.dataDir, '--namespace', ns, '-o', kubeconfig]);
-  expect(written.code, written.stderr).toBe(0);
-  return {
-    token: readFileSync(tokenFile, 'utf8').trim(),
-    kubectl: kubectlFor(kubeconfig),
-    approvals: (args) => gatehouse(['approvals', ...args, '--kubeconfig', kubeconfig]),
-    cli: (args) => gatehouse([...args, '--kubeconfig', kubeconfig]),
-  };
-}
 
 /** Asserts a CLI call succeeded, showing its stderr when it did not. */
 function succeeded(r: RunResult): RunResult {
@@ -71,10 +45,10 @@ let auditor: Identity;
 beforeAll(async () => {
   await direct.ok(['create', 'namespace', ns]);
   [held, noHold] = await Promise.all([startGatewayProcess(cluster.adminKubeconfig), startGatewayProcess(cluster.adminKubeconfig, ['--approval-hold', '0'])]);
-  agent = await identity(held, 'cursor', 'agent', 'agents');
-  approver = await identity(held, 'alice', 'human', 'gatehouse:approvers');
-  approver2 = await identity(held, 'carol', 'human', 'gatehouse:approvers');
-  auditor = await identity(held, 'audrey', 'human', 'gatehouse:auditors');
+  agent = await identity(held, 'cursor', ns, { kind: 'agent', groups: 'agents' });
+  approver = await identity(held, 'alice', ns, { kind: 'human', groups: 'gatehouse:approvers' });
+  approver2 = await identity(held, 'carol', ns, { kind: 'human', groups: 'gatehouse:approvers' });
+  auditor = await identity(held, 'audrey', ns, { kind: 'human', groups: 'gatehouse:auditors' });
 }, 120_000);
 afterAll(async () => {
   await direct(['delete', 'namespace', ns, '--wait=false']);
@@ -166,8 +140,8 @@ describe('approvals, with the request held', () => {
 
 describe('approvals, when nobody decides in time', () => {
   it('tells the client where to approve, then lets the identical retry through exactly once', async () => {
-    const agentNoHold = await identity(noHold, 'claude', 'agent', 'agents');
-    const alice = await identity(noHold, 'alice', 'human', 'gatehouse:approvers');
+    const agentNoHold = await identity(noHold, 'claude', ns, { kind: 'agent', groups: 'agents' });
+    const alice = await identity(noHold, 'alice', ns, { kind: 'human', groups: 'gatehouse:approvers' });
     const cmd = ['run', 'priv-later', '--image=registry.invalid/app:1', '--privileged'];
     const first = await agentNoHold.kubectl(cmd);
     expect(first.code).toBe(1);

@@ -1,8 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { stringify } from 'yaml';
+import { deadUpstreamKubeconfig } from './helpers/dead-upstream.js';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { rawRequest } from './helpers/https.js';
@@ -116,25 +115,7 @@ describe('health', () => {
 describe('a down upstream', () => {
   let down: GatewayProcess;
   beforeAll(async () => {
-    // A port that was free a moment ago: nothing listens there.
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const kubeconfig = join(gateway.dataDir, 'down.kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        'current-context': 'down',
-        clusters: [{ name: 'down', cluster: { server: `https://127.0.0.1:${port}`, 'certificate-authority-data': Buffer.from(cluster.caPem).toString('base64') } }],
-        users: [{ name: 'down', user: { token: 'whatever' } }],
-        contexts: [{ name: 'down', context: { cluster: 'down', user: 'down' } }],
-      }),
-    );
+    const { kubeconfig } = await deadUpstreamKubeconfig(gateway.dataDir, cluster.caPem);
     down = await startGatewayProcess(kubeconfig);
   });
   afterAll(async () => down?.stop());

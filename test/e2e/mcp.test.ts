@@ -9,7 +9,8 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
-import { kubectlFor, run } from './helpers/run.js';
+import { gatehouse, identity } from './helpers/identities.js';
+import { kubectlFor } from './helpers/run.js';
 
 // The MCP server end to end: the SDK's own client drives `gatehouse mcp`
 // (stdio) and the gateway's `/mcp` (Streamable HTTP); every tool call is a
@@ -24,18 +25,6 @@ let agentKubeconfig: string;
 let agentToken: string;
 let approverKubeconfig: string;
 const clients: Client[] = [];
-
-const gatehouse = (args: string[]) => run(process.execPath, ['bin/gatehouse.js', ...args]);
-
-async function identity(name: string, kind: string, groups: string): Promise<{ kubeconfig: string; token: string }> {
-  const tokenFile = join(gateway.dataDir, `${name}.token`);
-  const created = await gatehouse(['tokens', 'create', '--data-dir', gateway.dataDir, '--name', name, '--kind', kind, '--groups', groups, '--ttl', '1d', '-o', tokenFile]);
-  expect(created.code, created.stderr).toBe(0);
-  const kubeconfig = join(gateway.dataDir, `${name}.kubeconfig`);
-  const written = await gatehouse(['kubeconfig', '--token-file', tokenFile, '--server', gateway.url, '--data-dir', gateway.dataDir, '--namespace', ns, '-o', kubeconfig]);
-  expect(written.code, written.stderr).toBe(0);
-  return { kubeconfig, token: readFileSync(tokenFile, 'utf8').trim() };
-}
 
 async function stdioClient(extraArgs: string[] = []): Promise<Client> {
   const client = new Client({ name: 'e2e-agent', version: '1.0.0' });
@@ -70,8 +59,8 @@ beforeAll(async () => {
   await direct.ok(['-n', ns, 'run', 'web', '--image=registry.invalid/web:1']);
   // No hold: a review answers at once with the approval id, and the identical retry spends the grant.
   gateway = await startGatewayProcess(cluster.adminKubeconfig, ['--approval-hold', '0']);
-  ({ kubeconfig: agentKubeconfig, token: agentToken } = await identity('claude', 'agent', 'agents'));
-  ({ kubeconfig: approverKubeconfig } = await identity('alice', 'human', 'gatehouse:approvers'));
+  ({ kubeconfig: agentKubeconfig, token: agentToken } = await identity(gateway, 'claude', ns, { kind: 'agent', groups: 'agents' }));
+  ({ kubeconfig: approverKubeconfig } = await identity(gateway, 'alice', ns, { kind: 'human', groups: 'gatehouse:approvers' }));
   agent = await stdioClient();
 }, 120_000);
 

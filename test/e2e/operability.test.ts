@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
+import { deadUpstreamKubeconfig } from './helpers/dead-upstream.js';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { rawRequest } from './helpers/https.js';
@@ -83,12 +83,15 @@ describe('metrics', () => {
     await via.ok(['-n', ns, 'create', 'configmap', 'counted']);
     const refused = await rawRequest(gateway.url, { path: `/api/v1/namespaces/${ns}/configmaps`, caPem });
     expect(refused.status).toBe(401);
+    // A request is counted when its response closes on the server, which may come after the client has read it: wait for all three.
+    const counted = [
+      'gatehouse_requests_total{verb="list",resource="configmaps",subresource="",decision="allow",code="200"}',
+      'gatehouse_requests_total{verb="create",resource="configmaps",subresource="",decision="allow",code="201"}',
+      'gatehouse_requests_total{verb="",resource="",subresource="",decision="none",code="401"}',
+    ];
     const after = await waitFor('the counters to move', async () => {
       const text = await scrape();
-      return value(text, 'gatehouse_requests_total{verb="create",resource="configmaps",subresource="",decision="allow",code="201"}') >
-        value(before, 'gatehouse_requests_total{verb="create",resource="configmaps",subresource="",decision="allow",code="201"}')
-        ? text
-        : undefined;
+      return counted.every((sample) => value(text, sample) > value(before, sample)) ? text : undefined;
     });
     const delta = (sample: string): number => value(after, sample) - value(before, sample);
     expect(delta('gatehouse_requests_total{verb="list",resource="configmaps",subresource="",decision="allow",code="200"}')).toBe(1);
@@ -149,24 +152,7 @@ describe('readiness', () => {
   });
 
   it('fails with the reason when the upstream is down, while the gateway stays live', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const kubeconfig = join(gateway.dataDir, 'down.kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        'current-context': 'down',
-        clusters: [{ name: 'down', cluster: { server: `https://127.0.0.1:${port}`, 'certificate-authority-data': Buffer.from(cluster.caPem).toString('base64') } }],
-        users: [{ name: 'down', user: { token: 'whatever' } }],
-        contexts: [{ name: 'down', context: { cluster: 'down', user: 'down' } }],
-      }),
-    );
+    const { kubeconfig, port } = await deadUpstreamKubeconfig(gateway.dataDir, cluster.caPem);
     const down = await startGatewayProcess(kubeconfig);
     try {
       const downCa = readFileSync(join(down.dataDir, 'ca.crt'), 'utf8');

@@ -79,6 +79,7 @@ function query(params: Record<string, string | number | undefined>): string {
 export const whoami = (): Promise<WhoAmI> => request('GET', '/whoami');
 export const authMethods = (): Promise<AuthMethods> => request('GET', '/auth/methods');
 export const devLogin = (): Promise<unknown> => request('POST', '/auth/dev-login');
+export const tokenLogin = (token: string): Promise<unknown> => request('POST', '/auth/token-login', { token });
 export const logout = (): Promise<unknown> => request('POST', '/auth/logout');
 export const loginUrl = (returnTo: string): string => `${API}/auth/login${query({ return: returnTo })}`;
 

@@ -34,3 +34,11 @@ export function resourceLabel(r: { resource: string; subresource: string; namesp
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** "dev, ai-agents," as ["dev", "ai-agents"]: a comma-separated field's non-empty items. */
+export function commaList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}

@@ -5,7 +5,7 @@
  * fills in the provider's own login form.
  */
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -14,8 +14,9 @@ import { consoleClient, gatehouseClient, startOidcProvider } from '../../../src/
 import type { OidcProviderHandle } from '../../../src/harness/oidc-provider.js';
 import { startGatewayProcess } from '../../e2e/helpers/gateway.js';
 import type { GatewayProcess } from '../../e2e/helpers/gateway.js';
-import { kubectlFor, run } from '../../e2e/helpers/run.js';
-import type { Kubectl, RunResult } from '../../e2e/helpers/run.js';
+import { gatehouse, identity, writeKubeconfig } from '../../e2e/helpers/identities.js';
+import { kubectlFor } from '../../e2e/helpers/run.js';
+import type { Kubectl } from '../../e2e/helpers/run.js';
 import { screenshot } from './browser.js';
 
 const WEB_INDEX = resolve(import.meta.dirname, '../../../dist/web/index.html');
@@ -83,24 +84,18 @@ export async function startStack(upstreamKubeconfig: string, workDir: string, ga
   }
 }
 
-export const gatehouse = (args: string[]): Promise<RunResult> => run(process.execPath, ['bin/gatehouse.js', ...args]);
+export { gatehouse };
 
 /** A kubectl for a bearer token through `gateway`, in namespace `ns`. */
 export async function kubectlWithToken(gateway: GatewayProcess, name: string, token: string, ns: string): Promise<Kubectl> {
   const tokenFile = join(gateway.dataDir, `${name}.token`);
   writeFileSync(tokenFile, token, { mode: 0o600 });
-  const kubeconfig = join(gateway.dataDir, `${name}.kubeconfig`);
-  const written = await gatehouse(['kubeconfig', '--token-file', tokenFile, '--server', gateway.url, '--data-dir', gateway.dataDir, '--namespace', ns, '-o', kubeconfig]);
-  if (written.code !== 0) throw new Error(`gatehouse kubeconfig failed: ${written.stderr}`);
-  return kubectlFor(kubeconfig);
+  return kubectlFor(await writeKubeconfig(gateway, name, tokenFile, ns));
 }
 
 /** A Gatehouse token (`gatehouse tokens create`, as an admin would) and its kubectl through `gateway`. */
 export async function tokenKubectl(gateway: GatewayProcess, name: string, ns: string, who: { kind: 'agent' | 'human'; groups: string }): Promise<Kubectl> {
-  const tokenFile = join(gateway.dataDir, `${name}.gatehouse-token`);
-  const created = await gatehouse(['tokens', 'create', '--data-dir', gateway.dataDir, '--name', name, '--kind', who.kind, '--groups', who.groups, '--ttl', '1d', '-o', tokenFile]);
-  if (created.code !== 0) throw new Error(`gatehouse tokens create failed: ${created.stderr}`);
-  return kubectlWithToken(gateway, name, readFileSync(tokenFile, 'utf8').trim(), ns);
+  return (await identity(gateway, name, ns, who)).kubectl;
 }
 
 /**

@@ -98,6 +98,25 @@ describe('authentication', () => {
   });
 });
 
+describe('token sign-in', () => {
+  const login = (token: string, csrf = true) => fx.call('POST', '/gatehouse/v1/auth/token-login', { body: { token }, csrf });
+  it('turns a person\'s token into a browser session with the same roles', async () => {
+    const response = await login('admin');
+    expect(response.status).toBe(200);
+    const cookie = /gatehouse_session=[^;]+/.exec(response.headers.get('set-cookie') ?? '')?.[0];
+    expect(cookie).toBeDefined();
+    const me = (await (await fx.call('GET', '/gatehouse/v1/whoami', { cookie })).json()) as { subject: string; roles: string[]; via: string };
+    expect(me).toMatchObject({ subject: 'gatehouse-admin', roles: ['admin', 'approver', 'auditor'], via: 'bootstrap-token' });
+  });
+  it('refuses unknown tokens, agent tokens, and a form post without the console header', async () => {
+    expect((await login('nobody')).status).toBe(401);
+    const agent = await login('agent');
+    expect(agent.status).toBe(403);
+    expect(await errorOf(agent)).toMatchObject({ message: 'an agent token cannot sign in to the console; sign in as a person' });
+    expect((await login('admin', false)).status).toBe(403);
+  });
+});
+
 describe('dev-login', () => {
   let dev: ConsoleFixture;
   beforeAll(async () => {

@@ -38,6 +38,7 @@ export const PRINCIPALS: Readonly<Record<string, Principal>> = {
   carol: person('oidc:carol', ['approvers', 'sre']),
   bob: person('oidc:bob', ['dev']),
   auditor: person('oidc:auditor', ['auditors']),
+  agent: { subject: 'token:cursor', groups: ['approvers'], kind: 'agent', via: 'token', tokenId: 't-1' },
 };
 
 export interface CallOptions {

@@ -5,6 +5,7 @@ import { EventTable } from '../components/EventTable.tsx';
 import { JsonView } from '../components/JsonView.tsx';
 import { ErrorNotice, Loading } from '../components/Notice.tsx';
 import type { AuditEvent, AuditQuery } from '../types.ts';
+import { useFields } from '../useFields.ts';
 
 const FIELDS = [
   ['subject', 'Subject'],
@@ -19,8 +20,7 @@ function toRfc3339(local: string): string | undefined {
 }
 
 function SearchForm({ onSearch }: { onSearch: (q: AuditQuery) => void }): ReactNode {
-  const [form, setForm] = useState({ subject: '', verb: '', resource: '', namespace: '', decision: '', since: '', until: '' });
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
+  const { form, set } = useFields({ subject: '', verb: '', resource: '', namespace: '', decision: '', since: '', until: '' });
   const submit = (e: FormEvent): void => {
     e.preventDefault();
     onSearch({ ...form, since: toRfc3339(form.since), until: toRfc3339(form.until) });

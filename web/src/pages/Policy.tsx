@@ -2,9 +2,12 @@ import { useState } from 'react';
 import type { FormEvent, ReactNode } from 'react';
 import { explainPolicy, getPolicy } from '../api.ts';
 import { Badge } from '../components/Badge.tsx';
+import { DataTable } from '../components/DataTable.tsx';
 import { ErrorNotice, Loading } from '../components/Notice.tsx';
+import { commaList } from '../format.ts';
 import type { Explanation, ExplainRequest, PrincipalKind } from '../types.ts';
 import { useAsync } from '../useAsync.ts';
+import { useFields } from '../useFields.ts';
 
 function RulesTable(): ReactNode {
   const { data, error } = useAsync(getPolicy, 'policy');
@@ -16,35 +19,22 @@ function RulesTable(): ReactNode {
       <p>
         Default action: <Badge value={data.defaultAction} /> <span className="muted">(from {data.defaultActionFrom})</span>
       </p>
-      <div className="table-scroll">
-        <table>
-          <caption className="visually-hidden">Active policy rules, in order</caption>
-          <thead>
-            <tr>
-              <th scope="col">Rule</th>
-              <th scope="col">Action</th>
-              <th scope="col">Description</th>
-              <th scope="col">Where</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data.rules.map((r) => (
-              <tr key={`${r.policy}/${r.name}`}>
-                <td>
-                  <code>{r.name}</code>
-                </td>
-                <td>
-                  <Badge value={r.action} />
-                </td>
-                <td>{r.description ?? '—'}</td>
-                <td>
-                  <code className="wrap">{r.location}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable caption="Active policy rules, in order" columns={['Rule', 'Action', 'Description', 'Where']}>
+        {data.rules.map((r) => (
+          <tr key={`${r.policy}/${r.name}`}>
+            <td>
+              <code>{r.name}</code>
+            </td>
+            <td>
+              <Badge value={r.action} />
+            </td>
+            <td>{r.description ?? '—'}</td>
+            <td>
+              <code className="wrap">{r.location}</code>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
     </section>
   );
 }
@@ -57,48 +47,34 @@ function ExplainResult({ result }: { result: Explanation }): ReactNode {
         Decision: <Badge value={d.action} /> {d.rule === null ? 'by default (no rule matched)' : <>by rule <code>{d.rule}</code></>}: {d.message}
       </p>
       {d.hint !== null && <p className="muted">Hint: {d.hint}</p>}
-      <div className="table-scroll">
-        <table>
-          <caption className="visually-hidden">Every rule's verdict on the request</caption>
-          <thead>
-            <tr>
-              <th scope="col">Rule</th>
-              <th scope="col">Action</th>
-              <th scope="col">Verdict</th>
-              <th scope="col">Why</th>
-            </tr>
-          </thead>
-          <tbody>
-            {result.rules.map((r) => (
-              <tr key={`${r.location}/${r.name}`} className={r.outcome === 'matched' ? 'matched' : undefined}>
-                <td>
-                  <code>{r.name}</code>
-                </td>
-                <td>
-                  <Badge value={r.action} />
-                </td>
-                <td>{r.outcome}</td>
-                <td>{r.reason}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable caption="Every rule's verdict on the request" columns={['Rule', 'Action', 'Verdict', 'Why']}>
+        {result.rules.map((r) => (
+          <tr key={`${r.location}/${r.name}`} className={r.outcome === 'matched' ? 'matched' : undefined}>
+            <td>
+              <code>{r.name}</code>
+            </td>
+            <td>
+              <Badge value={r.action} />
+            </td>
+            <td>{r.outcome}</td>
+            <td>{r.reason}</td>
+          </tr>
+        ))}
+      </DataTable>
     </div>
   );
 }
 
 function ExplainForm(): ReactNode {
-  const [form, setForm] = useState({ method: 'GET', path: '/api/v1/namespaces/default/pods', body: '', subject: '', groups: '', kind: 'human' });
+  const { form, set } = useFields({ method: 'GET', path: '/api/v1/namespaces/default/pods', body: '', subject: '', groups: '', kind: 'human' });
   const [result, setResult] = useState<Explanation>();
   const [error, setError] = useState<unknown>();
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
   const submit = (e: FormEvent): void => {
     e.preventDefault();
     const req: ExplainRequest = { method: form.method, path: form.path, kind: form.kind as PrincipalKind };
     if (form.body.trim() !== '') req.body = form.body;
     if (form.subject.trim() !== '') req.subject = form.subject.trim();
-    const groups = form.groups.split(',').map((g) => g.trim()).filter((g) => g !== '');
+    const groups = commaList(form.groups);
     if (groups.length > 0) req.groups = groups;
     setError(undefined);
     explainPolicy(req).then(setResult, (err: unknown) => {

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { listSessions } from '../api.ts';
+import { DataTable } from '../components/DataTable.tsx';
 import { ErrorNotice, Loading } from '../components/Notice.tsx';
 import { when } from '../format.ts';
 import { Link } from '../router.tsx';
@@ -12,38 +13,22 @@ export function Sessions(): ReactNode {
   if (data === undefined) return <Loading what="sessions" />;
   if (data.length === 0) return <p className="empty">No sessions recorded yet.</p>;
   return (
-    <div className="table-scroll">
-      <table>
-        <caption className="visually-hidden">Recorded sessions</caption>
-        <thead>
-          <tr>
-            <th scope="col">Started</th>
-            <th scope="col">Who</th>
-            <th scope="col">Command</th>
-            <th scope="col">Calls</th>
-            <th scope="col">Denied</th>
-            <th scope="col">Held</th>
-            <th scope="col">Terminal</th>
-          </tr>
-        </thead>
-        <tbody>
-          {data.map((s) => (
-            <tr key={s.id}>
-              <td>
-                <Link to={`/sessions/${s.id}`}>{when(s.start)}</Link>
-              </td>
-              <td>
-                {s.subject} {s.kind !== null && <span className="muted">({s.kind})</span>}
-              </td>
-              <td>{s.command === null ? '—' : <code>{s.command}</code>}</td>
-              <td>{s.events}</td>
-              <td>{s.denied}</td>
-              <td>{s.reviewed}</td>
-              <td>{s.streams > 0 ? `${s.streams} recording${s.streams === 1 ? '' : 's'}` : '—'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable caption="Recorded sessions" columns={['Started', 'Who', 'Command', 'Calls', 'Denied', 'Held', 'Terminal']}>
+      {data.map((s) => (
+        <tr key={s.id}>
+          <td>
+            <Link to={`/sessions/${s.id}`}>{when(s.start)}</Link>
+          </td>
+          <td>
+            {s.subject} {s.kind !== null && <span className="muted">({s.kind})</span>}
+          </td>
+          <td>{s.command === null ? '—' : <code>{s.command}</code>}</td>
+          <td>{s.events}</td>
+          <td>{s.denied}</td>
+          <td>{s.reviewed}</td>
+          <td>{s.streams > 0 ? `${s.streams} recording${s.streams === 1 ? '' : 's'}` : '—'}</td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }

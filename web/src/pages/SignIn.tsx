@@ -1,25 +1,33 @@
 import { useState } from 'react';
-import type { ReactNode } from 'react';
-import { authMethods, devLogin, loginUrl } from '../api.ts';
+import type { FormEvent, ReactNode } from 'react';
+import { authMethods, devLogin, loginUrl, tokenLogin } from '../api.ts';
 import { ErrorNotice } from '../components/Notice.tsx';
 import { useAsync } from '../useAsync.ts';
 
 /**
  * Shown when whoami answers 401: the OIDC sign-in when the gateway has a
- * provider, and the local admin one when it runs in dev mode (the 401 says so,
- * and so does /auth/methods).
+ * provider, a token a person holds (the admin token `gatehouse up` printed, a
+ * human Gatehouse token), and the local admin one when it runs in dev mode
+ * (the 401 says so, and so does /auth/methods).
  */
 export function SignIn({ devLoginAvailable, onSignedIn }: { devLoginAvailable: boolean; onSignedIn: () => void }): ReactNode {
   const methods = useAsync(authMethods, 'auth-methods').data;
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const returnTo = window.location.pathname + window.location.search;
-  const signInAsAdmin = (): void => {
+  const [token, setToken] = useState('');
+  const attempt = (signIn: () => Promise<unknown>): void => {
     setBusy(true);
-    devLogin().then(onSignedIn, (e: unknown) => {
+    setError(undefined);
+    signIn().then(onSignedIn, (e: unknown) => {
       setError(e);
       setBusy(false);
     });
+  };
+  const signInAsAdmin = (): void => attempt(devLogin);
+  const signInWithToken = (e: FormEvent): void => {
+    e.preventDefault();
+    attempt(() => tokenLogin(token));
   };
   return (
     <main id="main" className="signin">
@@ -30,7 +38,13 @@ export function SignIn({ devLoginAvailable, onSignedIn }: { devLoginAvailable: b
           Sign in
         </a>
       )}
-      {methods?.oidc === false && !devLoginAvailable && <p className="notice">Browser sign-in is not configured on this gateway: use a bearer token with the API.</p>}
+      <form className="token-signin" onSubmit={signInWithToken}>
+        <label htmlFor="signin-token">Or sign in with a token you hold (e.g. the admin token gatehouse up printed)</label>
+        <input id="signin-token" type="password" autoComplete="off" value={token} onChange={(e) => setToken(e.target.value)} />
+        <button type="submit" disabled={busy || token.trim() === ''}>
+          Sign in with token
+        </button>
+      </form>
       {(devLoginAvailable || methods?.devLogin === true) && (
         <button type="button" onClick={signInAsAdmin} disabled={busy}>
           Sign in as local admin (dev mode)

@@ -1,10 +1,12 @@
 import { useState } from 'react';
 import type { FormEvent, ReactNode } from 'react';
 import { createToken, listTokens, revokeToken } from '../api.ts';
+import { DataTable } from '../components/DataTable.tsx';
 import { ErrorNotice, Loading } from '../components/Notice.tsx';
-import { when } from '../format.ts';
+import { commaList, when } from '../format.ts';
 import type { ConsoleToken, CreatedToken, NewToken, PrincipalKind } from '../types.ts';
 import { useAsync } from '../useAsync.ts';
+import { useFields } from '../useFields.ts';
 
 /** The new token's secret, shown once: the gateway keeps only its hash. */
 function SecretOnce({ created, onDone }: { created: CreatedToken; onDone: () => void }): ReactNode {
@@ -35,22 +37,20 @@ function SecretOnce({ created, onDone }: { created: CreatedToken; onDone: () => 
 }
 
 function CreateForm({ onCreated }: { onCreated: (c: CreatedToken) => void }): ReactNode {
-  const blank = { name: '', kind: 'agent', groups: '', ttl: '30d', description: '' };
-  const [form, setForm] = useState(blank);
+  const { form, set, reset } = useFields({ name: '', kind: 'agent', groups: '', ttl: '30d', description: '' });
   const [error, setError] = useState<unknown>();
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
   const submit = (e: FormEvent): void => {
     e.preventDefault();
     const t: NewToken = {
       name: form.name.trim(),
       kind: form.kind as PrincipalKind,
-      groups: form.groups.split(',').map((g) => g.trim()).filter((g) => g !== ''),
+      groups: commaList(form.groups),
     };
     if (form.ttl.trim() !== '') t.ttl = form.ttl.trim();
     if (form.description.trim() !== '') t.description = form.description.trim();
     setError(undefined);
     createToken(t).then((c) => {
-      setForm(blank);
+      reset();
       onCreated(c);
     }, setError);
   };
@@ -122,38 +122,22 @@ export function Tokens(): ReactNode {
       {data === undefined && error === undefined && <Loading what="tokens" />}
       {data?.length === 0 && <p className="empty">No tokens yet.</p>}
       {data !== undefined && data.length > 0 && (
-        <div className="table-scroll">
-          <table>
-            <caption className="visually-hidden">Machine tokens</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Groups</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.map((t) => (
-                <tr key={t.id}>
-                  <td>
-                    {t.name}
-                    {t.description !== null && <div className="muted">{t.description}</div>}
-                  </td>
-                  <td>{t.kind}</td>
-                  <td>{t.groups.join(', ') || '—'}</td>
-                  <td>{when(t.createdAt)}</td>
-                  <td>{t.expiresAt === null ? 'never' : when(t.expiresAt)}</td>
-                  <td>{when(t.lastUsedAt)}</td>
-                  <td>{t.status === 'active' ? <RevokeButton token={t} onRevoked={reload} /> : t.status === 'revoked' ? `revoked ${when(t.revokedAt)}` : 'expired'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable caption="Machine tokens" columns={['Name', 'Kind', 'Groups', 'Created', 'Expires', 'Last used', 'State']}>
+          {data.map((t) => (
+            <tr key={t.id}>
+              <td>
+                {t.name}
+                {t.description !== null && <div className="muted">{t.description}</div>}
+              </td>
+              <td>{t.kind}</td>
+              <td>{t.groups.join(', ') || '—'}</td>
+              <td>{when(t.createdAt)}</td>
+              <td>{t.expiresAt === null ? 'never' : when(t.expiresAt)}</td>
+              <td>{when(t.lastUsedAt)}</td>
+              <td>{t.status === 'active' ? <RevokeButton token={t} onRevoked={reload} /> : t.status === 'revoked' ? `revoked ${when(t.revokedAt)}` : 'expired'}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </>
   );
