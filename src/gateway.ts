@@ -23,6 +23,7 @@ import { createRecorder } from './record/recorder.js';
 import { createMasker } from './masking/index.js';
 import { openPolicy } from './policy/config.js';
 import { createPolicyStage } from './policy/stage.js';
+import { openShadowPolicy } from './policy/shadow.js';
 import { createApprovals } from './approvals/service.js';
 import { createApprovalStage } from './approvals/stage.js';
 import { createNotifier } from './approvals/notify.js';
@@ -85,6 +86,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       })
     : undefined;
   const policy = openPolicy(config.policy, { log, onReload: (trigger, ok) => metrics?.policyReload(trigger, ok) });
+  const shadow = config.policy.shadow && openShadowPolicy(config.policy, config.policy.shadow, { log });
   const store = await openStore(
     config.store.postgres
       ? { postgres: config.store.postgres.url, options: config.store.postgres }
@@ -131,6 +133,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       resolveObject,
       masking: true,
       approvals: config.approvals.enabled,
+      shadow,
     }),
     ...(config.approvals.enabled ? [createApprovalStage({ approvals, holdMs: config.approvals.holdSeconds * 1000, resolveObject, masker })] : []),
   ];
@@ -232,6 +235,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       upstream.close();
       await metricsListener?.close();
       policy.close();
+      shadow?.close();
       approvals.close();
       recorder.close();
       await tokens.flush();

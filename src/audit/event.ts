@@ -139,6 +139,8 @@ export const auditEventSchema = z.looseObject({
   client: clientSchema,
   request: requestSchema,
   decision: decisionSchema.optional(),
+  /** What the shadow policy (`policy.shadow`) would have decided; it enforced nothing. */
+  shadowDecision: decisionSchema.optional(),
   approval: approvalSchema.optional(),
   upstream: upstreamSchema.optional(),
   /**
@@ -193,6 +195,7 @@ export interface AuditEventInput {
   clientAddress: string;
   headers: IncomingHttpHeaders;
   decision?: DecisionLike | undefined;
+  shadowDecision?: DecisionLike | undefined;
   approval?: AuditApprovalInput | undefined;
   upstream?: { status?: number | undefined; latencyMs: number; bytesIn: number; bytesOut: number } | undefined;
   result: { status: number; code?: string | undefined; durationMs?: number | undefined };
@@ -211,6 +214,8 @@ export interface DecisionLike {
   hint?: string | undefined;
   matched?: ReadonlyArray<{ rule: string; action: string; message?: string | undefined }> | undefined;
   errors?: ReadonlyArray<{ rule: string; error: string }> | undefined;
+  /** Labels of the target namespace, when policy looked them up (so a backtest can reuse them). */
+  namespaceLabels?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -261,6 +266,7 @@ export function buildAuditEvent(input: AuditEventInput): AuditEvent {
     event.principal = { subject: p.subject, groups: [...p.groups], kind: p.kind, via: p.via, tokenId: p.tokenId, ...(p.sponsor !== undefined ? { sponsor: p.sponsor } : {}) };
   }
   if (input.decision) event.decision = decisionRecord(input.decision);
+  if (input.shadowDecision) event.shadowDecision = decisionRecord(input.shadowDecision);
   if (input.approval) event.approval = approvalRecord(input.approval);
   if (input.upstream) event.upstream = { ...input.upstream };
   if (input.stream) event.stream = { ...input.stream };
@@ -275,6 +281,7 @@ function decisionRecord(d: DecisionLike): AuditDecision {
     hint: d.hint,
     matched: (d.matched ?? []).map((m) => ({ rule: m.rule, action: m.action, message: m.message })),
     errors: d.errors && d.errors.length > 0 ? d.errors.map((e) => ({ rule: e.rule, error: e.error })) : undefined,
+    ...(d.namespaceLabels !== undefined ? { namespaceLabels: { ...d.namespaceLabels } } : {}),
   };
 }
 

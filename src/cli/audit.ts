@@ -20,7 +20,7 @@ import type { Store } from '../store/types.js';
 import { alignColumns } from './table.js';
 import { playRecording, REPLAY_EXAMPLES, replaySession } from './audit-replay.js';
 
-interface StoreFlags {
+export interface StoreFlags {
   dataDir: string;
   db?: string;
   postgres?: string;
@@ -198,7 +198,7 @@ export function registerAudit(program: Command): void {
     );
 }
 
-function storeOptions(command: Command): Command {
+export function storeOptions(command: Command): Command {
   return command
     .option('--data-dir <dir>', 'gateway data directory (holds the signing key and the default SQLite store)', DEFAULT_DATA_DIR)
     .option('--db <file>', `the SQLite store (default: <data-dir>/${configSchema.shape.store.parse(undefined).sqlite.path})`)
@@ -246,7 +246,7 @@ function trustedKeys(flags: StoreFlags & { publicKey?: string }): TrustedKeys {
   return trustedKeysFromPem(readFileSync(path, 'utf8'));
 }
 
-async function withStore(flags: StoreFlags, use: (store: Store, where: string) => Promise<void>): Promise<void> {
+export async function withStore(flags: StoreFlags, use: (store: Store, where: string) => Promise<void>): Promise<void> {
   if (flags.db !== undefined && flags.postgres !== undefined) throw new Error('give --db or --postgres, not both');
   let where: string;
   let store: Store;

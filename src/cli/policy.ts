@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import type { Principal } from '../identity/principal.js';
+import { backtestPolicy, formatReport, shadowReport } from '../policy/backtest.js';
+import type { BacktestOptions, BacktestReport } from '../policy/backtest.js';
 import { compileCel } from '../policy/cel/index.js';
+import type { Store } from '../store/types.js';
+import { parseTime, storeOptions, withStore } from './audit.js';
+import type { StoreFlags } from './audit.js';
 import { builtinGuardrailsDir } from '../policy/config.js';
 import { explainPolicy, formatExplanation } from '../policy/explain.js';
 import { isClusterScopedKind, kubeRequestFor, nonResourceRequestFor, resourceForKind, splitApiVersion } from '../policy/kinds.js';
@@ -36,7 +41,7 @@ interface ExplainFlags {
 const compile: CelCompiler = (source) => compileCel(source);
 
 /**
- * `gatehouse policy test <path>` and `gatehouse policy explain …`.
+ * `gatehouse policy test <path>`, `explain …`, `backtest …` and `shadow-report …`.
  *
  * @example
  * registerPolicy(program); // in buildProgram()
@@ -90,7 +95,74 @@ export function registerPolicy(program: Command): void {
         process.stdout.write(formatExplanation(explanation));
       }
     });
+
+  reportOptions(policy.command('backtest'))
+    .description('evaluate a proposed policy against the recorded requests and report which decisions would change')
+    .requiredOption('--policy <path...>', 'the proposed policy: files or directories')
+    .option('--builtin-guardrails', 'also load the shipped guardrail pack, as the gateway does by default')
+    .addOption(new Option('--default-action <action>', 'when no rule matches and no Policy document sets it').choices(policyActions).default('deny'))
+    .addHelpText('after', REPORT_EXIT_CODES)
+    .action((flags: BacktestFlags & { policy: string[]; builtinGuardrails?: boolean; defaultAction: PolicyAction }) => {
+      const paths = flags.builtinGuardrails ? [builtinGuardrailsDir(), ...flags.policy] : flags.policy;
+      const compiled = loadPolicy(paths, { compile, defaultAction: flags.defaultAction });
+      return runReport(flags, 'backtest', (repo, options) => backtestPolicy(repo, compiled, options));
+    });
+
+  reportOptions(policy.command('shadow-report'))
+    .description('compare the shadow policy\'s recorded decisions (policy.shadow) with the enforced ones')
+    .addHelpText('after', REPORT_EXIT_CODES)
+    .action((flags: BacktestFlags) => runReport(flags, 'shadow report', shadowReport));
 }
+
+interface BacktestFlags extends StoreFlags {
+  since?: string;
+  until?: string;
+  principal?: string;
+  json?: boolean;
+  maxChanges: number;
+  examples: number;
+}
+
+/** Exit status of backtest and shadow-report when the changes exceed --max-changes (1 is any other failure). */
+export const EXIT_TOO_MANY_CHANGES = 3;
+
+function nonNegativeInt(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number, 0 or more');
+  return n;
+}
+
+/** The options backtest and shadow-report share: store, window, threshold, output. */
+function reportOptions(command: Command): Command {
+  return storeOptions(command)
+    .option('--since <time>', 'RFC 3339 time, or an age such as 2h, 7d (default: everything recorded)')
+    .option('--until <time>', 'RFC 3339 time, or an age such as 1h')
+    .option('--principal <subject>', 'only requests by this principal')
+    .option('--max-changes <n>', `exit ${EXIT_TOO_MANY_CHANGES} when more requests than this change`, nonNegativeInt, 0)
+    .option('--examples <n>', 'example requests per group', nonNegativeInt, 5)
+    .option('--json', 'print the report as JSON');
+}
+
+/** Runs a report over the store, prints it, and sets the exit status for CI. */
+async function runReport(flags: BacktestFlags, title: string, make: (repo: Store['audit'], options: BacktestOptions) => Promise<BacktestReport>): Promise<void> {
+  const filter = {
+    subject: flags.principal,
+    sinceMs: flags.since === undefined ? undefined : parseTime(flags.since),
+    untilMs: flags.until === undefined ? undefined : parseTime(flags.until),
+  };
+  await withStore(flags, async (store) => {
+    const report = await make(store.audit, { filter, examplesPerGroup: flags.examples });
+    process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, title));
+    if (report.changed > flags.maxChanges) {
+      process.stderr.write(`gatehouse: ${report.changed} request(s) would change, more than --max-changes ${flags.maxChanges}\n`);
+      process.exitCode = EXIT_TOO_MANY_CHANGES;
+    }
+  });
+}
+
+const REPORT_EXIT_CODES = `
+Exit status: 0 when at most --max-changes requests change (undetermined ones do not count),
+${EXIT_TOO_MANY_CHANGES} when more do, 1 on an error (the policy does not load, no store).`;
 
 function requestFromFlags(flags: ExplainFlags, object: Record<string, unknown> | undefined) {
   const [group, version] = splitApiVersion(typeof object?.apiVersion === 'string' ? object.apiVersion : 'v1');

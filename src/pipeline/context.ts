@@ -3,6 +3,7 @@ import type { Principal } from '../identity/principal.js';
 import type { KubeRequest } from '../classify/kube-request.js';
 import type { GatehouseError } from '../errors/codes.js';
 import type { Decision } from '../policy/engine.js';
+import type { ShadowDecision } from '../policy/shadow.js';
 import type { Approval } from '../approvals/types.js';
 
 /**
@@ -26,6 +27,8 @@ export interface RequestContext {
   body?: Buffer;
   /** policy: the outcome for this request and the rules behind it. */
   decision?: Decision;
+  /** policy: what the shadow policy would have decided, when one is configured; recorded only. */
+  shadowDecision?: ShadowDecision;
   /** approval: the approval a `review` request went through, as it stood when the stage let it go or stopped it. */
   approval?: { approval: Approval; viaGrant: boolean };
   /** pipeline: time spent in each stage, in microseconds. */

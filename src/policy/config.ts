@@ -12,12 +12,23 @@ import type { CelCompiler, CompiledPolicy } from './model.js';
 import { watchPolicy } from './watch.js';
 import type { PolicyLog, ReloadTrigger, WatchedPolicy } from './watch.js';
 
+const shadowConfigSchema = z
+  .object({
+    /** The proposed policy: evaluated and recorded on live traffic, never enforced. */
+    paths: z.array(z.string()).min(1, 'list the proposed policy files or directories'),
+    /** Also load the guardrail pack into the shadow policy. */
+    builtinGuardrails: z.boolean().default(false),
+  })
+  .strict();
+export type ShadowConfig = z.infer<typeof shadowConfigSchema>;
+
 /**
  * ```yaml
  * policy:
  *   paths: [/etc/gatehouse/policies]   # files or directories of *.yaml
  *   defaultAction: deny                # when no rule matches and no Policy document sets it
  *   builtinGuardrails: true            # also load the shipped policies/guardrails pack
+ *   shadow: { paths: [/etc/gatehouse/proposed] }   # optional: evaluated and recorded, never enforced
  * ```
  */
 export const policyConfigSchema = z
@@ -27,6 +38,8 @@ export const policyConfigSchema = z
     builtinGuardrails: z.boolean().default(true),
     /** Rules switched off by name, e.g. a guardrail that does not fit this cluster. */
     disabledRules: z.array(z.string().min(1)).default([]),
+    /** A proposed policy run beside this one and only recorded (shadow mode, src/policy/shadow.ts). `shadow: { paths: [...] }` */
+    shadow: shadowConfigSchema.optional(),
   })
   .strict();
 

@@ -63,6 +63,8 @@ export interface Decision {
   readonly matched: readonly MatchedRule[];
   /** Rules that could not be evaluated and so denied (fail closed). */
   readonly errors: readonly RuleError[];
+  /** Labels of the target namespace the stage looked up, recorded so a backtest can decide again. */
+  readonly namespaceLabels?: Readonly<Record<string, string>> | undefined;
 }
 
 /** A rule's verdict, as the explain tool reports it. */

@@ -15,6 +15,7 @@ import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js
 import { candidateRules, decide, needsOf, requestFacts } from './engine.js';
 import type { Decision, PolicyInput } from './engine.js';
 import type { PolicyHandle, RuleNeeds } from './model.js';
+import { evaluateShadow } from './shadow.js';
 
 /** The object a write would store and the one it replaces, as the API server would see them. */
 export interface ResolvedObjects {
@@ -43,6 +44,8 @@ export interface PolicyStageOptions {
   masking?: boolean;
   /** An approval stage follows, so a `review` decision lets the request on to it (it holds the request). */
   approvals?: boolean;
+  /** A proposed policy evaluated after the real decision and only recorded (`policy.shadow`). */
+  shadow?: PolicyHandle | undefined;
 }
 
 const WRITE_VERBS: ReadonlySet<string> = new Set(['create', 'update', 'patch']);
@@ -71,8 +74,10 @@ export function createPolicyStage(options: PolicyStageOptions): Stage {
       const inputs = candidates.length === 0 ? { object: request.object } : await gatherInputs(ctx, needsOf(candidates), options);
       if (inputs instanceof GatehouseError) return refuse(ctx, inputs);
 
-      const decision = decide(policy, candidates, facts, { ...inputs, request, principal, requestId: ctx.id });
-      ctx.decision = decision;
+      const input = { ...inputs, request, principal, requestId: ctx.id };
+      const decision = decide(policy, candidates, facts, input);
+      ctx.decision = inputs.namespaceLabels === undefined ? decision : { ...decision, namespaceLabels: inputs.namespaceLabels };
+      if (options.shadow !== undefined) ctx.shadowDecision = evaluateShadow(options.shadow.current(), input);
       if (decision.action === 'mask' && options.masking === true) return CONTINUE;
       if (decision.action === 'review' && options.approvals === true) return CONTINUE;
       return outcomeOf(decision);

@@ -171,6 +171,7 @@ function exchangeFacts(ctx: RequestContext, outcome: ExchangeOutcome): AuditEven
     principal: ctx.principal,
     request: ctx.request,
     decision: ctx.decision,
+    shadowDecision: ctx.shadowDecision,
     approval: ctx.approval && { ...ctx.approval.approval, viaGrant: ctx.approval.viaGrant },
     clientAddress: ctx.req.socket.remoteAddress ?? 'unknown',
     headers: ctx.req.headers,

@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { stringify } from 'yaml';
+import { auditEventSchema } from '../../src/audit/event.js';
+import type { AuditEvent } from '../../src/audit/event.js';
+import type { BacktestReport } from '../../src/policy/backtest.js';
+import { openStore } from '../../src/store/open.js';
+import { startGatewayProcess } from './helpers/gateway.js';
+import type { GatewayProcess } from './helpers/gateway.js';
+import { kubectlFor, run } from './helpers/run.js';
+import type { Kubectl } from './helpers/run.js';
+
+// Real kubectl traffic through a gateway running a shadow policy; then the
+// record is backtested against a stricter policy and the shadow decisions read back.
+const cluster = inject('cluster');
+const ns = `backtest-${randomBytes(3).toString('hex')}`;
+let gateway: GatewayProcess;
+let direct: Kubectl;
+let via: Kubectl;
+let strict: string;
+let events: AuditEvent[];
+const baseline = join(process.cwd(), 'policies/baseline-allow.yaml');
+
+const policyFile = (name: string, rules: unknown[]): string => {
+  const file = join(cluster.workDir, `${ns}-${name}.yaml`);
+  writeFileSync(file, stringify({ apiVersion: 'gatehouse.dev/v1alpha1', kind: 'Policy', metadata: { name }, spec: { rules } }));
+  return file;
+};
+const gatehouse = (args: string[]) => run(process.execPath, ['bin/gatehouse.js', ...args, '--data-dir', gateway.dataDir]);
+const privilegedPod = JSON.stringify({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'privileged', namespace: ns },
+  spec: { containers: [{ name: 'c', image: 'registry.invalid/app:1', securityContext: { privileged: true } }] },
+});
+
+beforeAll(async () => {
+  direct = kubectlFor(cluster.adminKubeconfig);
+  await direct.ok(['create', 'namespace', ns]);
+  strict = policyFile('strict', [{ name: 'no-configmap-creates', match: { verbs: ['create'], resources: [{ group: '', resource: 'configmaps' }], namespaces: [ns] }, action: 'deny' }]);
+  const shadow = policyFile('shadow', [{ name: 'no-deletes', match: { verbs: ['delete'], namespaces: [ns] }, action: 'deny' }]);
+  const config = join(cluster.workDir, `${ns}-gatehouse.yaml`);
+  // The shadow policy is a whole policy: the guardrails and the baseline allow as enforced, plus the new rule.
+  writeFileSync(config, stringify({ policy: { shadow: { paths: [baseline, shadow], builtinGuardrails: true } } }));
+  gateway = await startGatewayProcess(cluster.adminKubeconfig, ['--config', config, '--approval-hold', '0']);
+  via = kubectlFor(gateway.adminKubeconfig);
+
+  await via.ok(['-n', ns, 'get', 'pods']);
+  await via.ok(['-n', ns, 'create', 'configmap', 'settings', '--from-literal=a=1']);
+  await via.ok(['-n', ns, 'get', 'configmap', 'settings']);
+  expect((await via(['create', '-f', '-'], { input: privilegedPod })).code).toBe(1);
+  // The shadow policy denies deletes; the live answer must not change.
+  expect(await via.ok(['-n', ns, 'delete', 'configmap', 'settings'])).toBe('configmap "settings" deleted\n');
+  // SIGTERM: the gateway flushes its audit queue before it exits; the data directory stays until stop().
+  await gateway.kill('SIGTERM');
+  const store = await openStore({ sqlite: join(gateway.dataDir, 'gatehouse.db') });
+  try {
+    const rows = await store.audit.search({ namespace: ns, limit: 1000 });
+    events = rows.map((r) => auditEventSchema.parse(JSON.parse(r.eventJson)));
+  } finally {
+    await store.close();
+  }
+});
+afterAll(async () => {
+  await direct?.(['delete', 'namespace', ns, '--wait=false']);
+  await gateway?.stop();
+});
+
+describe('policy backtest on recorded kubectl traffic', () => {
+  it('reports the recorded configmap create under a policy that denies it, and exits 3', async () => {
+    const r = await gatehouse(['policy', 'backtest', '--builtin-guardrails', '--policy', baseline, strict, '--json']);
+    expect(r.code, r.stderr).toBe(3);
+    const report = JSON.parse(r.stdout) as BacktestReport;
+    expect(report.changed).toBe(1);
+    expect(report.transitions).toHaveLength(1);
+    expect(report.transitions[0]).toMatchObject({ key: 'allow→deny', count: 1, examples: [{ verb: 'create', resource: 'configmaps', namespace: ns, after: 'deny (no-configmap-creates)' }] });
+    const create = events.find((e) => e.request.verb === 'create' && e.request.resource === 'configmaps')!;
+    expect(report.transitions[0]!.examples[0]!.requestId).toBe(create.requestId);
+    expect(report.rules.map((g) => g.key)).toEqual(['no-configmap-creates allow→deny']);
+    // The held privileged pod stays review, or is undetermined when kubectl sent it as protobuf; never a change.
+    expect(report.unchanged + report.undetermined).toBe(report.evaluated - 1);
+
+    const same = await gatehouse(['policy', 'backtest', '--builtin-guardrails', '--policy', baseline, '--since', '1h']);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toMatch(/changed: 0 /);
+  });
+
+  it('records shadow decisions beside the real ones, and shadow-report shows the would-be denials', async () => {
+    const del = events.find((e) => e.request.verb === 'delete')!;
+    expect(del.result.status).toBe(200);
+    expect(del.decision).toMatchObject({ action: 'allow' });
+    expect(del.shadowDecision).toMatchObject({ action: 'deny', rule: 'no-deletes' });
+    const held = events.find((e) => e.request.verb === 'create' && e.request.resource === 'pods')!;
+    expect(held.decision?.action).toBe('review');
+    expect(events.filter((e) => e.decision !== undefined).every((e) => e.shadowDecision !== undefined)).toBe(true);
+
+    const r = await gatehouse(['policy', 'shadow-report', '--principal', del.principal!.subject, '--json']);
+    expect(r.code, r.stderr).toBe(3);
+    const report = JSON.parse(r.stdout) as BacktestReport;
+    expect(report.changed).toBe(1);
+    expect(report.transitions[0]).toMatchObject({ key: 'allow→deny', count: 1, examples: [{ requestId: del.requestId, after: 'deny (no-deletes)' }] });
+  });
+});
