@@ -15,6 +15,9 @@ import type { SessionTap } from '../record/session-tap.js';
 
 // How long a client has to read the gateway's farewell and hang up before it is cut off.
 const FAREWELL_MS = 1000;
+// Once one side closed, how long the other may take to close after being ended before it is cut off:
+// the API server does not always close a SPDY connection when kubectl half-closes it.
+const HALF_CLOSE_MS = 2000;
 // A refused upgrade carries a short Status; anything longer is not worth holding.
 const MAX_REFUSAL_BODY = 64 * 1024;
 
@@ -110,8 +113,12 @@ export async function forwardUpgrade(
     clientSocket.once('close', closed);
     upSocket.once('error', closeBoth);
     clientSocket.once('error', closeBoth);
-    upSocket.once('close', () => clientSocket.end());
-    clientSocket.once('close', () => upSocket.end());
+    const endAfter = (socket: Duplex): void => {
+      socket.end();
+      setTimeout(() => socket.destroy(), HALF_CLOSE_MS).unref();
+    };
+    upSocket.once('close', () => endAfter(clientSocket));
+    clientSocket.once('close', () => endAfter(upSocket));
   };
 
   upReq.on('response', (upRes: IncomingMessage) => {

@@ -1,9 +1,10 @@
 /**
  * The tap on an upgraded connection (exec, attach, port-forward): the proxy
  * hands it every chunk it forwards, and it turns what it can read into
- * stream chunks — WebSocket `channel.k8s.io` messages as stdin, stdout,
- * stderr, error and resize. It never changes a forwarded byte; it only
- * decides, when the gateway ends a session, where the forwarding stops.
+ * stream chunks — WebSocket `channel.k8s.io` messages, or the SPDY/3.1
+ * streams named by their `streamType` header, as stdin, stdout, stderr, error
+ * and resize. It never changes a forwarded byte; it only decides, when the
+ * gateway ends a session, where the forwarding stops.
  *
  * The proxy creates the tap and passes it to the recorder with the 101
  * outcome; the recorder attaches a {@link StreamRecorder} (or nothing, when
@@ -16,11 +17,20 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { StreamRecorder } from '../audit/stream.js';
 import { GatehouseError } from '../errors/codes.js';
 import { statusFor } from '../kube/status.js';
+import { dataFrame, FLAG_FIN, SpdyFrameReader } from './spdy-frames.js';
+import type { SpdySink } from './spdy-frames.js';
 import { serverFrame, WebSocketFrameReader } from './websocket-frames.js';
 import type { FrameSink } from './websocket-frames.js';
 
-/** How a session's bytes can be read. */
-export type SessionFraming = { readonly kind: 'channels'; readonly version: number } | { readonly kind: 'opaque'; readonly why: string };
+/**
+ * How a session's bytes can be read: WebSocket `channel.k8s.io` messages,
+ * SPDY/3.1 streams (`version`: the negotiated `X-Stream-Protocol-Version`),
+ * or not at all.
+ */
+export type SessionFraming =
+  | { readonly kind: 'channels'; readonly version: number }
+  | { readonly kind: 'spdy'; readonly version: number }
+  | { readonly kind: 'opaque'; readonly why: string };
 
 /** What the limit does: keep the session and stop recording, or end the session. */
 export type SessionLimitAction = 'stop-recording' | 'end-session';
@@ -74,6 +84,13 @@ const CLOSE_NORMAL = 1000;
 export function sessionFraming(subresource: string, headers: IncomingHttpHeaders): SessionFraming {
   if (subresource === 'portforward') return { kind: 'opaque', why: 'port-forward: only the byte counts are recorded, not the forwarded contents' };
   const upgrade = headers.upgrade?.toLowerCase() ?? '';
+  if (upgrade === 'spdy/3.1') {
+    const negotiated = headerValue(headers['x-stream-protocol-version']);
+    const v = CHANNEL_SUBPROTOCOL.exec(negotiated);
+    // No version negotiated: client-go speaks the original (v1) protocol.
+    if (negotiated !== '' && !v) return { kind: 'opaque', why: `the SPDY stream protocol "${negotiated}" is not decoded; only the byte counts are recorded` };
+    return { kind: 'spdy', version: v?.[1] === undefined ? 1 : Number(v[1]) };
+  }
   if (upgrade !== 'websocket') return { kind: 'opaque', why: `the ${upgrade || 'unknown'} protocol is not decoded; only the byte counts are recorded` };
   const subprotocol = headers['sec-websocket-protocol']?.trim() ?? '';
   const m = CHANNEL_SUBPROTOCOL.exec(subprotocol);
@@ -81,9 +98,20 @@ export function sessionFraming(subresource: string, headers: IncomingHttpHeaders
   return { kind: 'channels', version: m[1] === undefined ? 1 : Number(m[1]) };
 }
 
+function headerValue(value: string | string[] | undefined): string {
+  return (Array.isArray(value) ? value[0] : value)?.trim() ?? '';
+}
+
+/** What the tap needs of a frame reader (WebSocket or SPDY). */
+interface FrameReader {
+  push(chunk: Buffer, stopAt?: () => boolean): number;
+  readonly failure: string | undefined;
+  readonly atFrameBoundary: boolean;
+}
+
 interface Direction {
   readonly name: string;
-  readonly reader: WebSocketFrameReader;
+  readonly reader: FrameReader;
   broken: boolean;
 }
 
@@ -112,9 +140,20 @@ export function createSessionTap(options: SessionTapOptions): SessionTap {
       endSession(new GatehouseError('GH_SESSION_LIMIT', `the session's output reached the gateway's recording cap, so the gateway ended the session`));
     }
   };
-  const direction = (name: string): Direction => ({ name, reader: new WebSocketFrameReader(channelSink(write)), broken: false });
-  const client = framing.kind === 'channels' ? direction('client') : undefined;
-  const upstream = framing.kind === 'channels' ? direction('API server') : undefined;
+  // SPDY: the channel of each stream id (streams are opened by the client), and the streams the API server finished.
+  const streams = new Map<number, string>();
+  const upstreamFinished = new Set<number>();
+  const reader = (fromUpstream: boolean): FrameReader | undefined => {
+    if (framing.kind === 'channels') return new WebSocketFrameReader(channelSink(write));
+    if (framing.kind === 'spdy') return new SpdyFrameReader(spdySink(write, streams, fromUpstream ? upstreamFinished : undefined));
+    return undefined;
+  };
+  const direction = (name: string, fromUpstream: boolean): Direction | undefined => {
+    const r = reader(fromUpstream);
+    return r && { name, reader: r, broken: false };
+  };
+  const client = direction('client', false);
+  const upstream = direction('API server', true);
 
   // Never throws into the data path: a failure marks the recording and the bytes keep flowing.
   const read = (d: Direction, chunk: Buffer, stopAt?: () => boolean): number => {
@@ -139,7 +178,9 @@ export function createSessionTap(options: SessionTapOptions): SessionTap {
     ended = true;
     clearTimeout(grace);
     const atBoundary = upstream !== undefined && !upstream.broken && upstream.reader.atFrameBoundary;
-    options.end(framing.kind === 'channels' && atBoundary ? farewell(framing.version, ending) : undefined);
+    if (!atBoundary) return options.end(undefined);
+    if (framing.kind === 'channels') return options.end(farewell(framing.version, ending));
+    options.end(framing.kind === 'spdy' ? spdyFarewell(framing.version, ending, streams, upstreamFinished) : undefined);
   };
   // Waits until the bytes forwarded so far end on a frame boundary, so the farewell frame splits nothing.
   const finishWhenAligned = (): void => {
@@ -207,6 +248,28 @@ function channelSink(write: (channel: string, data: Buffer) => void): FrameSink 
   };
 }
 
+/** SPDY: data frames on a stream whose `streamType` is a channel are recorded on it; others (and unnamed ids) are not. */
+function spdySink(write: (channel: string, data: Buffer) => void, streams: Map<number, string>, finished: Set<number> | undefined): SpdySink {
+  return {
+    streamOpened(streamId, headers) {
+      const type = headers.get('streamtype');
+      if (type !== undefined && CHANNELS.includes(type)) streams.set(streamId, type);
+    },
+    data(streamId, data) {
+      const channel = streams.get(streamId);
+      if (channel !== undefined && data.length > 0) write(channel, data);
+    },
+    finished(streamId) {
+      finished?.add(streamId);
+    },
+  };
+}
+
+/** What the error channel says when the gateway ends a session: v4+ a Status (JSON), before that plain text. */
+function errorMessage(version: number, error: GatehouseError): string {
+  return version >= 4 ? JSON.stringify(statusFor(error)) : error.message;
+}
+
 /**
  * What the client is told when the gateway ends a session: a Status on the
  * error channel (v4+: JSON), then a normal close — client-go reads the
@@ -214,8 +277,23 @@ function channelSink(write: (channel: string, data: Buffer) => void): FrameSink 
  * kubectl prints the Status.
  */
 function farewell(version: number, error: GatehouseError): Buffer {
-  const message = version >= 4 ? JSON.stringify(statusFor(error)) : error.message;
+  const message = errorMessage(version, error);
   const close = Buffer.alloc(2);
   close.writeUInt16BE(CLOSE_NORMAL);
   return Buffer.concat([serverFrame(WS_BINARY, Buffer.concat([Buffer.from([ERROR_CHANNEL]), Buffer.from(message)])), serverFrame(WS_CLOSE, close)]);
+}
+
+/**
+ * The SPDY farewell: the message on the error stream, then FIN on it and on
+ * stdout/stderr — client-go waits for stdout and stderr to end, then returns
+ * what the error stream said, so kubectl prints it. Without an open error
+ * stream there is nowhere to say it: the sides are just closed.
+ */
+function spdyFarewell(version: number, error: GatehouseError, streams: ReadonlyMap<number, string>, finished: ReadonlySet<number>): Buffer | undefined {
+  const open = [...streams].filter(([id]) => !finished.has(id));
+  const errorStream = open.find(([, channel]) => channel === 'error');
+  if (!errorStream) return undefined;
+  const frames = [dataFrame(errorStream[0], Buffer.from(errorMessage(version, error)), FLAG_FIN)];
+  for (const [id, channel] of open) if (channel === 'stdout' || channel === 'stderr') frames.push(dataFrame(id, Buffer.alloc(0), FLAG_FIN));
+  return Buffer.concat(frames);
 }

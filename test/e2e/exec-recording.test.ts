@@ -127,6 +127,46 @@ describe('exec session recording', () => {
 
   const flood = () => ['-n', ns, 'exec', pod, '--', 'sh', '-c', 'head -c 400000 /dev/zero | tr "\\0" x; echo; echo the-end'];
 
+  it('records a SPDY/3.1 session (kubectl with KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false) the same way', async () => {
+    const gateway = await gatewayWith();
+    const token = randomBytes(4).toString('hex');
+    const result = await kubectlFor(gateway.adminKubeconfig)(['-n', ns, 'exec', '-i', pod, '--', 'sh'], {
+      input: `echo spdy-${token}\necho oops-${token} >&2\nexit\n`,
+      env: { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' },
+      timeoutMs: 30_000,
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe(`spdy-${token}\n`);
+
+    const event = await closedSession(gateway);
+    expect(event.result.status).toBe(101);
+    const chunks = chunksOf(gateway, event.stream!.sessionId);
+    expect(chunks).toHaveLength(event.stream!.chunks);
+    expect(chunks.map((c) => c.channel)).not.toContain('marker');
+    expect(text(chunks, 'stdin')).toContain(`echo spdy-${token}\n`);
+    expect(text(chunks, 'stdout')).toBe(`spdy-${token}\n`);
+    expect(text(chunks, 'stderr')).toBe(`oops-${token}\n`);
+    expect((await gatehouse(gateway, ['audit', 'verify'])).code).toBe(0);
+
+    const castFile = join(work, 'spdy.cast');
+    const replay = await gatehouse(gateway, ['audit', 'replay', event.stream!.sessionId, '-o', castFile]);
+    expect(replay.code, replay.stderr).toBe(0);
+    const events = readFileSync(castFile, 'utf8').trimEnd().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]);
+    expect(events.filter((e) => e[1] === 'i').map((e) => e[2]).join('')).toContain(`echo spdy-${token}`);
+    expect(events.filter((e) => e[1] === 'o').map((e) => e[2]).join('')).toContain(`spdy-${token}\n`);
+  });
+
+  it('end-session over SPDY: the session is ended and kubectl prints the reason', async () => {
+    const gateway = await gatewayWith({ maxBytes: 65_536, onLimit: 'end-session' });
+    const result = await kubectlFor(gateway.adminKubeconfig)(flood(), { env: { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' }, timeoutMs: 30_000 });
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).not.toContain('the-end');
+    expect(result.stderr).toContain('recording cap');
+    const event = await closedSession(gateway);
+    expect(event.result.code).toBe('GH_SESSION_LIMIT');
+    expect((await gatehouse(gateway, ['audit', 'verify'])).code).toBe(0);
+  });
+
   it('stop-recording: a session past the cap gets a marker and runs to the end', async () => {
     const gateway = await gatewayWith({ maxBytes: 65_536, onLimit: 'stop-recording' });
     const result = await kubectlFor(gateway.adminKubeconfig)(flood(), { timeoutMs: 30_000 });

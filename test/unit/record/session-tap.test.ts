@@ -4,7 +4,9 @@ import type { StreamChunk } from '../../../src/audit/stream.js';
 import { GatehouseError } from '../../../src/errors/codes.js';
 import { createSessionTap, sessionFraming } from '../../../src/record/session-tap.js';
 import type { SessionLimitAction } from '../../../src/record/session-tap.js';
+import { dataFrame, FLAG_FIN, SpdyFrameReader } from '../../../src/record/spdy-frames.js';
 import { serverFrame, WebSocketFrameReader } from '../../../src/record/websocket-frames.js';
+import { openingFrames, STREAMS } from './spdy-wire.js';
 
 const CHANNELS = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4 } as const;
 
@@ -17,10 +19,11 @@ function fromClient(channel: keyof typeof CHANNELS, text: string): Buffer {
   return Buffer.concat([Buffer.from([0x82, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]);
 }
 
-function recorded(options: { maxBytes?: number; onLimit?: SessionLimitAction; failStore?: boolean; version?: number } = {}) {
+function recorded(options: { maxBytes?: number; onLimit?: SessionLimitAction; failStore?: boolean; version?: number; spdy?: boolean } = {}) {
   const chunks: StreamChunk[] = [];
   const ends: (Buffer | undefined)[] = [];
-  const tap = createSessionTap({ framing: { kind: 'channels', version: options.version ?? 5 }, end: (farewell) => ends.push(farewell), graceMs: 50 });
+  const version = options.version ?? (options.spdy ? 4 : 5);
+  const tap = createSessionTap({ framing: { kind: options.spdy ? 'spdy' : 'channels', version }, end: (farewell) => ends.push(farewell), graceMs: 50 });
   const stream = createStreamRecorder(
     (chunk) => {
       chunks.push(chunk);
@@ -51,7 +54,10 @@ describe('sessionFraming', () => {
     ['attach', { upgrade: 'WebSocket', 'sec-websocket-protocol': 'v4.channel.k8s.io' }, { kind: 'channels', version: 4 }],
     ['exec', { upgrade: 'websocket', 'sec-websocket-protocol': 'channel.k8s.io' }, { kind: 'channels', version: 1 }],
     ['exec', { upgrade: 'websocket', 'sec-websocket-protocol': 'v4.base64.channel.k8s.io' }, { kind: 'opaque' }],
-    ['exec', { upgrade: 'SPDY/3.1' }, { kind: 'opaque' }],
+    ['exec', { upgrade: 'SPDY/3.1', 'x-stream-protocol-version': 'v4.channel.k8s.io' }, { kind: 'spdy', version: 4 }],
+    ['attach', { upgrade: 'SPDY/3.1' }, { kind: 'spdy', version: 1 }],
+    ['exec', { upgrade: 'SPDY/3.1', 'x-stream-protocol-version': 'v9.other.example' }, { kind: 'opaque' }],
+    ['portforward', { upgrade: 'SPDY/3.1' }, { kind: 'opaque' }],
     ['portforward', { upgrade: 'websocket', 'sec-websocket-protocol': 'SPDY/3.1+portforward.k8s.io' }, { kind: 'opaque', why: expect.stringMatching(/byte counts/) as string }],
   ])('%s %j', (subresource, headers, expected) => {
     expect(sessionFraming(subresource, headers)).toMatchObject(expected);
@@ -168,5 +174,86 @@ describe('createSessionTap', () => {
     tap.close();
     await expect(tap.closed).resolves.toMatchObject({ bytesIn: 14 });
     expect(chunks.map((c) => c.channel)).toEqual(['marker']);
+  });
+});
+
+describe('createSessionTap over SPDY/3.1', () => {
+  const data = (stream: keyof typeof STREAMS, text: string, flags = 0) => dataFrame(STREAMS[stream], Buffer.from(text), flags);
+
+  it('records each stream by its streamType, both directions, frames split across chunks', async () => {
+    const { client, server } = await openingFrames();
+    const { tap, joined } = recorded({ spdy: true });
+    const down = Buffer.concat([client, data('resize', '{"Width":120,"Height":40}'), data('stdin', 'ls\n'), data('stdin', '', FLAG_FIN)]);
+    const up = Buffer.concat([server, data('stdout', '$ '), data('stderr', 'warn\n'), data('error', '{"status":"Success"}', FLAG_FIN)]);
+    for (let at = 0; at < down.length; at += 5) expect(tap.fromClient(down.subarray(at, at + 5))).toBe(Math.min(5, down.length - at));
+    for (let at = 0; at < up.length; at += 7) expect(tap.fromUpstream(up.subarray(at, at + 7))).toBe(Math.min(7, up.length - at));
+    expect(joined()).toEqual([
+      ['resize', '{"Width":120,"Height":40}'],
+      ['stdin', 'ls\n'],
+      ['stdout', '$ '],
+      ['stderr', 'warn\n'],
+      ['error', '{"status":"Success"}'],
+    ]);
+  });
+
+  it('does not record data on streams it was not told the type of', () => {
+    const { tap, seen } = recorded({ spdy: true });
+    expect(tap.fromUpstream(data('stdout', 'unnamed'))).toBe(15);
+    expect(seen()).toEqual([]);
+  });
+
+  it('marks undecodable data and keeps forwarding it', () => {
+    const { tap, seen } = recorded({ spdy: true });
+    const garbage = Buffer.from('\x80\x02\x00\x06\x00\x00\x00\x04ping', 'latin1');
+    expect(tap.fromClient(garbage)).toBe(garbage.length);
+    expect(tap.fromClient(data('stdin', 'after'))).toBe(13);
+    expect(seen()).toEqual([['marker', expect.stringMatching(/undecodable: what the client sent .*version 2/) as string]]);
+  });
+
+  it('stop-recording: writes a marker at the cap and keeps forwarding', async () => {
+    const { client, server } = await openingFrames();
+    const { tap, seen, ends } = recorded({ spdy: true, maxBytes: 10 });
+    tap.fromClient(client);
+    tap.fromUpstream(server);
+    for (let i = 0; i < 3; i++) expect(tap.fromUpstream(data('stdout', 'abcdef'))).toBe(14);
+    expect(ends).toEqual([]);
+    expect(seen()).toEqual([
+      ['stdout', 'abcdef'],
+      ['stdout', 'abcd'],
+      ['marker', expect.stringContaining('cap of 10 bytes') as string],
+    ]);
+  });
+
+  it('end-session: finishes the frame in flight, then the Status on the error stream and FIN on stdout and stderr', async () => {
+    const { client, server } = await openingFrames();
+    const { tap, seen, ends } = recorded({ spdy: true, maxBytes: 10, onLimit: 'end-session' });
+    tap.fromClient(client);
+    tap.fromUpstream(Buffer.concat([server, data('stderr', '', FLAG_FIN)]));
+    const big = data('stdout', 'x'.repeat(30));
+    expect(tap.fromUpstream(big.subarray(0, 12))).toBe(12);
+    expect(tap.fromUpstream(Buffer.concat([big.subarray(12), data('stdout', 'not forwarded')]))).toBe(big.length - 12);
+    expect(tap.fromClient(data('stdin', 'more'))).toBe(0);
+    await Promise.resolve();
+    expect(ends).toHaveLength(1);
+    const frames: [number, string][] = [];
+    const finished: number[] = [];
+    const reader = new SpdyFrameReader({ streamOpened: () => undefined, data: (id, d) => frames.push([id, d.toString()]), finished: (id) => finished.push(id) });
+    expect(reader.push(ends[0]!)).toBe(ends[0]!.length);
+    expect(reader.failure).toBeUndefined();
+    expect(frames).toHaveLength(1);
+    expect(frames[0]![0]).toBe(STREAMS.error);
+    expect(JSON.parse(frames[0]![1])).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'RequestEntityTooLarge', code: 413 });
+    // stderr was already finished by the API server: only the error stream and stdout get a FIN.
+    expect(finished).toEqual([STREAMS.error, STREAMS.stdout]);
+    expect(seen().map(([c]) => c)).toEqual(['stdout', 'stdout', 'marker', 'marker']);
+    tap.close();
+    await expect(tap.closed).resolves.toMatchObject({ endedBy: 'GH_SESSION_LIMIT' });
+  });
+
+  it('end-session with no error stream open: closes both sides without a farewell', async () => {
+    const { tap, ends } = recorded({ spdy: true });
+    tap.endSession(new GatehouseError('GH_AUDIT_UNAVAILABLE', 'store down'));
+    await Promise.resolve();
+    expect(ends).toEqual([undefined]);
   });
 });
