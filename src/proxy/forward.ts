@@ -131,8 +131,9 @@ export async function forwardRequest(
     }
 
     res.writeHead(status, upRes.statusMessage, headers);
-    // Send headers now: a watch may not produce a byte for minutes.
-    res.flushHeaders();
+    // Send headers now when the body may take its time (a watch may not produce a byte for minutes). A body of
+    // known length is already on its way: its headers leave with its first bytes, one write instead of two.
+    if (headers['content-length'] === undefined) res.flushHeaders();
     const source = plan ? upRes.pipe(plan.transform) : upRes;
     // A watch or log is recorded as timestamped chunks of what the client saw; anything else keeps its first bytes.
     stream = status >= 200 && status < 300 ? completion.openStream() : undefined;
@@ -147,13 +148,28 @@ export async function forwardRequest(
         capturedBytes += chunk.length;
       }
     });
-    source.pipe(res, { end: false });
+    // A body of known length is complete for the client with its last byte, before res.end(): hold that byte back
+    // until the exchange is recorded, so no client ever holds an answer the record lacks (kill -9 included).
+    // Chunked bodies (watches, logs) are complete only with the terminating chunk res.end() sends.
+    let held: Buffer | undefined;
+    if (headers['content-length'] === undefined) source.pipe(res, { end: false });
+    else {
+      source.on('data', (chunk: Buffer) => {
+        if (chunk.length === 0) return;
+        const out = held === undefined ? chunk.subarray(0, -1) : Buffer.concat([held, chunk.subarray(0, -1)]);
+        held = chunk.subarray(-1);
+        if (out.length > 0 && !res.write(out)) {
+          source.pause();
+          res.once('drain', () => source.resume());
+        }
+      });
+    }
     source.once('end', () => {
       const responseBody = captured.length > 0 ? { data: Buffer.concat(captured), contentType: upRes.headers['content-type'] } : undefined;
       const masked = plan ? plan.transform.report().masked > 0 : undefined;
       void endStream().then((ref) =>
         finish({ status, upstream: upstreamFacts(status), responseBody, masked, stream: ref }).then(
-          () => res.end(),
+          () => res.end(held),
           () => res.destroy(),
         ),
       );

@@ -183,12 +183,12 @@ describe('gatehouse mcp (stdio)', () => {
 });
 
 describe('MCP over Streamable HTTP at /mcp', () => {
-  it('serves the same tools to a bearer token, and refuses a caller without one', async (ctx) => {
+  it('serves the same tools to a bearer token, and refuses a caller without one', async () => {
     const dispatcher = new Agent({ connect: { ca: readFileSync(join(gateway.dataDir, 'ca.crt')) } });
     const probe = await undiciFetch(`${gateway.url}/mcp`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: '{}' });
-    // Until src/gateway.ts routes /mcp, the pipeline answers (a Kubernetes 401 Status, not JSON-RPC); skip rather than fail.
+    // The MCP endpoint answers itself (JSON-RPC), not the Kubernetes pipeline (which would send a Status).
     const refused = (await probe.json()) as { jsonrpc?: string };
-    if (refused.jsonrpc !== '2.0') ctx.skip();
+    expect(refused.jsonrpc).toBe('2.0');
     expect(probe.status).toBe(401);
 
     const client = new Client({ name: 'e2e-http', version: '2.0.0' });

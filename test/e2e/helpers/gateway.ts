@@ -27,9 +27,12 @@ export async function startGatewayProcess(upstreamKubeconfig: string, extraArgs:
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
   // Found by walking up, not by a fixed depth: the benchmark runs a compiled copy of this file.
   const repoRoot = await packageRoot();
+  // Node options for the gateway only (NODE_OPTIONS refuses some, e.g. --cpu-prof): GATEHOUSE_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.GATEHOUSE_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       join(repoRoot, 'bin/gatehouse.js'),
       'serve',
       '--upstream-kubeconfig',
@@ -48,11 +51,17 @@ export async function startGatewayProcess(upstreamKubeconfig: string, extraArgs:
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   const ready = new Promise<{ url: string; token: string }>((resolvePromise, reject) => {
+    let listening = false;
     const onData = (d: string): void => {
       stderr += d;
+      // Scanned only until ready: the access log keeps coming, and rescanning all of it per chunk costs the caller O(n²) CPU.
+      if (listening) return;
       const url = /listening on (https:\/\/\S+)/.exec(stderr)?.[1];
       const token = /shown once: (\S+)/.exec(stderr)?.[1];
-      if (url && token && stderr.includes('Try: ')) resolvePromise({ url, token });
+      if (url && token && stderr.includes('Try: ')) {
+        listening = true;
+        resolvePromise({ url, token });
+      }
     };
     child.stderr!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`gatehouse serve exited ${code} before listening:\n${stderr}`)));
