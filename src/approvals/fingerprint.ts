@@ -13,7 +13,17 @@ import type { KubeRequest } from '../classify/kube-request.js';
 export function fingerprint(subject: string, method: string, url: string, body: Buffer | undefined): string {
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
-  const params = [...new URLSearchParams(q === -1 ? '' : url.slice(q + 1))].sort(([a, x], [b, y]) => (a === b ? cmp(x, y) : cmp(a, b)));
+  // Raw pairs, not decoded ones: Go drops a pair with a bad escape (`%zz`) that URLSearchParams keeps,
+  // so two spellings one reader tells apart must not share a grant. Sorted by name only (the sort is
+  // stable): the order of a repeated parameter's values is its meaning (exec's command=echo&command=sh…
+  // is not command=sh&command=…&command=echo; Go reads the first force=).
+  const params = (q === -1 ? [] : url.slice(q + 1).split('&'))
+    .filter((pair) => pair !== '')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      return eq === -1 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    })
+    .sort(([a], [b]) => cmp(a!, b!));
   const bodyHash = createHash('sha256')
     .update(body ?? Buffer.alloc(0))
     .digest('hex');

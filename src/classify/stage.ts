@@ -1,10 +1,10 @@
-import { parse as parseYaml } from 'yaml';
 import { GatehouseError } from '../errors/codes.js';
 import { classifyRequest } from '../kube/request-info.js';
 import { CONTINUE, stop } from '../pipeline/context.js';
 import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js';
 import { readBoundedBody } from './body.js';
 import type { KubeRequest } from './kube-request.js';
+import { firstDuplicateKey, podAliasesAsStored, secretAsStored } from './stored-form.js';
 
 export interface ClassifyOptions {
   /** Largest request body the gateway will buffer to inspect. */
@@ -46,6 +46,11 @@ export function createClassifyStage(options: ClassifyOptions): Stage {
         const decoded = decodeBody(ctx.body, contentType);
         if (decoded instanceof GatehouseError) return stop(decoded);
         request.object = decoded;
+        // A patch document is not the object (policy judges the dry-run's result); an update or create is judged as stored.
+        if (request.verb !== 'patch' && request.subresource === '') {
+          if (request.apiGroup === '' && request.resource === 'secrets') request.object = secretAsStored(decoded);
+          else podAliasesAsStored(request.apiGroup, request.resource, decoded);
+        }
       }
       return CONTINUE;
     },
@@ -54,19 +59,25 @@ export function createClassifyStage(options: ClassifyOptions): Stage {
 
 function decodeBody(body: Buffer, contentType: string | undefined): unknown {
   if (contentType === undefined || contentType.endsWith('json')) {
+    const text = body.toString('utf8');
+    let parsed: unknown;
     try {
-      return JSON.parse(body.toString('utf8'));
+      parsed = JSON.parse(text);
     } catch (err) {
       return new GatehouseError('GH_BAD_REQUEST_BODY', `the request body is not valid JSON: ${(err as Error).message}`);
     }
-  }
-  if (contentType.endsWith('yaml')) {
-    try {
-      return parseYaml(body.toString('utf8'), { maxAliasCount: 100 });
-    } catch (err) {
-      return new GatehouseError('GH_BAD_REQUEST_BODY', `the request body is not valid YAML: ${(err as Error).message}`);
+    const duplicate = firstDuplicateKey(text);
+    if (duplicate !== undefined) {
+      return new GatehouseError(
+        'GH_BAD_REQUEST_BODY',
+        `the request body repeats the key "${duplicate}" in one JSON object; the API server would merge the repeated values while the gateway would judge only the last, so the body is refused. Send each key once.`,
+      );
     }
+    return parsed;
   }
-  // Protobuf and other encodings pass through undecoded; `object` stays unknown.
+  // YAML (and apply-patch+yaml), protobuf and other encodings are not decoded
+  // here: the API server reads YAML as YAML 1.1 (yes/on are true, `<<` merges
+  // maps), which no JS parser reproduces exactly, so `object` stays unknown
+  // and policy judges the server-side dry-run's result instead.
   return undefined;
 }

@@ -48,6 +48,16 @@ describe('fingerprint', () => {
     expect(fingerprint('bob', 'POST', '/api/v1/namespaces/e/pods?a=1', body)).not.toBe(base);
     expect(fingerprint('bob', 'POST', '/api/v1/namespaces/d/pods?a=1&dryRun=All', body)).not.toBe(base);
     expect(fingerprint('bob', 'PUT', '/api/v1/namespaces/d/pods?a=1', body)).not.toBe(base);
+    // A grant for `echo sh -c x` must not run `sh -c x echo`, nor force=false&force=true become force=true&force=false.
+    const exec = '/api/v1/namespaces/d/pods/p/exec?stdout=1';
+    expect(fingerprint('bob', 'POST', `${exec}&command=echo&command=sh&command=-c&command=x`, undefined)).not.toBe(
+      fingerprint('bob', 'POST', `${exec}&command=sh&command=-c&command=x&command=echo`, undefined),
+    );
+    expect(fingerprint('bob', 'PATCH', '/apis/apps/v1/namespaces/d/deployments/w?force=false&force=true', body)).not.toBe(
+      fingerprint('bob', 'PATCH', '/apis/apps/v1/namespaces/d/deployments/w?force=true&force=false', body),
+    );
+    expect(fingerprint('bob', 'POST', `${exec}&command=%zz`, undefined)).not.toBe(fingerprint('bob', 'POST', `${exec}&command=%25zz`, undefined));
+    expect(fingerprint('bob', 'POST', `${exec}&command=ls&tty=0`, undefined)).toBe(fingerprint('bob', 'POST', `/api/v1/namespaces/d/pods/p/exec?tty=0&command=ls&stdout=1`, undefined));
     expect(fingerprint('bob', 'POST', '/api/v1/namespaces/d/pods?a=1', Buffer.from('{"kind":"Pod" }'))).not.toBe(base);
   });
 });
