@@ -175,7 +175,8 @@ describe('signals', () => {
     await waitFor('the reload to be counted', async () =>
       value(await scrape(), 'gatehouse_policy_reloads_total{trigger="signal",result="success"}') === before + 1 ? true : undefined,
     );
-    expect(gateway.stderr()).toMatch(/"trigger":"signal".*"msg":"policy reloaded"/);
+    // Logs are written asynchronously: the line may trail the counter.
+    await waitFor('the reload to be logged', () => (/"trigger":"signal".*"msg":"policy reloaded"/.test(gateway.stderr()) ? true : undefined));
   });
 
   it('SIGTERM fails readiness, lets a slow request finish, ends a watch and records both', async () => {
