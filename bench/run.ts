@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/harness/binaries.js';
 import { openEnv } from './lib/env.js';
-import type { ClusterInfo } from './lib/env.js';
+import type { BenchEnv, ClusterInfo } from './lib/env.js';
 import { evaluateGoals, ratioRows, renderSvg, renderText } from './lib/report.js';
 import type { Figure, GoalResult, RatioRow } from './lib/report.js';
 import { figureSink } from './lib/suite.js';
-import type { Bench, BenchContext } from './lib/suite.js';
+import type { Bench, LocalContext } from './lib/suite.js';
 import { auditBench } from './suites/audit.js';
+import { backtestBench } from './suites/backtest.js';
 import { execBench } from './suites/exec.js';
 import { getBench, listBench, throughputBench } from './suites/http.js';
 import { policyBench } from './suites/policy.js';
@@ -24,7 +25,7 @@ import { secretsBench } from './suites/secrets.js';
 import { watchBench } from './suites/watch.js';
 
 /** In the order they run: in-process ones first, the heaviest (many watches) last. */
-export const BENCHES: readonly Bench[] = [policyBench, getBench, listBench, throughputBench, secretsBench, execBench, auditBench, watchBench];
+export const BENCHES: readonly Bench[] = [policyBench, backtestBench, getBench, listBench, throughputBench, secretsBench, execBench, auditBench, watchBench];
 
 export interface BenchOptions {
   quick: boolean;
@@ -60,17 +61,19 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
   const loadBefore = loadavg();
   const figures: Figure[] = [];
   const notes: string[] = [];
-  const env = await openEnv(options.cluster, log);
+  // Started on the first benchmark that needs it: in-process ones alone run without a control plane.
+  let env: BenchEnv | undefined;
   try {
-    const ctx: BenchContext = { env, quick: options.quick, log, add: figureSink(figures), note: (text) => notes.push(text) };
+    const ctx: LocalContext = { quick: options.quick, log, add: figureSink(figures), note: (text) => notes.push(text) };
     for (const [i, bench] of selected.entries()) {
       log(`(${i + 1}/${selected.length}) ${bench.name}: ${bench.description}`);
       const t0 = performance.now();
-      await bench.run(ctx);
+      if (bench.inProcess) await bench.run(ctx);
+      else await bench.run({ ...ctx, env: (env ??= await openEnv(options.cluster, log)) });
       log(`  ${bench.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
   } finally {
-    await env.stop();
+    await env?.stop();
   }
   const goals = evaluateGoals(figures);
   const loadAfter = loadavg();

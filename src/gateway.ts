@@ -217,6 +217,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     audit: store.audit,
     auditKeys: trustedKeysFromPem(signer.publicKeyPem),
     policy,
+    shadowPolicy: shadow !== undefined,
     tokens,
     log,
   });

@@ -4,8 +4,8 @@ import type { Figure, Side } from './report.js';
 import { spread } from './stats.js';
 import type { Target } from './targets.js';
 
-export interface BenchContext {
-  readonly env: BenchEnv;
+/** What an in-process benchmark is given: no control plane. */
+export interface LocalContext {
   readonly quick: boolean;
   /** A progress line. */
   log(line: string): void;
@@ -15,11 +15,14 @@ export interface BenchContext {
   note(text: string): void;
 }
 
-export interface Bench {
-  readonly name: string;
-  readonly description: string;
-  run(ctx: BenchContext): Promise<void>;
+export interface BenchContext extends LocalContext {
+  readonly env: BenchEnv;
 }
+
+/** A benchmark; `inProcess` ones run without the control plane, which is then not started for them. */
+export type Bench =
+  | { readonly name: string; readonly description: string; readonly inProcess?: false; run(ctx: BenchContext): Promise<void> }
+  | { readonly name: string; readonly description: string; readonly inProcess: true; run(ctx: LocalContext): Promise<void> };
 
 /** Builds the figure list that a {@link BenchContext} appends to. */
 export function figureSink(figures: Figure[]): BenchContext['add'] {

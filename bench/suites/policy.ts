@@ -50,6 +50,7 @@ function timeEvaluations(policy: CompiledPolicy, count: number, input: (i: numbe
 export const policyBench: Bench = {
   name: 'policy',
   description: 'policy evaluation µs per request (shipped guardrails + baseline, CEL included)',
+  inProcess: true,
   async run(ctx) {
     const root = await packageRoot();
     const policy = loadPolicy([join(root, 'policies/guardrails'), join(root, 'policies/baseline-allow.yaml')], { compile: compileCel, defaultAction: 'deny' });

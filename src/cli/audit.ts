@@ -11,6 +11,7 @@ import { auditEventSchema } from '../audit/event.js';
 import { exportRows, jsonlRecord, k8sAuditEvent } from '../audit/export.js';
 import { pruneAuditBefore } from '../audit/retention.js';
 import type { AuditFilter, StoredEventRow } from '../audit/store.js';
+import { parseTime } from '../audit/time.js';
 import { verifyAuditStore } from '../audit/verify.js';
 import { configSchema } from '../config/schema.js';
 import { parseTtl } from '../identity/tokens-ttl.js';
@@ -228,14 +229,6 @@ function filterOf(flags: FilterFlags): AuditFilter {
     sinceMs: flags.since === undefined ? undefined : parseTime(flags.since),
     untilMs: flags.until === undefined ? undefined : parseTime(flags.until),
   };
-}
-
-/** An RFC 3339 time, or an age (`2h`) before now; milliseconds since the epoch. */
-export function parseTime(text: string): number {
-  if (/^\d+[smhd]$/.test(text.trim())) return Date.now() - parseTtl(text) * 1000;
-  const ms = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms)) throw new Error(`invalid time "${text}": give an RFC 3339 time (2025-11-25T14:00:00Z) or an age (90m, 2h, 7d)`);
-  return ms;
 }
 
 function trustedKeys(flags: StoreFlags & { publicKey?: string }): TrustedKeys {

@@ -7,7 +7,8 @@ import { backtestPolicy, formatReport, shadowReport } from '../policy/backtest.j
 import type { BacktestOptions, BacktestReport } from '../policy/backtest.js';
 import { compileCel } from '../policy/cel/index.js';
 import type { Store } from '../store/types.js';
-import { parseTime, storeOptions, withStore } from './audit.js';
+import { parseTime } from '../audit/time.js';
+import { storeOptions, withStore } from './audit.js';
 import type { StoreFlags } from './audit.js';
 import { builtinGuardrailsDir } from '../policy/config.js';
 import { explainPolicy, formatExplanation } from '../policy/explain.js';

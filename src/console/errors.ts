@@ -8,6 +8,7 @@
 
 export const consoleErrorCodes = {
   'bad-request': 400,
+  'invalid-policy': 400,
   unauthenticated: 401,
   forbidden: 403,
   'csrf-header-missing': 403,

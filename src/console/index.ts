@@ -16,6 +16,7 @@ import type { TokenService } from '../identity/tokens.js';
 import type { PolicyHandle } from '../policy/model.js';
 import { approvalRoutes } from './approvals.js';
 import { auditRoutes } from './audit.js';
+import { backtestRoutes } from './backtest.js';
 import { createCallerResolver } from './auth.js';
 import type { RequestAuthenticator } from './auth.js';
 import { ConsoleError } from './errors.js';
@@ -48,6 +49,8 @@ export interface ConsoleDeps {
   /** The public key(s) the audit checkpoints are checked with. */
   auditKeys: TrustedKeys;
   policy: PolicyHandle;
+  /** Whether a shadow policy is recorded beside the enforced one (`policy.shadow`). */
+  shadowPolicy?: boolean;
   tokens: TokenService;
   log: Logger;
   /** The built web app; default `dist/web` of this package. */
@@ -89,6 +92,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
       ...sessionRoutes(deps.audit),
       streamRoute(deps.audit),
       ...policyRoutes(deps.policy),
+      ...backtestRoutes(deps.audit, { shadow: deps.shadowPolicy ?? false }),
       ...tokenRoutes(deps.tokens),
     ],
     createCallerResolver(deps.authenticate, codec, settings),

@@ -51,6 +51,15 @@ export class PolicyLoadError extends Error {
  * const policy = loadPolicy(['/etc/gatehouse/policies'], { compile: compileCel, defaultAction: 'deny' });
  */
 export function loadPolicy(paths: readonly string[], options: LoadOptions): CompiledPolicy {
+  return compilePolicy(readPolicyTexts(paths), options);
+}
+
+/**
+ * The text of every policy file under the given paths, not yet validated.
+ *
+ * @throws PolicyLoadError when a path or file cannot be read.
+ */
+export function readPolicyTexts(paths: readonly string[]): PolicyText[] {
   const texts: PolicyText[] = [];
   const problems: PolicyProblem[] = [];
   for (const file of policyFiles(paths, problems)) {
@@ -61,7 +70,7 @@ export function loadPolicy(paths: readonly string[], options: LoadOptions): Comp
     }
   }
   if (problems.length > 0) throw new PolicyLoadError(problems);
-  return compilePolicy(texts, options);
+  return texts;
 }
 
 /** The policy files under the given paths: files as given, directories' `*.yaml`/`*.yml` (not recursive) in name order. */

@@ -8,6 +8,8 @@ import type {
   AuthMethods,
   AuditPage,
   AuditQuery,
+  BacktestReport,
+  BacktestRequest,
   ConsoleApproval,
   ConsoleToken,
   CreatedToken,
@@ -107,6 +109,7 @@ export async function getAsciicast(streamSession: string, unverified: boolean): 
 
 export const getPolicy = (): Promise<PolicySummary> => request('GET', '/policy');
 export const explainPolicy = (req: ExplainRequest): Promise<Explanation> => request('POST', '/policy/explain', req);
+export const backtestPolicy = (req: BacktestRequest): Promise<BacktestReport> => request('POST', '/policy/backtest', req);
 
 export const listTokens = async (): Promise<ConsoleToken[]> => (await request<{ items: ConsoleToken[] }>('GET', '/tokens')).items;
 export const createToken = (t: NewToken): Promise<CreatedToken> => request('POST', '/tokens', t);

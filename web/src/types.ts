@@ -236,3 +236,48 @@ export interface CreatedToken {
   token: ConsoleToken;
   secret: string;
 }
+
+/** One recorded request in a backtest group (src/policy/backtest.ts `ExampleRequest`). */
+export interface BacktestExample {
+  time: string;
+  requestId: string;
+  principal: string;
+  verb: string;
+  resource: string;
+  namespace: string;
+  name: string;
+  before: string;
+  after: string;
+  detail?: string;
+}
+
+export interface BacktestGroup {
+  key: string;
+  count: number;
+  examples: BacktestExample[];
+}
+
+/** The answer of policy/backtest and policy/shadow-report (`BacktestReport`). */
+export interface BacktestReport {
+  sinceMs: number | null;
+  untilMs: number | null;
+  events: number;
+  skipped: number;
+  evaluated: number;
+  unchanged: number;
+  changed: number;
+  undetermined: number;
+  transitions: BacktestGroup[];
+  rules: BacktestGroup[];
+  principals: BacktestGroup[];
+  undeterminedReasons: BacktestGroup[];
+  durationMs: number;
+  perSecond: number;
+}
+
+export interface BacktestRequest {
+  policy: string;
+  file?: string;
+  builtinGuardrails?: boolean;
+  since?: string;
+}

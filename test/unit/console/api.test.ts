@@ -5,6 +5,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Approval } from '../../../src/approvals/types.js';
+import type { BacktestReport } from '../../../src/policy/backtest.js';
 import { sampleEvent } from '../audit/stores.js';
 import { errorOf, startConsoleFixture } from './fixture.js';
 import type { ConsoleFixture } from './fixture.js';
@@ -433,6 +434,67 @@ describe('policy', () => {
     const relative = await fx.call('POST', '/gatehouse/v1/policy/explain', { as: 'bob', body: { method: 'GET', path: 'api/v1/pods' } });
     expect((await errorOf(relative)).message).toBe('invalid body: path: must start with /');
     expect((await fx.call('POST', '/gatehouse/v1/policy/explain', { body: { method: 'GET', path: '/api' } })).status).toBe(401);
+  });
+});
+
+describe('policy backtest', () => {
+  const PROPOSED = `apiVersion: gatehouse.dev/v1alpha1
+kind: Policy
+metadata: { name: proposed }
+spec:
+  rules:
+    - name: no-pod-lists
+      match: { verbs: [list], resources: [{ group: "", resource: pods }] }
+      action: deny
+    - name: allow-all
+      action: allow
+`;
+  const backtest = (as: string, body: Record<string, unknown>) => fx.call('POST', '/gatehouse/v1/policy/backtest', { as, body });
+  const counts = (groups: Array<{ key: string; count: number }>) => Object.fromEntries(groups.map((g) => [g.key, g.count]));
+
+  it('reports the recorded requests whose decision would change, grouped as the CLI does', async () => {
+    const response = await backtest('auditor', { policy: PROPOSED, examples: 2 });
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as BacktestReport;
+    expect(report).toMatchObject({ events: EVENTS.length, evaluated: EVENTS.length, changed: 13, unchanged: 2, undetermined: 0 });
+    expect(counts(report.transitions)).toEqual({ 'allow→deny': 6, 'review→allow': 6, 'deny→allow': 1 });
+    expect(counts(report.rules)).toMatchObject({ 'no-pod-lists allow→deny': 6 });
+    const example = report.transitions.find((g) => g.key === 'allow→deny')!.examples;
+    expect(example).toHaveLength(2);
+    expect(example[0]).toMatchObject({ verb: 'list', resource: 'pods', before: 'allow (default)', after: 'deny (no-pod-lists)' });
+  });
+
+  it('narrows to a principal and a window', async () => {
+    const carol = (await (await backtest('admin', { policy: PROPOSED, principal: 'oidc:carol' })).json()) as BacktestReport;
+    expect(counts(carol.transitions)).toEqual({ 'deny→allow': 1 });
+    const recent = (await (await backtest('admin', { policy: PROPOSED, since: '7d' })).json()) as BacktestReport;
+    expect(recent).toMatchObject({ events: 0, sinceMs: expect.any(Number) as unknown });
+    const bad = await backtest('admin', { policy: PROPOSED, since: 'last week' });
+    expect((await errorOf(bad)).message).toMatch(/^invalid body: since: invalid time "last week"/);
+  });
+
+  it('refuses an invalid policy with 400 naming the file, line and reason', async () => {
+    const response = await backtest('auditor', { policy: PROPOSED.replace('action: deny', 'action: block'), file: 'proposed.yaml' });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { code: string; message: string; problems: Array<{ file: string; line: number; message: string }> } };
+    expect(body.error.code).toBe('invalid-policy');
+    expect(body.error.problems).toEqual([expect.objectContaining({ file: 'proposed.yaml', line: 8, message: expect.stringContaining('action') as unknown })]);
+    expect(body.error.message).toContain('proposed.yaml:8:15');
+  });
+
+  it('is for auditors and admins only, and caps the policy text', async () => {
+    expect((await backtest('alice', { policy: PROPOSED })).status).toBe(403);
+    expect((await backtest('bob', { policy: PROPOSED })).status).toBe(403);
+    const huge = await backtest('admin', { policy: 'x'.repeat(130 * 1024) });
+    expect(huge.status).toBe(400);
+    expect((await errorOf(huge)).message).toMatch(/^invalid body: policy: at most/);
+  });
+
+  it('answers the shadow report only when shadow mode is on', async () => {
+    expect((await fx.call('GET', '/gatehouse/v1/policy/shadow-report?since=1d', { as: 'alice' })).status).toBe(403);
+    const off = await fx.call('GET', '/gatehouse/v1/policy/shadow-report?since=1d', { as: 'auditor' });
+    expect(off.status).toBe(404);
+    expect((await errorOf(off)).message).toMatch(/^shadow mode is off/);
   });
 });
 

@@ -4,6 +4,7 @@ import { searchAudit } from '../api.ts';
 import { EventTable } from '../components/EventTable.tsx';
 import { JsonView } from '../components/JsonView.tsx';
 import { ErrorNotice, Loading } from '../components/Notice.tsx';
+import { useLocation } from '../router.tsx';
 import type { AuditEvent, AuditQuery } from '../types.ts';
 import { useFields } from '../useFields.ts';
 
@@ -58,6 +59,17 @@ function SearchForm({ onSearch }: { onSearch: (q: AuditQuery) => void }): ReactN
   );
 }
 
+/** A search given in the address, as the policy backtest's example links give it (`?subject=&since=&until=`). */
+function queryFromUrl(search: string): AuditQuery {
+  const params = new URLSearchParams(search);
+  const q: AuditQuery = {};
+  for (const k of ['subject', 'verb', 'resource', 'namespace', 'decision', 'since', 'until'] as const) {
+    const v = params.get(k);
+    if (v !== null) q[k] = v;
+  }
+  return q;
+}
+
 /** Audit search with paging backwards through time. */
 export function Audit(): ReactNode {
   const [events, setEvents] = useState<AuditEvent[]>([]);
@@ -84,8 +96,9 @@ export function Audit(): ReactNode {
     setQuery(q);
     load(q, false);
   };
-  // Show the newest events straight away; the form narrows them.
-  useEffect(() => search({}), []);
+  const { search: address } = useLocation();
+  // Show the newest events (or those the address names) straight away; the form narrows them.
+  useEffect(() => search(queryFromUrl(address)), []);
   return (
     <>
       <SearchForm onSearch={search} />

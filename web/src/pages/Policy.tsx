@@ -1,11 +1,12 @@
 import { useState } from 'react';
-import type { FormEvent, ReactNode } from 'react';
-import { explainPolicy, getPolicy } from '../api.ts';
+import type { ChangeEvent, FormEvent, ReactNode } from 'react';
+import { backtestPolicy, explainPolicy, getPolicy } from '../api.ts';
 import { Badge } from '../components/Badge.tsx';
+import { BacktestResult } from '../components/BacktestReport.tsx';
 import { DataTable } from '../components/DataTable.tsx';
 import { ErrorNotice, Loading } from '../components/Notice.tsx';
 import { commaList } from '../format.ts';
-import type { Explanation, ExplainRequest, PrincipalKind } from '../types.ts';
+import type { BacktestReport, BacktestRequest, Explanation, ExplainRequest, PrincipalKind } from '../types.ts';
 import { useAsync } from '../useAsync.ts';
 import { useFields } from '../useFields.ts';
 
@@ -128,12 +129,88 @@ function ExplainForm(): ReactNode {
   );
 }
 
-/** The active policy and a box to see what it would do with a request. */
+const WINDOWS = [
+  ['1h', 'the last hour'],
+  ['24h', 'the last day'],
+  ['7d', 'the last 7 days'],
+  ['30d', 'the last 30 days'],
+  ['', 'everything recorded'],
+] as const;
+
+/** Paste or upload a proposed policy and see which recorded decisions it would change (auditors and admins). */
+function BacktestForm(): ReactNode {
+  const { form, set } = useFields({ policy: '', since: '7d', guardrails: 'yes' });
+  // Problems are reported under the uploaded file's name.
+  const [file, setFile] = useState('pasted.yaml');
+  const [result, setResult] = useState<BacktestReport>();
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const upload = (e: ChangeEvent<HTMLInputElement>): void => {
+    const chosen = e.target.files?.[0];
+    if (chosen === undefined) return;
+    setFile(chosen.name);
+    chosen.text().then((value) => set('policy')({ target: { value } }), setError);
+  };
+  const submit = (e: FormEvent): void => {
+    e.preventDefault();
+    const req: BacktestRequest = { policy: form.policy, file, builtinGuardrails: form.guardrails === 'yes' };
+    if (form.since !== '') req.since = form.since;
+    setBusy(true);
+    setError(undefined);
+    backtestPolicy(req)
+      .then(setResult, (err: unknown) => {
+        setResult(undefined);
+        setError(err);
+      })
+      .finally(() => setBusy(false));
+  };
+  return (
+    <section aria-labelledby="backtest-h">
+      <h2 id="backtest-h">Backtest a policy</h2>
+      <p className="muted">What a proposed policy would have decided for the recorded requests, compared with what was decided.</p>
+      <form className="explain" onSubmit={submit}>
+        <label>
+          Policy file
+          <input type="file" accept=".yaml,.yml" onChange={upload} />
+        </label>
+        <label>
+          Window
+          <select value={form.since} onChange={set('since')}>
+            {WINDOWS.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Guardrail pack
+          <select value={form.guardrails} onChange={set('guardrails')}>
+            <option value="yes">load it first, as the gateway does</option>
+            <option value="no">only the policy below</option>
+          </select>
+        </label>
+        <label className="full">
+          Policy (YAML, one or more Policy documents)
+          <textarea rows={10} value={form.policy} onChange={set('policy')} spellCheck={false} required />
+        </label>
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Running…' : 'Run backtest'}
+        </button>
+      </form>
+      {error !== undefined && <ErrorNotice error={error} title="Backtest failed" />}
+      {result !== undefined && <BacktestResult report={result} />}
+    </section>
+  );
+}
+
+/** The active policy, a box to see what it would do with a request, and a backtest of a proposed one. */
 export function Policy(): ReactNode {
   return (
     <>
       <RulesTable />
       <ExplainForm />
+      <BacktestForm />
     </>
   );
 }
