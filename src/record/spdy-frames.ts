@@ -23,6 +23,7 @@
  */
 
 import { constants, inflateSync } from 'node:zlib';
+import { FrameReader } from './frame-reader.js';
 
 /** Receives the streams and data of one direction. */
 export interface SpdySink {
@@ -90,12 +91,8 @@ export const SPDY3_DICTIONARY: Buffer = Buffer.concat([
   ),
 ]);
 
-export class SpdyFrameReader {
+export class SpdyFrameReader extends FrameReader {
   readonly #sink: SpdySink;
-  readonly #header = Buffer.alloc(HEADER_LENGTH);
-  #have = 0;
-  /** The frame being read: payload bytes still to come, and for a control frame the bytes held so far. */
-  #remaining = 0;
   #control: { type: number; flags: number; payload: Buffer; have: number } | undefined;
   #streamId = 0;
   #dataFlags = 0;
@@ -103,83 +100,50 @@ export class SpdyFrameReader {
   readonly #blocks: Buffer[] = [];
   #blockBytes = 0;
   #inflated = 0;
-  #failure: string | undefined;
 
   constructor(sink: SpdySink) {
+    super(HEADER_LENGTH, HEADER_LENGTH);
     this.#sink = sink;
   }
 
-  /** Why the reader stopped, once it has. */
-  get failure(): string | undefined {
-    return this.#failure;
-  }
-
-  /** True between frames: a frame written now would not split one in flight. */
-  get atFrameBoundary(): boolean {
-    return this.#have === 0 && this.#remaining === 0;
-  }
-
-  /**
-   * Reads `chunk`. Returns how many of its bytes were read: all of them,
-   * unless `stopAt` returned true at a frame boundary inside the chunk.
-   */
-  push(chunk: Buffer, stopAt?: () => boolean): number {
-    if (this.#failure !== undefined) return chunk.length;
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.#remaining > 0) {
-        at += this.#payload(chunk, at);
-      } else {
-        if (this.#have === 0 && stopAt?.()) return at;
-        const take = Math.min(HEADER_LENGTH - this.#have, chunk.length - at);
-        chunk.copy(this.#header, this.#have, at, at + take);
-        this.#have += take;
-        at += take;
-        if (this.#have === HEADER_LENGTH) this.#parseHeader();
-      }
-      if (this.#failure !== undefined) return chunk.length;
-    }
-    return at;
-  }
-
-  #payload(chunk: Buffer, at: number): number {
-    const n = Math.min(this.#remaining, chunk.length - at);
-    this.#remaining -= n;
+  protected payload(chunk: Buffer, at: number): number {
+    const n = Math.min(this.remaining, chunk.length - at);
+    this.remaining -= n;
     const control = this.#control;
     if (control) {
       chunk.copy(control.payload, control.have, at, at + n);
       control.have += n;
-      if (this.#remaining === 0) this.#controlFrame(control.type, control.flags, control.payload);
+      if (this.remaining === 0) this.#controlFrame(control.type, control.flags, control.payload);
     } else {
       this.#sink.data(this.#streamId, chunk.subarray(at, at + n));
-      if (this.#remaining === 0) this.#endData();
+      if (this.remaining === 0) this.#endData();
     }
     return n;
   }
 
-  #parseHeader(): void {
-    const h = this.#header;
-    this.#have = 0;
+  protected parseHeader(): void {
+    const h = this.header;
+    this.have = 0;
     const flags = h[4]!;
     const length = h.readUIntBE(5, 3);
     if ((h[0]! & 0x80) === 0) {
       this.#control = undefined;
       this.#streamId = h.readUInt32BE(0) & STREAM_ID_MASK;
       this.#dataFlags = flags;
-      this.#remaining = length;
+      this.remaining = length;
       if (length === 0) this.#endData();
       return;
     }
     const version = h.readUInt16BE(0) & 0x7fff;
-    if (version !== VERSION) return this.#fail(`SPDY version ${version} is not 3`);
+    if (version !== VERSION) return this.fail(`SPDY version ${version} is not 3`);
     const type = h.readUInt16BE(2);
     const fixed = FIXED_LENGTH.get(type);
     if (fixed !== undefined ? length !== fixed : type < SYN_STREAM || type > WINDOW_UPDATE || type === 5) {
-      return this.#fail(`control frame type ${type} with length ${length} is not SPDY/3.1`);
+      return this.fail(`control frame type ${type} with length ${length} is not SPDY/3.1`);
     }
-    if (length > MAX_CONTROL_PAYLOAD) return this.#fail(`a control frame of ${length} bytes is too large`);
+    if (length > MAX_CONTROL_PAYLOAD) return this.fail(`a control frame of ${length} bytes is too large`);
     this.#control = { type, flags, payload: Buffer.alloc(length), have: 0 };
-    this.#remaining = length;
+    this.remaining = length;
     if (length === 0) this.#controlFrame(type, flags, this.#control.payload);
   }
 
@@ -192,20 +156,20 @@ export class SpdyFrameReader {
     // SYN_STREAM: stream id, associated stream id, priority, slot, then the header block; SYN_REPLY and HEADERS: stream id, then the block.
     const blockAt = type === SYN_STREAM ? 10 : type === SYN_REPLY || type === HEADERS ? 4 : undefined;
     if (blockAt !== undefined || type === RST_STREAM) {
-      if (payload.length < Math.max(blockAt ?? 0, 4)) return this.#fail(`control frame type ${type} is too short`);
+      if (payload.length < Math.max(blockAt ?? 0, 4)) return this.fail(`control frame type ${type} is too short`);
     }
     const streamId = payload.length >= 4 ? payload.readUInt32BE(0) & STREAM_ID_MASK : 0;
     if (blockAt !== undefined) {
       // Every block feeds this direction's compression context, even those not read.
       this.#blocks.push(payload.subarray(blockAt));
       this.#blockBytes += payload.length - blockAt;
-      if (this.#blockBytes > MAX_HEADER_HISTORY) return this.#fail('the header blocks exceed what the recorder keeps');
+      if (this.#blockBytes > MAX_HEADER_HISTORY) return this.fail('the header blocks exceed what the recorder keeps');
       // Each block is inflated as it comes, so the next one's output starts where this one's ends.
       const block = this.#inflateLast();
       if (!block) return;
       if (type === SYN_STREAM) {
         const headers = parseNameValueBlock(block);
-        if (!headers) return this.#fail('a header block is malformed');
+        if (!headers) return this.fail('a header block is malformed');
         this.#sink.streamOpened(streamId, headers);
       }
     }
@@ -222,7 +186,7 @@ export class SpdyFrameReader {
         maxOutputLength: MAX_HEADER_OUTPUT,
       });
     } catch (err) {
-      this.#fail(`a header block does not inflate (${err instanceof Error ? err.message : String(err)})`);
+      this.fail(`a header block does not inflate (${err instanceof Error ? err.message : String(err)})`);
       return undefined;
     }
     const block = out.subarray(this.#inflated);
@@ -230,9 +194,6 @@ export class SpdyFrameReader {
     return block;
   }
 
-  #fail(reason: string): void {
-    this.#failure = reason;
-  }
 }
 
 /** A SPDY/3 name/value block: a 32-bit count, then 32-bit-length-prefixed names and values. */

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { FrameReader } from './frame-reader.js';
+
 /** Receives the data messages of one direction. */
 export interface FrameSink {
   /** A data message starts (opcode 1 text, 2 binary); its payload follows through `payload`. */
@@ -32,64 +34,26 @@ const MAX_HEADER = 14;
 // 2^53: lengths beyond this cannot be counted exactly in a JavaScript number.
 const MAX_HIGH_WORD = 0x1fffff;
 
-export class WebSocketFrameReader {
+export class WebSocketFrameReader extends FrameReader {
   readonly #sink: FrameSink;
-  readonly #header = Buffer.alloc(MAX_HEADER);
-  /** Header bytes held, and how many this header needs (2 until the length byte says more). */
-  #have = 0;
-  #need = 2;
-  /** Payload bytes of the current frame still to come. */
-  #remaining = 0;
   #masked = false;
-  /** Where the mask key sits in #header, and the payload's position in it. */
+  /** Where the mask key sits in `header`, and the payload's position in it. */
   #keyAt = 0;
   #maskAt = 0;
   /** The current frame is a control frame: its payload is skipped. */
   #control = false;
   /** A fragmented data message is open (its final frame has not come). */
   #inMessage = false;
-  #failure: string | undefined;
 
   constructor(sink: FrameSink) {
+    // A header needs 2 bytes until its length byte says more.
+    super(MAX_HEADER, 2);
     this.#sink = sink;
   }
 
-  /** Why the reader stopped, once it has. */
-  get failure(): string | undefined {
-    return this.#failure;
-  }
-
-  /** True between frames: a frame written now would not split one in flight. */
-  get atFrameBoundary(): boolean {
-    return this.#have === 0 && this.#remaining === 0;
-  }
-
-  /**
-   * Reads `chunk`. Returns how many of its bytes were read: all of them,
-   * unless `stopAt` returned true at a frame boundary inside the chunk.
-   */
-  push(chunk: Buffer, stopAt?: () => boolean): number {
-    if (this.#failure !== undefined) return chunk.length;
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.#remaining > 0) {
-        at += this.#payload(chunk, at);
-        continue;
-      }
-      if (this.#have === 0 && stopAt?.()) return at;
-      const take = Math.min(this.#need - this.#have, chunk.length - at);
-      chunk.copy(this.#header, this.#have, at, at + take);
-      this.#have += take;
-      at += take;
-      if (this.#have === this.#need) this.#parseHeader();
-      if (this.#failure !== undefined) return chunk.length;
-    }
-    return at;
-  }
-
-  #payload(chunk: Buffer, at: number): number {
-    const n = Math.min(this.#remaining, chunk.length - at);
-    this.#remaining -= n;
+  protected payload(chunk: Buffer, at: number): number {
+    const n = Math.min(this.remaining, chunk.length - at);
+    this.remaining -= n;
     if (this.#control) return n;
     const piece = chunk.subarray(at, at + n);
     if (!this.#masked) {
@@ -100,61 +64,57 @@ export class WebSocketFrameReader {
     const out = Buffer.allocUnsafe(n);
     const key = this.#keyAt;
     let m = this.#maskAt;
-    for (let i = 0; i < n; i++) out[i] = piece[i]! ^ this.#header[key + (m++ & 3)]!;
+    for (let i = 0; i < n; i++) out[i] = piece[i]! ^ this.header[key + (m++ & 3)]!;
     this.#maskAt = m & 3;
     this.#sink.payload(out);
     return n;
   }
 
-  /** Called when `#need` header bytes are held: either asks for more or starts the frame. */
-  #parseHeader(): void {
-    const h = this.#header;
+  protected parseHeader(): void {
+    const h = this.header;
     const b0 = h[0]!;
     const b1 = h[1]!;
     const len7 = b1 & 0x7f;
     const masked = (b1 & 0x80) !== 0;
     const need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (masked ? 4 : 0);
-    if (this.#need < need) {
-      this.#need = need;
+    if (this.need < need) {
+      this.need = need;
       return;
     }
     const fin = (b0 & 0x80) !== 0;
     const opcode = b0 & 0x0f;
-    if ((b0 & 0x70) !== 0) return this.#fail('reserved bits are set (a compression extension is not supported)');
+    if ((b0 & 0x70) !== 0) return this.fail('reserved bits are set (a compression extension is not supported)');
     let length = len7;
     if (len7 === 126) length = h.readUInt16BE(2);
     else if (len7 === 127) {
       const high = h.readUInt32BE(2);
-      if (high > MAX_HIGH_WORD) return this.#fail('the frame length is too large');
+      if (high > MAX_HIGH_WORD) return this.fail('the frame length is too large');
       length = high * 0x1_0000_0000 + h.readUInt32BE(6);
     }
     const control = opcode >= OP_CLOSE;
     if (control) {
-      if (opcode !== OP_CLOSE && opcode !== OP_PING && opcode !== OP_PONG) return this.#fail(`unknown control opcode ${opcode}`);
-      if (!fin || length > 125) return this.#fail('a control frame is fragmented or longer than 125 bytes');
+      if (opcode !== OP_CLOSE && opcode !== OP_PING && opcode !== OP_PONG) return this.fail(`unknown control opcode ${opcode}`);
+      if (!fin || length > 125) return this.fail('a control frame is fragmented or longer than 125 bytes');
     } else if (opcode === OP_CONTINUATION) {
-      if (!this.#inMessage) return this.#fail('a continuation frame came with no message open');
+      if (!this.#inMessage) return this.fail('a continuation frame came with no message open');
       this.#inMessage = !fin;
     } else if (opcode === OP_TEXT || opcode === OP_BINARY) {
-      if (this.#inMessage) return this.#fail('a new message started inside a fragmented one');
+      if (this.#inMessage) return this.fail('a new message started inside a fragmented one');
       this.#inMessage = !fin;
       this.#sink.messageStart(opcode);
     } else {
-      return this.#fail(`unknown opcode ${opcode}`);
+      return this.fail(`unknown opcode ${opcode}`);
     }
     this.#control = control;
     this.#masked = masked;
-    // The mask key stays in #header while the payload is read; the next header is read only after it.
+    // The mask key stays in `header` while the payload is read; the next header is read only after it.
     this.#keyAt = need - 4;
     this.#maskAt = 0;
-    this.#remaining = length;
-    this.#have = 0;
-    this.#need = 2;
+    this.remaining = length;
+    this.have = 0;
+    this.need = 2;
   }
 
-  #fail(reason: string): void {
-    this.#failure = reason;
-  }
 }
 
 /**
