@@ -10,7 +10,19 @@ export const IMPERSONATION_EXTRA = {
   principalKind: 'gatehouse-principal-kind',
   via: 'gatehouse-via',
   requestId: 'gatehouse-request-id',
+  sponsor: 'gatehouse-sponsor',
+  client: 'gatehouse-client',
+  session: 'gatehouse-session',
+  approval: 'gatehouse-approval',
 } as const;
+
+const MAX_EXTRA = 256;
+
+/** A header-safe value: printable ASCII as it is, anything else percent-encoded; bounded. */
+function headerValue(text: string): string {
+  const value = /^[\x20-\x7e]*$/.test(text) ? text : encodeURIComponent(text);
+  return value.slice(0, MAX_EXTRA);
+}
 
 /**
  * Adds Impersonate-User/Group/Extra-* for the request's principal, so the
@@ -27,4 +39,11 @@ export function addImpersonation(headers: OutgoingHttpHeaders, ctx: RequestConte
   headers[`impersonate-extra-${IMPERSONATION_EXTRA.principalKind}`] = principal.kind;
   headers[`impersonate-extra-${IMPERSONATION_EXTRA.via}`] = principal.via;
   headers[`impersonate-extra-${IMPERSONATION_EXTRA.requestId}`] = ctx.id;
+  // Who is accountable for an agent, what it ran, and which approval let it through, in the API server's own audit log.
+  if (principal.sponsor) headers[`impersonate-extra-${IMPERSONATION_EXTRA.sponsor}`] = headerValue(principal.sponsor);
+  const client = ctx.req.headers['user-agent'];
+  if (client) headers[`impersonate-extra-${IMPERSONATION_EXTRA.client}`] = headerValue(client);
+  const session = ctx.req.headers['kubectl-session'];
+  if (typeof session === 'string' && session !== '') headers[`impersonate-extra-${IMPERSONATION_EXTRA.session}`] = headerValue(session);
+  if (ctx.approval) headers[`impersonate-extra-${IMPERSONATION_EXTRA.approval}`] = ctx.approval.approval.id;
 }

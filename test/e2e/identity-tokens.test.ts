@@ -48,6 +48,9 @@ describe('Gatehouse tokens', () => {
     expect(review.status.userInfo.groups).toEqual(expect.arrayContaining(['dev', 'ai-agents', 'system:authenticated']));
     expect(review.status.userInfo.extra['gatehouse-principal-kind']).toEqual(['agent']);
     expect(review.status.userInfo.extra['gatehouse-via']).toEqual(['token']);
+    // The API server's own audit log can name the human behind the agent, and the client.
+    expect(review.status.userInfo.extra['gatehouse-sponsor']).toEqual(['alice']);
+    expect(review.status.userInfo.extra['gatehouse-client']?.[0]).toMatch(/^kubectl/);
     // The cluster's RBAC applies to the agent's groups: view in this namespace, nothing more.
     expect((await agent(['get', 'pods'])).code).toBe(0);
     const write = await agent(['create', 'configmap', 'nope']);
