@@ -29,6 +29,8 @@ export const approvalsConfigSchema = z
     /** Defaults for rules' `review` settings. */
     quorum: z.number().int().min(1).max(10).default(1),
     requireReason: z.boolean().default(false),
+    /** Whether the human sponsoring an agent or CI token may approve that token's requests (they often sit with the agent). */
+    sponsorMayApprove: z.boolean().default(false),
     expiresIn: durationText.default('1h'),
     grantTtl: durationText.default('15m'),
     grantUses: z.number().int().min(1).max(1000).default(1),

@@ -19,6 +19,10 @@ export function refusalFor(approval: Approval, who: Decider, now: number): Decid
   if (who.subject === approval.requester.subject) {
     return { code: 'forbidden', message: 'nobody approves their own request: ask another approver' };
   }
+  const sponsor = approval.requester.sponsor;
+  if (sponsor !== null && approval.requirements.sponsorMayApprove === false && isSponsor(who.subject, sponsor)) {
+    return { code: 'forbidden', message: `${who.subject} sponsors ${approval.requester.subject}, and this rule needs an approver other than the sponsor` };
+  }
   const groups = approval.requirements.approverGroups;
   if (!who.groups.some((g) => groups.includes(g))) {
     return { code: 'forbidden', message: `only members of ${groups.map((g) => `"${g}"`).join(', ')} may decide this request` };
@@ -27,6 +31,12 @@ export function refusalFor(approval: Approval, who: Decider, now: number): Decid
     return { code: 'conflict', message: `${who.subject} has already decided approval ${approval.id}; it needs another approver` };
   }
   return undefined;
+}
+
+/** A token's sponsor is free text: the decider's subject, or that subject without its `oidc:`/`token:` prefix or e-mail domain. */
+function isSponsor(subject: string, sponsor: string): boolean {
+  const bare = subject.replace(/^[a-z]+:/, '');
+  return sponsor === subject || sponsor === bare || sponsor === bare.replace(/@.*$/, '');
 }
 
 /**

@@ -85,6 +85,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     approverGroups: review?.approverGroups ?? config.approverGroups,
     quorum: review?.quorum ?? config.quorum,
     requireReason: review?.requireReason ?? config.requireReason,
+    sponsorMayApprove: review?.sponsorMayApprove ?? config.sponsorMayApprove,
     expiresInMs: parseTtl(review?.expiresIn ?? config.expiresIn) * 1000,
     grantTtlMs: parseTtl(review?.grantTtl ?? config.grantTtl) * 1000,
     grantUses: review?.grantUses ?? config.grantUses,

@@ -55,6 +55,8 @@ export interface ApprovalRequirements {
   quorum: number;
   /** The requester must have given a reason (Gatehouse-Reason header). */
   requireReason: boolean;
+  /** The human sponsoring the requesting token may decide; false means someone else must. Absent in approvals stored before it existed: treated as true. */
+  sponsorMayApprove?: boolean;
   /** Pending approvals expire after this long (ms). */
   expiresInMs: number;
   /** How long a grant lasts once approved (ms), and how many requests it lets through. */

@@ -140,6 +140,8 @@ export const reviewSchema = z
     quorum: z.number().int().min(1).max(10).optional(),
     /** The requester must say why (the Gatehouse-Reason header). */
     requireReason: z.boolean().optional(),
+    /** The sponsor of the requesting agent/CI token may approve (default: the gateway's approvals.sponsorMayApprove). */
+    sponsorMayApprove: z.boolean().optional(),
     /** A pending approval expires after this long. */
     expiresIn: durationText.optional(),
     /** Once approved, how long the identical request may be repeated, and how many times. */

@@ -71,6 +71,18 @@ describe.each([sqliteFactory(), postgresFactory()])('approvals on $name', (facto
     expect(await approvals.spend(a.id)).toBeUndefined();
   });
 
+  it('keeps an agent\'s sponsor from approving its requests unless the rule allows it', async () => {
+    opened = await factory.open();
+    const approvals = service();
+    const requester = { subject: 'token:cursor', kind: 'agent' as const, groups: ['agents'], tokenId: 't', sponsor: 'alice' };
+    const strict = await approvals.create(newApproval({ requester, requirements: requirements({ sponsorMayApprove: false }) }));
+    const refused = await approvals.decide(strict.id, { subject: 'oidc:alice@example.com', groups: ['approvers'] }, 'approve', null);
+    expect(refused).toMatchObject({ code: 'forbidden', message: 'oidc:alice@example.com sponsors token:cursor, and this rule needs an approver other than the sponsor' });
+    expect(await approvals.decide(strict.id, carol, 'approve', null)).toMatchObject({ state: 'approved' });
+    const relaxed = await approvals.create(newApproval({ fingerprint: 'fp-2', requester, requirements: requirements({ sponsorMayApprove: true }) }));
+    expect(await approvals.decide(relaxed.id, { subject: 'oidc:alice@example.com', groups: ['approvers'] }, 'approve', null)).toMatchObject({ state: 'approved' });
+  });
+
   it('expires a pending approval past its expiry and an unused grant past its TTL', async () => {
     opened = await factory.open();
     const approvals = service();
