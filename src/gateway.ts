@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createClassifyStage } from './classify/stage.js';
@@ -13,7 +12,7 @@ import { createIdentityStage } from './identity/stage.js';
 import { createImpersonationGuard } from './identity/impersonation.js';
 import { createTokenService } from './identity/tokens.js';
 import { createOidcAuthenticator } from './identity/oidc/index.js';
-import { openStore } from './store/open.js';
+import { configuredStoreLocation, openStore } from './store/open.js';
 import { auditWriterOptions, createAuditWriter, loadAuditSigner, trustedKeysFromPem } from './audit/index.js';
 import { bearerAuthenticator, createConsoleHandler, resolveConsoleSettings } from './console/index.js';
 import type { ConsoleHandler } from './console/index.js';
@@ -87,11 +86,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     : undefined;
   const policy = openPolicy(config.policy, { log, onReload: (trigger, ok) => metrics?.policyReload(trigger, ok) });
   const shadow = config.policy.shadow && openShadowPolicy(config.policy, config.policy.shadow, { log });
-  const store = await openStore(
-    config.store.postgres
-      ? { postgres: config.store.postgres.url, options: config.store.postgres }
-      : { sqlite: resolve(config.dataDir, config.store.sqlite.path) },
-  );
+  const store = await openStore(configuredStoreLocation(config));
   const signer = loadAuditSigner(config.dataDir);
   const writer = createAuditWriter(
     store.audit,
