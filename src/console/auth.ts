@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../errors/codes.js';
 import { bearerToken } from '../identity/bearer.js';
 import type { Principal } from '../identity/principal.js';
+import { authenticateToken } from '../identity/stage.js';
 import type { Authenticator } from '../identity/stage.js';
 import { ConsoleError } from './errors.js';
 import { rolesOf } from './roles.js';
@@ -35,12 +36,7 @@ export const CSRF_HEADER = 'x-gatehouse-console';
 export function bearerAuthenticator(authenticators: readonly Authenticator[]): RequestAuthenticator {
   return async (req) => {
     const token = bearerToken(req.headers);
-    if (token === undefined) return undefined;
-    for (const authenticate of authenticators) {
-      const principal = await authenticate(token);
-      if (principal) return principal;
-    }
-    return undefined;
+    return token === undefined ? undefined : authenticateToken(authenticators, token);
   };
 }
 

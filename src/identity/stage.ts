@@ -21,6 +21,19 @@ const BAD_TOKEN = new GatehouseError(
 );
 
 /**
+ * The principal the first authenticator to recognise `token` maps it to,
+ * trying them in order; undefined when none does. Throws what an
+ * authenticator throws (a GatehouseError when it cannot decide).
+ */
+export async function authenticateToken(authenticators: readonly Authenticator[], token: string): Promise<Principal | undefined> {
+  for (const authenticate of authenticators) {
+    const principal = await authenticate(token);
+    if (principal) return principal;
+  }
+  return undefined;
+}
+
+/**
  * The identity stage: every request must carry a credential one of the
  * authenticators accepts; otherwise it stops here with a 401 Status and never
  * reaches the upstream.
@@ -34,20 +47,16 @@ export function createIdentityStage(authenticators: Authenticator[]): Stage {
     async run(ctx: RequestContext): Promise<StageOutcome> {
       const token = bearerToken(ctx.req.headers);
       if (token === undefined) return stop(NO_TOKEN);
-      for (const authenticate of authenticators) {
-        let principal: Principal | undefined;
-        try {
-          principal = await authenticate(token);
-        } catch (err) {
-          if (err instanceof GatehouseError) return stop(err);
-          throw err;
-        }
-        if (principal) {
-          ctx.principal = principal;
-          return CONTINUE;
-        }
+      let principal: Principal | undefined;
+      try {
+        principal = await authenticateToken(authenticators, token);
+      } catch (err) {
+        if (err instanceof GatehouseError) return stop(err);
+        throw err;
       }
-      return stop(BAD_TOKEN);
+      if (principal === undefined) return stop(BAD_TOKEN);
+      ctx.principal = principal;
+      return CONTINUE;
     },
   };
 }
