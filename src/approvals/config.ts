@@ -1,6 +1,5 @@
 import { z } from 'zod';
-
-const durationText = z.string().regex(/^\d+[smhd]$/, 'a whole number and a unit (s, m, h or d), e.g. 15m or 1h');
+import { durationText } from '../config/duration.js';
 
 const webhookSchema = z
   .object({

@@ -6,7 +6,7 @@
  */
 
 import { z } from 'zod';
-import { parseTtl } from '../identity/tokens-ttl.js';
+import { durationMs } from '../config/duration.js';
 
 /** What the console asks the identity provider for: the ID token must carry the groups claim. */
 export const DEFAULT_CONSOLE_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'groups'];
@@ -38,17 +38,7 @@ export const consoleConfigSchema = z
       .strict()
       .default({ admins: ['gatehouse:admins'], auditors: ['gatehouse:auditors'], approvers: ['gatehouse:approvers'] }),
     /** How long a browser session lasts: e.g. 8h, 30m. */
-    sessionTtl: z
-      .string()
-      .default('8h')
-      .transform((text, ctx) => {
-        try {
-          return parseTtl(text) * 1000;
-        } catch (err) {
-          ctx.addIssue({ code: 'custom', message: (err as Error).message });
-          return z.NEVER;
-        }
-      }),
+    sessionTtl: z.string().default('8h').pipe(durationMs()),
     /** Development only: POST /gatehouse/v1/auth/dev-login signs anyone in as a local admin. */
     devLogin: z.boolean().default(false),
   })

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { normalizeReason } from '../approvals/reason.js';
 import type { ApprovalService } from '../approvals/types.js';
-import { parseTtl } from '../identity/tokens-ttl.js';
+import { durationMs } from '../config/duration.js';
 import { readJson } from './http.js';
 import { reply, route } from './router.js';
 import type { Route } from './router.js';
@@ -21,19 +21,7 @@ const reasonBody = z
     /** One line; empty or null clears the declared reason. */
     reason: z.string().max(2000).nullable(),
     /** How long it holds, e.g. 30m (default 1h, at most 24h). */
-    ttl: z
-      .string()
-      .default('1h')
-      .transform((text, ctx) => {
-        try {
-          const seconds = parseTtl(text);
-          if (seconds <= MAX_TTL_SECONDS) return seconds * 1000;
-          ctx.addIssue({ code: 'custom', message: 'a declared reason holds for at most 24h' });
-        } catch (err) {
-          ctx.addIssue({ code: 'custom', message: (err as Error).message });
-        }
-        return z.NEVER;
-      }),
+    ttl: z.string().default('1h').pipe(durationMs(MAX_TTL_SECONDS)),
   })
   .strict();
 

@@ -6,6 +6,7 @@
  */
 
 import { z } from 'zod';
+import { durationText } from '../config/duration.js';
 import type { CelProgram, CompileResult } from './cel/index.js';
 import type { CompiledMatch } from './match.js';
 
@@ -128,8 +129,6 @@ export type MatchSpec = z.infer<typeof matchSchema>;
 export function coversCorePods(group: string, resource: string): boolean {
   return (group === '' || group === '*') && (resource === 'pods' || resource === '*');
 }
-
-const durationText = z.string().regex(/^\d+[smhd]$/, 'a whole number and a unit (s, m, h or d), e.g. 15m or 1h');
 
 /** What a `review` rule asks of the approval: who decides, how many, how long it lasts. Unset fields take the gateway's approval defaults. */
 export const reviewSchema = z
