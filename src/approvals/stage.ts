@@ -11,6 +11,7 @@
 
 import { GatehouseError } from '../errors/codes.js';
 import { sentence } from '../errors/sentence.js';
+import { objectName } from '../kube/object.js';
 import type { Masker } from '../masking/index.js';
 import { CONTINUE, stop } from '../pipeline/context.js';
 import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js';
@@ -90,10 +91,10 @@ export function createApprovalStage(options: ApprovalStageOptions): Stage {
           resource: request.resource,
           subresource: request.subresource,
           namespace: request.namespace,
-          name: request.name || nameOf(preview.object),
+          name: request.name || objectName(preview.object),
           path: ctx.req.url ?? request.path,
         },
-        summary: summarize(request, nameOf(preview.object)),
+        summary: summarize(request, objectName(preview.object)),
         rule: decision.rule ?? '(default action)',
         message: preview.problem ? `${decision.message} (${preview.problem})` : decision.message,
         reasons: [...decision.matched],
@@ -170,11 +171,6 @@ function clientGone(ctx: RequestContext): { signal: AbortSignal; release: () => 
   if (socket.destroyed) abort();
   else socket.once('close', abort);
   return { signal: controller.signal, release: () => socket.off('close', abort) };
-}
-
-function nameOf(object: unknown): string {
-  const meta = object !== null && typeof object === 'object' ? (object as { metadata?: { name?: unknown } }).metadata : undefined;
-  return typeof meta?.name === 'string' ? meta.name : '';
 }
 
 function minutes(ms: number): string {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { isRecord } from '../kube/object.js';
+
 const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
 const OPEN_ARRAY = 0x5b;
@@ -113,6 +115,3 @@ export function podAliasesAsStored(group: string, resource: string, object: unkn
   if (typeof alias === 'string' && alias !== '' && (spec.serviceAccountName === undefined || spec.serviceAccountName === '')) spec.serviceAccountName = alias;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

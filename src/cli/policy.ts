@@ -17,7 +17,7 @@ import { loadPolicy } from '../policy/load.js';
 import { policyActions, principalKinds } from '../policy/model.js';
 import type { CelCompiler, PolicyAction } from '../policy/model.js';
 import { formatTestRun, runPolicyTests, testRunPassed } from '../policy/testing.js';
-import { isRecord } from '../policy/workloads.js';
+import { isRecord } from '../kube/object.js';
 
 interface ExplainFlags {
   policy: string[];

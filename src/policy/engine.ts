@@ -19,7 +19,8 @@ import { staticMismatch } from './match.js';
 import { policyActions } from './model.js';
 import type { CelActivation, CompiledPolicy, CompiledRule, PolicyAction, ReviewSpec, RuleNeeds } from './model.js';
 import { namespaceVariable, principalVariable, requestVariable } from './request-vars.js';
-import { isRecord, podFromWorkload, workloadOf } from './workloads.js';
+import { objectName } from '../kube/object.js';
+import { podFromWorkload, workloadOf } from './workloads.js';
 
 export interface PolicyInput {
   request: KubeRequest;
@@ -97,18 +98,13 @@ export function requestFacts(request: KubeRequest, principal: Principal, object:
     resource: request.resource,
     subresource: request.subresource,
     namespace: request.namespace,
-    name: request.name !== '' ? request.name : nameInBody(object),
+    name: request.name !== '' ? request.name : objectName(object),
     path: request.path,
     workload: request.isResourceRequest ? workloadOf(request.apiGroup, request.resource, request.subresource) : undefined,
     subject: principal.subject,
     groups: principal.groups,
     kind: principal.kind,
   };
-}
-
-function nameInBody(object: unknown): string {
-  const metadata = isRecord(object) ? object.metadata : undefined;
-  return isRecord(metadata) && typeof metadata.name === 'string' ? metadata.name : '';
 }
 
 /**

@@ -8,7 +8,7 @@
 import type { KubeRequest } from '../classify/kube-request.js';
 import type { Principal } from '../identity/principal.js';
 import type { RequestInfo } from '../kube/request-info.js';
-import { isRecord } from './workloads.js';
+import { isRecord } from '../kube/object.js';
 
 /** Subresources the API server admits as CONNECT, per resource of the core group. */
 const CONNECT_SUBRESOURCES: ReadonlyMap<string, ReadonlySet<string>> = new Map([

@@ -17,7 +17,7 @@ import { isClusterScopedKind, kubeRequestFor, nonResourceRequestFor, resourceFor
 import { loadPolicy, PolicyLoadError } from './load.js';
 import { formatLocation, POLICY_API_VERSION, policyActions, principalKinds } from './model.js';
 import type { CelCompiler, PolicyAction, SourceLocation } from './model.js';
-import { isRecord } from './workloads.js';
+import { isRecord } from '../kube/object.js';
 import { parseDocuments } from './yaml-source.js';
 import type { PolicyProblem } from './yaml-source.js';
 

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { isRecord } from '../kube/object.js';
+
 type TemplateAt = (workload: Record<string, unknown>) => unknown;
 
 const specTemplate: TemplateAt = (w) => field(field(w, 'spec'), 'template');
@@ -57,6 +59,3 @@ function field(o: unknown, key: string): unknown {
   return isRecord(o) ? o[key] : undefined;
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

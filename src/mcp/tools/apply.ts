@@ -3,6 +3,7 @@
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { unifiedDiff } from '../../approvals/diff.js';
+import { isRecord } from '../../kube/object.js';
 import { resolveKind, resourcePath } from '../discovery.js';
 import type { ApiResource } from '../discovery.js';
 import { omit, toYaml } from '../format.js';
@@ -55,7 +56,6 @@ function checkObject(value: unknown, where: string): ManifestObject {
   return value as ManifestObject;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export const applyManifest = defineTool({
   name: 'apply_manifest',
