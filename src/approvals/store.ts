@@ -31,22 +31,6 @@ export interface ApprovalsRepo {
   watch(listener: (id: string) => void): () => void;
 }
 
-/** The indexed columns of an approval row. */
-export function approvalColumns(a: Approval): [string, string, string, string, number, number, number | null, string] {
-  return [
-    a.id,
-    a.requester.subject,
-    a.fingerprint,
-    a.state,
-    Date.parse(a.createdAt),
-    Date.parse(a.expiresAt),
-    a.grant === null ? null : Date.parse(a.grant.expiresAt),
-    JSON.stringify(a),
-  ];
-}
-
-export const APPROVAL_INSERT_COLUMNS = 'id, subject, fingerprint, state, created_at, expires_at, grant_expires_at, record_json';
-
 /** The approval marked expired at `now`. */
 export function expired(a: Approval, now: number): Approval {
   return { ...a, state: 'expired', decidedAt: new Date(now).toISOString() };

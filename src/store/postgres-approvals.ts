@@ -1,12 +1,16 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import { APPROVAL_INSERT_COLUMNS, approvalColumns, expired } from '../approvals/store.js';
+import { expired } from '../approvals/store.js';
 import type { ApprovalChange, ApprovalsRepo } from '../approvals/store.js';
 import type { Approval } from '../approvals/types.js';
+import { APPROVAL_SQL, approvalColumns, listQuery, parseApproval, writeArgs } from './approvals-rows.js';
+import type { ApprovalRow } from './approvals-rows.js';
+import { numberPlaceholders } from './audit-rows.js';
 import { inTransaction } from './postgres-tx.js';
 
 const CHANNEL = 'gatehouse_approvals';
-type Row = { record_json: string };
+// The shared SQL in PostgreSQL's $n placeholders, numbered once.
+const SQL = Object.fromEntries(Object.entries(APPROVAL_SQL).map(([k, v]) => [k, numberPlaceholders(v)])) as Record<keyof typeof APPROVAL_SQL, string>;
 
 /**
  * Approvals in PostgreSQL, shared by every replica. Each write sends a
@@ -18,10 +22,9 @@ type Row = { record_json: string };
 export function createPostgresApprovalsRepo(pool: pg.Pool, options: { onListenError?: (err: Error) => void } = {}): ApprovalsRepo & { close(): Promise<void> } {
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
-  const parse = (row: Row | undefined): Approval | undefined => (row === undefined ? undefined : (JSON.parse(row.record_json) as Approval));
+  const parse = parseApproval;
   const write = async (client: pg.PoolClient, a: Approval): Promise<void> => {
-    const cols = approvalColumns(a);
-    await client.query('UPDATE approvals SET state = $1, grant_expires_at = $2, record_json = $3 WHERE id = $4', [a.state, cols[6], cols[7], a.id]);
+    await client.query(SQL.write, writeArgs(a));
     await client.query('SELECT pg_notify($1, $2)', [CHANNEL, a.id]);
   };
 
@@ -66,42 +69,27 @@ export function createPostgresApprovalsRepo(pool: pg.Pool, options: { onListenEr
   return {
     async insert(approval) {
       await inTransaction(pool, async (client) => {
-        await client.query(`INSERT INTO approvals (${APPROVAL_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, approvalColumns(approval));
+        await client.query(SQL.insert, approvalColumns(approval));
         await client.query('SELECT pg_notify($1, $2)', [CHANNEL, approval.id]);
       });
       announce(approval.id);
     },
     async get(id) {
-      const { rows } = await pool.query<Row>('SELECT record_json FROM approvals WHERE id = $1', [id]);
+      const { rows } = await pool.query<ApprovalRow>(SQL.byId, [id]);
       return parse(rows[0]);
     },
     async list(filter) {
-      const where: string[] = [];
-      const args: string[] = [];
-      if (filter.state !== undefined) {
-        args.push(filter.state);
-        where.push(`state = $${args.length}`);
-      }
-      if (filter.requester !== undefined) {
-        args.push(filter.requester);
-        where.push(`subject = $${args.length}`);
-      }
-      const sql = `SELECT record_json FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC LIMIT ${Math.trunc(filter.limit)}`;
-      const { rows } = await pool.query<Row>(sql, args);
+      const { sql, args } = listQuery(filter);
+      const { rows } = await pool.query<ApprovalRow>(numberPlaceholders(sql), args);
       return rows.map((r) => parse(r)!);
     },
     async findOpen(subject, fp, now) {
-      const { rows } = await pool.query<Row>(
-        `SELECT record_json FROM approvals WHERE subject = $1 AND fingerprint = $2
-           AND ((state = 'pending' AND expires_at > $3) OR (state = 'approved' AND grant_expires_at > $3))
-         ORDER BY created_at DESC LIMIT 1`,
-        [subject, fp, now],
-      );
+      const { rows } = await pool.query<ApprovalRow>(SQL.open, [subject, fp, now, now]);
       return parse(rows[0]);
     },
     async update<T>(id: string, change: ApprovalChange<T>) {
       const done = await inTransaction(pool, async (client) => {
-        const { rows } = await client.query<Row>('SELECT record_json FROM approvals WHERE id = $1 FOR UPDATE', [id]);
+        const { rows } = await client.query<ApprovalRow>(`${SQL.byId} FOR UPDATE`, [id]);
         const current = parse(rows[0]);
         if (current === undefined) return undefined;
         const { next, result } = change(current);
@@ -114,7 +102,7 @@ export function createPostgresApprovalsRepo(pool: pg.Pool, options: { onListenEr
     },
     async expire(now) {
       const out = await inTransaction(pool, async (client) => {
-        const { rows } = await client.query<Row>("SELECT record_json FROM approvals WHERE state = 'pending' AND expires_at <= $1 FOR UPDATE SKIP LOCKED", [now]);
+        const { rows } = await client.query<ApprovalRow>(`${SQL.due} FOR UPDATE SKIP LOCKED`, [now]);
         const list = rows.map((row) => expired(parse(row)!, now));
         for (const a of list) await write(client, a);
         return list;
@@ -123,16 +111,11 @@ export function createPostgresApprovalsRepo(pool: pg.Pool, options: { onListenEr
       return out;
     },
     async declareReason(subject, reason, expiresAt) {
-      if (reason === null) await pool.query('DELETE FROM declared_reasons WHERE subject = $1', [subject]);
-      else {
-        await pool.query(
-          'INSERT INTO declared_reasons (subject, reason, expires_at) VALUES ($1, $2, $3) ON CONFLICT (subject) DO UPDATE SET reason = excluded.reason, expires_at = excluded.expires_at',
-          [subject, reason, expiresAt],
-        );
-      }
+      if (reason === null) await pool.query(SQL.clearReason, [subject]);
+      else await pool.query(SQL.upsertReason, [subject, reason, expiresAt]);
     },
     async declaredReason(subject, now) {
-      const { rows } = await pool.query<{ reason: string }>('SELECT reason FROM declared_reasons WHERE subject = $1 AND expires_at > $2', [subject, now]);
+      const { rows } = await pool.query<{ reason: string }>(SQL.readReason, [subject, now]);
       return rows[0]?.reason;
     },
     watch(fn) {

@@ -1,34 +1,25 @@
 import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
-import { APPROVAL_INSERT_COLUMNS, approvalColumns, expired } from '../approvals/store.js';
+import { expired } from '../approvals/store.js';
 import type { ApprovalChange, ApprovalsRepo } from '../approvals/store.js';
 import type { Approval } from '../approvals/types.js';
-
-type Row = { record_json: string };
+import { APPROVAL_SQL, approvalColumns, listQuery, parseApproval, writeArgs } from './approvals-rows.js';
+import type { ApprovalRow } from './approvals-rows.js';
 
 /** Approvals in the embedded SQLite store; changes are announced within this process. */
 export function createSqliteApprovalsRepo(db: Database.Database): ApprovalsRepo {
-  const insert = db.prepare(`INSERT INTO approvals (${APPROVAL_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
-  const byId = db.prepare<[string], Row>('SELECT record_json FROM approvals WHERE id = ?');
-  const write = db.prepare<[string, number | null, string, string]>('UPDATE approvals SET state = ?, grant_expires_at = ?, record_json = ? WHERE id = ?');
-  const open = db.prepare<[string, string, number, number], Row>(
-    `SELECT record_json FROM approvals WHERE subject = ? AND fingerprint = ?
-       AND ((state = 'pending' AND expires_at > ?) OR (state = 'approved' AND grant_expires_at > ?))
-     ORDER BY created_at DESC LIMIT 1`,
-  );
-  const due = db.prepare<[number], Row>("SELECT record_json FROM approvals WHERE state = 'pending' AND expires_at <= ?");
-  const upsertReason = db.prepare<[string, string, number]>(
-    'INSERT INTO declared_reasons (subject, reason, expires_at) VALUES (?, ?, ?) ON CONFLICT (subject) DO UPDATE SET reason = excluded.reason, expires_at = excluded.expires_at',
-  );
-  const clearReason = db.prepare<[string]>('DELETE FROM declared_reasons WHERE subject = ?');
-  const readReason = db.prepare<[string, number], { reason: string }>('SELECT reason FROM declared_reasons WHERE subject = ? AND expires_at > ?');
+  const insert = db.prepare(APPROVAL_SQL.insert);
+  const byId = db.prepare<[string], ApprovalRow>(APPROVAL_SQL.byId);
+  const write = db.prepare<[string, number | null, string, string]>(APPROVAL_SQL.write);
+  const open = db.prepare<[string, string, number, number], ApprovalRow>(APPROVAL_SQL.open);
+  const due = db.prepare<[number], ApprovalRow>(APPROVAL_SQL.due);
+  const upsertReason = db.prepare<[string, string, number]>(APPROVAL_SQL.upsertReason);
+  const clearReason = db.prepare<[string]>(APPROVAL_SQL.clearReason);
+  const readReason = db.prepare<[string, number], { reason: string }>(APPROVAL_SQL.readReason);
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
-  const parse = (row: Row | undefined): Approval | undefined => (row === undefined ? undefined : (JSON.parse(row.record_json) as Approval));
-  const store = (a: Approval): void => {
-    const cols = approvalColumns(a);
-    write.run(a.state, cols[6], cols[7], a.id);
-  };
+  const parse = parseApproval;
+  const store = (a: Approval): void => void write.run(...writeArgs(a));
 
   const update = db.transaction(<T>(id: string, change: ApprovalChange<T>): { result: T; written: boolean } | undefined => {
     const current = parse(byId.get(id));
@@ -51,18 +42,8 @@ export function createSqliteApprovalsRepo(db: Database.Database): ApprovalsRepo 
     },
     get: (id) => Promise.resolve(parse(byId.get(id))),
     list(filter) {
-      const where: string[] = [];
-      const args: string[] = [];
-      if (filter.state !== undefined) {
-        where.push('state = ?');
-        args.push(filter.state);
-      }
-      if (filter.requester !== undefined) {
-        where.push('subject = ?');
-        args.push(filter.requester);
-      }
-      const sql = `SELECT record_json FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC LIMIT ${Math.trunc(filter.limit)}`;
-      return Promise.resolve(db.prepare<string[], Row>(sql).all(...args).map((r) => parse(r)!));
+      const { sql, args } = listQuery(filter);
+      return Promise.resolve(db.prepare<string[], ApprovalRow>(sql).all(...args).map((r) => parse(r)!));
     },
     findOpen: (subject, fp, now) => Promise.resolve(parse(open.get(subject, fp, now, now))),
     update<T>(id: string, change: ApprovalChange<T>) {
