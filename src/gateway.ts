@@ -25,11 +25,17 @@ import { createPolicyStage } from './policy/stage.js';
 import { openShadowPolicy } from './policy/shadow.js';
 import { createApprovals } from './approvals/service.js';
 import { createApprovalStage } from './approvals/stage.js';
+import { createBudgetStage } from './budgets/stage.js';
 import { createNotifier } from './approvals/notify.js';
-import { createDryRunResolver } from './upstream/dry-run.js';
-import { createNamespaceLabels } from './upstream/namespace-labels.js';
+import { configuredClusters } from './clusters/config.js';
+import { createRouteStage } from './clusters/route.js';
+import { createClusterSet } from './clusters/set.js';
+import { createJoinTokens } from './tunnel/join-tokens.js';
+import { createTunnelRegistry } from './tunnel/registry.js';
+import { createTunnelUpstream } from './upstream/tunnel.js';
+import type { ResolvedObjects } from './policy/stage.js';
 import { createPipeline } from './pipeline/pipeline.js';
-import type { Stage } from './pipeline/context.js';
+import type { RequestContext, Stage } from './pipeline/context.js';
 import { forwardRequest } from './proxy/forward.js';
 import { auditStoreCheck, createHealthHandler, pingCheck, policyCheck, shutdownCheck, upstreamCheck } from './proxy/health.js';
 import { createLifecycle } from './proxy/drain.js';
@@ -40,8 +46,6 @@ import { listenForMetrics, metricsRoute } from './metrics/serve.js';
 import { accessLogger } from './log/access.js';
 import { respondWithStatus, respondWithStatusOnSocket } from './proxy/respond.js';
 import { forwardUpgrade } from './proxy/upgrade.js';
-import { createUpstream } from './upstream/client.js';
-import { loadKubeconfig } from './upstream/kubeconfig.js';
 
 export interface Gateway {
   /** https://host:port the gateway listens on. */
@@ -58,20 +62,19 @@ export interface Gateway {
 /**
  * Builds and starts the gateway from validated config: opens the data
  * directory, resolves the upstream credential, composes the pipeline
- * (identity → classify → impersonation guard → policy → upstream) and listens on HTTPS (HTTP/1.1 only, so
+ * (identity → classify → impersonation guard → policy → budget → approval → upstream) and listens on HTTPS (HTTP/1.1 only, so
  * upgrades never meet HTTP/2).
  *
  * @example
  * const gw = await startGateway(parseConfig({ upstream: { kubeconfig: '~/.kube/config' } }), log);
  */
 export async function startGateway(config: GatehouseConfig, log: Logger): Promise<Gateway> {
-  const target = loadKubeconfig(config.upstream.kubeconfig, config.upstream.context);
-  const upstream = createUpstream(target);
   const sans = [...config.tls.extraSans];
   if (config.listen.host !== '0.0.0.0' && config.listen.host !== '::') sans.push(config.listen.host);
   const state = await openDataDir({ dir: config.dataDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, sans });
 
   const lifecycle = createLifecycle();
+  const shuttingDown = new AbortController();
   // The sources are read only when Prometheus scrapes, after everything below exists.
   const metrics = metricsEnabled(config.metrics)
     ? createMetrics({
@@ -82,11 +85,25 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
         pendingApprovals: () => approvals.list({ state: 'pending', limit: 1000 }),
         policyRules: () => policy.current().rules.length,
         draining: () => lifecycle.draining(),
+        tunnels: () => agentClusters.map((cluster) => ({ cluster, agents: tunnels.agents(cluster).length, openStreams: tunnels.agents(cluster).reduce((n, a) => n + a.openStreams, 0) })),
       })
     : undefined;
   const policy = openPolicy(config.policy, { log, onReload: (trigger, ok) => metrics?.policyReload(trigger, ok) });
   const shadow = config.policy.shadow && openShadowPolicy(config.policy, config.policy.shadow, { log });
   const store = await openStore(configuredStoreLocation(config));
+  const clusterList = configuredClusters(config);
+  const agentClusters = clusterList.clusters.filter((c) => c.agent !== undefined).map((c) => c.name);
+  const joinTokens = createJoinTokens(store.clusterAgentTokens);
+  const tunnels = createTunnelRegistry({
+    joinTokens,
+    clusters: new Set(agentClusters),
+    log,
+    onConnect: (cluster, result) => metrics?.tunnelConnect(cluster, result),
+  });
+  const clusters = createClusterSet(clusterList.clusters, clusterList.defaultName, {
+    agentUpstream: (c) => createTunnelUpstream(c.name, tunnels, { waitMs: (c.agent?.waitSeconds ?? 10) * 1000 }),
+    impersonate: config.identity.impersonation.enabled,
+  });
   const signer = loadAuditSigner(config.dataDir);
   const writer = createAuditWriter(
     store.audit,
@@ -103,7 +120,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     },
   });
   const masker = createMasker(config.masking);
-  const resolveObject = createDryRunResolver(upstream, { timeoutMs: 10_000 });
+  const resolveObject = (ctx: RequestContext): Promise<ResolvedObjects> => clusters.of(ctx).resolveObject(ctx);
   // The console's address is known once the listener is up (the port may be picked by the OS).
   let consoleUrl = config.approvals.consoleUrl ?? '';
   const approvals = createApprovals({
@@ -120,17 +137,26 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   ];
   const stages: Stage[] = [
     createIdentityStage(authenticators),
+    createRouteStage({ defaultCluster: clusterList.defaultName, known: (name) => clusters.get(name) !== undefined, names: () => clusters.all().map((c) => c.name) }),
     createClassifyStage(config.limits),
     createImpersonationGuard(),
     createPolicyStage({
       policy,
-      namespaceLabels: createNamespaceLabels(upstream, { ttlMs: 5_000 }),
+      namespaceLabels: (namespace, ctx) => clusters.of(ctx).namespaceLabels(namespace),
       resolveObject,
       masking: true,
       approvals: config.approvals.enabled,
       shadow,
     }),
-    ...(config.approvals.enabled ? [createApprovalStage({ approvals, holdMs: config.approvals.holdSeconds * 1000, resolveObject, masker })] : []),
+    createBudgetStage({
+      policy,
+      repo: store.budgets,
+      resolveObject,
+      namespaceLabels: (namespace, ctx) => clusters.of(ctx).namespaceLabels(namespace),
+      approvals: config.approvals.enabled,
+      onPruneError: (err) => log.warn({ err }, 'pruning expired budget counts failed'),
+    }),
+    ...(config.approvals.enabled ? [createApprovalStage({ approvals, holdMs: config.approvals.holdSeconds * 1000, resolveObject, masker, stopHolding: shuttingDown.signal })] : []),
   ];
   const observe = requestObserver(metrics, config.log.access ? accessLogger(log) : undefined);
   const forwarding = { timeouts: config.timeouts, impersonate: config.identity.impersonation.enabled, masker };
@@ -142,11 +168,11 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       forward: (ctx, res, completion) => {
         ctx.req.headers['audit-id'] = ctx.id;
         res.setHeader('audit-id', ctx.id);
-        return forwardRequest(ctx, res, upstream, forwarding, completion);
+        return forwardRequest(ctx, res, clusters.of(ctx).upstream, forwarding, completion);
       },
       forwardUpgrade: (ctx, socket, head, completion) => {
         ctx.req.headers['audit-id'] = ctx.id;
-        return forwardUpgrade(ctx, socket, head, upstream, forwarding, completion);
+        return forwardUpgrade(ctx, socket, head, clusters.of(ctx).upstream, forwarding, completion);
       },
     },
     {
@@ -159,7 +185,17 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   );
   const health = createHealthHandler({
     livez: [pingCheck],
-    readyz: [pingCheck, shutdownCheck(() => lifecycle.draining()), policyCheck(policy), auditStoreCheck(() => writer.stats()), upstreamCheck(upstream)],
+    // Agent-mode clusters stay out of readyz: a gateway taken out of rotation could never be reached by the agent it waits for.
+    readyz: [
+      pingCheck,
+      shutdownCheck(() => lifecycle.draining()),
+      policyCheck(policy),
+      auditStoreCheck(() => writer.stats()),
+      ...clusters
+        .all()
+        .filter((c) => c.mode === 'direct')
+        .map((c) => upstreamCheck(c.upstream, c.name === 'default' ? 'upstream' : `upstream:${c.name}`)),
+    ],
   });
   const scrape = metrics && config.metrics.token ? metricsRoute(config.metrics.token, metrics.registry) : undefined;
   const ownRoute = scrape ? (req: IncomingMessage, res: ServerResponse) => health(req, res) || scrape(req, res) : health;
@@ -178,6 +214,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   });
   // Upgraded sockets leave the server's books; track them so close() ends exec sessions too.
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    if (tunnels.handleUpgrade(req, socket, head)) return;
     lifecycle.trackUpgrade(socket);
     pipeline.handleUpgrade(req, socket, head);
   });
@@ -204,7 +241,10 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   consoleHandler = createConsoleHandler({
     settings: {
       ...consoleSettings,
-      approverGroups: () => [...config.approvals.approverGroups, ...policy.current().rules.flatMap((r) => r.review?.approverGroups ?? [])],
+      approverGroups: () => [
+        ...config.approvals.approverGroups,
+        ...[...policy.current().rules, ...policy.current().budgets].flatMap((r) => r.review?.approverGroups ?? []),
+      ],
     },
     dataDir: config.dataDir,
     authenticate: authenticateRequest,
@@ -214,11 +254,22 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     policy,
     shadowPolicy: shadow !== undefined,
     tokens,
+    clusters: {
+      list: () =>
+        clusters.all().map((c) => ({
+          name: c.name,
+          mode: c.mode,
+          default: c === clusters.defaultCluster,
+          where: c.upstream.where,
+          agents: c.mode === 'agent' ? tunnels.agents(c.name) : [],
+        })),
+      joinTokens,
+    },
     log,
   });
   consoleUrl ||= `${consoleSettings.publicUrl}/ui`;
   mcpHandler = createMcpHandler({ gatewayUrl: url, caPem: state.tls.caPem, authenticate: authenticateRequest, log });
-  log.info({ url, upstream: target.server.origin, context: target.contextName, metrics: metricsListener?.url }, 'gateway listening');
+  log.info({ url, clusters: clusters.all().map((c) => `${c.name} (${c.upstream.where})`), defaultCluster: clusterList.defaultName, metrics: metricsListener?.url }, 'gateway listening');
 
   return {
     url,
@@ -226,9 +277,11 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     metricsUrl: metricsListener?.url,
     reload: () => policy.reload(),
     close: async () => {
+      shuttingDown.abort();
       const drained = await lifecycle.drain(server, { delayMs: config.shutdown.delaySeconds * 1000, drainMs: config.shutdown.drainSeconds * 1000 });
       log.info(drained, 'stopped serving');
-      upstream.close();
+      tunnels.close();
+      clusters.close();
       await metricsListener?.close();
       policy.close();
       shadow?.close();

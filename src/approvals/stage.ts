@@ -30,6 +30,8 @@ export interface ApprovalStageOptions {
   /** The object a write would store and the live one (server-side dry-run), for the approver's diff. */
   resolveObject?: ((ctx: RequestContext) => Promise<ResolvedObjects>) | undefined;
   masker: Masker;
+  /** Aborted when the gateway begins to shut down: held requests are answered at once, retryable; their approvals stay open. */
+  stopHolding?: AbortSignal | undefined;
 }
 
 const RETRY_SECONDS = 5;
@@ -106,7 +108,8 @@ export function createApprovalStage(options: ApprovalStageOptions): Stage {
     }
 
     const gone = clientGone(ctx);
-    const settled = await approvals.waitForDecision(approval.id, opts.holdMs, gone.signal).finally(gone.release);
+    const signal = opts.stopHolding ? AbortSignal.any([gone.signal, opts.stopHolding]) : gone.signal;
+    const settled = await approvals.waitForDecision(approval.id, opts.holdMs, signal).finally(gone.release);
     ctx.approval = { approval: settled, viaGrant: false };
     switch (settled.state) {
       case 'approved': {
@@ -128,12 +131,14 @@ export function createApprovalStage(options: ApprovalStageOptions): Stage {
           ),
         );
       case 'pending':
+        // The approval lives in the store, so the retry (to this or another replica) finds it, or its grant.
+        if (opts.stopHolding?.aborted) return stop(pending(settled, decision, approvals, 'is waiting for a person, and this gateway is restarting', RETRY_SECONDS));
         return stop(pending(settled, decision, approvals, 'is waiting for a person'));
     }
   }
 }
 
-function pending(a: Approval, decision: Decision, approvals: Approvals, status: string): GatehouseError {
+function pending(a: Approval, decision: Decision, approvals: Approvals, status: string, retryAfterSeconds?: number): GatehouseError {
   const r = a.requirements;
   const approved = a.decisions.filter((d) => d.decision === 'approve').length;
   const who = r.approverGroups.map((g) => `"${g}"`).join(', ');
@@ -143,7 +148,7 @@ function pending(a: Approval, decision: Decision, approvals: Approvals, status: 
     `needs approval: policy rule "${decision.rule}": ${sentence(decision.message)} Approval ${a.id} ${status} (members of ${who}; ${approved} of ${r.quorum} approvals so far). ` +
       `Approve it at ${approvals.approvalUrl(a.id)}, then retry the same command: once approved, this identical request is let through ${uses} within ${minutes(r.grantTtlMs)}. ` +
       `Do not change the request; a different one needs its own approval.`,
-    { causes: [{ reason: 'GatehouseApproval', message: a.id, field: 'approval' }] },
+    { causes: [{ reason: 'GatehouseApproval', message: a.id, field: 'approval' }], ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) },
   );
 }
 

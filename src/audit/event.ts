@@ -44,6 +44,8 @@ const requestSchema = z.looseObject({
   name: z.string(),
   path: z.string(),
   query: z.string(),
+  /** The named cluster (absent in records written before clusters existed, and when routing did not run). */
+  cluster: z.string().optional(),
 });
 
 const matchedRuleSchema = z.looseObject({ rule: z.string(), action: z.string(), message: z.string().optional() });
@@ -216,6 +218,8 @@ export interface DecisionLike {
   errors?: ReadonlyArray<{ rule: string; error: string }> | undefined;
   /** Labels of the target namespace, when policy looked them up (so a backtest can reuse them). */
   namespaceLabels?: Readonly<Record<string, string>> | undefined;
+  /** Blast-radius budgets the request counted against, or the one that stopped it (src/budgets). */
+  budgets?: ReadonlyArray<object> | undefined;
 }
 
 /**
@@ -257,6 +261,7 @@ export function buildAuditEvent(input: AuditEventInput): AuditEvent {
       name: r?.name ?? '',
       path: r?.path ?? path,
       query: r?.query ?? query,
+      ...(r?.cluster !== undefined ? { cluster: r.cluster } : {}),
     },
     result: { status: input.result.status, code: input.result.code, durationMs: input.result.durationMs },
     bodies: { request: input.bodies?.request, response: input.bodies?.response, masked: input.bodies?.masked ?? false },
@@ -282,6 +287,7 @@ function decisionRecord(d: DecisionLike): AuditDecision {
     matched: (d.matched ?? []).map((m) => ({ rule: m.rule, action: m.action, message: m.message })),
     errors: d.errors && d.errors.length > 0 ? d.errors.map((e) => ({ rule: e.rule, error: e.error })) : undefined,
     ...(d.namespaceLabels !== undefined ? { namespaceLabels: { ...d.namespaceLabels } } : {}),
+    ...(d.budgets !== undefined && d.budgets.length > 0 ? { budgets: d.budgets.map((b) => ({ ...b })) } : {}),
   };
 }
 

@@ -32,7 +32,7 @@ export function createClassifyStage(options: ClassifyOptions): Stage {
       const q = rawUrl.indexOf('?');
       const contentTypeHeader = ctx.req.headers['content-type'];
       const contentType = contentTypeHeader?.split(';', 1)[0]?.trim().toLowerCase() || undefined;
-      const request: KubeRequest = { ...result.info, query: q === -1 ? '' : rawUrl.slice(q + 1), contentType, object: undefined };
+      const request: KubeRequest = { ...result.info, cluster: ctx.cluster, query: q === -1 ? '' : rawUrl.slice(q + 1), contentType, object: undefined };
       ctx.request = request;
 
       if (ctx.upgrade || !result.info.isResourceRequest || !WRITE_VERBS.has(result.info.verb)) return CONTINUE;

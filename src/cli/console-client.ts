@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Agent, fetch } from 'undici';
 import { loadKubeconfig } from '../upstream/kubeconfig.js';
+import { CLUSTER_PATH_PREFIX } from '../clusters/route.js';
 import { defaultKubeconfig } from './serve.js';
 
 export interface ConsoleClientFlags {
@@ -40,6 +41,8 @@ export interface GatewayEndpoint {
   rejectUnauthorized: boolean;
   /** The kubeconfig context's namespace, if it names one. */
   namespace: string | undefined;
+  /** The gateway cluster the kubeconfig's server URL names (`…/clusters/<name>`), if any. */
+  cluster: string | undefined;
 }
 
 export function resolveGatewayEndpoint(flags: ConsoleClientFlags): GatewayEndpoint {
@@ -59,7 +62,8 @@ export function resolveGatewayEndpoint(flags: ConsoleClientFlags): GatewayEndpoi
     );
   }
   const ca = flags.caFile !== undefined ? readFileSync(flags.caFile) : target?.ca;
-  return { server, token, ca, rejectUnauthorized: !(target?.insecureSkipTlsVerify ?? false), namespace: target?.namespace };
+  const cluster = target === undefined ? undefined : new RegExp(`^${CLUSTER_PATH_PREFIX}([a-z0-9-]+)/?$`).exec(target.server.pathname)?.[1];
+  return { server, token, ca, rejectUnauthorized: !(target?.insecureSkipTlsVerify ?? false), namespace: target?.namespace, cluster };
 }
 
 export function consoleClient(flags: ConsoleClientFlags): ConsoleClient {

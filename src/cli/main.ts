@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { registerKubeconfig } from './kubeconfig.js';
+import { registerAgent } from './agent.js';
+import { registerClusters } from './clusters.js';
 import { registerApprovals, registerReason } from './approvals.js';
 import { registerAudit } from './audit.js';
 import { registerDoctor } from './doctor.js';
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
   registerUp(program);
   registerDoctor(program);
   registerTokens(program);
+  registerClusters(program);
+  registerAgent(program);
   registerLogin(program);
   registerPolicy(program);
   registerAudit(program);

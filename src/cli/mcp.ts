@@ -27,6 +27,7 @@ export function registerMcp(program: Command): void {
       const maxOutput = Number(flags.maxOutput);
       if (!Number.isInteger(maxOutput) || maxOutput < 1000) throw new Error('--max-output must be a whole number of at least 1000');
       const endpoint = resolveGatewayEndpoint(flags);
+      // A kubeconfig for one of the gateway's clusters (…/clusters/<name>) keeps the tools on that cluster.
       const client = createGatewayClient(endpoint);
       const server = createGatehouseMcpServer({ client, readOnly: flags.readOnly ?? false, defaultNamespace: flags.namespace ?? endpoint.namespace, maxOutput });
       const transport = new StdioServerTransport();

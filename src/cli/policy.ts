@@ -91,7 +91,8 @@ export function registerPolicy(program: Command): void {
       const explanation = explainPolicy(compiled, { request, principal, object, namespaceLabels });
       if (flags.json) {
         const rules = explanation.rules.map((e) => ({ rule: e.rule.name, policy: e.rule.policy, location: e.rule.location, action: e.rule.action, outcome: e.outcome, reason: e.reason }));
-        process.stdout.write(`${JSON.stringify({ decision: explanation.decision, rules }, null, 2)}\n`);
+        const budgets = explanation.budgets?.map((b) => ({ budget: b.budget.name, policy: b.budget.policy, location: b.budget.location, limit: b.budget.summary, action: b.budget.action, applies: b.applies, reason: b.reason }));
+        process.stdout.write(`${JSON.stringify({ decision: explanation.decision, rules, ...(budgets ? { budgets } : {}) }, null, 2)}\n`);
       } else {
         process.stdout.write(formatExplanation(explanation));
       }

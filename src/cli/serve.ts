@@ -61,7 +61,8 @@ export function registerServe(program: Command): void {
       section('listen', listen);
       section('tls', { certFile: flags.tlsCert, keyFile: flags.tlsKey, extraSans: flags.tlsSan });
       section('upstream', {
-        kubeconfig: flags.upstreamKubeconfig ?? (fromFile.upstream?.kubeconfig === undefined ? defaultKubeconfig() : undefined),
+        // The local kubeconfig is the default upstream only when the file names no cluster at all.
+        kubeconfig: flags.upstreamKubeconfig ?? (fromFile.upstream?.kubeconfig === undefined && fromFile.clusters === undefined ? defaultKubeconfig() : undefined),
         context: flags.context,
       });
       section('limits', { maxBodyBytes: flags.maxBodyBytes === undefined ? undefined : Number(flags.maxBodyBytes) });

@@ -10,6 +10,7 @@ import { maskingConfigSchema } from '../masking/config.js';
 import { approvalsConfigSchema } from '../approvals/config.js';
 import { consoleConfigSection } from '../console/config.js';
 import { metricsConfigSchema } from '../metrics/config.js';
+import { clusterConfigSchema, clusterNameSchema, configuredClusters } from '../clusters/config.js';
 
 export const configSchema = z
   .object({
@@ -31,12 +32,19 @@ export const configSchema = z
       .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), 'tls.certFile and tls.keyFile go together')
       .default({ extraSans: [] }),
     dataDir: z.string().default(join(homedir(), '.gatehouse')),
+    /** The single-cluster shorthand: one cluster reached directly (named `default` unless `name` says otherwise). */
     upstream: z
       .object({
         kubeconfig: z.string(),
         context: z.string().optional(),
+        name: clusterNameSchema.default('default'),
       })
-      .strict(),
+      .strict()
+      .optional(),
+    /** Further named clusters, direct or through cluster agents; clients pick one with `/clusters/<name>` (docs/clusters.md). */
+    clusters: z.array(clusterConfigSchema).default([]),
+    /** Where requests without a `/clusters/<name>` prefix go; default: `upstream`, else the first of `clusters`. */
+    defaultCluster: clusterNameSchema.optional(),
     limits: z
       .object({
         /** Largest request body buffered for inspection (the API server's own default is 3 MiB). */
@@ -103,7 +111,14 @@ export const configSchema = z
       .strict()
       .default({ delaySeconds: 0, drainSeconds: 20 }),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    try {
+      configuredClusters(c);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message, path: ['clusters'] });
+    }
+  });
 
 export type GatehouseConfig = z.infer<typeof configSchema>;
 export type GatehouseConfigInput = z.input<typeof configSchema>;

@@ -31,6 +31,8 @@ import { createSessionCodec, loadSessionKey } from './session.js';
 import { signInRoutes } from './signin.js';
 import { createStaticHandler, DEFAULT_WEB_ROOT } from './static.js';
 import { tokenRoutes } from './tokens.js';
+import { clusterRoutes } from './clusters.js';
+import type { ClusterSource } from './clusters.js';
 import type { ConsoleSettings } from './settings.js';
 
 export { bearerAuthenticator, type RequestAuthenticator } from './auth.js';
@@ -52,6 +54,8 @@ export interface ConsoleDeps {
   /** Whether a shadow policy is recorded beside the enforced one (`policy.shadow`). */
   shadowPolicy?: boolean;
   tokens: TokenService;
+  /** The clusters served and their agents; join tokens for agents. */
+  clusters: ClusterSource;
   log: Logger;
   /** The built web app; default `dist/web` of this package. */
   webRoot?: string;
@@ -94,6 +98,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
       ...policyRoutes(deps.policy),
       ...backtestRoutes(deps.audit, { shadow: deps.shadowPolicy ?? false }),
       ...tokenRoutes(deps.tokens),
+      ...clusterRoutes(deps.clusters),
     ],
     createCallerResolver(deps.authenticate, codec, settings),
     { log, devLogin: settings.devLogin },

@@ -8,6 +8,7 @@ export const errorCodes = {
   GH_UNAUTHENTICATED: { httpStatus: 401, reason: 'Unauthorized' },
   GH_IMPERSONATION_REFUSED: { httpStatus: 403, reason: 'Forbidden' },
   GH_BAD_REQUEST_PATH: { httpStatus: 400, reason: 'BadRequest' },
+  GH_UNKNOWN_CLUSTER: { httpStatus: 404, reason: 'NotFound' },
   GH_BAD_REQUEST_BODY: { httpStatus: 400, reason: 'BadRequest' },
   GH_BODY_TOO_LARGE: { httpStatus: 413, reason: 'RequestEntityTooLarge' },
   GH_METHOD_NOT_ALLOWED: { httpStatus: 405, reason: 'MethodNotAllowed' },
@@ -25,6 +26,8 @@ export const errorCodes = {
   GH_APPROVAL_REASON_REQUIRED: { httpStatus: 403, reason: 'Forbidden' },
   GH_APPROVAL_FAILED: { httpStatus: 503, reason: 'ServiceUnavailable' },
   GH_MASKING_UNAVAILABLE: { httpStatus: 403, reason: 'Forbidden' },
+  GH_BUDGET_EXCEEDED: { httpStatus: 403, reason: 'Forbidden' },
+  GH_BUDGET_UNAVAILABLE: { httpStatus: 503, reason: 'ServiceUnavailable' },
   // Nominal status: the real one and its reason are copied from the API server's refusal of the dry-run.
   GH_DRY_RUN_REFUSED: { httpStatus: 422, reason: 'Invalid' },
   GH_MASKING_FAILED: { httpStatus: 502, reason: 'InternalError' },

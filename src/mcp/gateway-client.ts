@@ -12,6 +12,7 @@ import { Agent, fetch } from 'undici';
 import type { Dispatcher } from 'undici';
 import WebSocket from 'ws';
 import { REASON_HEADER } from '../approvals/reason.js';
+import { CLUSTER_PATH_PREFIX } from '../clusters/route.js';
 
 /** The gateway and the credential every call carries. */
 export interface GatewayTarget {
@@ -21,6 +22,8 @@ export interface GatewayTarget {
   /** PEM CA bundle; undefined means the system roots. */
   ca?: Buffer | string | undefined;
   rejectUnauthorized?: boolean;
+  /** The gateway cluster Kubernetes calls go to (`/clusters/<name>`); the gateway's default cluster when absent. */
+  cluster?: string | undefined;
 }
 
 /** Headers that say who is calling and why; they land in the audit record. */
@@ -96,10 +99,13 @@ export function createGatewayClient(target: GatewayTarget): GatewayClient {
     ...(labels.reason ? { [REASON_HEADER]: headerSafe(labels.reason) } : {}),
   });
 
+  // Kubernetes paths go to the chosen cluster; the gateway's own API (/gatehouse/…) lives at its root.
+  const routed = (path: string): string => (target.cluster === undefined || path.startsWith('/gatehouse/') ? path : `${CLUSTER_PATH_PREFIX}${target.cluster}${path}`);
+
   const request = async (options: KubeRequestOptions, labels: CallLabels): Promise<KubeResponse> => {
     let res;
     try {
-      res = await fetch(`${target.server}${options.path}`, {
+      res = await fetch(`${target.server}${routed(options.path)}`, {
         method: options.method ?? 'GET',
         dispatcher,
         headers: {
@@ -129,7 +135,7 @@ export function createGatewayClient(target: GatewayTarget): GatewayClient {
       }
     },
     websocket(pathAndQuery, protocols, labels) {
-      const url = `${target.server.replace(/^http/, 'ws')}${pathAndQuery}`;
+      const url = `${target.server.replace(/^http/, 'ws')}${routed(pathAndQuery)}`;
       return new WebSocket(url, protocols, { headers: headersFor(labels), ...tls, maxPayload: MAX_RESPONSE_BYTES });
     },
     close: () => dispatcher.close(),

@@ -26,6 +26,8 @@ export interface MetricsSources {
   policyRules(): number;
   /** True from the moment shutdown began. */
   draining(): boolean;
+  /** Connected cluster agents and their open tunnel streams, per agent-mode cluster. */
+  tunnels(): readonly { cluster: string; agents: number; openStreams: number }[];
 }
 
 /** Which part of the store failed, for gatehouse_store_errors_total. */
@@ -39,6 +41,8 @@ export interface GatewayMetrics {
   observeUpstream(ctx: RequestContext, latencyMs: number): void;
   storeError(component: StoreComponent): void;
   policyReload(trigger: ReloadTrigger, ok: boolean): void;
+  /** A cluster agent tried to connect; `result` is `connected` or why it was refused. */
+  tunnelConnect(cluster: string, result: string): void;
 }
 
 // Stage timings run from microseconds (classify) to the approval hold (a minute and more).
@@ -60,8 +64,8 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
 
   const requests = new Counter({
     name: 'gatehouse_requests_total',
-    help: 'Requests answered, by verb, resource, subresource, policy decision and HTTP status code.',
-    labelNames: ['verb', 'resource', 'subresource', 'decision', 'code'] as const,
+    help: 'Requests answered, by cluster, verb, resource, subresource, policy decision and HTTP status code.',
+    labelNames: ['cluster', 'verb', 'resource', 'subresource', 'decision', 'code'] as const,
     registers,
   });
   const requestDuration = new Histogram({
@@ -96,6 +100,14 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     labelNames: ['trigger', 'result'] as const,
     registers,
   });
+  const tunnelConnects = new Counter({
+    name: 'gatehouse_tunnel_connections_total',
+    help: 'Cluster agent connection attempts, by cluster and result (connected, unauthenticated, unknown-cluster, bad-hello…).',
+    labelNames: ['cluster', 'result'] as const,
+    registers,
+  });
+  tunnelGauge('gatehouse_tunnel_agents', 'Cluster agents connected, by cluster (agent-mode clusters only).', 'agents');
+  tunnelGauge('gatehouse_tunnel_open_streams', 'Requests and sessions riding cluster agent tunnels, by cluster.', 'openStreams');
   const lastReload = new Gauge({
     name: 'gatehouse_policy_last_reload_success_timestamp_seconds',
     help: 'When the policy in force was loaded (Unix time).',
@@ -148,6 +160,20 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     });
   }
 
+  /** A per-cluster gauge read from the tunnel registry at scrape time. */
+  function tunnelGauge(name: string, help: string, field: 'agents' | 'openStreams'): void {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['cluster'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const t of sources.tunnels()) this.set({ cluster: t.cluster }, t[field]);
+      },
+    });
+  }
+
   /** A gauge over the shared approvals read; left unchanged when the store failed. */
   function approvalsGauge(name: string, help: string, field: 'count' | 'oldestSeconds'): void {
     new Gauge({
@@ -190,8 +216,9 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
       const resource = resourceLabel(ctx);
       const subresource = subresourceLabel(ctx);
       const decision = decisionLabel(ctx);
-      const key = `${verb}|${resource}|${subresource}|${decision}|${status}`;
-      child(requestChildren, key, () => requests.labels(verb, resource, subresource, decision, String(status))).inc();
+      const cluster = ctx.cluster ?? '';
+      const key = `${cluster}|${verb}|${resource}|${subresource}|${decision}|${status}`;
+      child(requestChildren, key, () => requests.labels(cluster, verb, resource, subresource, decision, String(status))).inc();
       for (const stage in ctx.timings) {
         child(stageChildren, stage, () => stageDuration.labels(stage)).observe(ctx.timings[stage]! / 1e6);
       }
@@ -204,6 +231,9 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     },
     storeError(component) {
       storeErrors.inc({ component });
+    },
+    tunnelConnect(cluster, result) {
+      tunnelConnects.inc({ cluster, result });
     },
     policyReload(trigger, ok) {
       reloads.inc({ trigger, result: ok ? 'success' : 'failure' });

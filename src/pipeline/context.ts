@@ -21,6 +21,8 @@ export interface RequestContext {
   readonly arrivedMicros: number;
   /** identity */
   principal?: Principal;
+  /** route: the named cluster the request goes to (its `/clusters/<name>` prefix is gone from req.url by then). */
+  cluster?: string;
   /** classify */
   request?: KubeRequest;
   /** classify: the request body, read (bounded) only when a later stage needs it. */

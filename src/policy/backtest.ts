@@ -154,6 +154,7 @@ function kubeRequestOf(event: AuditEvent, object: unknown): KubeRequest | undefi
     subresource: r.subresource,
     name: r.name,
     query: r.query,
+    cluster: r.cluster,
     contentType: event.bodies.request?.contentType,
     object,
   };

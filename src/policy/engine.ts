@@ -14,6 +14,7 @@
 
 import type { KubeRequest } from '../classify/kube-request.js';
 import type { Principal } from '../identity/principal.js';
+import type { BudgetNote } from '../budgets/model.js';
 import type { RequestFacts } from './match.js';
 import { staticMismatch } from './match.js';
 import { policyActions } from './model.js';
@@ -66,6 +67,8 @@ export interface Decision {
   readonly errors: readonly RuleError[];
   /** Labels of the target namespace the stage looked up, recorded so a backtest can decide again. */
   readonly namespaceLabels?: Readonly<Record<string, string>> | undefined;
+  /** Blast-radius budgets (the budget stage): the ones the request counted against, or the one that stopped it. */
+  readonly budgets?: readonly BudgetNote[] | undefined;
 }
 
 /** A rule's verdict, as the explain tool reports it. */
@@ -100,6 +103,7 @@ export function requestFacts(request: KubeRequest, principal: Principal, object:
     namespace: request.namespace,
     name: request.name !== '' ? request.name : objectName(object),
     path: request.path,
+    cluster: request.cluster ?? '',
     workload: request.isResourceRequest ? workloadOf(request.apiGroup, request.resource, request.subresource) : undefined,
     subject: principal.subject,
     groups: principal.groups,

@@ -6,7 +6,9 @@
  * @module
  */
 
+import type { CompiledBudget } from '../budgets/model.js';
 import { candidateRules, decide, requestFacts } from './engine.js';
+import { staticMismatch } from './match.js';
 import type { Decision, PolicyInput, RuleOutcome } from './engine.js';
 import { formatLocation } from './model.js';
 import type { CompiledPolicy, CompiledRule } from './model.js';
@@ -21,6 +23,14 @@ export interface Explanation {
   readonly decision: Decision;
   /** One entry per rule, in policy order. */
   readonly rules: readonly RuleExplanation[];
+  /** One entry per blast-radius budget: whether it would count (or, a scale guard, judge) the request if policy lets it through. */
+  readonly budgets?: readonly BudgetExplanation[];
+}
+
+export interface BudgetExplanation {
+  readonly budget: CompiledBudget;
+  readonly applies: boolean;
+  readonly reason: string;
 }
 
 /**
@@ -35,19 +45,34 @@ export function explainPolicy(policy: CompiledPolicy, input: PolicyInput): Expla
   const trace = (rule: CompiledRule, outcome: RuleOutcome, reason: string): void => void verdicts.set(rule, { rule, outcome, reason });
   const facts = requestFacts(input.request, input.principal, input.object);
   const decision = decide(policy, candidateRules(policy, facts, trace), facts, input, trace);
-  return { decision, rules: policy.rules.map((r) => verdicts.get(r) ?? { rule: r, outcome: 'not-matched', reason: 'not evaluated' }) };
+  const rules = policy.rules.map((r) => verdicts.get(r) ?? { rule: r, outcome: 'not-matched' as const, reason: 'not evaluated' });
+  const budgets = policy.budgets.map((b): BudgetExplanation => {
+    const miss = staticMismatch(b.match, facts);
+    if (miss !== undefined) return { budget: b, applies: false, reason: `${miss.field}: ${miss.actual(facts)} is not in ${miss.expected}` };
+    const selector = b.match.namespaceSelector;
+    if (selector !== undefined && (facts.namespace === '' || (input.namespaceLabels !== undefined && !selector.test(input.namespaceLabels)))) {
+      return { budget: b, applies: false, reason: `namespaceSelector: namespace "${facts.namespace}" has no labels matching ${selector.expected}` };
+    }
+    return { budget: b, applies: true, reason: b.counter !== undefined ? 'every match field holds: the request is counted' : 'every match field holds: updates and patches that change replicas are judged' };
+  });
+  return { decision, rules, ...(budgets.length > 0 ? { budgets } : {}) };
 }
 
 const OUTCOME_LABEL: Readonly<Record<RuleOutcome, string>> = { matched: 'MATCHED', 'not-matched': 'no', error: 'ERROR' };
 
 /** A plain-text table of the verdicts, then the decision. */
-export function formatExplanation({ decision, rules }: Explanation): string {
+export function formatExplanation({ decision, rules, budgets }: Explanation): string {
   const rows = rules.map((e) => [e.rule.name, e.rule.action, OUTCOME_LABEL[e.outcome], e.reason, formatLocation(e.rule.location)]);
   const out = [table(['RULE', 'ACTION', 'MATCHED', 'WHY', 'WHERE'], rows)];
   out.push('');
   const by = decision.rule === undefined ? 'by default (no rule matched)' : `by rule "${decision.rule}"`;
   out.push(`decision: ${decision.action} ${by}: ${decision.message}`);
   if (decision.hint !== undefined) out.push(`hint: ${decision.hint}`);
+  if (budgets !== undefined && budgets.length > 0) {
+    // Whether a budget is used up depends on live counts; the audit record names the one that decided.
+    const budgetRows = budgets.map((b) => [b.budget.name, b.budget.summary, b.budget.action, b.applies ? 'yes' : 'no', b.reason, formatLocation(b.budget.location)]);
+    out.push('', table(['BUDGET', 'LIMIT', 'PAST IT', 'APPLIES', 'WHY', 'WHERE'], budgetRows));
+  }
   return `${out.join('\n')}\n`;
 }
 

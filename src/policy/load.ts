@@ -9,6 +9,8 @@
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { compileBudget } from '../budgets/model.js';
+import type { CompiledBudget } from '../budgets/model.js';
 import { compileMatch } from './match.js';
 import { formatLocation, policyDocumentSchema } from './model.js';
 import type { CelCompiler, CelProgram, CompiledPolicy, CompiledRule, PolicyAction, RuleSpec, SourceLocation } from './model.js';
@@ -104,6 +106,7 @@ export function policyFiles(paths: readonly string[], problems: PolicyProblem[] 
 export function compilePolicy(texts: readonly PolicyText[], options: LoadOptions): CompiledPolicy {
   const problems: PolicyProblem[] = [];
   const rules: CompiledRule[] = [];
+  const budgets: CompiledBudget[] = [];
   const ruleNames = new Map<string, SourceLocation>();
   let defaultFrom: SourceLocation | undefined;
   let defaultAction = options.defaultAction;
@@ -142,6 +145,16 @@ export function compilePolicy(texts: readonly PolicyText[], options: LoadOptions
         const messageExpression = cel('messageExpression');
         rules.push(compileRule(rule, metadata.name, at(path), when, messageExpression));
       });
+      spec.budgets.forEach((budget, i) => {
+        const nameAt = at(['spec', 'budgets', i, 'name']);
+        const first = ruleNames.get(budget.name);
+        if (first !== undefined) {
+          problems.push({ ...nameAt, message: `spec.budgets[${i}].name: "${budget.name}" is already defined at ${formatLocation(first)}; rule and budget names must be unique` });
+          return;
+        }
+        ruleNames.set(budget.name, nameAt);
+        budgets.push(compileBudget(budget, metadata.name, at(['spec', 'budgets', i])));
+      });
     }
   }
   const disabled = new Set(options.disabledRules ?? []);
@@ -155,6 +168,7 @@ export function compilePolicy(texts: readonly PolicyText[], options: LoadOptions
     defaultAction,
     defaultActionFrom: defaultFrom ?? 'config',
     files: Object.freeze(texts.map((t) => t.file)),
+    budgets: Object.freeze(disabled.size === 0 ? budgets : budgets.filter((b) => !disabled.has(b.name))),
   });
 }
 

@@ -21,6 +21,8 @@ export interface RequestFacts {
   /** From the path, or for a create from the body's metadata.name; '' when the request names no object. */
   readonly name: string;
   readonly path: string;
+  /** The named cluster the request is for. */
+  readonly cluster: string;
   /** The workload whose pod template policy may judge (`apps/deployments`…), for a request on the workload itself. */
   readonly workload: string | undefined;
   readonly subject: string;
@@ -108,6 +110,10 @@ export function compileMatch(spec: MatchSpec): CompiledMatch {
       test: (f) => f.name !== '' && names.test(f.name),
       actual: (f) => (f.name === '' ? 'no name (the request names no single object)' : quote(f.name)),
     });
+  }
+  if (spec.clusters !== undefined) {
+    const clusters = compilePatterns(spec.clusters);
+    fields.push({ field: 'clusters', expected: list(spec.clusters), test: (f) => clusters.test(f.cluster), actual: (f) => quote(f.cluster) });
   }
   if (spec.users !== undefined) {
     const users = compilePatterns(spec.users);

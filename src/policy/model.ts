@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { durationText } from '../config/duration.js';
 import type { CelProgram, CompileResult } from './cel/index.js';
 import type { CompiledMatch } from './match.js';
+import type { CompiledBudget } from '../budgets/model.js';
 
 export const POLICY_API_VERSION = 'gatehouse.dev/v1alpha1';
 
@@ -100,6 +101,8 @@ export const matchSchema = z
     namespaces: patternList('namespace pattern'),
     namespaceSelector: labelSelectorSchema,
     names: patternList('name pattern'),
+    /** Cluster names (globs) as the gateway knows them: `clusters[].name`, or the default cluster's. */
+    clusters: patternList('cluster pattern'),
     users: patternList('user pattern'),
     groups: patternList('group pattern'),
     principalKinds: z.array(z.enum(principalKinds)).min(1, 'list at least one kind, or leave the field out to match any'),
@@ -171,6 +174,48 @@ export const ruleSchema = z
   .refine((r) => r.review === undefined || r.action === 'review', { message: '`review` settings need `action: review`', path: ['review'] });
 export type RuleSpec = z.infer<typeof ruleSchema>;
 
+/** Whose requests share one budget count (`per`); docs/policy.md#blast-radius-budgets. */
+export const budgetScopes = ['principal', 'principal+namespace', 'namespace', 'sponsor'] as const;
+export type BudgetScope = (typeof budgetScopes)[number];
+
+const scaleLimitsSchema = z
+  .object({
+    minReplicas: z.number().int().min(0).optional(),
+    maxReplicas: z.number().int().min(1).optional(),
+    /** Largest change relative to the current replicas, in percent (from 0 replicas only maxReplicas applies). */
+    maxChangePercent: z.number().positive().optional(),
+  })
+  .strict()
+  .refine((s) => s.minReplicas !== undefined || s.maxReplicas !== undefined || s.maxChangePercent !== undefined, 'set minReplicas, maxReplicas or maxChangePercent')
+  .refine((s) => s.minReplicas === undefined || s.maxReplicas === undefined || s.minReplicas <= s.maxReplicas, 'minReplicas is above maxReplicas');
+
+/** A blast-radius budget: a counter (`limit` per `window`) or a scale guard (`scale`). */
+export const budgetSchema = z
+  .object({
+    name: ruleName,
+    description: z.string().optional(),
+    match: matchSchema.default({}),
+    limit: z.number().int().min(1).max(1_000_000).optional(),
+    window: durationText.optional(),
+    per: z.enum(budgetScopes).optional(),
+    scale: scaleLimitsSchema.optional(),
+    action: z.enum(['review', 'deny']).default('review'),
+    message: z.string().optional(),
+    review: reviewSchema.optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    const counter = b.limit !== undefined || b.window !== undefined;
+    if (counter && b.scale !== undefined) ctx.addIssue({ code: 'custom', message: 'a budget is a counter (limit and window) or a scale guard (scale), not both; write two budgets', path: ['scale'] });
+    else if (!counter && b.scale === undefined) ctx.addIssue({ code: 'custom', message: 'give limit and window (a counter) or scale (a scale guard)', path: ['limit'] });
+    else if (counter && b.limit === undefined) ctx.addIssue({ code: 'custom', message: 'a counter needs limit: how many requests per window', path: ['limit'] });
+    else if (counter && b.window === undefined) ctx.addIssue({ code: 'custom', message: 'a counter needs window, e.g. 10m', path: ['window'] });
+    if (b.per !== undefined && !counter) ctx.addIssue({ code: 'custom', message: 'per applies to counters (limit and window) only', path: ['per'] });
+    if (b.review !== undefined && b.action !== 'review') ctx.addIssue({ code: 'custom', message: '`review` settings need `action: review`', path: ['review'] });
+    if (b.match.includeWorkloadTemplates === true) ctx.addIssue({ code: 'custom', message: 'includeWorkloadTemplates is for rules; a budget counts the request itself', path: ['match', 'includeWorkloadTemplates'] });
+  });
+export type BudgetSpec = z.infer<typeof budgetSchema>;
+
 export const policyDocumentSchema = z
   .object({
     apiVersion: z.literal(POLICY_API_VERSION, { error: `must be ${POLICY_API_VERSION}` }),
@@ -180,6 +225,8 @@ export const policyDocumentSchema = z
       .object({
         defaultAction: z.enum(policyActions).optional(),
         rules: z.array(ruleSchema).default([]),
+        /** Blast-radius budgets (src/budgets), checked after the rules on requests they let through. */
+        budgets: z.array(budgetSchema).default([]),
       })
       .strict(),
   })
@@ -245,6 +292,8 @@ export interface CompiledPolicy {
   readonly defaultActionFrom: SourceLocation | 'config';
   /** The files the policy was loaded from. */
   readonly files: readonly string[];
+  /** Blast-radius budgets in file order (the budget stage enforces them). */
+  readonly budgets: readonly CompiledBudget[];
 }
 
 /** The current policy; a reload swaps what `current()` returns. */

@@ -66,6 +66,7 @@ export function requestVariable(request: KubeRequest, principal: Principal, name
     dryRun: /(?:^|&)dryRun=All(?:&|$)/.test(request.query),
     verb: request.verb,
     path: request.path,
+    cluster: request.cluster ?? '',
   };
 }
 

@@ -27,12 +27,12 @@ export interface PolicyStageOptions {
   /** The compiled policy in force; read once per request, so a reload never splits one. */
   policy: PolicyHandle;
   /**
-   * Labels of a namespace, or undefined when it does not exist. Called only
+   * Labels of a namespace of the request's cluster, or undefined when it does not exist. Called only
    * when a rule that could match needs them; cache it (the lead's
    * implementation should). Throwing a GatehouseError stops the request with
    * it; any other throw stops it with GH_POLICY_UNAVAILABLE.
    */
-  namespaceLabels?: (namespace: string) => Promise<Readonly<Record<string, string>> | undefined>;
+  namespaceLabels?: (namespace: string, ctx: RequestContext) => Promise<Readonly<Record<string, string>> | undefined>;
   /**
    * The object a patch (or update) would produce and the current one, e.g.
    * by a server-side dry-run through the upstream. Called only for patches
@@ -115,7 +115,7 @@ async function gatherInputs(ctx: RequestContext, needs: RuleNeeds, options: Poli
     );
   }
   if (needs.namespace && request.namespace !== '' && options.namespaceLabels !== undefined) {
-    const labels = await gather(() => options.namespaceLabels!(request.namespace), `the labels of namespace "${request.namespace}"`);
+    const labels = await gather(() => options.namespaceLabels!(request.namespace, ctx), `the labels of namespace "${request.namespace}"`);
     if (labels instanceof GatehouseError) return labels;
     inputs.namespaceLabels = labels ?? {};
   }

@@ -12,6 +12,7 @@ import type { AuditStreamRef } from '../audit/event.js';
 import type { StreamRecorder } from '../audit/stream.js';
 import { addImpersonation } from './impersonation.js';
 import { maskDocument, maskPlanFor, requestHeadersForMasking } from './mask-response.js';
+import { statusFor } from '../kube/status.js';
 
 /**
  * Forwards one ordinary (non-upgrade) request to the upstream and streams the
@@ -174,14 +175,44 @@ export async function forwardRequest(
         ),
       );
     });
-    source.once('error', () => res.destroy());
-    upRes.once('error', () => res.destroy());
-    upRes.once('aborted', () => res.destroy());
+    const watchJson = ctx.request?.verb === 'watch' && (upRes.headers['content-type'] ?? '').startsWith('application/json');
+    // A JSON watch cut off upstream (the API server or a cluster agent's tunnel went away) ends with an ERROR
+    // event and a clean end, which kubectl reports and informers answer by watching again; anything else is cut.
+    let wasCut = false;
+    const cut = (err: Error): void => {
+      if (wasCut || res.writableEnded || res.destroyed) return;
+      wasCut = true;
+      if (!watchJson || !stream) {
+        res.destroy();
+        return;
+      }
+      const lost = upstreamFailure(err, upstream);
+      const error = new GatehouseError(lost.code, `the watch was cut off: ${lost.message}; watch again`, { retryAfterSeconds: lost.retryAfterSeconds });
+      const event = Buffer.from(`${JSON.stringify({ type: 'ERROR', object: statusFor(error) })}\n`);
+      source.unpipe(res);
+      stream.write(channel, event);
+      res.off('close', abortUpstream);
+      void endStream().then((ref) =>
+        finish({ status, aborted: true, upstream: upstreamFacts(status), stream: ref }).then(
+          () => res.end(event),
+          () => res.destroy(),
+        ),
+      );
+    };
+    cutShort = cut;
+    source.once('error', cut);
+    upRes.once('error', cut);
+    upRes.once('aborted', () => cut(new Error('the API server closed the connection')));
   });
+  // Until the response arrives, a lost stream is an ordinary upstream failure.
+  let cutShort: ((err: Error) => void) | undefined;
   upReq.on('error', (err) => {
-    res.off('close', abortUpstream);
-    if (res.headersSent) res.destroy();
-    else void refuseAfterRecording(ctx, res, upstreamFailure(err, upstream), finish);
+    if (cutShort) cutShort(err);
+    else if (res.headersSent) res.destroy();
+    else {
+      res.off('close', abortUpstream);
+      void refuseAfterRecording(ctx, res, upstreamFailure(err, upstream), finish);
+    }
   });
 
   if (ctx.body !== undefined) upReq.end(ctx.body);

@@ -78,11 +78,11 @@ function runChecks(list: readonly HealthCheck[]): Promise<{ name: string; result
 }
 
 /** The upstream API server answers its own /readyz: a gateway that cannot reach its cluster is out of rotation. */
-export function upstreamCheck(upstream: Upstream): HealthCheck {
+export function upstreamCheck(upstream: Upstream, name = 'upstream'): HealthCheck {
   return {
-    name: 'upstream',
+    name,
     async run() {
-      const origin = upstream.target.server.origin;
+      const origin = upstream.where;
       try {
         const reply = await upstreamFetch(upstream, { method: 'GET', path: '/readyz', headers: { accept: 'text/plain' }, timeoutMs: PROBE_TIMEOUT_MS });
         return reply.status === 200 ? OK : { ok: false, reason: `${origin}/readyz answered ${reply.status}` };

@@ -22,7 +22,7 @@ export interface UpstreamTimeouts {
 /** Explains why the upstream could not be used, for the client's Status. */
 export function upstreamFailure(err: unknown, upstream: Upstream): GatehouseError {
   if (err instanceof GatehouseError) return err;
-  const where = upstream.target.server.origin;
+  const where = upstream.where;
   const message = err instanceof Error ? err.message : String(err);
   if (message.startsWith('exec credential plugin') || message.startsWith('token file')) {
     return new GatehouseError('GH_UPSTREAM_CREDENTIAL', `the gateway could not obtain its credential for ${where}: ${message}`, {
@@ -42,7 +42,7 @@ export function upstreamFailure(err: unknown, upstream: Upstream): GatehouseErro
  * `logs -f` may stay open for hours.
  */
 export function armUpstreamTimeouts(upReq: ClientRequest, timeouts: UpstreamTimeouts, upstream: Upstream): void {
-  const where = upstream.target.server.origin;
+  const where = upstream.where;
   const fail = (what: string, ms: number): void => {
     upReq.destroy(new GatehouseError('GH_UPSTREAM_TIMEOUT', `the Kubernetes API server at ${where} did not ${what} within ${ms} ms`));
   };

@@ -4,6 +4,8 @@
  * The SQL sticks to what SQLite and PostgreSQL both accept where it can
  * (times are integer milliseconds since the epoch, lists are JSON text).
  */
+import { CLUSTER_AGENT_TOKENS_TABLE } from './cluster-agent-tokens.js';
+
 export interface Migration {
   version: number;
   name: string;
@@ -129,4 +131,22 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'budgets',
+    // Blast-radius budget counts (src/budgets): one row per budget, key and fixed window, pruned once expired.
+    sql: `
+      CREATE TABLE budget_counters (
+        budget TEXT NOT NULL,
+        counter_key TEXT NOT NULL,
+        window_start BIGINT NOT NULL,
+        count INTEGER NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (budget, counter_key, window_start)
+      );
+      CREATE INDEX budget_counters_expiry ON budget_counters (expires_at);
+    `,
+  },
+  // Join tokens of cluster agents (`gatehouse clusters add`): never client credentials, so not in `tokens`.
+  { version: 6, name: 'cluster-agent-tokens', sql: CLUSTER_AGENT_TOKENS_TABLE },
 ];

@@ -3,7 +3,9 @@ import { migrations as knownMigrations } from './migrations.js';
 import type { Migration } from './migrations.js';
 import { createPostgresApprovalsRepo } from './postgres-approvals.js';
 import { createPostgresAuditRepo } from './postgres-audit.js';
+import { createPostgresBudgetsRepo } from './postgres-budgets.js';
 import { createPostgresTokensRepo } from './postgres-tokens.js';
+import { createPostgresClusterAgentTokensRepo } from './cluster-agent-tokens.js';
 import { inTransaction } from './postgres-tx.js';
 import type { Store } from './types.js';
 
@@ -60,8 +62,10 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     pool,
     schemaVersion,
     tokens: createPostgresTokensRepo(pool),
+    clusterAgentTokens: createPostgresClusterAgentTokensRepo(pool),
     audit: createPostgresAuditRepo(pool),
     approvals,
+    budgets: createPostgresBudgetsRepo(pool),
     close: () => (closed ??= approvals.close().then(() => pool.end())),
   };
 }

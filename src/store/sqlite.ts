@@ -4,7 +4,9 @@ import Database from 'better-sqlite3';
 import { migrations as knownMigrations } from './migrations.js';
 import type { Migration } from './migrations.js';
 import { createSqliteApprovalsRepo } from './sqlite-approvals.js';
+import { createSqliteClusterAgentTokensRepo } from './cluster-agent-tokens.js';
 import { createSqliteAuditRepo } from './sqlite-audit.js';
+import { createSqliteBudgetsRepo } from './sqlite-budgets.js';
 import { createSqliteTokensRepo } from './sqlite-tokens.js';
 import type { Store } from './types.js';
 
@@ -52,6 +54,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     tokens: createSqliteTokensRepo(db),
     audit: createSqliteAuditRepo(db),
     approvals: createSqliteApprovalsRepo(db),
+    budgets: createSqliteBudgetsRepo(db),
+    clusterAgentTokens: createSqliteClusterAgentTokensRepo(db),
     close() {
       db.close();
       return Promise.resolve();

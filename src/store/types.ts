@@ -1,5 +1,7 @@
 import type { ApprovalsRepo } from '../approvals/store.js';
 import type { AuditRepo } from '../audit/store.js';
+import type { BudgetsRepo } from '../budgets/store.js';
+import type { ClusterAgentTokensRepo } from './cluster-agent-tokens.js';
 
 /**
  * The gateway's durable store, as the rest of the code sees it. Every method
@@ -12,6 +14,10 @@ export interface Store {
   readonly audit: AuditRepo;
   /** Pending approvals and grants (src/approvals/store.ts). */
   readonly approvals: ApprovalsRepo;
+  /** Blast-radius budget counts (src/budgets/store.ts). */
+  readonly budgets: BudgetsRepo;
+  /** Join tokens of cluster agents (src/store/cluster-agent-tokens.ts). */
+  readonly clusterAgentTokens: ClusterAgentTokensRepo;
   /** Releases the connection(s). Later calls on the repositories throw. */
   close(): Promise<void>;
 }

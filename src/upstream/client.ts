@@ -14,9 +14,10 @@ export interface UpstreamRequestInit {
   headers: OutgoingHttpHeaders;
 }
 
-/** A connection factory for one upstream API server holding the gateway's credential. */
+/** A way to one cluster's API server that applies a credential the caller never sees (the gateway's, or its cluster agent's). */
 export interface Upstream {
-  readonly target: UpstreamTarget;
+  /** For messages: the API server's origin, or the cluster a tunnel leads to. */
+  readonly where: string;
   /** A keep-alive request with the gateway credential applied. */
   request(init: UpstreamRequestInit): Promise<http.ClientRequest>;
   /**
@@ -30,6 +31,11 @@ export interface Upstream {
   close(): void;
 }
 
+/** An upstream the gateway reaches itself, from a kubeconfig. */
+export interface DirectUpstream extends Upstream {
+  readonly target: UpstreamTarget;
+}
+
 /**
  * Creates the upstream connection factory for a resolved kubeconfig target.
  *
@@ -37,7 +43,7 @@ export interface Upstream {
  * const upstream = createUpstream(loadKubeconfig(path));
  * const req = await upstream.request({ method: 'GET', path: '/version', headers: {} });
  */
-export function createUpstream(target: UpstreamTarget, credentials: CredentialProvider = createCredentialProvider(target)): Upstream {
+export function createUpstream(target: UpstreamTarget, credentials: CredentialProvider = createCredentialProvider(target)): DirectUpstream {
   const secure = target.server.protocol === 'https:';
   const prefix = target.server.pathname.replace(/\/+$/, '');
   const port = target.server.port ? Number(target.server.port) : secure ? 443 : 80;
@@ -70,6 +76,7 @@ export function createUpstream(target: UpstreamTarget, credentials: CredentialPr
 
   return {
     target,
+    where: target.server.origin,
     async request(init) {
       const cred = await credentials.get();
       const transport = secure ? https : http;

@@ -1,6 +1,8 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import { GatehouseError } from '../errors/codes.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
+import { addImpersonation } from '../proxy/impersonation.js';
 import type { Upstream } from './client.js';
 import { upstreamFetch } from './fetch.js';
 import type { ResolvedObjects } from '../policy/stage.js';
@@ -17,7 +19,10 @@ import type { ResolvedObjects } from '../policy/stage.js';
  * @example
  * const policy = createPolicyStage({ policy, resolveObject: createDryRunResolver(upstream, { timeoutMs: 10_000 }) });
  */
-export function createDryRunResolver(upstream: Upstream, options: { timeoutMs: number }): (ctx: RequestContext) => Promise<ResolvedObjects> {
+export function createDryRunResolver(
+  upstream: Upstream,
+  options: { timeoutMs: number; /** As the caller (identity.impersonation), so the cluster's RBAC for them applies here too. */ impersonate?: boolean },
+): (ctx: RequestContext) => Promise<ResolvedObjects> {
   return async (ctx) => {
     const request = ctx.request;
     if (!request) throw new GatehouseError('GH_POLICY_UNAVAILABLE', 'the request was not classified');
@@ -31,9 +36,14 @@ export function createDryRunResolver(upstream: Upstream, options: { timeoutMs: n
 
     const headers = upstreamRequestHeaders(ctx.req.headers, false);
     delete headers['content-length'];
+    const caller: OutgoingHttpHeaders = {};
+    if (options.impersonate) {
+      addImpersonation(headers, ctx);
+      addImpersonation(caller, ctx);
+    }
     const [current, result] = await Promise.all([
       readCurrent
-        ? call(() => upstreamFetch(upstream, { method: 'GET', path: objectPath(path, request.subresource), timeoutMs: options.timeoutMs }))
+        ? call(() => upstreamFetch(upstream, { method: 'GET', path: objectPath(path, request.subresource), headers: caller, timeoutMs: options.timeoutMs }))
         : undefined,
       call(() =>
         upstreamFetch(upstream, {

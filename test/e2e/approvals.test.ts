@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Approval } from '../../src/approvals/types.js';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
-import { identity } from './helpers/identities.js';
+import { gatehouse, identity } from './helpers/identities.js';
 import type { Identity } from './helpers/identities.js';
 import { kubectlFor } from './helpers/run.js';
 import type { RunResult } from './helpers/run.js';
@@ -163,5 +163,28 @@ describe('approvals, when nobody decides in time', () => {
     const other = await agentNoHold.kubectl(['run', 'priv-other', '--image=registry.invalid/app:1', '--privileged']);
     expect(other.code).toBe(1);
     expect(other.stderr).not.toContain(id!);
+  });
+});
+
+describe('approvals, when the gateway shuts down', () => {
+  it('answers a held request at once with a retryable Status and keeps its approval open', async () => {
+    const leaving = await startGatewayProcess(cluster.adminKubeconfig, ['--approval-hold', '300']);
+    try {
+      const who = await identity(leaving, 'cursor-late', ns, { kind: 'agent', groups: 'agents' });
+      const watcher = await identity(leaving, 'alice-late', ns, { kind: 'human', groups: 'gatehouse:approvers' });
+      const held = who.kubectl(['run', 'priv-late', '--image=registry.invalid/app:1', '--privileged'], { timeoutMs: 120_000 });
+      const approval = await arrival(watcher, /priv-late/);
+      const stopped = leaving.kill('SIGTERM');
+      const answer = await held;
+      expect(answer.code).toBe(1);
+      expect(answer.stderr).toContain(`Approval ${approval.id} is waiting for a person, and this gateway is restarting`);
+      await stopped;
+      // Its record: refused as pending (403), not cut off; the approval itself was never decided.
+      const found = await gatehouse(['audit', 'search', '--data-dir', leaving.dataDir, '--namespace', ns, '--json']);
+      expect(found.code, found.stderr).toBe(0);
+      expect(found.stdout).toContain('GH_APPROVAL_PENDING');
+    } finally {
+      await leaving.stop();
+    }
   });
 });

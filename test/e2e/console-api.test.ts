@@ -5,6 +5,7 @@
  * OIDC authenticator. The console runs on HTTPS with the gateway's own
  * generated certificate, as it does inside the gateway.
  */
+import { createJoinTokens } from '../../src/tunnel/join-tokens.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
@@ -79,6 +80,7 @@ beforeAll(async () => {
     auditKeys: trustedKeysFromPem(createAuditSigner(generateKeyPairSync('ed25519').privateKey).publicKeyPem),
     policy: staticPolicy(loadPolicy([baselineAllowFile()], { compile: compileCel, defaultAction: 'deny' })),
     tokens: createTokenService(store),
+    clusters: { list: () => [], joinTokens: createJoinTokens(store.clusterAgentTokens) },
     log,
   });
   server.on('request', (req, res) => {

@@ -38,7 +38,7 @@ async function scrape(): Promise<string> {
   return res.text();
 }
 
-/** The value of one sample (0 when absent), e.g. value(text, 'gatehouse_requests_total{verb="list",…}'). */
+/** The value of one sample (0 when absent), e.g. value(text, 'gatehouse_requests_total{cluster="default",verb="list",…}'). */
 function value(text: string, sample: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
   return line === undefined ? 0 : Number(line.slice(sample.length + 1));
@@ -85,18 +85,18 @@ describe('metrics', () => {
     expect(refused.status).toBe(401);
     // A request is counted when its response closes on the server, which may come after the client has read it: wait for all three.
     const counted = [
-      'gatehouse_requests_total{verb="list",resource="configmaps",subresource="",decision="allow",code="200"}',
-      'gatehouse_requests_total{verb="create",resource="configmaps",subresource="",decision="allow",code="201"}',
-      'gatehouse_requests_total{verb="",resource="",subresource="",decision="none",code="401"}',
+      'gatehouse_requests_total{cluster="default",verb="list",resource="configmaps",subresource="",decision="allow",code="200"}',
+      'gatehouse_requests_total{cluster="default",verb="create",resource="configmaps",subresource="",decision="allow",code="201"}',
+      'gatehouse_requests_total{cluster="",verb="",resource="",subresource="",decision="none",code="401"}',
     ];
     const after = await waitFor('the counters to move', async () => {
       const text = await scrape();
       return counted.every((sample) => value(text, sample) > value(before, sample)) ? text : undefined;
     });
     const delta = (sample: string): number => value(after, sample) - value(before, sample);
-    expect(delta('gatehouse_requests_total{verb="list",resource="configmaps",subresource="",decision="allow",code="200"}')).toBe(1);
-    expect(delta('gatehouse_requests_total{verb="create",resource="configmaps",subresource="",decision="allow",code="201"}')).toBe(1);
-    expect(delta('gatehouse_requests_total{verb="",resource="",subresource="",decision="none",code="401"}')).toBe(1);
+    expect(delta('gatehouse_requests_total{cluster="default",verb="list",resource="configmaps",subresource="",decision="allow",code="200"}')).toBe(1);
+    expect(delta('gatehouse_requests_total{cluster="default",verb="create",resource="configmaps",subresource="",decision="allow",code="201"}')).toBe(1);
+    expect(delta('gatehouse_requests_total{cluster="",verb="",resource="",subresource="",decision="none",code="401"}')).toBe(1);
     expect(delta('gatehouse_stage_duration_seconds_count{stage="identity"}')).toBeGreaterThanOrEqual(3);
     expect(delta('gatehouse_stage_duration_seconds_count{stage="policy"}')).toBeGreaterThanOrEqual(2);
     expect(delta('gatehouse_request_duration_seconds_count{verb="create"}')).toBe(1);

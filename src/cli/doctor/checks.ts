@@ -17,6 +17,7 @@ import { createIssuerFetch } from '../../identity/oidc/issuer-fetch.js';
 import { configuredStoreLocation, openStore } from '../../store/open.js';
 import type { Store } from '../../store/types.js';
 import type { UpstreamTarget } from '../../upstream/kubeconfig.js';
+import { configuredClusters } from '../../clusters/config.js';
 import { allows, credentialRules, probeUpstream } from '../up/upstream-probe.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -72,14 +73,15 @@ export function checkCertificate(config: GatehouseConfig, now = Date.now()): Che
   return days < 30 ? warn('certificate', detail, regenerate) : ok('certificate', detail);
 }
 
-/** The upstream answers /version with the gateway's credential. */
-export async function checkUpstream(config: GatehouseConfig): Promise<{ result: CheckResult; target?: UpstreamTarget }> {
-  const { kubeconfig, context } = config.upstream;
+/** A directly reached cluster answers /version with the gateway's credential. */
+export async function checkUpstream(cluster: { name: string; kubeconfig: string; context?: string | undefined }): Promise<{ result: CheckResult; target?: UpstreamTarget }> {
+  const { kubeconfig, context } = cluster;
+  const check = cluster.name === 'default' ? 'upstream' : `upstream ${cluster.name}`;
   try {
     const { target, version } = await probeUpstream(kubeconfig, context);
-    return { result: ok('upstream', `context "${target.contextName}" at ${target.server.origin} answers (Kubernetes ${version})`), target };
+    return { result: ok(check, `context "${target.contextName}" at ${target.server.origin} answers (Kubernetes ${version})`), target };
   } catch (err) {
-    return { result: fail('upstream', message(err), `check \`kubectl --kubeconfig ${kubeconfig}${context ? ` --context ${context}` : ''} get --raw /version\`, or fix upstream in gatehouse.yaml`) };
+    return { result: fail(check, message(err), `check \`kubectl --kubeconfig ${kubeconfig}${context ? ` --context ${context}` : ''} get --raw /version\`, or fix the cluster in gatehouse.yaml`) };
   }
 }
 
@@ -166,9 +168,15 @@ export async function runDoctor(configPath: string): Promise<CheckResult[]> {
   const { result, config } = checkConfig(configPath);
   if (!config) return [result];
   const results = [result, checkCertificate(config)];
-  const upstream = await checkUpstream(config);
-  results.push(upstream.result);
-  if (upstream.target) results.push(await checkCredential(config, upstream.target));
+  for (const cluster of configuredClusters(config).clusters) {
+    if (cluster.kubeconfig === undefined) {
+      results.push(ok(`upstream ${cluster.name}`, 'reached through cluster agents: `gatehouse clusters` shows the connected ones'));
+      continue;
+    }
+    const upstream = await checkUpstream({ ...cluster, kubeconfig: cluster.kubeconfig });
+    results.push(upstream.result);
+    if (upstream.target) results.push(await checkCredential(config, upstream.target));
+  }
   results.push(...(await checkOidc(config)));
   const opened = await checkStore(config);
   results.push(opened.result);

@@ -533,3 +533,39 @@ describe('tokens', () => {
     expect((await fx.call('POST', '/gatehouse/v1/tokens', { as: 'alice', body: { name: 'x3', kind: 'agent' } })).status).toBe(403);
   });
 });
+
+describe('clusters and join tokens', () => {
+  it('lists clusters for admins and auditors, not for others', async () => {
+    const listed = (await (await fx.call('GET', '/gatehouse/v1/clusters', { as: 'auditor' })).json()) as { items: { name: string; mode: string }[] };
+    expect(listed.items.map((c) => [c.name, c.mode])).toEqual([
+      ['default', 'direct'],
+      ['prod', 'agent'],
+    ]);
+    expect((await fx.call('GET', '/gatehouse/v1/clusters', { as: 'alice' })).status).toBe(403);
+  });
+
+  it('makes, lists and revokes join tokens of agent-mode clusters, for admins only', async () => {
+    const created = await fx.call('POST', '/gatehouse/v1/clusters/prod/join-tokens', { as: 'admin', body: { description: 'rack 3' } });
+    expect(created.status).toBe(201);
+    const { joinToken, secret } = (await created.json()) as { joinToken: { id: string; cluster: string; createdBy: string }; secret: string };
+    expect(secret).toMatch(/^ghj_[A-Za-z0-9_-]{43}$/);
+    expect(joinToken).toMatchObject({ cluster: 'prod', createdBy: expect.any(String) as unknown });
+    const listed = (await (await fx.call('GET', '/gatehouse/v1/clusters/prod/join-tokens', { as: 'admin' })).json()) as { items: { id: string }[] };
+    expect(listed.items.map((t) => t.id)).toEqual([joinToken.id]);
+    expect(JSON.stringify(listed)).not.toContain(secret);
+    const revoked = (await (await fx.call('DELETE', `/gatehouse/v1/clusters/prod/join-tokens/${joinToken.id}`, { as: 'admin' })).json()) as { alreadyRevoked: boolean };
+    expect(revoked.alreadyRevoked).toBe(false);
+    const again = (await (await fx.call('DELETE', `/gatehouse/v1/clusters/prod/join-tokens/${joinToken.id}`, { as: 'admin' })).json()) as { alreadyRevoked: boolean };
+    expect(again.alreadyRevoked).toBe(true);
+  });
+
+  it('refuses tokens for direct or unknown clusters, unknown ids, and non-admins', async () => {
+    const direct = await fx.call('POST', '/gatehouse/v1/clusters/default/join-tokens', { as: 'admin', body: {} });
+    expect(direct.status).toBe(409);
+    expect((await errorOf(direct)).message).toContain('reached directly from a kubeconfig');
+    expect((await fx.call('POST', '/gatehouse/v1/clusters/nope/join-tokens', { as: 'admin', body: {} })).status).toBe(404);
+    expect((await fx.call('DELETE', '/gatehouse/v1/clusters/prod/join-tokens/nope', { as: 'admin' })).status).toBe(404);
+    expect((await fx.call('POST', '/gatehouse/v1/clusters/prod/join-tokens', { as: 'auditor', body: {} })).status).toBe(403);
+    expect((await fx.call('POST', '/gatehouse/v1/clusters/prod/join-tokens', { as: 'admin', body: { extra: 1 } })).status).toBe(400);
+  });
+});

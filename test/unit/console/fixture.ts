@@ -4,6 +4,7 @@
  * the in-memory approvals fake. Bearer tokens are mapped to principals by a
  * table, as the gateway's authenticators would.
  */
+import { createJoinTokens } from '../../../src/tunnel/join-tokens.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -96,6 +97,13 @@ export async function startConsoleFixture(options: { events?: AuditEvent[]; reco
     auditKeys: trustedKeysFromPem(signer.publicKeyPem),
     policy: staticPolicy(loadPolicy([builtinGuardrailsDir(), baselineAllowFile()], { compile: compileCel, defaultAction: 'deny' })),
     tokens: createTokenService(store),
+    clusters: {
+      list: () => [
+        { name: 'default', mode: 'direct', default: true, where: 'https://10.0.0.1:6443', agents: [] },
+        { name: 'prod', mode: 'agent', default: false, where: 'cluster "prod" (through its agent)', agents: [] },
+      ],
+      joinTokens: createJoinTokens(store.clusterAgentTokens),
+    },
     log: pino({ level: 'silent' }),
     webRoot: options.webRoot ?? join(dataDir, 'no-web-build'),
     keepaliveMs: options.keepaliveMs,

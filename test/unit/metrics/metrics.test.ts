@@ -44,6 +44,7 @@ function sources(over: Partial<MetricsSources> = {}): MetricsSources {
     pendingApprovals: () => Promise.resolve([{ createdAt: new Date(Date.now() - 90_000).toISOString() } as Approval, { createdAt: new Date().toISOString() } as Approval]),
     policyRules: () => 7,
     draining: () => false,
+    tunnels: () => [{ cluster: 'prod', agents: 2, openStreams: 3 }],
     ...over,
   };
 }
@@ -84,8 +85,8 @@ describe('metrics', () => {
     metrics.observeRequest(ctx({ verb: 'get', resource: 'widgets' }), 403);
     metrics.observeUpstream(listed, 12);
     const text = await metrics.registry.metrics();
-    expect(text).toContain('gatehouse_requests_total{verb="list",resource="pods",subresource="",decision="allow",code="200"} 2');
-    expect(text).toContain('gatehouse_requests_total{verb="get",resource="other",subresource="",decision="none",code="403"} 1');
+    expect(text).toContain('gatehouse_requests_total{cluster="",verb="list",resource="pods",subresource="",decision="allow",code="200"} 2');
+    expect(text).toContain('gatehouse_requests_total{cluster="",verb="get",resource="other",subresource="",decision="none",code="403"} 1');
     expect(text).toContain('gatehouse_stage_duration_seconds_count{stage="identity"} 2');
     expect(text).toContain('gatehouse_stage_duration_seconds_bucket{le="0.005",stage="policy"} 2');
     expect(text).toContain('gatehouse_request_duration_seconds_count{verb="list"} 2');

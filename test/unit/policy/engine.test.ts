@@ -298,6 +298,7 @@ describe('policy engine: when and messages', () => {
         dryRun: true,
         verb: 'patch',
         path: '/apis/apps/v1/namespaces/prod/deployments/web',
+        cluster: '',
       },
     });
   });

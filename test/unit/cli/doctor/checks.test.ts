@@ -42,7 +42,7 @@ describe('gatehouse doctor checks', () => {
     writeFileSync(bad, 'listen: { port: "x" }\n');
     const { result, config: parsed } = checkConfig(bad);
     expect(parsed).toBeUndefined();
-    expect(shape(result, 'upstream')).toEqual({ status: 'fail', detail: true, fix: true });
+    expect(shape(result, 'listen.port')).toEqual({ status: 'fail', detail: true, fix: true });
     expect(checkConfig(configPath).result.status).toBe('ok');
   });
 
@@ -54,7 +54,7 @@ describe('gatehouse doctor checks', () => {
   });
 
   it('upstream: an unreachable server fails with the kubectl command to try', async () => {
-    const { result, target } = await checkUpstream(config);
+    const { result, target } = await checkUpstream(config.upstream!);
     expect(target).toBeUndefined();
     expect(shape(result, 'ECONNREFUSED', 'get --raw /version')).toEqual({ status: 'fail', detail: true, fix: true });
   });

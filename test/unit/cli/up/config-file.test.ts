@@ -28,7 +28,7 @@ describe('gatehouse up: the first-run configuration', () => {
     expect(config.masking).toMatchObject({ secrets: true, defaultRules: true });
     expect(config.store).toEqual({ sqlite: { path: 'gatehouse.db' } });
     expect(config.approvals).toMatchObject({ enabled: true, approverGroups: ['gatehouse:approvers', 'gatehouse:admins'] });
-    expect(config.upstream).toEqual({ kubeconfig: '/home/me/.kube/config', context: 'kind-dev' });
+    expect(config.upstream).toEqual({ name: 'default', kubeconfig: '/home/me/.kube/config', context: 'kind-dev' });
     expect(config.dataDir).toBe(dataDir);
   });
 
@@ -38,13 +38,13 @@ describe('gatehouse up: the first-run configuration', () => {
     const again = ensureConfig({ ...seed(), upstream: { kubeconfig: '/elsewhere', context: 'other' } });
     expect(again.created).toBe(false);
     expect(parseConfig(again.raw).approvals.holdSeconds).toBe(5);
-    expect(parseConfig(again.raw).upstream.context).toBe('kind-dev');
+    expect(parseConfig(again.raw).upstream?.context).toBe('kind-dev');
   });
 
   it('lets the demo repoint keys while keeping comments and the rest', () => {
     const { path } = ensureConfig(seed());
     const raw = updateConfig(path, { upstream: { kubeconfig: '/tmp/demo/admin.kubeconfig' }, approvals: { approverGroups: ['approvers'] } });
-    expect(parseConfig(raw).upstream).toEqual({ kubeconfig: '/tmp/demo/admin.kubeconfig' });
+    expect(parseConfig(raw).upstream).toEqual({ name: 'default', kubeconfig: '/tmp/demo/admin.kubeconfig' });
     const text = readFileSync(path, 'utf8');
     expect(text).toContain('# Gatehouse configuration');
     expect(text).toContain('defaultAction: deny');
