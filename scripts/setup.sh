@@ -32,25 +32,9 @@ if [[ ${#need_pkgs[@]} -gt 0 ]]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >&2
 fi
 
-# npm dependencies: `npm ci` when the lockfile changed since the last install.
-lock_hash=$(sha256sum package-lock.json | cut -c1-16)
-if [[ ! -f node_modules/.gatehouse-lock-hash || "$(cat node_modules/.gatehouse-lock-hash)" != "$lock_hash" ]]; then
-  say "installing npm dependencies (npm ci)…"
-  npm ci --no-audit --no-fund --loglevel=error >&2
-  echo "$lock_hash" > node_modules/.gatehouse-lock-hash
-fi
-
-say "building Gatehouse (tsc)…"
-npm run --silent build >&2
-
-# The web console (dist/web, served at /ui/): rebuilt when its sources or the dependencies changed.
-web_hash=$( (find web -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; sha256sum package.json package-lock.json) | sha256sum | cut -c1-16)
-mkdir -p .cache
-if [[ ! -f dist/web/index.html || "$(cat .cache/web-build-hash 2>/dev/null)" != "$web_hash" ]]; then
-  say "building the web console (vite)…"
-  npm run --silent build:web >&2
-  echo "$web_hash" > .cache/web-build-hash
-fi
+# npm dependencies, the TypeScript build and the web console: the same script the
+# container image build runs (deploy/Dockerfile); each step is skipped when up to date.
+bash scripts/build.sh
 
 # The control plane for tests and the demo cluster; cached after the first (cold, several minutes) build.
 bin_dir=$(bash harness/build.sh | tail -n 1)

@@ -8,6 +8,9 @@ bin_dir=$(bash scripts/setup.sh | tail -n 1)
 export GATEHOUSE_HARNESS_BIN="$bin_dir"
 # kubectl built by setup (when the machine had none) is found here.
 export PATH="$PATH:$bin_dir"
+# The Helm CLI for the deployment tests (test/e2e/deploy.test.ts): built from the Go
+# module proxy once, then cached (scripts/helm.sh).
+bash scripts/helm.sh --build >/dev/null
 
 echo "== typecheck"; npm run --silent typecheck
 echo "== lint"; npm run --silent lint
