@@ -5,6 +5,7 @@ import { IntegrityIndicator } from './components/IntegrityIndicator.tsx';
 import { ErrorNotice, Loading } from './components/Notice.tsx';
 import { ApprovalDetail } from './pages/ApprovalDetail.tsx';
 import { Audit } from './pages/Audit.tsx';
+import { Clusters } from './pages/Clusters.tsx';
 import { History } from './pages/History.tsx';
 import { Inbox } from './pages/Inbox.tsx';
 import { Policy } from './pages/Policy.tsx';
@@ -24,7 +25,7 @@ interface Route {
   pattern: string;
   title: string;
   roles: Role[] | 'any';
-  render: (params: Record<string, string>) => ReactNode;
+  render: (params: Record<string, string>, me: WhoAmI) => ReactNode;
   /** Shown in the navigation under this label. */
   nav?: string;
 }
@@ -37,6 +38,7 @@ const ROUTES: Route[] = [
   { pattern: '/sessions', title: 'Sessions', nav: 'Sessions', roles: AUDIT, render: () => <Sessions /> },
   { pattern: '/sessions/:id', title: 'Session replay', roles: AUDIT, render: (p) => <SessionReplay key={p.id} id={p.id ?? ''} /> },
   { pattern: '/policy', title: 'Policy', nav: 'Policy', roles: 'any', render: () => <Policy /> },
+  { pattern: '/clusters', title: 'Clusters', nav: 'Clusters', roles: AUDIT, render: (_, me) => <Clusters admin={me.roles.includes('admin')} /> },
   { pattern: '/tokens', title: 'Tokens', nav: 'Tokens', roles: ADMIN, render: () => <Tokens /> },
 ];
 
@@ -123,10 +125,10 @@ function Page({ me }: { me: WhoAmI }): ReactNode {
     body = <p>There is no page at this address.</p>;
   } else if (!allowed(found.r, me)) {
     title = found.r.title;
-    body = found.r.pattern === '/' && fallback !== undefined ? fallback.render({}) : <NotForYourRoles needs={found.r.roles} me={me} />;
+    body = found.r.pattern === '/' && fallback !== undefined ? fallback.render({}, me) : <NotForYourRoles needs={found.r.roles} me={me} />;
   } else {
     title = found.r.title;
-    body = found.r.render(found.params);
+    body = found.r.render(found.params, me);
   }
   const showsIntegrity = me.roles.some((r) => AUDIT.includes(r));
   return (

@@ -10,12 +10,15 @@ import type {
   AuditQuery,
   BacktestReport,
   BacktestRequest,
+  ClusterView,
   ConsoleApproval,
   ConsoleToken,
+  CreatedJoinToken,
   CreatedToken,
   ExplainRequest,
   Explanation,
   Integrity,
+  JoinToken,
   NewToken,
   PolicySummary,
   SessionDetail,
@@ -114,3 +117,10 @@ export const backtestPolicy = (req: BacktestRequest): Promise<BacktestReport> =>
 export const listTokens = async (): Promise<ConsoleToken[]> => (await request<{ items: ConsoleToken[] }>('GET', '/tokens')).items;
 export const createToken = (t: NewToken): Promise<CreatedToken> => request('POST', '/tokens', t);
 export const revokeToken = (id: string): Promise<unknown> => request('DELETE', `/tokens/${encodeURIComponent(id)}`);
+
+export const listClusters = async (): Promise<ClusterView[]> => (await request<{ items: ClusterView[] }>('GET', '/clusters')).items;
+const joinTokensPath = (cluster: string): string => `/clusters/${encodeURIComponent(cluster)}/join-tokens`;
+export const listJoinTokens = async (cluster: string): Promise<JoinToken[]> => (await request<{ items: JoinToken[] }>('GET', joinTokensPath(cluster))).items;
+export const createJoinToken = (cluster: string, description: string): Promise<CreatedJoinToken> =>
+  request('POST', joinTokensPath(cluster), description === '' ? {} : { description });
+export const revokeJoinToken = (cluster: string, id: string): Promise<unknown> => request('DELETE', `${joinTokensPath(cluster)}/${encodeURIComponent(id)}`);

@@ -281,3 +281,48 @@ export interface BacktestRequest {
   builtinGuardrails?: boolean;
   since?: string;
 }
+
+/** A connected cluster agent (src/tunnel/registry.ts `ConnectedAgent`). */
+export interface ClusterAgent {
+  /** The gateway's id for this connection. */
+  connection: string;
+  agentId: string;
+  cluster: string;
+  version: string;
+  apiServer: string;
+  kubernetesVersion?: string;
+  address: string;
+  connectedAt: string;
+  tokenId: string;
+  openStreams: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** A cluster the gateway serves (src/console/clusters.ts `ClusterView`). */
+export interface ClusterView {
+  name: string;
+  mode: 'direct' | 'agent';
+  default: boolean;
+  /** The API server's origin (direct), or the cluster the tunnel leads to (agent). */
+  where: string;
+  /** Empty for direct clusters. */
+  agents: ClusterAgent[];
+}
+
+/** A join token an agent dials in with, without its secret. Times are milliseconds since the epoch. */
+export interface JoinToken {
+  id: string;
+  cluster: string;
+  description: string | null;
+  createdBy: string | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface CreatedJoinToken {
+  joinToken: JoinToken;
+  /** Starts with `ghj_`; shown this once. */
+  secret: string;
+}

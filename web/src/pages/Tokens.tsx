@@ -3,38 +3,12 @@ import type { FormEvent, ReactNode } from 'react';
 import { createToken, listTokens, revokeToken } from '../api.ts';
 import { DataTable } from '../components/DataTable.tsx';
 import { ErrorNotice, Loading } from '../components/Notice.tsx';
+import { RevokeButton } from '../components/RevokeButton.tsx';
+import { SecretOnce } from '../components/SecretOnce.tsx';
 import { commaList, when } from '../format.ts';
-import type { ConsoleToken, CreatedToken, NewToken, PrincipalKind } from '../types.ts';
+import type { CreatedToken, NewToken, PrincipalKind } from '../types.ts';
 import { useAsync } from '../useAsync.ts';
 import { useFields } from '../useFields.ts';
-
-/** The new token's secret, shown once: the gateway keeps only its hash. */
-function SecretOnce({ created, onDone }: { created: CreatedToken; onDone: () => void }): ReactNode {
-  const [copied, setCopied] = useState(false);
-  const copy = (): void => {
-    navigator.clipboard.writeText(created.secret).then(
-      () => setCopied(true),
-      () => setCopied(false),
-    );
-  };
-  return (
-    <div className="notice notice-success" role="status">
-      <p>
-        Token <strong>{created.token.name}</strong> created. Copy its secret now: it is not shown again.
-      </p>
-      <label htmlFor="secret">Secret</label>
-      <div className="secret-row">
-        <input id="secret" readOnly value={created.secret} onFocus={(e) => e.target.select()} />
-        <button type="button" onClick={copy}>
-          {copied ? 'Copied' : 'Copy'}
-        </button>
-      </div>
-      <button type="button" onClick={onDone}>
-        Done
-      </button>
-    </div>
-  );
-}
 
 function CreateForm({ onCreated }: { onCreated: (c: CreatedToken) => void }): ReactNode {
   const { form, set, reset } = useFields({ name: '', kind: 'agent', groups: '', ttl: '30d', description: '' });
@@ -89,22 +63,6 @@ function CreateForm({ onCreated }: { onCreated: (c: CreatedToken) => void }): Re
   );
 }
 
-function RevokeButton({ token, onRevoked }: { token: ConsoleToken; onRevoked: () => void }): ReactNode {
-  const [error, setError] = useState<unknown>();
-  const revoke = (): void => {
-    if (!window.confirm(`Revoke token "${token.name}"? Anything using it stops working at once.`)) return;
-    revokeToken(token.id).then(onRevoked, setError);
-  };
-  return (
-    <>
-      <button type="button" className="danger small" onClick={revoke}>
-        Revoke<span className="visually-hidden"> {token.name}</span>
-      </button>
-      {error !== undefined && <ErrorNotice error={error} />}
-    </>
-  );
-}
-
 /** Machine tokens for agents and CI (admins only). */
 export function Tokens(): ReactNode {
   const { data, error, reload } = useAsync(listTokens, 'tokens');
@@ -115,7 +73,17 @@ export function Tokens(): ReactNode {
   };
   return (
     <>
-      {created !== undefined && <SecretOnce created={created} onDone={() => setCreated(undefined)} />}
+      {created !== undefined && (
+        <SecretOnce
+          secret={created.secret}
+          lead={
+            <>
+              Token <strong>{created.token.name}</strong> created.
+            </>
+          }
+          onDone={() => setCreated(undefined)}
+        />
+      )}
       <CreateForm onCreated={onCreated} />
       <h2>Tokens</h2>
       {error !== undefined && <ErrorNotice error={error} title="Could not load tokens" />}
@@ -134,7 +102,15 @@ export function Tokens(): ReactNode {
               <td>{when(t.createdAt)}</td>
               <td>{t.expiresAt === null ? 'never' : when(t.expiresAt)}</td>
               <td>{when(t.lastUsedAt)}</td>
-              <td>{t.status === 'active' ? <RevokeButton token={t} onRevoked={reload} /> : t.status === 'revoked' ? `revoked ${when(t.revokedAt)}` : 'expired'}</td>
+              <td>
+                {t.status === 'active' ? (
+                  <RevokeButton label={t.name} question={`Revoke token "${t.name}"? Anything using it stops working at once.`} revoke={() => revokeToken(t.id)} onRevoked={reload} />
+                ) : t.status === 'revoked' ? (
+                  `revoked ${when(t.revokedAt)}`
+                ) : (
+                  'expired'
+                )}
+              </td>
             </tr>
           ))}
         </DataTable>
