@@ -21,6 +21,8 @@ need_pkgs=()
 command -v tar >/dev/null || need_pkgs+=(tar)
 command -v script >/dev/null || need_pkgs+=(bsdutils)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
+# ip netns: the tunnel test runs a gateway in a network namespace with no route to the cluster.
+command -v ip >/dev/null || need_pkgs+=(iproute2)
 # PostgreSQL server binaries (initdb, postgres): the audit store tests start a throwaway server.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_pkgs+=(postgresql)
 # Chromium for the console's browser tests (driven by playwright-core; no browser download).

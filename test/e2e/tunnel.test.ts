@@ -15,7 +15,8 @@ import type { GatewayProcess } from './helpers/gateway.js';
 import { rawRequest } from './helpers/https.js';
 import { gatehouse } from './helpers/identities.js';
 import { startLongRunning } from './helpers/long-running.js';
-import { kubectlFor } from './helpers/run.js';
+import { createNetworkNamespace } from './helpers/netns.js';
+import { kubectlFor, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 import { streamingScenarios } from './helpers/scenarios.js';
 
@@ -269,5 +270,41 @@ describe('agent failures', () => {
     expect(refused.stderr()).toMatch(/401|join token/i);
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(ready.status).toBe(503);
+  });
+});
+
+describe('a gateway with no route to the cluster', () => {
+  it('serves the cluster through an agent that dials out, while it cannot reach the API server itself', async () => {
+    const netns = await createNetworkNamespace();
+    let isolated: GatewayProcess | undefined;
+    let agent: AgentProcess | undefined;
+    try {
+      const config = join(work, 'isolated.yaml');
+      writeFileSync(config, ['clusters:', '  - name: prod', '    agent: { waitSeconds: 8 }', ''].join('\n'));
+      isolated = await startGatewayProcess(undefined, ['--config', config, '--impersonate', '--listen', `${netns.nsIp}:0`], { prefix: netns.exec });
+      expect(isolated.url).toContain(netns.nsIp);
+
+      // From inside the gateway's namespace the API server's address leads nowhere.
+      const apiPort = new URL(prod.server).port;
+      const probe = await run(netns.exec[0]!, [...netns.exec.slice(1), process.execPath, '-e', `require('net').connect(${apiPort}, '127.0.0.1').on('connect', () => process.exit(0)).on('error', (e) => { console.error(e.code); process.exit(3); })`]);
+      expect(probe.code, probe.stderr).toBe(3);
+      expect(probe.stderr).toContain('ECONNREFUSED');
+
+      const token = join(work, 'isolated.token');
+      const added = await gatehouse(['clusters', 'add', 'prod', '--kubeconfig', isolated.adminKubeconfig, '-o', token]);
+      expect(added.code, added.stderr).toBe(0);
+      agent = await startAgentProcess({ gateway: isolated, cluster: 'prod', tokenFile: token, kubeconfig: agentKubeconfig });
+      await waitForAgents(isolated, 'prod', 1);
+
+      const k = kubectlFor(isolated.adminKubeconfig);
+      const tag = randomBytes(3).toString('hex');
+      await k.ok(['-n', ns, 'create', 'configmap', `isolated-${tag}`]);
+      expect(await directProd.ok(['-n', ns, 'get', 'configmap', `isolated-${tag}`, '-o', 'name'])).toBe(`configmap/isolated-${tag}\n`);
+      expect(await k.ok(['-n', ns, 'exec', pod, '--', 'echo', 'through the tunnel'])).toBe('through the tunnel\n');
+    } finally {
+      await agent?.kill('SIGTERM');
+      await isolated?.stop();
+      await netns.destroy();
+    }
   });
 });

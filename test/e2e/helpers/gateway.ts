@@ -21,22 +21,25 @@ export interface GatewayProcess {
 
 /**
  * Starts the real `gatehouse serve` (the built CLI) on a free loopback port
- * in front of the given upstream kubeconfig, and waits until it listens.
+ * in front of the given upstream kubeconfig (none: the config names its
+ * clusters), and waits until it listens. `prefix` runs it under another
+ * command, e.g. `ip netns exec <ns>`.
  */
-export async function startGatewayProcess(upstreamKubeconfig: string, extraArgs: string[] = []): Promise<GatewayProcess> {
+export async function startGatewayProcess(upstreamKubeconfig: string | undefined, extraArgs: string[] = [], options: { prefix?: string[] } = {}): Promise<GatewayProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
   // Found by walking up, not by a fixed depth: the benchmark runs a compiled copy of this file.
   const repoRoot = await packageRoot();
   // Node options for the gateway only (NODE_OPTIONS refuses some, e.g. --cpu-prof): GATEHOUSE_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.GATEHOUSE_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+  const [command, ...prefixArgs] = [...(options.prefix ?? []), process.execPath];
   const child: ChildProcess = spawn(
-    process.execPath,
+    command,
     [
+      ...prefixArgs,
       ...nodeArgs,
       join(repoRoot, 'bin/gatehouse.js'),
       'serve',
-      '--upstream-kubeconfig',
-      upstreamKubeconfig,
+      ...(upstreamKubeconfig === undefined ? [] : ['--upstream-kubeconfig', upstreamKubeconfig]),
       '--listen',
       '127.0.0.1:0',
       '--data-dir',
