@@ -107,6 +107,8 @@ describe('metrics', () => {
     expect(text).toContain('gatehouse_audit_healthy 1');
     expect(text).toContain('gatehouse_policy_rules 7');
     expect(text).toContain('gatehouse_draining 0');
+    expect(text).toContain('gatehouse_tunnel_agents{cluster="prod"} 2');
+    expect(text).toContain('gatehouse_tunnel_open_streams{cluster="prod"} 3');
     expect(text).toContain('process_cpu_seconds_total');
     expect(text).toContain('nodejs_eventloop_lag_seconds');
   });
@@ -116,12 +118,17 @@ describe('metrics', () => {
     metrics.policyReload('signal', true);
     metrics.policyReload('file', false);
     metrics.storeError('audit');
+    metrics.tunnelConnect('prod', 'connected');
+    metrics.tunnelConnect('prod', 'unauthenticated');
+    metrics.tunnelConnect('prod', 'unauthenticated');
     // A store error met while scraping shows from the next scrape on.
     await metrics.registry.metrics();
     const text = await metrics.registry.metrics();
     expect(text).toContain('gatehouse_policy_reloads_total{trigger="signal",result="success"} 1');
     expect(text).toContain('gatehouse_policy_reloads_total{trigger="file",result="failure"} 1');
     expect(text).toContain('gatehouse_store_errors_total{component="audit"} 1');
+    expect(text).toContain('gatehouse_tunnel_connections_total{cluster="prod",result="connected"} 1');
+    expect(text).toContain('gatehouse_tunnel_connections_total{cluster="prod",result="unauthenticated"} 2');
     expect(text).toContain('gatehouse_store_errors_total{component="approvals"} 1');
   });
 
