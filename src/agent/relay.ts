@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../errors/codes.js';
-import { clientResponseHeaders } from '../proxy/headers.js';
+import { clientResponseHeaderPairs, clientResponseHeaders } from '../proxy/headers.js';
 import { respondWithStatus, respondWithStatusOnSocket, writeRawResponse } from '../proxy/respond.js';
 import type { Upstream } from '../upstream/client.js';
 import { TunnelStream } from '../tunnel/session.js';
@@ -187,12 +187,7 @@ function relayRefusal(upRes: IncomingMessage, socket: TunnelStream): void {
     else chunks.push(chunk);
   });
   upRes.once('end', () => {
-    const headers: [string, string][] = [];
-    for (const [name, value] of Object.entries(clientResponseHeaders(upRes.headers))) {
-      if (name === 'content-length' || value === undefined) continue;
-      for (const v of Array.isArray(value) ? value : [String(value)]) headers.push([name, v]);
-    }
-    writeRawResponse(socket, upRes.statusCode ?? 502, headers, Buffer.concat(chunks));
+    writeRawResponse(socket, upRes.statusCode ?? 502, clientResponseHeaderPairs(upRes.headers), Buffer.concat(chunks));
   });
   upRes.once('error', (err) => socket.destroy(err));
 }

@@ -71,6 +71,16 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders): OutgoingHtt
   return out;
 }
 
+/** {@link clientResponseHeaders} as name/value pairs without Content-Length, for a raw response whose body length the writer sets. */
+export function clientResponseHeaderPairs(headers: IncomingHttpHeaders): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (const [name, value] of Object.entries(clientResponseHeaders(headers))) {
+    if (name === 'content-length' || value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [String(value)]) pairs.push([name, v]);
+  }
+  return pairs;
+}
+
 function listedInConnection(value: string | undefined): Set<string> | undefined {
   if (value === undefined || !value.includes(',')) {
     const single = value?.trim().toLowerCase();

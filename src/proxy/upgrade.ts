@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Upstream } from '../upstream/client.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaderPairs, upstreamRequestHeaders } from './headers.js';
 import { respondWithStatusOnSocket, writeRawResponse } from './respond.js';
 import { armUpstreamTimeouts, upstreamFailure } from './upstream-errors.js';
 import type { ForwardOptions } from './upstream-errors.js';
@@ -131,11 +131,7 @@ export async function forwardUpgrade(
     });
     upRes.once('end', () => {
       clientSocket.off('close', abortUpstream);
-      const headers: [string, string][] = [];
-      for (const [name, value] of Object.entries(clientResponseHeaders(upRes.headers))) {
-        if (name === 'content-length' || value === undefined) continue;
-        for (const v of Array.isArray(value) ? value : [String(value)]) headers.push([name, v]);
-      }
+      const headers = clientResponseHeaderPairs(upRes.headers);
       const status = upRes.statusCode ?? 502;
       const body = Buffer.concat(chunks);
       completion
