@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Transform } from 'node:stream';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Upstream } from '../upstream/client.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
@@ -12,6 +13,8 @@ import type { AuditStreamRef } from '../audit/event.js';
 import type { StreamRecorder } from '../audit/stream.js';
 import { addImpersonation } from './impersonation.js';
 import { maskDocument, maskPlanFor, requestHeadersForMasking } from './mask-response.js';
+import { createBodyMaskStream } from '../masking/index.js';
+import type { MaskReport } from '../masking/index.js';
 import { statusFor } from '../kube/status.js';
 
 /**
@@ -99,14 +102,20 @@ export async function forwardRequest(
     if (plan) delete headers['content-length'];
 
     if (plan?.kind === 'document') {
+      // Small answers are masked whole, so a failure is still a clean Status; a large one (a LIST of thousands of
+      // Secrets) streams through the body masker item by item once it outgrows plan.inMemoryBytes.
       const chunks: Buffer[] = [];
       let size = 0;
-      upRes.on('data', (chunk: Buffer) => {
+      const onData = (chunk: Buffer): void => {
         size += chunk.length;
-        if (size > plan.maxBytes) upRes.destroy(new Error(`the response exceeds ${plan.maxBytes} bytes, more than the gateway masks in one piece`));
-        else chunks.push(chunk);
-      });
-      upRes.once('end', () => {
+        chunks.push(chunk);
+        if (size <= plan.inMemoryBytes) return;
+        upRes.off('data', onData);
+        upRes.off('end', onEnd);
+        upRes.off('error', onError);
+        relayBody(createBodyMaskStream(masker!), chunks);
+      };
+      const onEnd = (): void => {
         const masked = maskDocument(Buffer.concat(chunks, size), masker!);
         if (!masked) {
           void refuseAfterRecording(ctx, res, unmaskable(upRes.headers['content-type']), finish);
@@ -126,83 +135,91 @@ export async function forwardRequest(
           },
           (err: unknown) => respondWithStatus(res, err instanceof GatehouseError ? err : unmaskable(undefined), ctx.id),
         );
-      });
-      upRes.once('error', (err) => void refuseAfterRecording(ctx, res, unmaskable(err.message), finish));
+      };
+      const onError = (err: Error): void => void refuseAfterRecording(ctx, res, unmaskable(err.message), finish);
+      upRes.on('data', onData);
+      upRes.once('end', onEnd);
+      upRes.once('error', onError);
       return;
     }
+    relayBody(plan?.transform, []);
 
-    res.writeHead(status, upRes.statusMessage, headers);
-    // Send headers now when the body may take its time (a watch may not produce a byte for minutes). A body of
-    // known length is already on its way: its headers leave with its first bytes, one write instead of two.
-    if (headers['content-length'] === undefined) res.flushHeaders();
-    const source = plan ? upRes.pipe(plan.transform) : upRes;
-    // A watch or log is recorded as timestamped chunks of what the client saw; anything else keeps its first bytes.
-    stream = status >= 200 && status < 300 ? completion.openStream() : undefined;
-    const channel = ctx.request?.verb === 'watch' ? 'watch' : 'log';
-    const captured: Buffer[] = [];
-    let capturedBytes = 0;
-    source.on('data', (chunk: Buffer) => {
-      bytesOut += chunk.length;
-      if (stream) stream.write(channel, chunk);
-      else if (capturedBytes < completion.captureBytes) {
-        captured.push(chunk);
-        capturedBytes += chunk.length;
-      }
-    });
-    // A body of known length is complete for the client with its last byte, before res.end(): hold that byte back
-    // until the exchange is recorded, so no client ever holds an answer the record lacks (kill -9 included).
-    // Chunked bodies (watches, logs) are complete only with the terminating chunk res.end() sends.
-    let held: Buffer | undefined;
-    if (headers['content-length'] === undefined) source.pipe(res, { end: false });
-    else {
+    /** Streams the answer to the client, through `masking` when given (after the chunks already read from upstream). */
+    function relayBody(masking: (Transform & { report(): MaskReport }) | undefined, alreadyRead: Buffer[]): void {
+      res.writeHead(status, upRes.statusMessage, headers);
+      // Send headers now when the body may take its time (a watch may not produce a byte for minutes). A body of
+      // known length is already on its way: its headers leave with its first bytes, one write instead of two.
+      if (headers['content-length'] === undefined) res.flushHeaders();
+      if (masking) for (const chunk of alreadyRead) masking.write(chunk);
+      const source = masking ? upRes.pipe(masking) : upRes;
+      // A watch or log is recorded as timestamped chunks of what the client saw; anything else keeps its first bytes.
+      stream = status >= 200 && status < 300 ? completion.openStream() : undefined;
+      const channel = ctx.request?.verb === 'watch' ? 'watch' : 'log';
+      const captured: Buffer[] = [];
+      let capturedBytes = 0;
       source.on('data', (chunk: Buffer) => {
-        if (chunk.length === 0) return;
-        const out = held === undefined ? chunk.subarray(0, -1) : Buffer.concat([held, chunk.subarray(0, -1)]);
-        held = chunk.subarray(-1);
-        if (out.length > 0 && !res.write(out)) {
-          source.pause();
-          res.once('drain', () => source.resume());
+        bytesOut += chunk.length;
+        if (stream) stream.write(channel, chunk);
+        else if (capturedBytes < completion.captureBytes) {
+          captured.push(chunk);
+          capturedBytes += chunk.length;
         }
       });
-    }
-    source.once('end', () => {
-      const responseBody = captured.length > 0 ? { data: Buffer.concat(captured), contentType: upRes.headers['content-type'] } : undefined;
-      const masked = plan ? plan.transform.report().masked > 0 : undefined;
-      void endStream().then((ref) =>
-        finish({ status, upstream: upstreamFacts(status), responseBody, masked, stream: ref }).then(
-          () => res.end(held),
-          () => res.destroy(),
-        ),
-      );
-    });
-    const watchJson = ctx.request?.verb === 'watch' && (upRes.headers['content-type'] ?? '').startsWith('application/json');
-    // A JSON watch cut off upstream (the API server or a cluster agent's tunnel went away) ends with an ERROR
-    // event and a clean end, which kubectl reports and informers answer by watching again; anything else is cut.
-    let wasCut = false;
-    const cut = (err: Error): void => {
-      if (wasCut || res.writableEnded || res.destroyed) return;
-      wasCut = true;
-      if (!watchJson || !stream) {
-        res.destroy();
-        return;
+      // A body of known length is complete for the client with its last byte, before res.end(): hold that byte back
+      // until the exchange is recorded, so no client ever holds an answer the record lacks (kill -9 included).
+      // Chunked bodies (watches, logs) are complete only with the terminating chunk res.end() sends.
+      let held: Buffer | undefined;
+      if (headers['content-length'] === undefined) source.pipe(res, { end: false });
+      else {
+        source.on('data', (chunk: Buffer) => {
+          if (chunk.length === 0) return;
+          const out = held === undefined ? chunk.subarray(0, -1) : Buffer.concat([held, chunk.subarray(0, -1)]);
+          held = chunk.subarray(-1);
+          if (out.length > 0 && !res.write(out)) {
+            source.pause();
+            res.once('drain', () => source.resume());
+          }
+        });
       }
-      const lost = upstreamFailure(err, upstream);
-      const error = new GatehouseError(lost.code, `the watch was cut off: ${lost.message}; watch again`, { retryAfterSeconds: lost.retryAfterSeconds });
-      const event = Buffer.from(`${JSON.stringify({ type: 'ERROR', object: statusFor(error) })}\n`);
-      source.unpipe(res);
-      stream.write(channel, event);
-      res.off('close', abortUpstream);
-      void endStream().then((ref) =>
-        finish({ status, aborted: true, upstream: upstreamFacts(status), stream: ref }).then(
-          () => res.end(event),
-          () => res.destroy(),
-        ),
-      );
-    };
-    cutShort = cut;
-    source.once('error', cut);
-    upRes.once('error', cut);
-    upRes.once('aborted', () => cut(new Error('the API server closed the connection')));
+      source.once('end', () => {
+        const responseBody = captured.length > 0 ? { data: Buffer.concat(captured), contentType: upRes.headers['content-type'] } : undefined;
+        const masked = masking ? masking.report().masked > 0 : undefined;
+        void endStream().then((ref) =>
+          finish({ status, upstream: upstreamFacts(status), responseBody, masked, stream: ref }).then(
+            () => res.end(held),
+            () => res.destroy(),
+          ),
+        );
+      });
+      const watchJson = ctx.request?.verb === 'watch' && (upRes.headers['content-type'] ?? '').startsWith('application/json');
+      // A JSON watch cut off upstream (the API server or a cluster agent's tunnel went away) ends with an ERROR
+      // event and a clean end, which kubectl reports and informers answer by watching again; anything else is cut.
+      let wasCut = false;
+      const cut = (err: Error): void => {
+        if (wasCut || res.writableEnded || res.destroyed) return;
+        wasCut = true;
+        if (!watchJson || !stream) {
+          res.destroy();
+          return;
+        }
+        const lost = upstreamFailure(err, upstream);
+        const error = new GatehouseError(lost.code, `the watch was cut off: ${lost.message}; watch again`, { retryAfterSeconds: lost.retryAfterSeconds });
+        const event = Buffer.from(`${JSON.stringify({ type: 'ERROR', object: statusFor(error) })}\n`);
+        source.unpipe(res);
+        stream.write(channel, event);
+        res.off('close', abortUpstream);
+        void endStream().then((ref) =>
+          finish({ status, aborted: true, upstream: upstreamFacts(status), stream: ref }).then(
+            () => res.end(event),
+            () => res.destroy(),
+          ),
+        );
+      };
+      cutShort = cut;
+      source.once('error', cut);
+      upRes.once('error', cut);
+      upRes.once('aborted', () => cut(new Error('the API server closed the connection')));
+    }
   });
   // Until the response arrives, a lost stream is an ordinary upstream failure.
   let cutShort: ((err: Error) => void) | undefined;

@@ -6,12 +6,17 @@ import type { RequestContext } from '../pipeline/context.js';
 
 /** How the response of a request that policy said to mask is rewritten. */
 export type MaskPlan =
-  /** A JSON object, list or Table: buffered (bounded), masked, re-serialised. */
-  | { kind: 'document'; maxBytes: number }
+  /**
+   * A JSON object, list or Table: masked whole when it ends within
+   * `inMemoryBytes` (a failure is then a clean Status), else streamed through
+   * the body masker item by item (a failure then cuts the answer short).
+   */
+  | { kind: 'document'; inMemoryBytes: number }
   /** A stream of JSON watch events, masked event by event. */
   | { kind: 'stream'; transform: Transform & { report(): MaskReport } };
 
-const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+// Most single objects and small lists fit; a LIST of thousands of Secrets streams.
+const IN_MEMORY_DOCUMENT_BYTES = 1024 * 1024;
 
 /**
  * Asks the upstream for a representation the gateway can mask: JSON (or a
@@ -34,7 +39,7 @@ export function maskPlanFor(ctx: RequestContext, responseHeaders: IncomingHttpHe
   if (responseHeaders['content-encoding'] && responseHeaders['content-encoding'] !== 'identity') return 'refuse';
   if (ctx.request?.verb === 'watch') return type.includes('json') ? { kind: 'stream', transform: createWatchMaskStream(masker) } : 'refuse';
   if (type === 'text/plain' || ctx.request?.subresource === 'log') return { kind: 'stream', transform: createLineMaskStream(masker) };
-  if (type.includes('json')) return { kind: 'document', maxBytes: MAX_DOCUMENT_BYTES };
+  if (type.includes('json')) return { kind: 'document', inMemoryBytes: IN_MEMORY_DOCUMENT_BYTES };
   return 'refuse';
 }
 

@@ -146,6 +146,37 @@ describe('guardrails on real kubectl requests', () => {
     }
   });
 
+  it('masks a list too large to hold (streamed item by item), and a Table of it, with every item intact', async () => {
+    const big = `masks-${randomBytes(2).toString('hex')}`;
+    await direct.ok(['create', 'namespace', big]);
+    try {
+      // 40 Secrets of ~40 KiB: a list of ~1.6 MiB, past what the gateway masks in one piece.
+      const values = Array.from({ length: 40 }, (_, i) => `v${i}-${randomBytes(30_000).toString('base64')}`);
+      const items = values.map((v, i) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `s${i}`, namespace: big }, stringData: { key: v } }));
+      await direct.ok(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+      const res = await rawRequest(gateway.url, {
+        path: `/api/v1/namespaces/${big}/secrets`,
+        headers: { authorization: `Bearer ${gateway.adminToken}` },
+        caPem: readFileSync(join(gateway.dataDir, 'ca.crt'), 'utf8'),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers['transfer-encoding']).toBe('chunked');
+      const text = res.body.toString();
+      const list = JSON.parse(text) as { kind: string; items: { metadata: { name: string; annotations?: Record<string, string> }; data: Record<string, string> }[] };
+      expect(list.kind).toBe('SecretList');
+      expect(list.items.map((i) => i.metadata.name).sort()).toEqual(items.map((i) => i.metadata.name).sort());
+      for (const item of list.items) expect(item.data).toEqual({ key: MASK_BASE64 });
+      for (const v of values) {
+        expect(text).not.toContain(Buffer.from(v).toString('base64').slice(0, 40));
+        expect(text).not.toContain(v.slice(0, 40));
+      }
+      // kubectl's own view (a server-side Table) of the same list.
+      expect((await via.ok(['-n', big, 'get', 'secrets', '--no-headers'])).trim().split('\n')).toHaveLength(40);
+    } finally {
+      await direct(['delete', 'namespace', big, '--wait=false']);
+    }
+  });
+
   it('applies a team policy with a message and a hint an agent can act on', async () => {
     const stderr = await refused(['create', '-f', '-'], pod('retired', { containers: [{ name: 'c', image: 'registry.invalid/retired/app:1' }] }));
     expect(stderr).toContain(
