@@ -14,7 +14,7 @@ import { builtinGuardrailsDir } from '../policy/config.js';
 import { explainPolicy, formatExplanation } from '../policy/explain.js';
 import { isClusterScopedKind, kubeRequestFor, nonResourceRequestFor, resourceForKind, splitApiVersion } from '../policy/kinds.js';
 import { loadPolicy } from '../policy/load.js';
-import { policyActions, principalKinds } from '../policy/model.js';
+import { defaultActions, principalKinds } from '../policy/model.js';
 import type { CelCompiler, PolicyAction } from '../policy/model.js';
 import { formatTestRun, runPolicyTests, testRunPassed } from '../policy/testing.js';
 import { isRecord } from '../kube/object.js';
@@ -67,7 +67,7 @@ export function registerPolicy(program: Command): void {
     .description('show every rule (matched or not, and why not) and the final decision for one request')
     .requiredOption('--policy <path...>', 'policy files or directories')
     .option('--builtin-guardrails', 'also load the shipped guardrail pack, as the gateway does by default')
-    .addOption(new Option('--default-action <action>', 'when no rule matches and no Policy document sets it').choices(policyActions).default('deny'))
+    .addOption(new Option('--default-action <action>', 'when no rule matches and no Policy document sets it').choices(defaultActions).default('deny'))
     .requiredOption('--verb <verb>', 'get, list, watch, create, update, patch, delete, deletecollection…')
     .option('-f, --filename <file>', 'the object (YAML or JSON); its apiVersion and kind give the resource')
     .option('--api-group <group>', 'API group ("" for core); default from the object')
@@ -102,7 +102,7 @@ export function registerPolicy(program: Command): void {
     .description('evaluate a proposed policy against the recorded requests and report which decisions would change')
     .requiredOption('--policy <path...>', 'the proposed policy: files or directories')
     .option('--builtin-guardrails', 'also load the shipped guardrail pack, as the gateway does by default')
-    .addOption(new Option('--default-action <action>', 'when no rule matches and no Policy document sets it').choices(policyActions).default('deny'))
+    .addOption(new Option('--default-action <action>', 'when no rule matches and no Policy document sets it').choices(defaultActions).default('deny'))
     .addHelpText('after', REPORT_EXIT_CODES)
     .action((flags: BacktestFlags & { policy: string[]; builtinGuardrails?: boolean; defaultAction: PolicyAction }) => {
       const paths = flags.builtinGuardrails ? [builtinGuardrailsDir(), ...flags.policy] : flags.policy;
@@ -120,6 +120,7 @@ interface BacktestFlags extends StoreFlags {
   since?: string;
   until?: string;
   principal?: string;
+  cluster?: string;
   json?: boolean;
   maxChanges: number;
   examples: number;
@@ -140,6 +141,7 @@ function reportOptions(command: Command): Command {
     .option('--since <time>', 'RFC 3339 time, or an age such as 2h, 7d (default: everything recorded)')
     .option('--until <time>', 'RFC 3339 time, or an age such as 1h')
     .option('--principal <subject>', 'only requests by this principal')
+    .option('--cluster <name>', "only requests for this one of the gateway's clusters")
     .option('--max-changes <n>', `exit ${EXIT_TOO_MANY_CHANGES} when more requests than this change`, nonNegativeInt, 0)
     .option('--examples <n>', 'example requests per group', nonNegativeInt, 5)
     .option('--json', 'print the report as JSON');
@@ -153,7 +155,7 @@ async function runReport(flags: BacktestFlags, title: string, make: (repo: Store
     untilMs: flags.until === undefined ? undefined : parseTime(flags.until),
   };
   await withStore(flags, async (store) => {
-    const report = await make(store.audit, { filter, examplesPerGroup: flags.examples });
+    const report = await make(store.audit, { filter, cluster: flags.cluster, examplesPerGroup: flags.examples });
     process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, title));
     if (report.changed > flags.maxChanges) {
       process.stderr.write(`gatehouse: ${report.changed} request(s) would change, more than --max-changes ${flags.maxChanges}\n`);

@@ -10,12 +10,13 @@
 import { z } from 'zod';
 import type { AuditRepo } from '../audit/store.js';
 import { parseTime } from '../audit/time.js';
+import { clusterNameSchema } from '../clusters/config.js';
 import { backtestPolicy, shadowReport } from '../policy/backtest.js';
 import type { BacktestOptions, BacktestReport } from '../policy/backtest.js';
 import { compileCel } from '../policy/cel/index.js';
 import { builtinGuardrailsDir } from '../policy/config.js';
 import { compilePolicy, PolicyLoadError, readPolicyTexts } from '../policy/load.js';
-import { policyActions } from '../policy/model.js';
+import { defaultActions } from '../policy/model.js';
 import type { CompiledPolicy } from '../policy/model.js';
 import { AUDIT_READERS } from './audit.js';
 import { ConsoleError } from './errors.js';
@@ -41,6 +42,8 @@ const windowFields = {
   until: timeOrAge.optional(),
   /** Only requests by this subject. */
   principal: z.string().min(1).optional(),
+  /** Only requests for this cluster. */
+  cluster: clusterNameSchema.optional(),
   /** Example requests kept per group. */
   examples: z.coerce.number().int().min(0).max(50).default(5),
 };
@@ -52,7 +55,7 @@ const backtestBody = z
     /** The name problems are reported under (an uploaded file's name). */
     file: z.string().min(1).max(200).default('pasted.yaml'),
     builtinGuardrails: z.boolean().default(false),
-    defaultAction: z.enum(policyActions).default('deny'),
+    defaultAction: z.enum(defaultActions).default('deny'),
     ...windowFields,
   })
   .strict();
@@ -60,7 +63,7 @@ const backtestBody = z
 const shadowQuery = z.object(windowFields).strict();
 
 function optionsOf(input: z.infer<typeof shadowQuery>): BacktestOptions {
-  return { filter: { subject: input.principal, sinceMs: input.since, untilMs: input.until }, examplesPerGroup: input.examples };
+  return { filter: { subject: input.principal, sinceMs: input.since, untilMs: input.until }, cluster: input.cluster, examplesPerGroup: input.examples };
 }
 
 function compilePasted(input: z.infer<typeof backtestBody>): CompiledPolicy {

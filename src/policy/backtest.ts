@@ -330,6 +330,8 @@ function exampleOf(event: AuditEvent, before: DecisionOutcome, after: string, de
 export interface BacktestOptions {
   /** Principal subject, time window: the audit search filter. */
   filter: Pick<AuditFilter, 'subject' | 'sinceMs' | 'untilMs'>;
+  /** Only requests for this named cluster (records made before clusters existed count as `default`). */
+  cluster?: string | undefined;
   examplesPerGroup?: number;
 }
 
@@ -367,6 +369,7 @@ async function scanEvents(repo: AuditRepo, options: BacktestOptions, each: (even
   for await (const row of exportRows(repo, options.filter)) {
     const parsed = auditEventSchema.safeParse(JSON.parse(row.eventJson));
     if (!parsed.success) builder.skip();
+    else if (options.cluster !== undefined && (parsed.data.request.cluster ?? 'default') !== options.cluster) continue;
     else each(parsed.data, builder);
   }
   return builder.finish();

@@ -149,6 +149,12 @@ describe('gatehouse policy backtest and shadow-report', () => {
     expect(counts(report.transitions)).toEqual({ 'mask→allow': 1, 'allow→review': 1 });
   });
 
+  it('keeps to one cluster with --cluster; records from before clusters count as "default"', async () => {
+    const all = await backtest('--policy', join(dir, 'proposed.yaml'));
+    expect((await backtest('--policy', join(dir, 'proposed.yaml'), '--cluster', 'default')).report).toMatchObject({ evaluated: all.report.evaluated, changed: all.report.changed });
+    expect((await backtest('--policy', join(dir, 'proposed.yaml'), '--cluster', 'prod')).report).toMatchObject({ evaluated: 0, changed: 0 });
+  });
+
   it('prints a table per group with example requests', async () => {
     const run = await gatehouse('policy', 'backtest', '--db', db(), '--policy', join(dir, 'proposed.yaml'), '--max-changes', '10');
     expect(run.stdout).toMatch(/^backtest: 10 request\(s\) evaluated from the beginning – now \(1 never reached policy\)/);
