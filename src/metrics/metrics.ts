@@ -100,6 +100,12 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     labelNames: ['trigger', 'result'] as const,
     registers,
   });
+  const shadowDecisions = new Counter({
+    name: 'gatehouse_shadow_decisions_total',
+    help: 'Requests judged by the shadow policy (policy.shadow), by enforced and shadow action (undetermined when its inputs were not gathered).',
+    labelNames: ['enforced', 'shadow'] as const,
+    registers,
+  });
   const tunnelConnects = new Counter({
     name: 'gatehouse_tunnel_connections_total',
     help: 'Cluster agent connection attempts, by cluster and result (connected, unauthenticated, unknown-cluster, bad-hello…).',
@@ -203,6 +209,7 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
   const requestChildren = new Map<string, Counter.Internal>();
   const durationChildren = new Map<string, Histogram.Internal<string>>();
   const stageChildren = new Map<string, Histogram.Internal<string>>();
+  const shadowChildren = new Map<string, Counter.Internal>();
   const child = <T>(cache: Map<string, T>, key: string, make: () => T): T => {
     let found = cache.get(key);
     if (found === undefined) cache.set(key, (found = make()));
@@ -219,6 +226,8 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
       const cluster = ctx.cluster ?? '';
       const key = `${cluster}|${verb}|${resource}|${subresource}|${decision}|${status}`;
       child(requestChildren, key, () => requests.labels(cluster, verb, resource, subresource, decision, String(status))).inc();
+      const shadow = ctx.shadowDecision;
+      if (shadow !== undefined) child(shadowChildren, `${decision}|${shadow.action}`, () => shadowDecisions.labels(decision, shadow.action)).inc();
       for (const stage in ctx.timings) {
         child(stageChildren, stage, () => stageDuration.labels(stage)).observe(ctx.timings[stage]! / 1e6);
       }

@@ -83,11 +83,14 @@ describe('metrics', () => {
     metrics.observeRequest(listed, 200);
     metrics.observeRequest(listed, 200);
     metrics.observeRequest(ctx({ verb: 'get', resource: 'widgets' }), 403);
+    metrics.observeRequest(ctx({ verb: 'delete', resource: 'pods' }, { decision: { action: 'allow' } as Decision, shadowDecision: { action: 'deny' } as Decision }), 200);
     metrics.observeUpstream(listed, 12);
     const text = await metrics.registry.metrics();
     expect(text).toContain('gatehouse_requests_total{cluster="",verb="list",resource="pods",subresource="",decision="allow",code="200"} 2');
     expect(text).toContain('gatehouse_requests_total{cluster="",verb="get",resource="other",subresource="",decision="none",code="403"} 1');
     expect(text).toContain('gatehouse_stage_duration_seconds_count{stage="identity"} 2');
+    expect(text).toContain('gatehouse_shadow_decisions_total{enforced="allow",shadow="deny"} 1');
+    expect(text).not.toContain('gatehouse_shadow_decisions_total{enforced="none"');
     expect(text).toContain('gatehouse_stage_duration_seconds_bucket{le="0.005",stage="policy"} 2');
     expect(text).toContain('gatehouse_request_duration_seconds_count{verb="list"} 2');
     expect(text).toContain('gatehouse_upstream_duration_seconds_bucket{le="0.025"} 1');
