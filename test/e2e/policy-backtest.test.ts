@@ -9,10 +9,11 @@ import type { BacktestReport } from '../../src/policy/backtest.js';
 import { openStore } from '../../src/store/open.js';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
+import { identity } from './helpers/identities.js';
 import { kubectlFor, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 
-// Real kubectl traffic through a gateway running a shadow policy; then the
+// A mixed kubectl session (a person, an agent, CI) through a gateway running a shadow policy; then the
 // record is backtested against a stricter policy and the shadow decisions read back.
 const cluster = inject('cluster');
 const ns = `backtest-${randomBytes(3).toString('hex')}`;
@@ -47,6 +48,19 @@ beforeAll(async () => {
   gateway = await startGatewayProcess(cluster.adminKubeconfig, ['--config', config, '--approval-hold', '0']);
   via = kubectlFor(gateway.adminKubeconfig);
 
+  // A mixed session: a person (the admin), an agent and CI, with reads, writes, execs, Secret reads, a denial and a review.
+  const agent = await identity(gateway, 'cursor', ns, { kind: 'agent', groups: 'agents' });
+  const ci = await identity(gateway, 'deployer', ns, { kind: 'ci', groups: 'ci' });
+  await direct.ok(['-n', ns, 'create', 'rolebinding', 'all', '--clusterrole=admin', '--group=agents', '--group=ci']);
+  await direct.ok(['-n', ns, 'create', 'deployment', 'web', '--image=registry.invalid/web:1']);
+  await direct.ok(['-n', ns, 'create', 'secret', 'generic', 'db', '--from-literal=password=hunter2']);
+  await direct.ok(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=90s'], { timeoutMs: 100_000 });
+  const pod = (await direct.ok(['-n', ns, 'get', 'pods', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+  await agent.kubectl.ok(['exec', pod, '--', 'echo', 'one']);
+  await agent.kubectl.ok(['exec', pod, '--', 'echo', 'two']);
+  await agent.kubectl.ok(['get', 'secret', 'db', '-o', 'yaml']);
+  await ci.kubectl.ok(['get', 'secrets']);
+  await ci.kubectl.ok(['create', 'configmap', 'from-ci', '--from-literal=b=2']);
   await via.ok(['-n', ns, 'get', 'pods']);
   await via.ok(['-n', ns, 'create', 'configmap', 'settings', '--from-literal=a=1']);
   await via.ok(['-n', ns, 'get', 'configmap', 'settings']);
@@ -73,18 +87,45 @@ describe('policy backtest on recorded kubectl traffic', () => {
     const r = await gatehouse(['policy', 'backtest', '--builtin-guardrails', '--policy', baseline, strict, '--json']);
     expect(r.code, r.stderr).toBe(3);
     const report = JSON.parse(r.stdout) as BacktestReport;
-    expect(report.changed).toBe(1);
+    // The admin's and CI's configmap creates.
+    expect(report.changed).toBe(2);
     expect(report.transitions).toHaveLength(1);
-    expect(report.transitions[0]).toMatchObject({ key: 'allow→deny', count: 1, examples: [{ verb: 'create', resource: 'configmaps', namespace: ns, after: 'deny (no-configmap-creates)' }] });
-    const create = events.find((e) => e.request.verb === 'create' && e.request.resource === 'configmaps')!;
-    expect(report.transitions[0]!.examples[0]!.requestId).toBe(create.requestId);
+    expect(report.transitions[0]).toMatchObject({ key: 'allow→deny', count: 2 });
+    const creates = events.filter((e) => e.request.verb === 'create' && e.request.resource === 'configmaps');
+    expect(report.transitions[0]!.examples.map((e) => e.requestId).sort()).toEqual(creates.map((e) => e.requestId).sort());
+    expect(report.transitions[0]!.examples.every((e) => e.after === 'deny (no-configmap-creates)' && e.namespace === ns)).toBe(true);
     expect(report.rules.map((g) => g.key)).toEqual(['no-configmap-creates allow→deny']);
     // The held privileged pod stays review, or is undetermined when kubectl sent it as protobuf; never a change.
-    expect(report.unchanged + report.undetermined).toBe(report.evaluated - 1);
+    expect(report.unchanged + report.undetermined).toBe(report.evaluated - 2);
 
     const same = await gatehouse(['policy', 'backtest', '--builtin-guardrails', '--policy', baseline, '--since', '1h']);
     expect(same.code, same.stderr).toBe(0);
     expect(same.stdout).toMatch(/changed: 0 /);
+  });
+
+  it('reports exactly the recorded execs in the namespace under a policy that denies exec there', async () => {
+    const denyExec = policyFile('no-exec', [{ name: 'no-exec-here', match: { resources: [{ group: '', resource: 'pods/exec' }], namespaces: [ns] }, action: 'deny' }]);
+    const r = await gatehouse(['policy', 'backtest', '--builtin-guardrails', '--policy', baseline, denyExec, '--json', '--examples', '10']);
+    expect(r.code, r.stderr).toBe(3);
+    const report = JSON.parse(r.stdout) as BacktestReport;
+    // Each exec has a start event (with the decision) and an end event (with the recording): one request.
+    const execs = events.filter((e) => e.request.subresource === 'exec' && e.stream === undefined);
+    expect(execs).toHaveLength(2);
+    expect(report.changed).toBe(2);
+    expect(report.rules.map((g) => [g.key, g.count])).toEqual([['no-exec-here allow→deny', 2]]);
+    expect(report.transitions[0]!.examples.map((e) => e.requestId).sort()).toEqual(execs.map((e) => e.requestId).sort());
+    expect(report.principals.map((g) => g.key)).toEqual(['token:cursor allow→deny']);
+  });
+
+  it('reports the recorded Secret reads as exposed by a policy without the Secret masking rule', async () => {
+    const r = await gatehouse(['policy', 'backtest', '--policy', baseline, '--json', '--examples', '10']);
+    const report = JSON.parse(r.stdout) as BacktestReport;
+    const secretReads = events.filter((e) => e.request.resource === 'secrets' && ['get', 'list'].includes(e.request.verb) && e.decision?.action === 'mask');
+    expect(secretReads.length).toBeGreaterThanOrEqual(2);
+    const exposed = report.transitions.find((g) => g.key === 'mask→allow');
+    expect(exposed?.count).toBe(secretReads.length);
+    expect(exposed!.examples.map((e) => e.requestId).sort()).toEqual(secretReads.map((e) => e.requestId).sort());
+    expect(new Set(exposed!.examples.map((e) => e.principal))).toEqual(new Set(['token:cursor', 'token:deployer']));
   });
 
   it('records shadow decisions beside the real ones, and shadow-report shows the would-be denials', async () => {
@@ -92,7 +133,7 @@ describe('policy backtest on recorded kubectl traffic', () => {
     expect(del.result.status).toBe(200);
     expect(del.decision).toMatchObject({ action: 'allow' });
     expect(del.shadowDecision).toMatchObject({ action: 'deny', rule: 'no-deletes' });
-    const held = events.find((e) => e.request.verb === 'create' && e.request.resource === 'pods')!;
+    const held = events.find((e) => e.request.verb === 'create' && e.request.resource === 'pods' && e.request.subresource === '')!;
     expect(held.decision?.action).toBe('review');
     expect(events.filter((e) => e.decision !== undefined).every((e) => e.shadowDecision !== undefined)).toBe(true);
 
