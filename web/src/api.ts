@@ -113,6 +113,7 @@ export async function getAsciicast(streamSession: string, unverified: boolean): 
 export const getPolicy = (): Promise<PolicySummary> => request('GET', '/policy');
 export const explainPolicy = (req: ExplainRequest): Promise<Explanation> => request('POST', '/policy/explain', req);
 export const backtestPolicy = (req: BacktestRequest): Promise<BacktestReport> => request('POST', '/policy/backtest', req);
+export const shadowReport = (since: string): Promise<BacktestReport> => request('GET', `/policy/shadow-report${query({ since: since === '' ? undefined : since })}`);
 
 export const listTokens = async (): Promise<ConsoleToken[]> => (await request<{ items: ConsoleToken[] }>('GET', '/tokens')).items;
 export const createToken = (t: NewToken): Promise<CreatedToken> => request('POST', '/tokens', t);

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { ChangeEvent, FormEvent, ReactNode } from 'react';
-import { backtestPolicy, explainPolicy, getPolicy } from '../api.ts';
+import { backtestPolicy, explainPolicy, getPolicy, shadowReport } from '../api.ts';
 import { Badge } from '../components/Badge.tsx';
 import { BacktestResult } from '../components/BacktestReport.tsx';
 import { DataTable } from '../components/DataTable.tsx';
@@ -204,13 +204,56 @@ function BacktestForm(): ReactNode {
   );
 }
 
-/** The active policy, a box to see what it would do with a request, and a backtest of a proposed one. */
+/** Where the shadow policy (policy.shadow), judging live traffic beside the enforced one, would have decided otherwise. */
+function ShadowReportForm(): ReactNode {
+  const { form, set } = useFields({ since: '24h' });
+  const [result, setResult] = useState<BacktestReport>();
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const submit = (e: FormEvent): void => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    shadowReport(form.since)
+      .then(setResult, (err: unknown) => {
+        setResult(undefined);
+        setError(err);
+      })
+      .finally(() => setBusy(false));
+  };
+  return (
+    <section aria-labelledby="shadow-h">
+      <h2 id="shadow-h">Shadow policy</h2>
+      <p className="muted">A proposed policy can run beside the enforced one without enforcing anything (policy.shadow in gatehouse.yaml); here is where the two differed on live traffic.</p>
+      <form className="explain" onSubmit={submit}>
+        <label>
+          Window
+          <select value={form.since} onChange={set('since')}>
+            {WINDOWS.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Reading…' : 'Show the shadow report'}
+        </button>
+      </form>
+      {error !== undefined && <ErrorNotice error={error} title="No shadow report" />}
+      {result !== undefined && <BacktestResult report={result} />}
+    </section>
+  );
+}
+
+/** The active policy, a box to see what it would do with a request, a backtest of a proposed one, and the shadow policy's report. */
 export function Policy(): ReactNode {
   return (
     <>
       <RulesTable />
       <ExplainForm />
       <BacktestForm />
+      <ShadowReportForm />
     </>
   );
 }
