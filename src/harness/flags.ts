@@ -76,6 +76,8 @@ export function controllerManagerArgs(c: Credentials, kubeconfig: string): strin
     `--cluster-signing-cert-file=${c.clientCAFiles.cert}`,
     `--cluster-signing-key-file=${c.clientCAFiles.key}`,
     `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+    // kwok renews the node's lease from a busy test machine: a late renewal must not mark the node (and its pods) unready.
+    '--node-monitor-grace-period=2m',
     '--profiling=false',
   ];
 }
