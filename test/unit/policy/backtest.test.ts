@@ -12,6 +12,8 @@ import type { Principal } from '../../../src/identity/principal.js';
 import type { BacktestReport } from '../../../src/policy/backtest.js';
 import { kubeRequestFor } from '../../../src/policy/kinds.js';
 import type { RequestLine } from '../../../src/policy/kinds.js';
+import { startPostgres } from '../../../src/harness/postgres.js';
+import { openPostgresStore } from '../../../src/store/postgres.js';
 import { openSqliteStore } from '../../../src/store/sqlite.js';
 import { runCli } from '../../helpers/cli.js';
 import type { CliRun } from '../../helpers/cli.js';
@@ -79,6 +81,8 @@ spec:
       action: allow
 `;
 
+let events: ReturnType<typeof recorded>[] = [];
+
 describe('gatehouse policy backtest and shadow-report', () => {
   let dir: string;
   const db = () => join(dir, 'gatehouse.db');
@@ -88,7 +92,7 @@ describe('gatehouse policy backtest and shadow-report', () => {
     writeFileSync(join(dir, 'current.yaml'), CURRENT);
     writeFileSync(join(dir, 'proposed.yaml'), PROPOSED);
     const cm = (mode: string) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${mode}` }, data: { mode } });
-    const events = [
+    events = [
       recorded(1, { verb: 'get', resource: 'pods', namespace: 'default', name: 'web' }, who('alice'), allowAll),
       recorded(2, { verb: 'create', resource: 'configmaps', namespace: 'default', name: '' }, who('ci-bot', 'ci'), allowAll, { data: cm('bad') }),
       recorded(3, { verb: 'create', resource: 'configmaps', namespace: 'default', name: '' }, who('agent', 'agent'), allowAll, { data: cm('bad'), max: 20 }),
@@ -162,6 +166,26 @@ describe('gatehouse policy backtest and shadow-report', () => {
     expect(run.stdout).toMatch(/allow→deny \(2\), e\.g\.:\n +TIME +PRINCIPAL .*\n +2025-06-01T10:00:02Z +ci-bot +create +configmaps +default +- +allow \(allow-all\) +deny \(no-bad-configmaps\) +req-2/);
     expect(run.stdout).toMatch(/body-truncated \(1\), e\.g\.:\n.*\n.*agent +create +configmaps .*the recorded body was cut at 20 of \d+ bytes +req-3/);
   });
+
+  it('gives the same report from the same record in PostgreSQL (--postgres)', async () => {
+    const server = await startPostgres();
+    try {
+      const url = await server.createDatabase('backtest');
+      const store = await openPostgresStore(url);
+      const writer = createAuditWriter(store.audit, { signer: loadAuditSigner(dir) });
+      for (const e of events) await writer.append(e);
+      await writer.close();
+      await store.close();
+      const fromSqlite = (await backtest('--policy', join(dir, 'proposed.yaml'))).report;
+      const run = await gatehouse('policy', 'backtest', '--postgres', url, '--json', '--policy', join(dir, 'proposed.yaml'));
+      expect(run.error).toBeUndefined();
+      const fromPostgres = JSON.parse(run.stdout) as BacktestReport;
+      const comparable = (r: BacktestReport) => ({ ...r, durationMs: 0, perSecond: 0 });
+      expect(comparable(fromPostgres)).toEqual(comparable(fromSqlite));
+    } finally {
+      await server.destroy();
+    }
+  }, 60_000);
 
   it('a policy that does not load is an error (exit 1 from main), not a pass', async () => {
     writeFileSync(join(dir, 'broken.yaml'), 'apiVersion: gatehouse.dev/v1alpha1\nkind: Policy\nmetadata: { name: b }\nspec: { rules: [{ name: x, action: nope }] }\n');
