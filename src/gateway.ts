@@ -26,6 +26,9 @@ import { openShadowPolicy } from './policy/shadow.js';
 import { createApprovals } from './approvals/service.js';
 import { createApprovalStage } from './approvals/stage.js';
 import { createBudgetStage } from './budgets/stage.js';
+import { createApplications, createSelfSender } from './proposals/apply.js';
+import { createProposals } from './proposals/service.js';
+import { createProposalStage } from './proposals/stage.js';
 import { createNotifier } from './approvals/notify.js';
 import { configuredClusters } from './clusters/config.js';
 import { createRouteStage } from './clusters/route.js';
@@ -44,6 +47,7 @@ import { createMetrics } from './metrics/metrics.js';
 import { observedRecorder, requestObserver } from './metrics/observe.js';
 import { listenForMetrics, metricsRoute } from './metrics/serve.js';
 import { accessLogger } from './log/access.js';
+import { openTracing } from './tracing/index.js';
 import { respondWithStatus, respondWithStatusOnSocket } from './proxy/respond.js';
 import { forwardUpgrade } from './proxy/upgrade.js';
 
@@ -62,7 +66,7 @@ export interface Gateway {
 /**
  * Builds and starts the gateway from validated config: opens the data
  * directory, resolves the upstream credential, composes the pipeline
- * (identity → classify → impersonation guard → policy → budget → approval → upstream) and listens on HTTPS (HTTP/1.1 only, so
+ * (identity → classify → impersonation guard → policy → budget → propose → approval → upstream) and listens on HTTPS (HTTP/1.1 only, so
  * upgrades never meet HTTP/2).
  *
  * @example
@@ -130,13 +134,24 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     notify: createNotifier(config.approvals.notify.webhooks, (id) => approvals.approvalUrl(id), log),
     log,
   });
+  // Proposals are applied through the gateway itself (its URL is known once it listens), as the person applying.
+  let selfTarget = { server: '', ca: state.tls.caPem };
+  const applications = createApplications();
+  const proposals = createProposals({
+    repo: store.proposals,
+    applications,
+    send: createSelfSender(() => selfTarget),
+    consoleUrl: () => consoleUrl,
+    log,
+  });
   const authenticators = [
     bootstrapTokenAuthenticator(state.bootstrapTokens),
     tokens.authenticator,
     ...(config.identity.oidc.length > 0 ? [createOidcAuthenticator(config.identity.oidc, { log })] : []),
   ];
   const stages: Stage[] = [
-    createIdentityStage(authenticators),
+    // The one-time credentials of proposal applications are good for the Kubernetes paths only, not the console or MCP.
+    createIdentityStage([applications.authenticator, ...authenticators]),
     createRouteStage({ defaultCluster: clusterList.defaultName, known: (name) => clusters.get(name) !== undefined, names: () => clusters.all().map((c) => c.name) }),
     createClassifyStage(config.limits),
     createImpersonationGuard(),
@@ -146,6 +161,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       resolveObject,
       masking: true,
       approvals: config.approvals.enabled,
+      proposals: true,
       shadow,
     }),
     createBudgetStage({
@@ -156,9 +172,18 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       approvals: config.approvals.enabled,
       onPruneError: (err) => log.warn({ err }, 'pruning expired budget counts failed'),
     }),
+    createProposalStage({
+      proposals,
+      applications,
+      resolveObject,
+      masker,
+      defaults: { approverGroups: config.approvals.approverGroups, sponsorMayApprove: config.approvals.sponsorMayApprove },
+    }),
     ...(config.approvals.enabled ? [createApprovalStage({ approvals, holdMs: config.approvals.holdSeconds * 1000, resolveObject, masker, stopHolding: shuttingDown.signal })] : []),
   ];
   const observe = requestObserver(metrics, config.log.access ? accessLogger(log) : undefined);
+  // Off: undefined, and nothing of OpenTelemetry is loaded.
+  const tracing = await openTracing(config.tracing, log);
   const forwarding = { timeouts: config.timeouts, impersonate: config.identity.impersonation.enabled, masker };
   const pipeline = createPipeline(
     stages,
@@ -182,6 +207,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     log,
     observedRecorder(recorder, metrics, observe),
     observe,
+    tracing?.tracer,
   );
   const health = createHealthHandler({
     livez: [pingCheck],
@@ -219,7 +245,8 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     pipeline.handleUpgrade(req, socket, head);
   });
   server.on('clientError', (err, socket) => {
-    log.debug({ err }, 'client connection error');
+    // Not the error itself: a parse error carries the raw bytes received (rawPacket), headers and tokens included.
+    log.debug({ code: (err as NodeJS.ErrnoException).code, reason: err.message }, 'client connection error');
     socket.destroy();
   });
 
@@ -249,6 +276,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     dataDir: config.dataDir,
     authenticate: authenticateRequest,
     approvals,
+    proposals,
     audit: store.audit,
     auditKeys: trustedKeysFromPem(signer.publicKeyPem),
     policy,
@@ -268,6 +296,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     log,
   });
   consoleUrl ||= `${consoleSettings.publicUrl}/ui`;
+  selfTarget = { server: url, ca: state.tls.caPem };
   mcpHandler = createMcpHandler({ gatewayUrl: url, caPem: state.tls.caPem, authenticate: authenticateRequest, log });
   log.info({ url, clusters: clusters.all().map((c) => `${c.name} (${c.upstream.where})`), defaultCluster: clusterList.defaultName, metrics: metricsListener?.url }, 'gateway listening');
 
@@ -293,6 +322,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       await new Promise((resolve) => setImmediate(resolve));
       await writer.close();
       await store.close();
+      await tracing?.shutdown().catch((err: unknown) => log.warn({ err }, 'exporting the last traces failed'));
     },
   };
 }

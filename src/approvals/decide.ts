@@ -34,7 +34,7 @@ export function refusalFor(approval: Approval, who: Decider, now: number): Decid
 }
 
 /** A token's sponsor is free text: the decider's subject, or that subject without its `oidc:`/`token:` prefix or e-mail domain. */
-function isSponsor(subject: string, sponsor: string): boolean {
+export function isSponsor(subject: string, sponsor: string): boolean {
   const bare = subject.replace(/^[a-z]+:/, '');
   return sponsor === subject || sponsor === bare || sponsor === bare.replace(/@.*$/, '');
 }

@@ -36,8 +36,27 @@ export async function previewOf(ctx: RequestContext, resolve: ((ctx: RequestCont
   }
   const object = tidy(masker.maskValue(resolved.object ?? null).value);
   if (request.verb === 'create' || resolved.oldObject === null || object === null) return { object, diff: null, problem };
-  const before = tidy(masker.maskValue(resolved.oldObject).value);
-  return { object, diff: unifiedDiff(render(before), render(object), 'live', 'after this request') || null, problem };
+  return { object, diff: diffOf(masked(resolved.oldObject, masker), object), problem };
+}
+
+/**
+ * A value as approvers see it: masked, without managedFields, resourceVersion
+ * and generation. Proposals (src/proposals) show their objects this way too.
+ */
+export function masked(value: unknown, masker: Masker): unknown {
+  return tidy(masker.maskValue(value ?? null).value);
+}
+
+/**
+ * The unified diff of two {@link masked} objects as YAML; null stands for
+ * "no object" (a create's before, a delete's after), null when they are the same.
+ *
+ * @example
+ * diffOf(null, { kind: 'ConfigMap' }); // '--- live\n+++ after this request\n@@ -0,0 +1,1 @@\n+kind: ConfigMap\n'
+ */
+export function diffOf(before: unknown, after: unknown): string | null {
+  const text = (v: unknown): string => (v === null || v === undefined ? '' : render(v));
+  return unifiedDiff(text(before), text(after), 'live', 'after this request') || null;
 }
 
 function render(value: unknown): string {

@@ -80,6 +80,12 @@ const approvalSchema = z.looseObject({
   viaGrant: z.boolean().optional(),
 });
 
+/** Propose-only mode (src/proposals): the proposal a write became (`proposed`), or the one a person's request applied (`applied`). */
+const proposalSchema = z.looseObject({
+  id: z.string(),
+  action: z.enum(['proposed', 'applied']),
+});
+
 const upstreamSchema = z.looseObject({
   /** The API server's status; absent when the request was never forwarded. */
   status: z.number().int().optional(),
@@ -144,6 +150,7 @@ export const auditEventSchema = z.looseObject({
   /** What the shadow policy (`policy.shadow`) would have decided; it enforced nothing. */
   shadowDecision: decisionSchema.optional(),
   approval: approvalSchema.optional(),
+  proposal: proposalSchema.optional(),
   upstream: upstreamSchema.optional(),
   /**
    * What the client got: the HTTP status, for a refusal by the gateway its
@@ -199,6 +206,7 @@ export interface AuditEventInput {
   decision?: DecisionLike | undefined;
   shadowDecision?: DecisionLike | undefined;
   approval?: AuditApprovalInput | undefined;
+  proposal?: { id: string; action: 'proposed' | 'applied' } | undefined;
   upstream?: { status?: number | undefined; latencyMs: number; bytesIn: number; bytesOut: number } | undefined;
   result: { status: number; code?: string | undefined; durationMs?: number | undefined };
   /** Bodies as the client saw them (after masking); build them with {@link captureBody}. */
@@ -273,6 +281,7 @@ export function buildAuditEvent(input: AuditEventInput): AuditEvent {
   if (input.decision) event.decision = decisionRecord(input.decision);
   if (input.shadowDecision) event.shadowDecision = decisionRecord(input.shadowDecision);
   if (input.approval) event.approval = approvalRecord(input.approval);
+  if (input.proposal) event.proposal = { id: input.proposal.id, action: input.proposal.action };
   if (input.upstream) event.upstream = { ...input.upstream };
   if (input.stream) event.stream = { ...input.stream };
   return event;

@@ -17,7 +17,7 @@ export interface ConsoleClientFlags {
 /** A caller of the gateway's console API (docs/console-api.md) with the CLI user's credential. */
 export interface ConsoleClient {
   readonly server: string;
-  call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T>;
+  call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T>;
 }
 
 /** Adds the options that say which gateway to call and as whom; by default the current kubeconfig context, which points at the gateway. */
@@ -71,7 +71,7 @@ export function consoleClient(flags: ConsoleClientFlags): ConsoleClient {
   const dispatcher = new Agent({ connect: { ...(ca ? { ca } : {}), rejectUnauthorized } });
   return {
     server,
-    async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
       let res;
       try {
         res = await fetch(`${server}${path}`, {

@@ -6,8 +6,10 @@ import { registerApprovals, registerReason } from './approvals.js';
 import { registerAudit } from './audit.js';
 import { registerDoctor } from './doctor.js';
 import { registerLogin } from './login.js';
+import { registerLogLevel } from './log-level.js';
 import { registerMcp } from './mcp.js';
 import { registerPolicy } from './policy.js';
+import { registerProposals } from './proposals.js';
 import { registerServe } from './serve.js';
 import { registerTokens } from './tokens.js';
 import { registerUp } from './up.js';
@@ -30,7 +32,9 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerApprovals(program);
   registerReason(program);
+  registerProposals(program);
   registerMcp(program);
+  registerLogLevel(program);
   return program;
 }
 

@@ -14,7 +14,7 @@ import { builtinGuardrailsDir } from '../policy/config.js';
 import { explainPolicy, formatExplanation } from '../policy/explain.js';
 import { isClusterScopedKind, kubeRequestFor, nonResourceRequestFor, resourceForKind, splitApiVersion } from '../policy/kinds.js';
 import { loadPolicy } from '../policy/load.js';
-import { policyActions, principalKinds } from '../policy/model.js';
+import { defaultActions, principalKinds } from '../policy/model.js';
 import type { CelCompiler, PolicyAction } from '../policy/model.js';
 import { formatTestRun, runPolicyTests, testRunPassed } from '../policy/testing.js';
 import { isRecord } from '../kube/object.js';
@@ -67,7 +67,7 @@ export function registerPolicy(program: Command): void {
     .description('show every rule (matched or not, and why not) and the final decision for one request')
     .requiredOption('--policy <path...>', 'policy files or directories')
     .option('--builtin-guardrails', 'also load the shipped guardrail pack, as the gateway does by default')
-    .addOption(new Option('--default-action <action>', 'when no rule matches and no Policy document sets it').choices(policyActions).default('deny'))
+    .addOption(new Option('--default-action <action>', 'when no rule matches and no Policy document sets it').choices(defaultActions).default('deny'))
     .requiredOption('--verb <verb>', 'get, list, watch, create, update, patch, delete, deletecollection…')
     .option('-f, --filename <file>', 'the object (YAML or JSON); its apiVersion and kind give the resource')
     .option('--api-group <group>', 'API group ("" for core); default from the object')
@@ -102,7 +102,7 @@ export function registerPolicy(program: Command): void {
     .description('evaluate a proposed policy against the recorded requests and report which decisions would change')
     .requiredOption('--policy <path...>', 'the proposed policy: files or directories')
     .option('--builtin-guardrails', 'also load the shipped guardrail pack, as the gateway does by default')
-    .addOption(new Option('--default-action <action>', 'when no rule matches and no Policy document sets it').choices(policyActions).default('deny'))
+    .addOption(new Option('--default-action <action>', 'when no rule matches and no Policy document sets it').choices(defaultActions).default('deny'))
     .addHelpText('after', REPORT_EXIT_CODES)
     .action((flags: BacktestFlags & { policy: string[]; builtinGuardrails?: boolean; defaultAction: PolicyAction }) => {
       const paths = flags.builtinGuardrails ? [builtinGuardrailsDir(), ...flags.policy] : flags.policy;

@@ -10,6 +10,7 @@ import { maskingConfigSchema } from '../masking/config.js';
 import { approvalsConfigSchema } from '../approvals/config.js';
 import { consoleConfigSection } from '../console/config.js';
 import { metricsConfigSchema } from '../metrics/config.js';
+import { tracingConfigSchema } from '../tracing/config.js';
 import { clusterConfigSchema, clusterNameSchema, configuredClusters } from '../clusters/config.js';
 
 export const configSchema = z
@@ -105,6 +106,8 @@ export const configSchema = z
       .default({ level: 'info', access: true }),
     /** Prometheus metrics: a separate listener and/or a token for /metrics on the main one (docs/operations.md). */
     metrics: metricsConfigSchema.default({}),
+    /** OpenTelemetry traces over OTLP/HTTP, one per request with a span per stage; off by default (docs/operations.md). */
+    tracing: tracingConfigSchema.default(() => tracingConfigSchema.parse({})),
     /** SIGTERM: readyz fails, then after `delaySeconds` no new connections; in-flight requests get `drainSeconds`. */
     shutdown: z
       .object({ delaySeconds: z.number().min(0).default(0), drainSeconds: z.number().min(0).default(20) })

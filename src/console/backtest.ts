@@ -16,7 +16,7 @@ import type { BacktestOptions, BacktestReport } from '../policy/backtest.js';
 import { compileCel } from '../policy/cel/index.js';
 import { builtinGuardrailsDir } from '../policy/config.js';
 import { compilePolicy, PolicyLoadError, readPolicyTexts } from '../policy/load.js';
-import { policyActions } from '../policy/model.js';
+import { defaultActions } from '../policy/model.js';
 import type { CompiledPolicy } from '../policy/model.js';
 import { AUDIT_READERS } from './audit.js';
 import { ConsoleError } from './errors.js';
@@ -55,7 +55,7 @@ const backtestBody = z
     /** The name problems are reported under (an uploaded file's name). */
     file: z.string().min(1).max(200).default('pasted.yaml'),
     builtinGuardrails: z.boolean().default(false),
-    defaultAction: z.enum(policyActions).default('deny'),
+    defaultAction: z.enum(defaultActions).default('deny'),
     ...windowFields,
   })
   .strict();

@@ -21,8 +21,11 @@ import { createCallerResolver } from './auth.js';
 import type { RequestAuthenticator } from './auth.js';
 import { ConsoleError } from './errors.js';
 import { eventRoute } from './events.js';
+import { logLevelRoutes } from './log-level.js';
 import { sendError } from './http.js';
 import { policyRoutes } from './policy.js';
+import { proposalRoutes } from './proposals.js';
+import type { Proposals } from '../proposals/service.js';
 import { reasonRoutes } from './reasons.js';
 import { createRouter } from './router.js';
 import { sessionRoutes } from './sessions.js';
@@ -47,6 +50,8 @@ export interface ConsoleDeps {
   /** Checks `Authorization: Bearer` with the gateway's authenticators (see {@link bearerAuthenticator}). */
   authenticate: RequestAuthenticator;
   approvals: ApprovalService;
+  /** Proposals of propose-only mode; without it the proposal endpoints do not exist. */
+  proposals?: Proposals | undefined;
   audit: AuditRepo;
   /** The public key(s) the audit checkpoints are checked with. */
   auditKeys: TrustedKeys;
@@ -91,6 +96,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
       ...signInRoutes(settings, codec, deps.authenticate, log),
       ...approvalRoutes(deps.approvals),
       ...reasonRoutes(deps.approvals),
+      ...(deps.proposals ? proposalRoutes(deps.proposals, deps.authenticate) : []),
       eventRoute(deps.approvals, { keepaliveMs: deps.keepaliveMs }),
       ...auditRoutes(deps.audit, deps.auditKeys),
       ...sessionRoutes(deps.audit),
@@ -99,6 +105,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
       ...backtestRoutes(deps.audit, { shadow: deps.shadowPolicy ?? false }),
       ...tokenRoutes(deps.tokens),
       ...clusterRoutes(deps.clusters),
+      ...logLevelRoutes(log),
     ],
     createCallerResolver(deps.authenticate, codec, settings),
     { log, devLogin: settings.devLogin },

@@ -37,7 +37,7 @@ export interface CallerContext extends PublicContext {
 /** `public`: no credential needed; `signed-in`: any caller; a role list: a caller holding one of them. */
 export type Access = 'public' | 'signed-in' | readonly ConsoleRole[];
 
-type Method = 'GET' | 'POST' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 type Handler<C> = (ctx: C) => Promise<Reply | undefined> | Reply | undefined;
 
 export type Route =

@@ -26,6 +26,10 @@ export const errorCodes = {
   GH_APPROVAL_REASON_REQUIRED: { httpStatus: 403, reason: 'Forbidden' },
   GH_APPROVAL_FAILED: { httpStatus: 503, reason: 'ServiceUnavailable' },
   GH_MASKING_UNAVAILABLE: { httpStatus: 403, reason: 'Forbidden' },
+  GH_PROPOSED: { httpStatus: 403, reason: 'Forbidden' },
+  GH_PROPOSAL_UNSUPPORTED: { httpStatus: 403, reason: 'Forbidden' },
+  GH_PROPOSAL_STALE: { httpStatus: 409, reason: 'Conflict' },
+  GH_PROPOSAL_FAILED: { httpStatus: 503, reason: 'ServiceUnavailable' },
   GH_BUDGET_EXCEEDED: { httpStatus: 403, reason: 'Forbidden' },
   GH_BUDGET_UNAVAILABLE: { httpStatus: 503, reason: 'ServiceUnavailable' },
   // Nominal status: the real one and its reason are copied from the API server's refusal of the dry-run.

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { RequestContext } from '../pipeline/context.js';
+import { loggableUrl } from './url.js';
 
 /**
  * One info line per request (`log.access`): who asked for what, what policy
  * decided and how it ended, under the request id that is also the response's
- * `Audit-Id` and the audit record's `requestId`. Never headers or bodies, so
- * no token or masked value can reach the log.
+ * `Audit-Id` and the audit record's `requestId`. Never headers, bodies or
+ * query values, so no token or masked value can reach the log.
  *
  * @example
  * const logAccess = accessLogger(log);
@@ -18,8 +19,9 @@ export function accessLogger(log: Logger): (ctx: RequestContext, status: number)
     log.info(
       {
         requestId: ctx.id,
+        traceId: ctx.trace?.traceId,
         method: ctx.req.method,
-        path: r?.path ?? ctx.req.url,
+        path: r?.path ?? loggableUrl(ctx.req.url),
         verb: r?.verb,
         resource: r?.subresource ? `${r.resource}/${r.subresource}` : r?.resource || undefined,
         namespace: r?.namespace || undefined,

@@ -5,6 +5,7 @@ import type { GatehouseError } from '../errors/codes.js';
 import type { Decision } from '../policy/engine.js';
 import type { ShadowDecision } from '../policy/shadow.js';
 import type { Approval } from '../approvals/types.js';
+import type { RequestTrace } from '../tracing/types.js';
 
 /**
  * The state of one request as it moves through the pipeline. Each field is
@@ -33,8 +34,12 @@ export interface RequestContext {
   shadowDecision?: ShadowDecision;
   /** approval: the approval a `review` request went through, as it stood when the stage let it go or stopped it. */
   approval?: { approval: Approval; viaGrant: boolean };
+  /** propose: the proposal this write became (`proposed`), or the one it applies (`applied`). */
+  proposal?: { id: string; action: 'proposed' | 'applied' };
   /** pipeline: time spent in each stage, in microseconds. */
   readonly timings: Record<string, number>;
+  /** pipeline: the request's spans, when tracing is on. */
+  readonly trace?: RequestTrace | undefined;
 }
 
 export type StageOutcome = { readonly action: 'continue' } | { readonly action: 'stop'; readonly error: GatehouseError };

@@ -6,6 +6,8 @@ import { GatehouseError } from '../errors/codes.js';
 import type { RequestContext, Stage, StageOutcome } from './context.js';
 import type { ExchangeOutcome, Recorder } from '../record/recorder.js';
 import type { StreamRecorder } from '../audit/stream.js';
+import { loggableUrl } from '../log/url.js';
+import type { RequestTrace, RequestTracer, StageSpan } from '../tracing/types.js';
 
 /**
  * Handed to the terminal with each request: how much of the response to keep
@@ -48,8 +50,9 @@ export interface Pipeline {
 
 /**
  * Composes the request path in one place: the stages run in the order given,
- * each timed the same way, and the first that stops the request decides the
- * answer. Disabled stages are simply not in the list.
+ * each timed (and, with a tracer, traced) the same way, and the first that
+ * stops the request decides the answer. Disabled stages are simply not in the
+ * list; without a tracer no request carries a span.
  *
  * @example
  * const pipeline = createPipeline([identity, classify], terminal, responder, log);
@@ -62,6 +65,7 @@ export function createPipeline(
   log: Logger,
   recorder?: Recorder,
   observe?: RequestObserver,
+  tracer?: RequestTracer,
 ): Pipeline {
   const runStages = async (ctx: RequestContext): Promise<GatehouseError | undefined> => {
     // Nothing is even checked while nothing may pass without a record.
@@ -69,10 +73,12 @@ export function createPipeline(
     if (unrecordable) return unrecordable;
     for (const stage of stages) {
       const started = process.hrtime.bigint();
+      const span = ctx.trace?.stage(stage.name);
       let outcome: StageOutcome;
       try {
         outcome = await stage.run(ctx);
       } catch (err) {
+        span?.fail(err);
         // Fail closed: a stage that breaks never lets the request through.
         log.error({ err, requestId: ctx.id, stage: stage.name }, 'pipeline stage failed');
         return new GatehouseError('GH_INTERNAL', `the gateway failed while checking this request (stage ${stage.name}); it was not forwarded`, {
@@ -81,19 +87,24 @@ export function createPipeline(
       } finally {
         ctx.timings[stage.name] = Number(process.hrtime.bigint() - started) / 1000;
       }
+      span?.end(outcome.action === 'stop' ? outcome.error : undefined);
       if (outcome.action === 'stop') return outcome.error;
     }
     return undefined;
   };
 
-  const newContext = (req: IncomingMessage, upgrade: boolean): RequestContext => ({
-    id: randomUUID(),
-    req,
-    upgrade,
-    startedAt: process.hrtime.bigint(),
-    arrivedMicros: Math.round((performance.timeOrigin + performance.now()) * 1000),
-    timings: {},
-  });
+  const newContext = (req: IncomingMessage, upgrade: boolean): RequestContext => {
+    const id = randomUUID();
+    return {
+      id,
+      req,
+      upgrade,
+      startedAt: process.hrtime.bigint(),
+      arrivedMicros: Math.round((performance.timeOrigin + performance.now()) * 1000),
+      timings: {},
+      trace: tracer?.start(req, id),
+    };
+  };
 
   const completionFor = (ctx: RequestContext): Completion =>
     recorder
@@ -103,10 +114,13 @@ export function createPipeline(
   // A refusal is recorded before it is sent; if even that cannot be recorded, the client learns so instead.
   const recordRefusal = async (ctx: RequestContext, error: GatehouseError): Promise<GatehouseError> => {
     if (!recorder) return error;
+    const span = ctx.trace?.stage('recording');
     try {
       await recorder.record(ctx, { status: error.httpStatus, code: error.code });
+      span?.end();
       return error;
     } catch (err) {
+      span?.fail(err);
       log.error({ err, requestId: ctx.id }, 'recording a refusal failed');
       return err instanceof GatehouseError ? err : new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the refusal could not be recorded', { cause: err });
     }
@@ -125,7 +139,7 @@ export function createPipeline(
       {
         requestId: ctx.id,
         method: ctx.req.method,
-        url: ctx.req.url,
+        url: loggableUrl(ctx.req.url),
         verb: ctx.request?.verb,
         subject: ctx.principal?.subject,
         status,
@@ -141,8 +155,10 @@ export function createPipeline(
       const ctx = newContext(req, false);
       res.once('finish', () => logDone(ctx, res.statusCode));
       if (observe) res.once('close', () => observe(ctx, res.statusCode));
+      const trace = ctx.trace;
+      if (trace) res.once('close', () => trace.end(ctx, res.statusCode));
       admit(ctx)
-        .then((next) => (next instanceof GatehouseError ? responder.refuse(ctx, res, next) : terminal.forward(ctx, res, next)))
+        .then((next) => (next instanceof GatehouseError ? responder.refuse(ctx, res, next) : terminal.forward(ctx, res, traced(ctx, next))))
         .catch((err: unknown) => {
           log.error({ err, requestId: ctx.id }, 'request failed');
           responder.refuse(ctx, res, new GatehouseError('GH_INTERNAL', 'the gateway failed to handle this request', { cause: err }));
@@ -151,12 +167,61 @@ export function createPipeline(
     handleUpgrade(req, socket, head) {
       const ctx = newContext(req, true);
       socket.once('close', () => logDone(ctx, 'upgrade-closed'));
+      // The status an upgrade came to: its refusal's, or the one its exchange was recorded with (101 once established).
+      let status = 0;
+      const trace = ctx.trace;
+      if (trace) socket.once('close', () => trace.end(ctx, status));
       admit(ctx)
-        .then((next) => (next instanceof GatehouseError ? responder.refuseUpgrade(ctx, socket, next) : terminal.forwardUpgrade(ctx, socket, head, next)))
+        .then((next) => {
+          if (!(next instanceof GatehouseError)) return terminal.forwardUpgrade(ctx, socket, head, traced(ctx, next, (s) => (status = s)));
+          status = next.httpStatus;
+          responder.refuseUpgrade(ctx, socket, next);
+          return undefined;
+        })
         .catch((err: unknown) => {
           log.error({ err, requestId: ctx.id }, 'upgrade failed');
+          status = 500;
           responder.refuseUpgrade(ctx, socket, new GatehouseError('GH_INTERNAL', 'the gateway failed to handle this request', { cause: err }));
         });
     },
   };
+}
+
+/**
+ * With a trace, the request going upstream gets its `upstream` span (whose
+ * `traceparent` the API server receives) and its recording a `recording` span:
+ * the exchange is complete upstream when the terminal records it.
+ */
+function traced(ctx: RequestContext, completion: Completion, onStatus?: (status: number) => void): Completion {
+  const trace = ctx.trace;
+  if (!trace) return completion;
+  const upstream = trace.stage('upstream');
+  upstream.propagate(ctx.req.headers);
+  return {
+    captureBytes: completion.captureBytes,
+    openStream: () => completion.openStream(),
+    done: (outcome) => {
+      onStatus?.(outcome.status);
+      endUpstream(upstream, outcome);
+      return recordTraced(trace, () => completion.done(outcome));
+    },
+  };
+}
+
+function endUpstream(span: StageSpan, outcome: ExchangeOutcome): void {
+  if (outcome.upstream?.status !== undefined) span.annotate({ 'http.response.status_code': outcome.upstream.status });
+  if (outcome.aborted) span.annotate({ 'gatehouse.aborted': true });
+  if (outcome.code !== undefined) span.annotate({ 'gatehouse.error_code': outcome.code });
+  span.end();
+}
+
+async function recordTraced(trace: RequestTrace, record: () => Promise<void>): Promise<void> {
+  const span = trace.stage('recording');
+  try {
+    await record();
+    span.end();
+  } catch (err) {
+    span.fail(err);
+    throw err;
+  }
 }

@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { compileCel } from './cel/index.js';
-import { policyActions } from './model.js';
+import { defaultActions } from './model.js';
 import type { CelCompiler, CompiledPolicy } from './model.js';
 import { watchPolicy } from './watch.js';
 import type { PolicyLog, ReloadTrigger, WatchedPolicy } from './watch.js';
@@ -34,7 +34,7 @@ export type ShadowConfig = z.infer<typeof shadowConfigSchema>;
 export const policyConfigSchema = z
   .object({
     paths: z.array(z.string()).default([]),
-    defaultAction: z.enum(policyActions).default('deny'),
+    defaultAction: z.enum(defaultActions).default('deny'),
     builtinGuardrails: z.boolean().default(true),
     /** Rules switched off by name, e.g. a guardrail that does not fit this cluster. */
     disabledRules: z.array(z.string().min(1)).default([]),

@@ -2,12 +2,13 @@
  * The policy engine: which rules match a request, and the one decision that
  * results. Pure and synchronous; the stage gathers what it needs first.
  *
- * Precedence: deny > review > mask > allow; among rules with the winning
+ * Precedence: deny > review > propose > mask > allow; among rules with the winning
  * action the first in file order names the decision. No match: the default
  * action. `mask` modifies an allowed request: when no allow rule matched and
  * the default is deny or review, the default decides. A rule whose `when` fails (or is not a boolean), or whose
  * namespaceSelector cannot be checked, counts as matched with action deny
- * (fail closed).
+ * (fail closed). A `propose` rule only ever matches writes (see
+ * {@link isProposable}): reads are decided by the other rules.
  *
  * @module
  */
@@ -59,7 +60,7 @@ export interface Decision {
   readonly message: string;
   /** Hint of the deciding rule: what the client should do instead. */
   readonly hint: string | undefined;
-  /** The deciding rule's review settings, when the action is review. */
+  /** The deciding rule's review settings, when the action is review (or propose: who may apply its proposals). */
   readonly review?: ReviewSpec | undefined;
   /** Every rule that matched, in file order (rules that failed appear with action deny). */
   readonly matched: readonly MatchedRule[];
@@ -120,10 +121,26 @@ export function candidateRules(policy: CompiledPolicy, facts: RequestFacts, trac
   const out: CompiledRule[] = [];
   for (const rule of policy.rules) {
     const miss = staticMismatch(rule.match, facts);
-    if (miss === undefined) out.push(rule);
+    if (miss === undefined && rule.action === 'propose' && !isProposable(facts.verb)) trace?.(rule, 'not-matched', `propose rules apply to writes only, and ${facts.verb} is a read`);
+    else if (miss === undefined) out.push(rule);
     else trace?.(rule, 'not-matched', `${miss.field}: ${miss.actual(facts)} is not in ${miss.expected}`);
   }
   return out;
+}
+
+/** Verbs that change something: the requests a `propose` rule turns into proposals (or, for sessions and proxying, refuses). */
+const WRITE_VERBS: ReadonlySet<string> = new Set(['create', 'update', 'patch', 'delete', 'deletecollection', 'post', 'put']);
+
+/**
+ * Whether a `propose` rule can match a request with this verb: writes, including
+ * subresource writes and non-resource POST/PUT/PATCH/DELETE; never reads.
+ *
+ * @example
+ * isProposable('patch'); // true
+ * isProposable('watch'); // false
+ */
+export function isProposable(verb: string): boolean {
+  return WRITE_VERBS.has(verb);
 }
 
 /** What the candidate rules need beyond the request line. */
@@ -240,7 +257,7 @@ export function decide(policy: CompiledPolicy, candidates: readonly CompiledRule
     rule: winner.name,
     message: deciding.message,
     hint: errors.some((e) => e.rule === winner!.name) ? undefined : winner.hint,
-    ...(winnerAction === 'review' && winner.review !== undefined ? { review: winner.review } : {}),
+    ...((winnerAction === 'review' || winnerAction === 'propose') && winner.review !== undefined ? { review: winner.review } : {}),
     matched,
     errors,
   };

@@ -13,9 +13,16 @@ import type { CompiledBudget } from '../budgets/model.js';
 
 export const POLICY_API_VERSION = 'gatehouse.dev/v1alpha1';
 
-/** What a rule does to a request it matches; also the order of precedence, strongest first. */
-export const policyActions = ['deny', 'review', 'mask', 'allow'] as const;
+/**
+ * What a rule does to a request it matches; also the order of precedence,
+ * strongest first. `propose` applies to writes only (src/proposals): the
+ * write is dry-run and stored for a person to apply, never forwarded.
+ */
+export const policyActions = ['deny', 'review', 'propose', 'mask', 'allow'] as const;
 export type PolicyAction = (typeof policyActions)[number];
+
+/** What may decide a request no rule matches: not `propose`, which only means something for writes. */
+export const defaultActions = ['deny', 'review', 'mask', 'allow'] as const;
 
 export const principalKinds = ['human', 'agent', 'ci'] as const;
 
@@ -167,11 +174,11 @@ export const ruleSchema = z
     messageExpression: z.string().trim().min(1).optional(),
     /** What the client should do instead; appended to denials. */
     hint: z.string().optional(),
-    /** For `action: review`: the approval's requirements. */
+    /** For `action: review`: the approval's requirements; for `action: propose`, who may apply the proposal (approverGroups, sponsorMayApprove). */
     review: reviewSchema.optional(),
   })
   .strict()
-  .refine((r) => r.review === undefined || r.action === 'review', { message: '`review` settings need `action: review`', path: ['review'] });
+  .refine((r) => r.review === undefined || r.action === 'review' || r.action === 'propose', { message: '`review` settings need `action: review` or `action: propose`', path: ['review'] });
 export type RuleSpec = z.infer<typeof ruleSchema>;
 
 /** Whose requests share one budget count (`per`); docs/policy.md#blast-radius-budgets. */
@@ -223,7 +230,7 @@ export const policyDocumentSchema = z
     metadata: z.looseObject({ name: ruleName }),
     spec: z
       .object({
-        defaultAction: z.enum(policyActions).optional(),
+        defaultAction: z.enum(defaultActions).optional(),
         rules: z.array(ruleSchema).default([]),
         /** Blast-radius budgets (src/budgets), checked after the rules on requests they let through. */
         budgets: z.array(budgetSchema).default([]),

@@ -44,6 +44,8 @@ export interface PolicyStageOptions {
   masking?: boolean;
   /** An approval stage follows, so a `review` decision lets the request on to it (it holds the request). */
   approvals?: boolean;
+  /** A proposal stage follows, so a `propose` decision lets the write on to it (it stores it as a proposal). */
+  proposals?: boolean;
   /** A proposed policy evaluated after the real decision and only recorded (`policy.shadow`). */
   shadow?: PolicyHandle | undefined;
 }
@@ -80,6 +82,7 @@ export function createPolicyStage(options: PolicyStageOptions): Stage {
       if (options.shadow !== undefined) ctx.shadowDecision = evaluateShadow(options.shadow.current(), input);
       if (decision.action === 'mask' && options.masking === true) return CONTINUE;
       if (decision.action === 'review' && options.approvals === true) return CONTINUE;
+      if (decision.action === 'propose' && options.proposals === true) return CONTINUE;
       return outcomeOf(decision);
     },
   };
@@ -159,6 +162,14 @@ export function outcomeOf(decision: Decision): StageOutcome {
         new GatehouseError(
           'GH_APPROVAL_UNAVAILABLE',
           `policy rule "${decision.rule}" requires a person's approval for this request: ${sentence(decision.message)} This gateway has no approval flow configured, so the request was refused, not held. Do not retry it unchanged; ask a person with access to run it, or a gateway administrator to enable approvals.`,
+          { causes: ruleCauses(decision) },
+        ),
+      );
+    case 'propose':
+      return stop(
+        new GatehouseError(
+          'GH_PROPOSAL_UNSUPPORTED',
+          `policy rule "${decision.rule}" puts this write in propose-only mode: ${sentence(decision.message)} This gateway has no proposal flow configured, so the request was refused. Do not retry it unchanged; ask a gateway administrator.`,
           { causes: ruleCauses(decision) },
         ),
       );

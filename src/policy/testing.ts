@@ -15,7 +15,7 @@ import type { Decision } from './engine.js';
 import { table } from './explain.js';
 import { isClusterScopedKind, kubeRequestFor, nonResourceRequestFor, resourceForKind, splitApiVersion } from './kinds.js';
 import { loadPolicy, PolicyLoadError } from './load.js';
-import { formatLocation, POLICY_API_VERSION, policyActions, principalKinds } from './model.js';
+import { formatLocation, POLICY_API_VERSION, defaultActions, policyActions, principalKinds } from './model.js';
 import type { CelCompiler, PolicyAction, SourceLocation } from './model.js';
 import { isRecord } from '../kube/object.js';
 import { parseDocuments } from './yaml-source.js';
@@ -75,7 +75,7 @@ export const policyTestSchema = z
       .object({
         /** Policy files and directories, relative to this file. */
         policies: z.array(z.string()).min(1),
-        defaultAction: z.enum(policyActions).default('deny'),
+        defaultAction: z.enum(defaultActions).default('deny'),
         /** Labels of the namespaces the cases use; others have none. */
         namespaces: z.record(z.string(), z.record(z.string(), z.string())).default({}),
         cases: z.array(caseSchema).min(1),

@@ -173,6 +173,7 @@ function exchangeFacts(ctx: RequestContext, outcome: ExchangeOutcome): AuditEven
     decision: ctx.decision,
     shadowDecision: ctx.shadowDecision,
     approval: ctx.approval && { ...ctx.approval.approval, viaGrant: ctx.approval.viaGrant },
+    proposal: ctx.proposal,
     clientAddress: ctx.req.socket.remoteAddress ?? 'unknown',
     headers: ctx.req.headers,
     upstream: outcome.upstream,

@@ -5,6 +5,7 @@
  * (times are integer milliseconds since the epoch, lists are JSON text).
  */
 import { CLUSTER_AGENT_TOKENS_TABLE } from './cluster-agent-tokens.js';
+import { PROPOSALS_TABLE } from './proposals-rows.js';
 
 export interface Migration {
   version: number;
@@ -149,4 +150,6 @@ export const migrations: readonly Migration[] = [
   },
   // Join tokens of cluster agents (`gatehouse clusters add`): never client credentials, so not in `tokens`.
   { version: 6, name: 'cluster-agent-tokens', sql: CLUSTER_AGENT_TOKENS_TABLE },
+  // Writes held in propose-only mode (src/proposals): the whole proposal is record_json.
+  { version: 7, name: 'proposals', sql: PROPOSALS_TABLE },
 ];

@@ -7,6 +7,7 @@ import { createPostgresBudgetsRepo } from './postgres-budgets.js';
 import { createPostgresTokensRepo } from './postgres-tokens.js';
 import { createPostgresClusterAgentTokensRepo } from './cluster-agent-tokens.js';
 import { inTransaction } from './postgres-tx.js';
+import { createPostgresProposalsRepo } from './postgres-proposals.js';
 import type { Store } from './types.js';
 
 /** The shared store for several gateway replicas: one PostgreSQL database. */
@@ -63,6 +64,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     schemaVersion,
     tokens: createPostgresTokensRepo(pool),
     clusterAgentTokens: createPostgresClusterAgentTokensRepo(pool),
+    proposals: createPostgresProposalsRepo(pool),
     audit: createPostgresAuditRepo(pool),
     approvals,
     budgets: createPostgresBudgetsRepo(pool),

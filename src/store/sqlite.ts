@@ -8,6 +8,7 @@ import { createSqliteClusterAgentTokensRepo } from './cluster-agent-tokens.js';
 import { createSqliteAuditRepo } from './sqlite-audit.js';
 import { createSqliteBudgetsRepo } from './sqlite-budgets.js';
 import { createSqliteTokensRepo } from './sqlite-tokens.js';
+import { createSqliteProposalsRepo } from './sqlite-proposals.js';
 import type { Store } from './types.js';
 
 /** The embedded store: one SQLite file in WAL mode. */
@@ -56,6 +57,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     approvals: createSqliteApprovalsRepo(db),
     budgets: createSqliteBudgetsRepo(db),
     clusterAgentTokens: createSqliteClusterAgentTokensRepo(db),
+    proposals: createSqliteProposalsRepo(db),
     close() {
       db.close();
       return Promise.resolve();

@@ -2,6 +2,7 @@ import type { ApprovalsRepo } from '../approvals/store.js';
 import type { AuditRepo } from '../audit/store.js';
 import type { BudgetsRepo } from '../budgets/store.js';
 import type { ClusterAgentTokensRepo } from './cluster-agent-tokens.js';
+import type { ProposalsRepo } from '../proposals/store.js';
 
 /**
  * The gateway's durable store, as the rest of the code sees it. Every method
@@ -18,6 +19,8 @@ export interface Store {
   readonly budgets: BudgetsRepo;
   /** Join tokens of cluster agents (src/store/cluster-agent-tokens.ts). */
   readonly clusterAgentTokens: ClusterAgentTokensRepo;
+  /** Writes held in propose-only mode (src/proposals/store.ts). */
+  readonly proposals: ProposalsRepo;
   /** Releases the connection(s). Later calls on the repositories throw. */
   close(): Promise<void>;
 }

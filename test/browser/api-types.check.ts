@@ -6,6 +6,7 @@
 
 import type { Approval, ApprovalRequirements, ApprovalState } from '../../src/approvals/types.js';
 import type { MatchedRule } from '../../src/policy/engine.js';
+import type { ProposalView } from '../../src/proposals/types.js';
 import type * as Web from '../../web/src/types.js';
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -16,4 +17,5 @@ export type WebTypesMatch = [
   Assert<Same<Web.ApprovalState, ApprovalState>>,
   Assert<Same<Web.ApprovalRequirements, ApprovalRequirements>>,
   Assert<Same<Web.MatchedRule, MatchedRule>>,
+  Assert<Same<Web.ConsoleProposal, ProposalView>>,
 ];

@@ -9,6 +9,7 @@ import { Clusters } from './pages/Clusters.tsx';
 import { History } from './pages/History.tsx';
 import { Inbox } from './pages/Inbox.tsx';
 import { Policy } from './pages/Policy.tsx';
+import { ProposalDetail, Proposals } from './pages/Proposals.tsx';
 import { SessionReplay } from './pages/SessionReplay.tsx';
 import { Sessions } from './pages/Sessions.tsx';
 import { SignIn } from './pages/SignIn.tsx';
@@ -34,6 +35,8 @@ const ROUTES: Route[] = [
   { pattern: '/', title: 'Inbox', nav: 'Inbox', roles: APPROVALS, render: () => <Inbox /> },
   { pattern: '/history', title: 'History', nav: 'History', roles: APPROVALS, render: () => <History /> },
   { pattern: '/approvals/:id', title: 'Approval', roles: APPROVALS, render: (p) => <ApprovalDetail key={p.id} id={p.id ?? ''} /> },
+  { pattern: '/proposals', title: 'Proposals', nav: 'Proposals', roles: APPROVALS, render: () => <Proposals /> },
+  { pattern: '/proposals/:id', title: 'Proposal', roles: APPROVALS, render: (p) => <ProposalDetail key={p.id} id={p.id ?? ''} /> },
   { pattern: '/audit', title: 'Audit', nav: 'Audit', roles: AUDIT, render: () => <Audit /> },
   { pattern: '/sessions', title: 'Sessions', nav: 'Sessions', roles: AUDIT, render: () => <Sessions /> },
   { pattern: '/sessions/:id', title: 'Session replay', roles: AUDIT, render: (p) => <SessionReplay key={p.id} id={p.id ?? ''} /> },
@@ -137,7 +140,7 @@ function Page({ me }: { me: WhoAmI }): ReactNode {
       <ArrivalBanner />
       <main id="main">
         <div className="page-head">
-          {!path.startsWith('/approvals/') && !path.startsWith('/sessions/') && <h1>{title}</h1>}
+          {!path.startsWith('/approvals/') && !path.startsWith('/sessions/') && !path.startsWith('/proposals/') && <h1>{title}</h1>}
           {showsIntegrity && (path.startsWith('/audit') || path.startsWith('/sessions')) && <IntegrityIndicator />}
         </div>
         {body}

@@ -12,6 +12,7 @@ import type {
   BacktestRequest,
   ClusterView,
   ConsoleApproval,
+  ConsoleProposal,
   ConsoleToken,
   CreatedJoinToken,
   CreatedToken,
@@ -94,6 +95,11 @@ export const getApproval = (id: string): Promise<ConsoleApproval> => request('GE
 export const decideApproval = (id: string, decision: 'approve' | 'deny', comment: string): Promise<ConsoleApproval> =>
   request('POST', `/approvals/${encodeURIComponent(id)}/${decision}`, comment === '' ? {} : { comment });
 export const eventsUrl = `${API}/events`;
+
+export const listProposals = async (state?: string): Promise<ConsoleProposal[]> => (await request<{ items: ConsoleProposal[] }>('GET', `/proposals${query({ state })}`)).items;
+export const getProposal = (id: string): Promise<ConsoleProposal> => request('GET', `/proposals/${encodeURIComponent(id)}`);
+export const applyProposal = (id: string): Promise<ConsoleProposal> => request('POST', `/proposals/${encodeURIComponent(id)}/apply`, {});
+export const rejectProposal = (id: string, comment: string): Promise<ConsoleProposal> => request('POST', `/proposals/${encodeURIComponent(id)}/reject`, { comment });
 
 export const searchAudit = (q: AuditQuery): Promise<AuditPage> => request('GET', `/audit/events${query({ ...q })}`);
 export const auditIntegrity = (): Promise<Integrity> => request('GET', '/audit/integrity');

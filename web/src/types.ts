@@ -7,7 +7,7 @@
 
 export type Role = 'admin' | 'auditor' | 'approver';
 export type PrincipalKind = 'human' | 'agent' | 'ci';
-export type PolicyAction = 'deny' | 'review' | 'mask' | 'allow';
+export type PolicyAction = 'deny' | 'review' | 'propose' | 'mask' | 'allow';
 
 export interface AuthMethods {
   oidc: boolean;
@@ -325,4 +325,46 @@ export interface CreatedJoinToken {
   joinToken: JoinToken;
   /** Starts with `ghj_`; shown this once. */
   secret: string;
+}
+
+/** Propose-only mode: mirrors ProposalView of src/proposals/types.ts (checked by test/browser/api-types.check.ts). */
+export type ProposalState = 'pending' | 'applied' | 'rejected';
+
+export interface ProposalRequest extends ApprovalTarget {
+  method: string;
+  contentType: string | null;
+}
+
+export interface ProposalResult {
+  by: string;
+  at: string;
+  status: number;
+  message: string;
+  requestId: string | null;
+}
+
+export interface ConsoleProposal {
+  id: string;
+  state: ProposalState;
+  createdAt: string;
+  cluster: string;
+  requestId: string;
+  fingerprint: string;
+  requester: ApprovalRequester;
+  request: ProposalRequest;
+  summary: string;
+  change: string;
+  rule: string;
+  message: string;
+  object: unknown;
+  baseResourceVersion: string | null;
+  diff: string | null;
+  approverGroups: string[];
+  sponsorMayApprove: boolean;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  comment: string | null;
+  result: ProposalResult | null;
+  canDecide: boolean;
+  cannotDecideReason: string | null;
 }

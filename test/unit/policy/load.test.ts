@@ -63,7 +63,7 @@ describe('policy loader', () => {
       action: forbid
 `),
       ),
-    ).toEqual(['test.yaml:7:15: spec.rules[0].action: Invalid option: expected one of "deny"|"review"|"mask"|"allow"']);
+    ).toEqual(['test.yaml:7:15: spec.rules[0].action: Invalid option: expected one of "deny"|"review"|"propose"|"mask"|"allow"']);
   });
 
   it('points at the unknown key, and at the rule for a missing field', () => {
@@ -80,7 +80,7 @@ describe('policy loader', () => {
       ),
     ).toEqual([
       'test.yaml:10:9: spec.rules[0].match: unknown field "namespace"',
-      'test.yaml:11:7: spec.rules[1].action: required (Invalid option: expected one of "deny"|"review"|"mask"|"allow")',
+      'test.yaml:11:7: spec.rules[1].action: required (Invalid option: expected one of "deny"|"review"|"propose"|"mask"|"allow")',
     ]);
   });
 

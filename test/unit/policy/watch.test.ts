@@ -40,7 +40,7 @@ describe('policy hot reload', () => {
     expect(names(handle)).toEqual(['first']);
     expect(changes).toHaveLength(0);
     const [fields, message] = log.error.mock.calls[0] as [{ problems: string[] }, string];
-    expect(fields.problems).toEqual([`${join(dir, 'a.yaml')}:7:15: spec.rules[0].action: Invalid option: expected one of "deny"|"review"|"mask"|"allow"`]);
+    expect(fields.problems).toEqual([`${join(dir, 'a.yaml')}:7:15: spec.rules[0].action: Invalid option: expected one of "deny"|"review"|"propose"|"mask"|"allow"`]);
     expect(message).toContain('the last good policy stays in force');
 
     writeFileSync(join(dir, 'a.yaml'), rule('second'));

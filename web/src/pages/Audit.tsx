@@ -41,6 +41,7 @@ function SearchForm({ onSearch }: { onSearch: (q: AuditQuery) => void }): ReactN
           <option value="allow">allow</option>
           <option value="mask">mask</option>
           <option value="review">review</option>
+          <option value="propose">propose</option>
           <option value="deny">deny</option>
         </select>
       </label>
