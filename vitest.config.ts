@@ -28,8 +28,9 @@ export default defineConfig({
           name: 'security',
           include: ['test/security/**/*.test.ts'],
           environment: 'node',
-          // Bypass attempts against a real gateway and API server: the e2e control plane, one file at a time.
-          globalSetup: ['test/e2e/global-setup.ts'],
+          // Bypass attempts, faults and fuzzing against a real gateway and API server: the e2e control plane, one file at a time;
+          // summary-setup prints the suite's totals (attempts, blocked, faults survived, events lost) at the end.
+          globalSetup: ['test/e2e/global-setup.ts', 'test/security/summary-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
           fileParallelism: false,

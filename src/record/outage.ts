@@ -23,6 +23,8 @@ import type { RequestContext } from '../pipeline/context.js';
 
 /** Groups of (principal, verb, resource, namespace) listed in an outage event; the rest are only counted. */
 export const MAX_LISTED_READ_GROUPS = 100;
+/** Events of forwarded requests kept in memory for the store's return; beyond this, only logged. */
+export const MAX_DEFERRED_EVENTS = 10_000;
 const PROBE_INTERVAL_MS = 1000;
 
 export interface OutageTracker {
@@ -32,6 +34,14 @@ export interface OutageTracker {
   whileDown(ctx: RequestContext): GatehouseError | 'unrecorded' | undefined;
   /** Reads passed unrecorded since start (a counter for /metrics). */
   unrecordedReads(): number;
+  /**
+   * An exchange that reached the API server but whose event the store refused
+   * (it failed between the check and the append; the client's connection is
+   * cut): kept in memory and appended, after the outage event, once the store
+   * is back, so nothing forwarded goes unrecorded unless the gateway itself
+   * dies during the outage.
+   */
+  defer(event: AuditEvent): void;
   /** Stops trying to write the outage event (the gateway is closing). */
   close(): void;
 }
@@ -68,6 +78,7 @@ export function createOutageTracker(options: { writer: AuditWriter; whenStoreDow
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let total = 0;
+  const deferred: AuditEvent[] = [];
 
   const emptyWindow = (fromMs: number): Window => ({ fromMs, unrecorded: 0, refused: 0, reads: new Map() });
 
@@ -107,13 +118,25 @@ export function createOutageTracker(options: { writer: AuditWriter; whenStoreDow
         { seq, from: new Date(written.fromMs).toISOString(), unrecordedReads: written.unrecorded, refused: written.refused },
         'the audit store takes records again; the outage is recorded',
       );
-      if (next.unrecorded === 0 && next.refused === 0) window = undefined;
+      await appendDeferred();
+      if (next.unrecorded === 0 && next.refused === 0 && deferred.length === 0) window = undefined;
     } catch {
       window = { ...written, unrecorded: written.unrecorded + next.unrecorded, refused: written.refused + next.refused, reads: mergeReads(written, next) };
     } finally {
       timer = undefined;
     }
     if (window !== undefined) schedule(writer.stats().healthy ? 0 : PROBE_INTERVAL_MS);
+  }
+
+  // In order; stops at the first failure (the store went away again) and keeps the rest for the next probe.
+  async function appendDeferred(): Promise<void> {
+    let appended = 0;
+    while (deferred.length > 0) {
+      await writer.append(deferred[0]!);
+      deferred.shift();
+      appended += 1;
+    }
+    if (appended > 0) log.warn({ appended }, 'events of forwarded requests the store had refused are recorded now');
   }
 
   return {
@@ -137,6 +160,15 @@ export function createOutageTracker(options: { writer: AuditWriter; whenStoreDow
       return 'unrecorded';
     },
     unrecordedReads: () => total,
+    defer(event) {
+      if (deferred.length >= MAX_DEFERRED_EVENTS) {
+        log.error({ requestId: event.requestId, verb: event.request.verb, path: event.request.path }, 'audit store down: a forwarded request could not be kept for recording');
+        return;
+      }
+      deferred.push(event);
+      if (window === undefined) window = emptyWindow(writer.stats().unhealthySinceMs ?? now());
+      schedule(PROBE_INTERVAL_MS);
+    },
     close() {
       closed = true;
       clearTimeout(timer);

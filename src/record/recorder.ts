@@ -133,7 +133,18 @@ export function createRecorder(options: RecorderOptions): Recorder {
         appended.catch((err: unknown) => log.error({ err, requestId: ctx.id }, 'recording a read failed'));
         return Promise.resolve();
       }
-      return appended.then(() => undefined);
+      return appended.then(
+        () => undefined,
+        (err: unknown) => {
+          // Forwarded, so it happened: the store failed between the outage check and this append. Keep the event for
+          // the store's return (the client gets no answer: its connection is cut).
+          if (outcome.upstream !== undefined && err instanceof GatehouseError && err.code === 'GH_AUDIT_UNAVAILABLE') {
+            log.warn({ requestId: ctx.id, verb: event.request.verb, path: event.request.path }, 'audit store down after forwarding: the event is kept until the store is back');
+            outage.defer(event);
+          } else log.error({ err, requestId: ctx.id, forwarded: outcome.upstream !== undefined }, 'recording an exchange failed');
+          throw err;
+        },
+      );
     },
   };
 

@@ -10,6 +10,7 @@ import { rawRequest } from '../e2e/helpers/https.js';
 import { identity } from '../e2e/helpers/identities.js';
 import { httpRequest, sendRaw } from './helpers/raw-tls.js';
 import type { RawReply } from './helpers/raw-tls.js';
+import { recordTally } from './helpers/tally.js';
 
 // Bypass attempts against a real gateway in front of the real API server.
 // Each attempt is sent byte for byte and must be refused, or judged exactly
@@ -180,6 +181,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // Every attempt that got here passed its checks: blocked (refused, denied, masked, or kept from the API server) or judged as its canonical form.
   process.stderr.write(`[security] bypass attempts made: ${tally.attempts}, blocked: ${tally.blocked}, judged as their canonical form: ${tally.attempts - tally.blocked}\n`);
+  recordTally('bypass', { attempts: tally.attempts, blocked: tally.blocked });
   await gateway?.stop();
   for (const ns of [L, O, P]) await direct('DELETE', `/api/v1/namespaces/${ns}`).catch(() => undefined);
 });

@@ -146,4 +146,25 @@ describe('a recorder while its SQLite store is locked by another connection', ()
     const report = await verifyAuditStore(opened.store.audit, trustedKeysFromPem(signer.publicKeyPem));
     expect(report).toMatchObject({ ok: true, events: 2 });
   }, 20_000);
+
+  it('keeps the event of an exchange that reached the API server when its append fails, and appends it once the store is back', async () => {
+    const { recorder, opened } = await setUp(whenStoreDownSchema.parse(undefined));
+    const forwarded = ctx({ verb: 'create', name: '' });
+    const refused = ctx({ verb: 'create', name: '' });
+    const upstream = { status: 201, latencyMs: 1, bytesIn: 2, bytesOut: 3 };
+    await expect(recorder.record(forwarded, { status: 201, upstream })).rejects.toMatchObject({ code: 'GH_AUDIT_UNAVAILABLE' });
+    // Never forwarded (no upstream facts): nothing happened in the cluster, nothing is kept.
+    await expect(recorder.record(refused, { status: 503, code: 'GH_AUDIT_UNAVAILABLE' })).rejects.toMatchObject({ code: 'GH_AUDIT_UNAVAILABLE' });
+    await opened.restore();
+    await outageEvents(opened);
+    let ids: string[] = [];
+    for (let i = 0; i < 50 && !ids.includes(forwarded.id); i += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      ids = (await opened.store.audit.search({})).map((r) => auditEventSchema.parse(JSON.parse(r.eventJson)).requestId);
+    }
+    expect(ids).toContain(forwarded.id);
+    expect(ids).not.toContain(refused.id);
+    const report = await verifyAuditStore(opened.store.audit, trustedKeysFromPem(signer.publicKeyPem));
+    expect(report).toMatchObject({ ok: true });
+  }, 20_000);
 });
