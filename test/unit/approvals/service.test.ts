@@ -116,6 +116,29 @@ describe.each([sqliteFactory(), postgresFactory()])('approvals on $name', (facto
     expect(Date.now() - started).toBeLessThan(30_000);
   });
 
+  it('lets two replicas racing on one approval decide it once and spend a one-use grant once', async () => {
+    opened = await factory.open();
+    const replicas = [service(), service(await opened.openAnother()), service(await opened.openAnother())];
+    const a = await replicas[0]!.create(newApproval({ requirements: requirements({ quorum: 1, grantUses: 1 }) }));
+    // The same approver clicking on two replicas at once, and a second approver: one decision lands, the rest conflict.
+    const decisions = await Promise.all([
+      replicas[0]!.decide(a.id, alice, 'approve', null),
+      replicas[1]!.decide(a.id, alice, 'approve', null),
+      replicas[2]!.decide(a.id, carol, 'deny', 'no'),
+    ]);
+    const landed = decisions.filter((d) => 'state' in d);
+    expect(landed).toHaveLength(1);
+    const settled = await replicas[1]!.waitForDecision(a.id, 0, new AbortController().signal);
+    expect(settled.decisions).toHaveLength(1);
+    expect(settled.state).toBe(settled.decisions[0]!.decision === 'approve' ? 'approved' : 'denied');
+
+    // Three identical retries arriving on three replicas: exactly one spends a one-use grant.
+    const b = await replicas[0]!.create(newApproval({ fingerprint: 'fp-race', requirements: requirements({ quorum: 1, grantUses: 1 }) }));
+    await replicas[2]!.decide(b.id, carol, 'approve', null);
+    const spent = await Promise.all(replicas.map((r) => r.spend(b.id)));
+    expect(spent.filter((s) => s !== undefined)).toHaveLength(1);
+  });
+
   it('gives back the approval as it stands when the hold ends or the client leaves', async () => {
     opened = await factory.open();
     const approvals = service();
