@@ -19,6 +19,7 @@ import type { Decision } from '../policy/engine.js';
 import type { ResolvedObjects } from '../policy/stage.js';
 import { fingerprint, summarize } from './fingerprint.js';
 import { previewOf } from './preview.js';
+import { requesterOf, targetOf } from './subject.js';
 import { normalizeReason, REASON_HEADER } from './reason.js';
 import type { Approvals } from './service.js';
 import type { Approval } from './types.js';
@@ -85,17 +86,8 @@ export function createApprovalStage(options: ApprovalStageOptions): Stage {
       approval = await approvals.create({
         requestId: ctx.id,
         fingerprint: fp,
-        requester: { subject: principal.subject, kind: principal.kind, groups: [...principal.groups], tokenId: principal.tokenId ?? null, sponsor: principal.sponsor ?? null },
-        request: {
-          verb: request.verb,
-          apiGroup: request.apiGroup,
-          apiVersion: request.apiVersion,
-          resource: request.resource,
-          subresource: request.subresource,
-          namespace: request.namespace,
-          name: request.name || objectName(preview.object),
-          path: ctx.req.url ?? request.path,
-        },
+        requester: requesterOf(principal),
+        request: targetOf(ctx, request, request.name || objectName(preview.object)),
         summary: summarize(request, objectName(preview.object)),
         rule: decision.rule ?? '(default action)',
         message: preview.problem ? `${decision.message} (${preview.problem})` : decision.message,

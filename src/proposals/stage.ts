@@ -18,6 +18,7 @@
 import type { KubeRequest } from '../classify/kube-request.js';
 import { fingerprint, summarize } from '../approvals/fingerprint.js';
 import { diffOf, masked } from '../approvals/preview.js';
+import { requesterOf, targetOf } from '../approvals/subject.js';
 import { GatehouseError } from '../errors/codes.js';
 import { sentence } from '../errors/sentence.js';
 import { objectName } from '../kube/object.js';
@@ -107,17 +108,10 @@ async function propose(ctx: RequestContext, decision: Decision, options: Proposa
     cluster,
     requestId: ctx.id,
     fingerprint: fp,
-    requester: { subject: principal.subject, kind: principal.kind, groups: [...principal.groups], tokenId: principal.tokenId ?? null, sponsor: principal.sponsor ?? null },
+    requester: requesterOf(principal),
     request: {
+      ...targetOf(ctx, request, name),
       method: ctx.req.method ?? 'POST',
-      verb: request.verb,
-      apiGroup: request.apiGroup,
-      apiVersion: request.apiVersion,
-      resource: request.resource,
-      subresource: request.subresource,
-      namespace: request.namespace,
-      name,
-      path: ctx.req.url ?? request.path,
       contentType: headerOf(ctx, 'content-type'),
       body: (ctx.body ?? Buffer.alloc(0)).toString('base64'),
     },
