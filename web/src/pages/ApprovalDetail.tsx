@@ -10,6 +10,7 @@ import { age, duration, resourceLabel, when } from '../format.ts';
 import { Link } from '../router.tsx';
 import type { ConsoleApproval } from '../types.ts';
 import { useAsync } from '../useAsync.ts';
+import { useAction } from '../useAction.ts';
 
 function RequestFacts({ a }: { a: ConsoleApproval }): ReactNode {
   const r = a.request;
@@ -119,25 +120,13 @@ function Requirements({ a }: { a: ConsoleApproval }): ReactNode {
 
 function DecideForm({ a, onDecided }: { a: ConsoleApproval; onDecided: (a: ConsoleApproval) => void }): ReactNode {
   const [comment, setComment] = useState('');
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction<ConsoleApproval>();
   const [missingComment, setMissingComment] = useState(false);
   const decide = (decision: 'approve' | 'deny'): void => {
     const missing = decision === 'deny' && comment.trim() === '';
     setMissingComment(missing);
     if (missing) return;
-    setBusy(true);
-    setError(undefined);
-    decideApproval(a.id, decision, comment.trim()).then(
-      (updated) => {
-        setBusy(false);
-        onDecided(updated);
-      },
-      (e: unknown) => {
-        setBusy(false);
-        setError(e);
-      },
-    );
+    run(() => decideApproval(a.id, decision, comment.trim()), onDecided);
   };
   const onSubmit = (e: FormEvent): void => e.preventDefault();
   const disabled = busy || !a.canDecide;

@@ -9,6 +9,7 @@ import { commaList } from '../format.ts';
 import type { BacktestReport, BacktestRequest, Explanation, ExplainRequest, PrincipalKind } from '../types.ts';
 import { useAsync } from '../useAsync.ts';
 import { useFields } from '../useFields.ts';
+import { useAction } from '../useAction.ts';
 
 function RulesTable(): ReactNode {
   const { data, error } = useAsync(getPolicy, 'policy');
@@ -137,32 +138,51 @@ const WINDOWS = [
   ['', 'everything recorded'],
 ] as const;
 
+function WindowSelect({ value, onChange }: { value: string; onChange: (e: ChangeEvent<HTMLSelectElement>) => void }): ReactNode {
+  return (
+    <label>
+      Window
+      <select value={value} onChange={onChange}>
+        {WINDOWS.map(([v, label]) => (
+          <option key={v} value={v}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/** A report that runs on a button (backtest, shadow report): the last answer, or the error that replaced it. */
+function useReport(): { result: BacktestReport | undefined; busy: boolean; error: unknown; run: (work: () => Promise<BacktestReport>) => void } {
+  const [result, setResult] = useState<BacktestReport>();
+  const action = useAction<BacktestReport>();
+  return {
+    result: action.error === undefined ? result : undefined,
+    busy: action.busy,
+    error: action.error,
+    run: (work) => action.run(work, setResult),
+  };
+}
+
 /** Paste or upload a proposed policy and see which recorded decisions it would change (auditors and admins). */
 function BacktestForm(): ReactNode {
   const { form, set } = useFields({ policy: '', since: '7d', guardrails: 'yes' });
   // Problems are reported under the uploaded file's name.
   const [file, setFile] = useState('pasted.yaml');
-  const [result, setResult] = useState<BacktestReport>();
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { result, busy, error, run } = useReport();
+  const [uploadError, setUploadError] = useState<unknown>();
   const upload = (e: ChangeEvent<HTMLInputElement>): void => {
     const chosen = e.target.files?.[0];
     if (chosen === undefined) return;
     setFile(chosen.name);
-    chosen.text().then((value) => set('policy')({ target: { value } }), setError);
+    chosen.text().then((value) => set('policy')({ target: { value } }), setUploadError);
   };
   const submit = (e: FormEvent): void => {
     e.preventDefault();
     const req: BacktestRequest = { policy: form.policy, file, builtinGuardrails: form.guardrails === 'yes' };
     if (form.since !== '') req.since = form.since;
-    setBusy(true);
-    setError(undefined);
-    backtestPolicy(req)
-      .then(setResult, (err: unknown) => {
-        setResult(undefined);
-        setError(err);
-      })
-      .finally(() => setBusy(false));
+    run(() => backtestPolicy(req));
   };
   return (
     <section aria-labelledby="backtest-h">
@@ -173,16 +193,7 @@ function BacktestForm(): ReactNode {
           Policy file
           <input type="file" accept=".yaml,.yml" onChange={upload} />
         </label>
-        <label>
-          Window
-          <select value={form.since} onChange={set('since')}>
-            {WINDOWS.map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <WindowSelect value={form.since} onChange={set('since')} />
         <label>
           Guardrail pack
           <select value={form.guardrails} onChange={set('guardrails')}>
@@ -198,6 +209,7 @@ function BacktestForm(): ReactNode {
           {busy ? 'Running…' : 'Run backtest'}
         </button>
       </form>
+      {uploadError !== undefined && <ErrorNotice error={uploadError} title="The file could not be read" />}
       {error !== undefined && <ErrorNotice error={error} title="Backtest failed" />}
       {result !== undefined && <BacktestResult report={result} />}
     </section>
@@ -207,35 +219,17 @@ function BacktestForm(): ReactNode {
 /** Where the shadow policy (policy.shadow), judging live traffic beside the enforced one, would have decided otherwise. */
 function ShadowReportForm(): ReactNode {
   const { form, set } = useFields({ since: '24h' });
-  const [result, setResult] = useState<BacktestReport>();
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { result, busy, error, run } = useReport();
   const submit = (e: FormEvent): void => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    shadowReport(form.since)
-      .then(setResult, (err: unknown) => {
-        setResult(undefined);
-        setError(err);
-      })
-      .finally(() => setBusy(false));
+    run(() => shadowReport(form.since));
   };
   return (
     <section aria-labelledby="shadow-h">
       <h2 id="shadow-h">Shadow policy</h2>
       <p className="muted">A proposed policy can run beside the enforced one without enforcing anything (policy.shadow in gatehouse.yaml); here is where the two differed on live traffic.</p>
       <form className="explain" onSubmit={submit}>
-        <label>
-          Window
-          <select value={form.since} onChange={set('since')}>
-            {WINDOWS.map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <WindowSelect value={form.since} onChange={set('since')} />
         <button type="submit" className="primary" disabled={busy}>
           {busy ? 'Reading…' : 'Show the shadow report'}
         </button>

@@ -10,6 +10,7 @@ import { age, resourceLabel, when } from '../format.ts';
 import { Link } from '../router.tsx';
 import type { ConsoleProposal, ProposalState } from '../types.ts';
 import { useAsync } from '../useAsync.ts';
+import { useAction } from '../useAction.ts';
 
 const STATES: (ProposalState | 'all')[] = ['pending', 'applied', 'rejected', 'all'];
 
@@ -69,25 +70,14 @@ export function Proposals(): ReactNode {
 
 function DecideForm({ p, onDecided }: { p: ConsoleProposal; onDecided: (p: ConsoleProposal) => void }): ReactNode {
   const [comment, setComment] = useState('');
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const action = useAction<ConsoleProposal>();
+  const { busy, error } = action;
   const [missingComment, setMissingComment] = useState(false);
   const run = (what: 'apply' | 'reject'): void => {
     const missing = what === 'reject' && comment.trim() === '';
     setMissingComment(missing);
     if (missing) return;
-    setBusy(true);
-    setError(undefined);
-    (what === 'apply' ? applyProposal(p.id) : rejectProposal(p.id, comment.trim())).then(
-      (updated) => {
-        setBusy(false);
-        onDecided(updated);
-      },
-      (e: unknown) => {
-        setBusy(false);
-        setError(e);
-      },
-    );
+    action.run(() => (what === 'apply' ? applyProposal(p.id) : rejectProposal(p.id, comment.trim())), onDecided);
   };
   const onSubmit = (e: FormEvent): void => e.preventDefault();
   const disabled = busy || !p.canDecide;
