@@ -15,7 +15,18 @@ interface DecideFlags extends ConsoleClientFlags {
 }
 
 export function registerApprovals(program: Command): void {
-  const approvals = program.command('approvals').description("list and decide requests held for a person's approval (through the gateway's console API)");
+  const approvals = program
+    .command('approvals')
+    .description("list and decide requests held for a person's approval (through the gateway's console API)")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  gatehouse approvals list
+  gatehouse approvals show apr_01J9…
+  gatehouse approvals approve apr_01J9… -m "ok for the incident"
+  gatehouse approvals deny apr_01J9… -m "use the staging cluster"`,
+    );
 
   withConsoleClientOptions(approvals.command('list'))
     .description('approvals, newest first (pending by default)')

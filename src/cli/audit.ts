@@ -58,7 +58,19 @@ function positiveNumber(text: string): number {
 
 /** `gatehouse audit …`: verify, search, export, replay, public-key, prune. */
 export function registerAudit(program: Command): void {
-  const audit = program.command('audit').description('verify, search and export the tamper-evident audit record');
+  const audit = program
+    .command('audit')
+    .description('verify, search and export the tamper-evident audit record')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  gatehouse audit verify
+  gatehouse audit search --principal token:cursor-bob --since 2h --json
+  gatehouse audit export --since 7d --format k8s -o audit.json
+  gatehouse audit replay <request-id> --play
+  gatehouse audit verify --postgres postgres://gatehouse@db:5432/gatehouse`,
+    );
 
   storeOptions(audit.command('verify'))
     .description('walk the hash chain and the signed checkpoints; report the first broken link (exit 1)')

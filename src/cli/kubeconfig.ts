@@ -14,6 +14,13 @@ interface KubeconfigFlags extends GatewayKubeconfigFlags {
 export function registerKubeconfig(program: Command): void {
   withGatewayKubeconfigOptions(program.command('kubeconfig'))
     .description('write a kubeconfig that points kubectl (or an AI agent) at the gateway with a given credential')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  gatehouse kubeconfig --token-file cursor.token --server https://gatehouse.example:6443 --namespace dev -o agent.kubeconfig
+  gatehouse kubeconfig --token-env GATEHOUSE_TOKEN --cluster prod -o prod.kubeconfig`,
+    )
     .option('--token <token>', 'bearer token to use (a Gatehouse token or an OIDC id_token)')
     .option('--token-env <var>', 'read the token from this environment variable instead (keeps it out of shell history)')
     .option('--token-file <file>', 'read the token from this file (e.g. one `gatehouse tokens create -o` wrote)')

@@ -13,6 +13,7 @@ export function registerLogLevel(program: Command): void {
   withConsoleClientOptions(program.command('log-level'))
     .description(`show or change the running gateway's log level (${LOG_LEVELS.join('|')}); admins only, until the gateway restarts`)
     .argument('[level]', 'the new level; without it, print the current one')
+    .addHelpText('after', '\nExamples:\n  gatehouse log-level\n  gatehouse log-level debug --kubeconfig admin.kubeconfig\n  gatehouse log-level info')
     .action(async (level: string | undefined, flags: ConsoleClientFlags) => {
       const client = consoleClient(flags);
       if (level === undefined) {

@@ -32,6 +32,13 @@ const EXPIRY_MARGIN_S = 60;
 export function registerLogin(program: Command): void {
   withGatewayKubeconfigOptions(program.command('login'))
     .description('sign in with your OpenID Connect provider (browser with PKCE, or device code) and use the ID token with kubectl')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  gatehouse login --issuer https://id.example.com --client-id gatehouse --write-kubeconfig ~/.kube/gatehouse --server https://gatehouse.example:6443
+  gatehouse login --issuer https://id.example.com --client-id gatehouse --device`,
+    )
     .requiredOption('--issuer <url>', 'OIDC issuer URL (as configured on the gateway)')
     .requiredOption('--client-id <id>', 'OAuth client id registered for Gatehouse')
     .option('--client-secret <secret>', 'client secret, for providers that require one for native apps')

@@ -48,7 +48,18 @@ const compile: CelCompiler = (source) => compileCel(source);
  * registerPolicy(program); // in buildProgram()
  */
 export function registerPolicy(program: Command): void {
-  const policy = program.command('policy').description('test policy against expected decisions, and explain the decision for one request');
+  const policy = program
+    .command('policy')
+    .description('test policy against expected decisions, and explain the decision for one request')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  gatehouse policy test ./policies
+  gatehouse policy explain --policy ./policies -f pod.yaml --verb create --user token:cursor --kind agent
+  gatehouse policy backtest --policy ./proposed --builtin-guardrails --since 7d --max-changes 0
+  gatehouse policy shadow-report --since 1d --cluster prod`,
+    );
 
   policy
     .command('test')

@@ -26,7 +26,19 @@ const STATES = ['pending', 'applied', 'rejected', 'all'];
 
 /** `gatehouse proposals …`: writes held in propose-only mode, through the gateway's console API. */
 export function registerProposals(program: Command): void {
-  const proposals = program.command('proposals').description('list, apply, reject and export writes held in propose-only mode (through the console API)');
+  const proposals = program
+    .command('proposals')
+    .description('list, apply, reject and export writes held in propose-only mode (through the console API)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  gatehouse proposals list --state pending
+  gatehouse proposals show <id>
+  gatehouse proposals apply <id>
+  gatehouse proposals reject <id> -m "scale with the HPA instead"
+  gatehouse proposals export --dir ./proposed --state pending`,
+    );
   const path = (id: string, action = ''): string => `/gatehouse/v1/proposals/${encodeURIComponent(id)}${action}`;
   const query = (state: string): string => (state === 'all' ? '' : `?state=${state}`);
 

@@ -30,7 +30,15 @@ interface ServeFlags {
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('run the gateway in front of one Kubernetes API server')
+    .description('run the gateway in front of one Kubernetes API server, or the clusters named in its config (docs/config.md)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  gatehouse serve --upstream-kubeconfig ~/.kube/config --context staging --listen 0.0.0.0:6443 --impersonate
+  gatehouse serve -c /etc/gatehouse/gatehouse.yaml
+  gatehouse serve -c gatehouse.yaml --policy ./team-policies --metrics-listen 127.0.0.1:9090`,
+    )
     .option('-c, --config <file>', 'gatehouse.yaml with the full configuration (flags override it)')
     .option('--upstream-kubeconfig <file>', 'kubeconfig holding the cluster credential the gateway uses (default $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'context of the upstream kubeconfig (default: its current-context)')

@@ -33,7 +33,16 @@ const DEFAULT_DATA_DIR = join(homedir(), '.gatehouse');
 export function registerTokens(program: Command): void {
   const tokens = program
     .command('tokens')
-    .description('create, list and revoke Gatehouse tokens for agents, CI and people without OIDC (kept in the gateway store)');
+    .description('create, list and revoke Gatehouse tokens for agents, CI and people without OIDC (kept in the gateway store)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  gatehouse tokens create --name cursor-alice --kind agent --groups dev,ai-agents --ttl 30d --sponsor alice -o cursor.token
+  gatehouse kubeconfig --token-file cursor.token -o ~/.kube/gatehouse-agent.kubeconfig
+  gatehouse tokens list --all
+  gatehouse tokens revoke cursor-alice`,
+    );
 
   storeOptions(tokens.command('create'))
     .description('create a token; it is printed once (stdout), only its hash is stored')

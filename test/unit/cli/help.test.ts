@@ -17,4 +17,13 @@ describe('gatehouse CLI', () => {
       expect(help).toContain('--help');
     }
   });
+
+  it('shows examples in the --help of every command', () => {
+    for (const command of program.commands) {
+      let shown = '';
+      command.configureOutput({ writeOut: (text) => (shown += text), writeErr: (text) => (shown += text) });
+      command.outputHelp();
+      expect(shown, command.name()).toMatch(/\nExamples?( \([^)]*\))?:\n +\S/);
+    }
+  });
 });
