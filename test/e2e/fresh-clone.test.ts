@@ -72,7 +72,11 @@ const args = ['--demo', '--yes', '--listen', '127.0.0.1:0', '--data-dir', dataDi
 let url = '';
 
 beforeAll(async () => {
-  const cloned = await run('git', ['clone', '-q', process.cwd(), clone]);
+  // A clone of this checkout; where it is not a git checkout, a copy of its sources without anything built.
+  const inGit = (await run('git', ['rev-parse', '--is-inside-work-tree'])).code === 0;
+  const cloned = inGit
+    ? await run('git', ['clone', '-q', process.cwd(), clone])
+    : await run('bash', ['-c', `mkdir -p '${clone}' && tar -c --exclude=./node_modules --exclude=./dist --exclude=./.cache --exclude=./test-artifacts . | tar -x -C '${clone}'`]);
   expect(cloned.code, cloned.stderr).toBe(0);
   ({ proc, url } = await npmStart(args, 900_000));
 }, 960_000);
