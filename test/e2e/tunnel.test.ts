@@ -268,8 +268,9 @@ describe('agent failures', () => {
     const deadline = Date.now() + 30_000;
     while (!/401|revoked|join token/i.test(refused.stderr()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     expect(refused.stderr()).toMatch(/401|join token/i);
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-    expect(ready.status).toBe(503);
+    // The health listener may open a moment after the first refused attempt is logged.
+    const readyz = async (): Promise<number | undefined> => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status;
+    await expect.poll(readyz, { timeout: 15_000, interval: 100 }).toBe(503);
   });
 });
 
