@@ -3,14 +3,15 @@ import type { KubeRequest } from '../classify/kube-request.js';
 
 /**
  * What makes two requests "the same request" for a grant: who asks, the
- * method, the path with its query parameters in a canonical order, and the
- * SHA-256 of the body. A retry of the same kubectl command matches; any
- * change to the target, the query (dryRun, force…) or the body does not.
+ * cluster, the method, the path with its query parameters in a canonical
+ * order, and the SHA-256 of the body. A retry of the same kubectl command
+ * matches; any change to the cluster, the target, the query (dryRun,
+ * force…) or the body does not.
  *
  * @example
- * fingerprint('oidc:bob@example.com', 'POST', '/api/v1/namespaces/default/pods?fieldManager=kubectl-run', body);
+ * fingerprint('oidc:bob@example.com', 'prod', 'POST', '/api/v1/namespaces/default/pods?fieldManager=kubectl-run', body);
  */
-export function fingerprint(subject: string, method: string, url: string, body: Buffer | undefined): string {
+export function fingerprint(subject: string, cluster: string, method: string, url: string, body: Buffer | undefined): string {
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   // Raw pairs, not decoded ones: Go drops a pair with a bad escape (`%zz`) that URLSearchParams keeps,
@@ -28,7 +29,7 @@ export function fingerprint(subject: string, method: string, url: string, body: 
     .update(body ?? Buffer.alloc(0))
     .digest('hex');
   return createHash('sha256')
-    .update(JSON.stringify([1, subject, method.toUpperCase(), path, params, bodyHash]))
+    .update(JSON.stringify([2, subject, cluster, method.toUpperCase(), path, params, bodyHash]))
     .digest('hex');
 }
 
@@ -38,8 +39,17 @@ function cmp(a: string, b: string): number {
 
 const STREAM_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward']);
 
-/** One line an approver reads first: "create pods/web in default", "exec pods/web in prod". */
+/**
+ * One line an approver reads first: "create pods web in namespace default",
+ * "exec pods web in namespace prod on cluster eu-1" (a named cluster other
+ * than the single-cluster `default` is always said).
+ */
 export function summarize(request: KubeRequest, nameInBody: string): string {
+  const where = request.cluster !== undefined && request.cluster !== '' && request.cluster !== 'default' ? ` on cluster ${request.cluster}` : '';
+  return describeRequest(request, nameInBody) + where;
+}
+
+function describeRequest(request: KubeRequest, nameInBody: string): string {
   if (!request.isResourceRequest) return `${request.verb.toUpperCase()} ${request.path}`;
   const name = request.name || nameInBody;
   const session = STREAM_SUBRESOURCES.has(request.subresource);

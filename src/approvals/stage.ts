@@ -61,7 +61,7 @@ export function createApprovalStage(options: ApprovalStageOptions): Stage {
   async function hold(ctx: RequestContext, decision: Decision, opts: ApprovalStageOptions): Promise<StageOutcome> {
     const principal = ctx.principal!;
     const request = ctx.request!;
-    const fp = fingerprint(principal.subject, ctx.req.method ?? 'GET', ctx.req.url ?? '/', ctx.body);
+    const fp = fingerprint(principal.subject, ctx.cluster ?? '', ctx.req.method ?? 'GET', ctx.req.url ?? '/', ctx.body);
     let approval = await approvals.findOpen(principal.subject, fp);
     if (approval?.state === 'approved') {
       const spent = await approvals.spend(approval.id);

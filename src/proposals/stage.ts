@@ -91,7 +91,7 @@ async function propose(ctx: RequestContext, decision: Decision, options: Proposa
   if (isDryRun(request)) return CONTINUE;
 
   const cluster = ctx.cluster ?? request.cluster ?? '';
-  const fp = fingerprint(principal.subject, ctx.req.method ?? 'POST', ctx.req.url ?? '/', ctx.body);
+  const fp = fingerprint(principal.subject, ctx.cluster ?? '', ctx.req.method ?? 'POST', ctx.req.url ?? '/', ctx.body);
   const existing = await options.proposals.findPending(cluster, principal.subject, fp);
   if (existing !== undefined) {
     ctx.proposal = { id: existing.id, action: 'proposed' };
@@ -133,7 +133,7 @@ async function apply(ctx: RequestContext, id: string, options: ProposalStageOpti
   ctx.proposal = { id, action: 'applied' };
   const request = ctx.request!;
   const p = await options.proposals.get(id);
-  const fp = p && fingerprint(p.requester.subject, ctx.req.method ?? 'POST', ctx.req.url ?? '/', ctx.body);
+  const fp = p && fingerprint(p.requester.subject, p.cluster, ctx.req.method ?? 'POST', ctx.req.url ?? '/', ctx.body);
   if (p === undefined || p.state !== 'pending' || fp !== p.fingerprint || (ctx.cluster ?? '') !== p.cluster) {
     return stop(new GatehouseError('GH_PROPOSAL_STALE', `this request does not apply pending proposal ${id} as it was stored; nothing was changed.`));
   }

@@ -40,25 +40,27 @@ describe('unifiedDiff', () => {
 describe('fingerprint', () => {
   const body = Buffer.from('{"kind":"Pod"}');
   it('is the same for the same request, whatever the order of query parameters', () => {
-    expect(fingerprint('bob', 'POST', '/api/v1/namespaces/d/pods?b=2&a=1', body)).toBe(fingerprint('bob', 'post', '/api/v1/namespaces/d/pods?a=1&b=2', body));
+    expect(fingerprint('bob', 'prod', 'POST', '/api/v1/namespaces/d/pods?b=2&a=1', body)).toBe(fingerprint('bob', 'prod', 'post', '/api/v1/namespaces/d/pods?a=1&b=2', body));
   });
   it('differs for another principal, target, query, method or body', () => {
-    const base = fingerprint('bob', 'POST', '/api/v1/namespaces/d/pods?a=1', body);
-    expect(fingerprint('eve', 'POST', '/api/v1/namespaces/d/pods?a=1', body)).not.toBe(base);
-    expect(fingerprint('bob', 'POST', '/api/v1/namespaces/e/pods?a=1', body)).not.toBe(base);
-    expect(fingerprint('bob', 'POST', '/api/v1/namespaces/d/pods?a=1&dryRun=All', body)).not.toBe(base);
-    expect(fingerprint('bob', 'PUT', '/api/v1/namespaces/d/pods?a=1', body)).not.toBe(base);
+    const base = fingerprint('bob', 'prod', 'POST', '/api/v1/namespaces/d/pods?a=1', body);
+    expect(fingerprint('eve', 'prod', 'POST', '/api/v1/namespaces/d/pods?a=1', body)).not.toBe(base);
+    expect(fingerprint('bob', 'prod', 'POST', '/api/v1/namespaces/e/pods?a=1', body)).not.toBe(base);
+    expect(fingerprint('bob', 'prod', 'POST', '/api/v1/namespaces/d/pods?a=1&dryRun=All', body)).not.toBe(base);
+    expect(fingerprint('bob', 'prod', 'PUT', '/api/v1/namespaces/d/pods?a=1', body)).not.toBe(base);
+    // The identical request to another cluster is another request: a grant for staging is never spent on prod.
+    expect(fingerprint('bob', 'staging', 'POST', '/api/v1/namespaces/d/pods?a=1', body)).not.toBe(base);
     // A grant for `echo sh -c x` must not run `sh -c x echo`, nor force=false&force=true become force=true&force=false.
     const exec = '/api/v1/namespaces/d/pods/p/exec?stdout=1';
-    expect(fingerprint('bob', 'POST', `${exec}&command=echo&command=sh&command=-c&command=x`, undefined)).not.toBe(
-      fingerprint('bob', 'POST', `${exec}&command=sh&command=-c&command=x&command=echo`, undefined),
+    expect(fingerprint('bob', 'prod', 'POST', `${exec}&command=echo&command=sh&command=-c&command=x`, undefined)).not.toBe(
+      fingerprint('bob', 'prod', 'POST', `${exec}&command=sh&command=-c&command=x&command=echo`, undefined),
     );
-    expect(fingerprint('bob', 'PATCH', '/apis/apps/v1/namespaces/d/deployments/w?force=false&force=true', body)).not.toBe(
-      fingerprint('bob', 'PATCH', '/apis/apps/v1/namespaces/d/deployments/w?force=true&force=false', body),
+    expect(fingerprint('bob', 'prod', 'PATCH', '/apis/apps/v1/namespaces/d/deployments/w?force=false&force=true', body)).not.toBe(
+      fingerprint('bob', 'prod', 'PATCH', '/apis/apps/v1/namespaces/d/deployments/w?force=true&force=false', body),
     );
-    expect(fingerprint('bob', 'POST', `${exec}&command=%zz`, undefined)).not.toBe(fingerprint('bob', 'POST', `${exec}&command=%25zz`, undefined));
-    expect(fingerprint('bob', 'POST', `${exec}&command=ls&tty=0`, undefined)).toBe(fingerprint('bob', 'POST', `/api/v1/namespaces/d/pods/p/exec?tty=0&command=ls&stdout=1`, undefined));
-    expect(fingerprint('bob', 'POST', '/api/v1/namespaces/d/pods?a=1', Buffer.from('{"kind":"Pod" }'))).not.toBe(base);
+    expect(fingerprint('bob', 'prod', 'POST', `${exec}&command=%zz`, undefined)).not.toBe(fingerprint('bob', 'prod', 'POST', `${exec}&command=%25zz`, undefined));
+    expect(fingerprint('bob', 'prod', 'POST', `${exec}&command=ls&tty=0`, undefined)).toBe(fingerprint('bob', 'prod', 'POST', `/api/v1/namespaces/d/pods/p/exec?tty=0&command=ls&stdout=1`, undefined));
+    expect(fingerprint('bob', 'prod', 'POST', '/api/v1/namespaces/d/pods?a=1', Buffer.from('{"kind":"Pod" }'))).not.toBe(base);
   });
 });
 
@@ -70,5 +72,7 @@ describe('summarize', () => {
     expect(summarize(req({ verb: 'update', subresource: 'scale', name: 'web' }), '')).toBe('update pods/scale web in namespace default');
     expect(summarize(req({ verb: 'delete', apiGroup: 'apps', resource: 'deployments', name: 'api', namespace: 'prod' }), '')).toBe('delete deployments.apps api in namespace prod');
     expect(summarize(req({ isResourceRequest: false, verb: 'get', path: '/logs/' }), '')).toBe('GET /logs/');
+    expect(summarize(req({ verb: 'delete', name: 'web', cluster: 'prod' }), '')).toBe('delete pods web in namespace default on cluster prod');
+    expect(summarize(req({ verb: 'delete', name: 'web', cluster: 'default' }), '')).toBe('delete pods web in namespace default');
   });
 });
