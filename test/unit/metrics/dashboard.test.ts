@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { AuditWriterStats } from '../../../src/audit/writer.js';
+import { idleAuditWriterStats } from '../../../src/audit/writer.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 
 // docs/grafana-dashboard.json must keep working as metrics change: every
@@ -61,25 +61,12 @@ function metricNames(expr: string): string[] {
   return (stripped.match(/[a-zA-Z_:][\w:]*/g) ?? []).filter((word) => !PROMQL_WORDS.has(word));
 }
 
-const audit: AuditWriterStats = {
-  queueDepth: 0,
-  lagMs: 0,
-  appended: 0,
-  failedBatches: 0,
-  lastBatchMs: 0,
-  lastBatchSize: 0,
-  healthy: true,
-  unhealthySinceMs: undefined,
-  head: undefined,
-  lastCheckpoint: undefined,
-};
-
 /** Every series name the gateway's registry exposes (histograms with their _bucket, _sum and _count). */
 async function registered(): Promise<Set<string>> {
   const metrics = createMetrics({
     inFlight: () => ({ requests: 0, watches: 0 }),
     upgradedSessions: () => 0,
-    audit: () => audit,
+    audit: idleAuditWriterStats,
     unrecordedReads: () => 0,
     pendingApprovals: () => Promise.resolve([]),
     policyRules: () => 0,
