@@ -1,22 +1,34 @@
 import type Database from 'better-sqlite3';
-import type { AuditRepo } from '../audit/store.js';
+import type { AppendBatch, AppendResult, AuditRepo } from '../audit/store.js';
 import * as q from './audit-rows.js';
 import type { DbCheckpointRow, DbChunkRow, DbEventRow, DbHeadRow, DbSessionRow } from './audit-rows.js';
 import { settle } from './sqlite-tokens.js';
+import { startAppendWorker } from './sqlite-append-worker.js';
+import type { AppendRows } from './sqlite-append-worker.js';
+
+// A plan refused because another connection moved the head is made again on the new head; this many times at most.
+const MAX_APPEND_ATTEMPTS = 50;
 
 /**
- * The audit tables over better-sqlite3. An append is one `BEGIN IMMEDIATE`
- * transaction: it takes SQLite's write lock before reading the chain head,
- * so other connections (another gateway process, a CLI prune) wait their turn.
+ * The audit tables over better-sqlite3. An append is planned (linked, maybe
+ * sealed) here on the last head this repository saw, and committed on the
+ * append thread (sqlite-append-worker.ts) in one `BEGIN IMMEDIATE`
+ * transaction that first checks the head is still the one planned on: other
+ * connections (another gateway process, a CLI prune) take their turn, and a
+ * plan overtaken by one is made again on the new head.
  */
-export function createSqliteAuditRepo(db: Database.Database): AuditRepo {
+export function createSqliteAuditRepo(db: Database.Database, options: { busyTimeoutMs: number }): AuditRepo & { close(): Promise<void> } {
   const head = db.prepare<[], DbHeadRow>(q.HEAD_SELECT);
-  const insertEvent = db.prepare(`INSERT INTO audit_events (${q.EVENT_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.EVENT_INSERT_COLUMNS.length)}`);
-  const insertCheckpoint = db.prepare(
-    `INSERT INTO audit_checkpoints (${q.CHECKPOINT_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.CHECKPOINT_INSERT_COLUMNS.length)}`,
-  );
-  const insertChunk = db.prepare(`INSERT INTO audit_stream_chunks (${q.CHUNK_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.CHUNK_INSERT_COLUMNS.length)}`);
-  const updateHead = db.prepare('UPDATE audit_chain_head SET seq = ?, hash = ?, checkpoint_seq = ?, checkpoint_time_ms = ? WHERE id = 1');
+  const insertCheckpointSql = `INSERT INTO audit_checkpoints (${q.CHECKPOINT_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.CHECKPOINT_INSERT_COLUMNS.length)}`;
+  const insertCheckpoint = db.prepare(insertCheckpointSql);
+  const worker = startAppendWorker(db.name, options.busyTimeoutMs, {
+    head: q.HEAD_SELECT,
+    insertEvent: `INSERT INTO audit_events (${q.EVENT_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.EVENT_INSERT_COLUMNS.length)}`,
+    insertChunk: `INSERT INTO audit_stream_chunks (${q.CHUNK_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.CHUNK_INSERT_COLUMNS.length)}`,
+    insertCheckpoint: insertCheckpointSql,
+    updateHead: 'UPDATE audit_chain_head SET seq = ?, hash = ?, checkpoint_seq = ?, checkpoint_time_ms = ? WHERE id = 1',
+  });
+  let lastHead: DbHeadRow | undefined;
   const readAfter = db.prepare<[number, number], DbEventRow>(`${q.EVENT_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?`);
   const checkpoints = db.prepare<[], DbCheckpointRow>(q.CHECKPOINT_SELECT);
   const firstAtOrAfter = db.prepare<[number], { seq: number | null }>('SELECT MIN(seq) AS seq FROM audit_events WHERE time_ms >= ?');
@@ -27,14 +39,36 @@ export function createSqliteAuditRepo(db: Database.Database): AuditRepo {
   const deleteEvents = db.prepare('DELETE FROM audit_events WHERE seq <= ?');
   const deleteCheckpoints = db.prepare('DELETE FROM audit_checkpoints WHERE seq < ?');
 
-  const append = db.transaction((batch: Parameters<AuditRepo['append']>[0]) => {
-    const plan = q.planAppend(q.headFromDb(head.get()), batch);
-    for (const row of plan.eventRows) insertEvent.run(row);
-    for (const row of plan.chunkRows) insertChunk.run(row);
-    if (plan.checkpointRow) insertCheckpoint.run(plan.checkpointRow);
-    updateHead.run(plan.headRow);
-    return plan.result;
-  });
+  const append = async (batch: AppendBatch): Promise<AppendResult> => {
+    let found = lastHead ?? head.get();
+    for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
+      const state = q.headFromDb(found);
+      const plan = q.planAppend(state, batch);
+      const rows: AppendRows = {
+        expect: [state.seq, state.hash, state.checkpointSeq, state.checkpointTimeMs],
+        eventRows: plan.eventRows,
+        chunkRows: plan.chunkRows,
+        checkpointRow: plan.checkpointRow,
+        headRow: plan.headRow,
+      };
+      let reply;
+      try {
+        reply = await worker.write(rows);
+      } catch (err) {
+        // Committed or not, the head is read again next time.
+        lastHead = undefined;
+        throw err;
+      }
+      if (reply.committed) {
+        const [seq, hash, checkpointSeq, checkpointTimeMs] = plan.headRow as [number, string, number, number];
+        lastHead = { seq, hash, checkpoint_seq: checkpointSeq, checkpoint_time_ms: checkpointTimeMs };
+        return plan.result;
+      }
+      found = reply.head;
+    }
+    lastHead = undefined;
+    throw new Error(`the audit chain head kept moving under ${MAX_APPEND_ATTEMPTS} attempts to append; other writers are too busy`);
+  };
   const prune = db.transaction((seal: Parameters<AuditRepo['prune']>[0]) => {
     insertCheckpoint.run(q.checkpointValues(seal));
     deleteChunks.run(seal.seq);
@@ -44,7 +78,7 @@ export function createSqliteAuditRepo(db: Database.Database): AuditRepo {
   });
 
   return {
-    append: (batch) => settle(() => append.immediate(batch)),
+    append,
     head: () => settle(() => q.headFromDb(head.get())),
     readAfter: (afterSeq, limit) => settle(() => readAfter.all(afterSeq, limit).map(q.eventFromDb)),
     checkpoints: () => settle(() => checkpoints.all().map(q.checkpointFromDb)),
@@ -61,5 +95,6 @@ export function createSqliteAuditRepo(db: Database.Database): AuditRepo {
     firstSeqAtOrAfter: (timeMs) => settle(() => firstAtOrAfter.get(timeMs)?.seq ?? undefined),
     chunks: (sessionId) => settle(() => chunks.all(sessionId).map(q.chunkFromDb)),
     prune: (seal) => settle(() => prune.immediate(seal)),
+    close: () => worker.close(),
   };
 }

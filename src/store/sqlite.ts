@@ -38,7 +38,8 @@ export interface SqliteStoreOptions {
  */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
   createPrivateFile(path);
-  const db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  const db = new Database(path, { timeout: busyTimeoutMs });
   let schemaVersion: number;
   try {
     db.pragma('journal_mode = WAL');
@@ -48,19 +49,20 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     db.close();
     throw err;
   }
+  const audit = createSqliteAuditRepo(db, { busyTimeoutMs });
   return {
     path,
     db,
     schemaVersion,
     tokens: createSqliteTokensRepo(db),
-    audit: createSqliteAuditRepo(db),
+    audit,
     approvals: createSqliteApprovalsRepo(db),
     budgets: createSqliteBudgetsRepo(db),
     clusterAgentTokens: createSqliteClusterAgentTokensRepo(db),
     proposals: createSqliteProposalsRepo(db),
-    close() {
+    async close() {
+      await audit.close();
       db.close();
-      return Promise.resolve();
     },
   };
 }
