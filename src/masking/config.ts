@@ -77,6 +77,22 @@ export const defaultRules: readonly MaskRule[] = Object.freeze([
 ]);
 
 /**
+ * exec and attach sessions that policy marks `mask` (docs/masking.md,
+ * "exec and attach"): refused unless `enabled`; their stdout and stderr are
+ * then masked line by line, and a mid-word tail of output that went quiet is
+ * released after `holdMs` — the bound on how long typed characters echoed by
+ * a terminal wait.
+ */
+export const sessionMaskingSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    holdMs: z.number().int().min(0).max(5000).default(50),
+  })
+  .strict();
+
+export type SessionMaskingConfig = z.infer<typeof sessionMaskingSchema>;
+
+/**
  * ```yaml
  * masking:
  *   secrets: true            # Secret data/stringData (and what leaks them: last-applied-configuration)
@@ -84,6 +100,9 @@ export const defaultRules: readonly MaskRule[] = Object.freeze([
  *   rules: []                # more rules, added to the above
  *   detectors: [jwt, …]      # credential detectors run on every string (default: all; [] turns them off)
  *   maxReportPaths: 64       # paths listed per report (the count is always exact)
+ *   sessions:                # exec / attach output (WebSocket only)
+ *     enabled: false         # opt-in: when false, a masked exec or attach is refused
+ *     holdMs: 50             # how long a quiet mid-word tail of output is held
  * ```
  */
 export const maskingConfigSchema = z
@@ -93,6 +112,7 @@ export const maskingConfigSchema = z
     rules: z.array(maskRuleSchema).default([]),
     detectors: z.array(z.enum(detectorNames)).default([...detectorNames]),
     maxReportPaths: z.number().int().min(0).max(10_000).default(64),
+    sessions: sessionMaskingSchema.default(() => sessionMaskingSchema.parse({})),
   })
   .strict();
 

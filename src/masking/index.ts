@@ -21,6 +21,7 @@ export {
   type MaskingConfigInput,
   type MaskRule,
   type MaskRuleInput,
+  type SessionMaskingConfig,
 } from './config.js';
 export type { MaskReport } from './report.js';
 export { detectorNames, type DetectorName, type TextScanner } from './detectors/index.js';
@@ -34,6 +35,7 @@ export {
   type LineMasker,
   type LineMaskOptions,
 } from './line-stream.js';
+export { createSessionOutputMasker, type SessionOutputMasker } from './session-output.js';
 export { RulePathError } from './rule-path.js';
 
 /**

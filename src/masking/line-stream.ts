@@ -55,6 +55,16 @@ export interface LineMasker {
    * held, so a token being printed is never released in halves.
    */
   flush(): Buffer;
+  /**
+   * Releases everything held, masked as a piece of the unfinished line (the
+   * line stays open: its tail is kept as context for what follows). For
+   * interactive output that went quiet mid-word: typed characters echoed by
+   * a terminal. A credential printed in pieces with a pause between them
+   * can pass in those pieces; see docs/masking.md.
+   */
+  release(): Buffer;
+  /** Bytes of an unfinished line held (0: nothing waits). */
+  readonly held: number;
   /** End of stream: masks and returns whatever is held. */
   end(): Buffer;
   /** Everything masked so far (paths are `line N`, 1-based). */
@@ -215,6 +225,16 @@ export function createLineMasker(masker: Masker, options: LineMaskOptions = {}):
       pending = rest.length === 0 ? [] : [rest];
       pendingBytes = rest.length;
       return maskSegment(buf.subarray(0, cut + 1), false);
+    },
+    release() {
+      if (pendingBytes === 0) return EMPTY;
+      const buf = Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      return maskSegment(buf, false);
+    },
+    get held() {
+      return pendingBytes;
     },
     end() {
       if (pendingBytes === 0 || skippingRun) return EMPTY;

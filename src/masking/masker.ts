@@ -20,7 +20,7 @@
  */
 import { GatehouseError } from '../errors/codes.js';
 import { ReportBuilder, formatPath, type MaskReport } from './report.js';
-import { MASK_BASE64, MASK_TEXT, enabledRules, maskingConfigSchema, type MaskingConfigInput } from './config.js';
+import { MASK_BASE64, MASK_TEXT, enabledRules, maskingConfigSchema, type MaskingConfigInput, type SessionMaskingConfig } from './config.js';
 import { createTextScanner, type TextScanner } from './detectors/index.js';
 import { compilePattern, parseRulePath, type PathStep, type StringTest } from './rule-path.js';
 import { applySpans } from './text.js';
@@ -43,6 +43,8 @@ export interface Masker {
   maskText(text: string): { text: string; report: MaskReport };
   /** The detectors this masker applies to strings. */
   readonly detectors: TextScanner;
+  /** How exec and attach output is masked (`masking.sessions`). */
+  readonly sessions: Readonly<SessionMaskingConfig>;
 }
 
 /** The annotation where `kubectl apply` keeps the whole applied object, Secret data included. */
@@ -116,6 +118,7 @@ export function createMasker(config?: MaskingConfigInput): Masker {
   const shared: Shared = { scanner, rootStates, maxPaths: parsed.maxReportPaths };
   const masker: Masker = {
     detectors: scanner,
+    sessions: Object.freeze({ ...parsed.sessions }),
     maskValue(value) {
       const walk = new Walk(shared, new ReportBuilder(shared.maxPaths));
       const masked = isObject(value) ? walk.object(value, NO_STATES, undefined, true, undefined) : walk.value(value, NO_STATES, undefined);

@@ -77,12 +77,14 @@ export async function forwardRequest(
     stream = undefined;
     return s?.end().catch((): AuditStreamRef => ({ sessionId: s.sessionId, kind: ctx.request?.verb === 'watch' ? 'watch' : 'log', truncated: true }));
   };
+  // Whether the masking stream relaying the answer replaced anything yet; undefined while none relays it.
+  let maskedSoFar: () => boolean | undefined = () => undefined;
   // A client that goes away (Ctrl-C on `get -w`) must free the upstream watch; the record says it was cut short.
   const abortUpstream = (): void => {
     if (res.writableFinished) return;
     upReq.destroy();
     void endStream()
-      .then((ref) => finish({ status: res.statusCode, aborted: true, upstream: upstreamFacts(res.statusCode), stream: ref }))
+      .then((ref) => finish({ status: res.statusCode, aborted: true, upstream: upstreamFacts(res.statusCode), stream: ref, masked: maskedSoFar() }))
       .catch(() => undefined);
   };
   res.once('close', abortUpstream);
@@ -147,6 +149,7 @@ export async function forwardRequest(
     /** Streams the answer to the client, through `masking` when given (after the chunks already read from upstream). */
     function relayBody(masking: (Transform & { report(): MaskReport }) | undefined, alreadyRead: Buffer[]): void {
       res.writeHead(status, upRes.statusMessage, headers);
+      if (masking) maskedSoFar = () => masking.report().masked > 0;
       // Send headers now when the body may take its time (a watch may not produce a byte for minutes). A body of
       // known length is already on its way: its headers leave with its first bytes, one write instead of two.
       if (headers['content-length'] === undefined) res.flushHeaders();
@@ -183,7 +186,7 @@ export async function forwardRequest(
       }
       source.once('end', () => {
         const responseBody = captured.length > 0 ? { data: Buffer.concat(captured), contentType: upRes.headers['content-type'] } : undefined;
-        const masked = masking ? masking.report().masked > 0 : undefined;
+        const masked = maskedSoFar();
         void endStream().then((ref) =>
           finish({ status, upstream: upstreamFacts(status), responseBody, masked, stream: ref }).then(
             () => res.end(held),
@@ -209,7 +212,7 @@ export async function forwardRequest(
         stream.write(channel, event);
         res.off('close', abortUpstream);
         void endStream().then((ref) =>
-          finish({ status, aborted: true, upstream: upstreamFacts(status), stream: ref }).then(
+          finish({ status, aborted: true, upstream: upstreamFacts(status), stream: ref, masked: maskedSoFar() }).then(
             () => res.end(event),
             () => res.destroy(),
           ),

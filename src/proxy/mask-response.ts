@@ -52,5 +52,6 @@ export function maskDocument(body: Buffer, masker: Masker): { body: Buffer; repo
     return undefined;
   }
   const { value, report } = masker.maskValue(parsed);
-  return { body: Buffer.from(JSON.stringify(value)), report };
+  // Nothing masked: the API server's own bytes (its trailing newline, its \u003c escapes), not a re-serialisation.
+  return { body: value === parsed ? body : Buffer.from(JSON.stringify(value)), report };
 }

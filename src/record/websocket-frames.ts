@@ -6,6 +6,10 @@
  * fragmented into many frames cost no buffering. Control frames (close,
  * ping, pong) may come between the fragments of a message and are skipped.
  *
+ * A sink that rewrites the connection (exec output masking) also asks for
+ * the end of each data message and for the control frames, whole (they are
+ * at most 125 bytes); a sink that only watches leaves those out.
+ *
  * Anything that breaks the framing rules (reserved bits or opcodes, a
  * continuation with no message open, an oversized or fragmented control
  * frame, a length beyond 2^53) stops the reader for good: `failure` says why,
@@ -22,6 +26,10 @@ export interface FrameSink {
   messageStart(opcode: number): void;
   /** The next unmasked payload bytes of the current data message. May be a view into the chunk pushed. */
   payload(data: Buffer): void;
+  /** The current data message's final frame has ended. */
+  messageEnd?(): void;
+  /** A whole control frame (8 close, 9 ping, 10 pong), its payload unmasked. */
+  control?(opcode: number, payload: Buffer): void;
 }
 
 const OP_CONTINUATION = 0x0;
@@ -40,8 +48,13 @@ export class WebSocketFrameReader extends FrameReader {
   /** Where the mask key sits in `header`, and the payload's position in it. */
   #keyAt = 0;
   #maskAt = 0;
-  /** The current frame is a control frame: its payload is skipped. */
+  /** The current frame is a control frame: its payload is skipped, or held for `sink.control`. */
   #control = false;
+  #opcode = 0;
+  /** The current frame is the final one of its message. */
+  #fin = false;
+  readonly #controlPayload = Buffer.alloc(125);
+  #controlHave = 0;
   /** A fragmented data message is open (its final frame has not come). */
   #inMessage = false;
 
@@ -54,20 +67,33 @@ export class WebSocketFrameReader extends FrameReader {
   protected payload(chunk: Buffer, at: number): number {
     const n = Math.min(this.remaining, chunk.length - at);
     this.remaining -= n;
-    if (this.#control) return n;
-    const piece = chunk.subarray(at, at + n);
-    if (!this.#masked) {
-      this.#sink.payload(piece);
-      return n;
+    if (this.#control) {
+      if (this.#sink.control) {
+        this.#unmask(chunk.subarray(at, at + n)).copy(this.#controlPayload, this.#controlHave);
+        this.#controlHave += n;
+      }
+    } else {
+      this.#sink.payload(this.#unmask(chunk.subarray(at, at + n)));
     }
-    // The forwarded bytes stay masked; the record gets an unmasked copy.
+    if (this.remaining === 0) this.#frameEnd();
+    return n;
+  }
+
+  /** The forwarded bytes stay masked; the sink gets an unmasked copy. */
+  #unmask(piece: Buffer): Buffer {
+    if (!this.#masked) return piece;
+    const n = piece.length;
     const out = Buffer.allocUnsafe(n);
     const key = this.#keyAt;
     let m = this.#maskAt;
     for (let i = 0; i < n; i++) out[i] = piece[i]! ^ this.header[key + (m++ & 3)]!;
     this.#maskAt = m & 3;
-    this.#sink.payload(out);
-    return n;
+    return out;
+  }
+
+  #frameEnd(): void {
+    if (this.#control) this.#sink.control?.(this.#opcode, Buffer.from(this.#controlPayload.subarray(0, this.#controlHave)));
+    else if (this.#fin) this.#sink.messageEnd?.();
   }
 
   protected parseHeader(): void {
@@ -106,6 +132,9 @@ export class WebSocketFrameReader extends FrameReader {
       return this.fail(`unknown opcode ${opcode}`);
     }
     this.#control = control;
+    this.#opcode = opcode;
+    this.#fin = fin;
+    this.#controlHave = 0;
     this.#masked = masked;
     // The mask key stays in `header` while the payload is read; the next header is read only after it.
     this.#keyAt = need - 4;
@@ -113,6 +142,7 @@ export class WebSocketFrameReader extends FrameReader {
     this.remaining = length;
     this.have = 0;
     this.need = 2;
+    if (length === 0) this.#frameEnd();
   }
 
 }

@@ -123,6 +123,19 @@ describe('interactive output (exec/attach)', () => {
     expect(lines.flush().length).toBe(0);
     expect(lines.write(Buffer.from(`${fake.githubClassic.slice(10)}\n`)).toString()).toBe('<masked:github-token>\n');
   });
+
+  it('release() lets go of everything held, keeping the line open as context', () => {
+    const lines = createLineMasker(masker);
+    lines.write(Buffer.from('name?'));
+    expect(lines.held).toBe(5);
+    expect(lines.release().toString()).toBe('name?');
+    expect(lines.held).toBe(0);
+    expect(lines.release().length).toBe(0);
+    lines.write(Buffer.from(' token='));
+    expect(lines.release().toString()).toBe(' token=');
+    expect(lines.write(Buffer.from('s3cr3t-value\n')).toString()).toBe('<masked:assignment>\n');
+    expect(lines.report()).toMatchObject({ masked: 1, paths: ['line 1'] });
+  });
 });
 
 describe('the Transform', () => {

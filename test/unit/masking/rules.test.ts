@@ -46,6 +46,8 @@ describe('config', () => {
       rules: [],
       detectors: expect.arrayContaining(['jwt', 'private-key', 'assignment']) as unknown,
       maxReportPaths: 64,
+      // Session output masking is opt-in: off, a masked exec or attach is refused rather than masked.
+      sessions: { enabled: false, holdMs: 50 },
     });
   });
 
