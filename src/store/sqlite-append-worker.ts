@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type * as WorkerThreads from 'node:worker_threads';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { DbHeadRow } from './audit-rows.js';
 
 /** The rows of one planned append, and the head they were planned on. */
@@ -119,9 +121,10 @@ export function startAppendWorker(path: string, busyTimeoutMs: number, statement
  * it requires itself, nothing from this module's scope.
  */
 function appendWorkerMain(load: NodeJS.Require): void {
-  const { parentPort, workerData } = load('node:worker_threads') as typeof import('node:worker_threads');
-  const data = workerData as { driver: string; path: string; busyTimeoutMs: number; statements: AppendStatements };
-  const Database = load(data.driver) as typeof import('better-sqlite3');
+  const threads = load('node:worker_threads') as typeof WorkerThreads;
+  const parentPort = threads.parentPort;
+  const data = threads.workerData as { driver: string; path: string; busyTimeoutMs: number; statements: AppendStatements };
+  const Database = load(data.driver) as typeof BetterSqlite3;
   const db = new Database(data.path, { timeout: data.busyTimeoutMs });
   db.pragma('foreign_keys = ON');
   const head = db.prepare<[], DbHeadRow>(data.statements.head);
