@@ -17,6 +17,8 @@ import type { RequestTrace, RequestTracer, StageSpan } from '../tracing/types.js
  */
 export interface Completion {
   readonly captureBytes: number;
+  /** Whether the client may hold the whole answer only once `done` resolved; otherwise it is recorded after. */
+  readonly holdsAnswer: boolean;
   done(outcome: ExchangeOutcome): Promise<void>;
   /** A recorder for a watch or log response as chunks; undefined when it is not recorded that way. */
   openStream(): StreamRecorder | undefined;
@@ -28,7 +30,7 @@ export interface Terminal {
   forwardUpgrade(ctx: RequestContext, socket: Duplex, head: Buffer, completion: Completion): Promise<void>;
 }
 
-const UNRECORDED: Completion = Object.freeze({ captureBytes: 0, done: () => Promise.resolve(), openStream: () => undefined });
+const UNRECORDED: Completion = Object.freeze({ captureBytes: 0, holdsAnswer: false, done: () => Promise.resolve(), openStream: () => undefined });
 
 /** Writes a stage's refusal; one responder per transport. */
 export interface Responder {
@@ -108,7 +110,12 @@ export function createPipeline(
 
   const completionFor = (ctx: RequestContext): Completion =>
     recorder
-      ? { captureBytes: recorder.responseCaptureLimit(ctx), done: (outcome) => recorder.record(ctx, outcome), openStream: () => recorder.openStream(ctx) }
+      ? {
+          captureBytes: recorder.responseCaptureLimit(ctx),
+          holdsAnswer: recorder.awaitsRecord(ctx),
+          done: (outcome) => recorder.record(ctx, outcome),
+          openStream: () => recorder.openStream(ctx),
+        }
       : UNRECORDED;
 
   // A refusal is recorded before it is sent; if even that cannot be recorded, the client learns so instead.
@@ -199,6 +206,7 @@ function traced(ctx: RequestContext, completion: Completion, onStatus?: (status:
   upstream.propagate(ctx.req.headers);
   return {
     captureBytes: completion.captureBytes,
+    holdsAnswer: completion.holdsAnswer,
     openStream: () => completion.openStream(),
     done: (outcome) => {
       onStatus?.(outcome.status);

@@ -170,9 +170,10 @@ export async function forwardRequest(
       });
       // A body of known length is complete for the client with its last byte, before res.end(): hold that byte back
       // until the exchange is recorded, so no client ever holds an answer the record lacks (kill -9 included).
-      // Chunked bodies (watches, logs) are complete only with the terminating chunk res.end() sends.
+      // Chunked bodies (watches, logs) are complete only with the terminating chunk res.end() sends. An answer
+      // recorded after the fact (a read, unless audit.awaitReads) goes out whole, in as few writes as it came.
       let held: Buffer | undefined;
-      if (headers['content-length'] === undefined) source.pipe(res, { end: false });
+      if (headers['content-length'] === undefined || !completion.holdsAnswer) source.pipe(res, { end: false });
       else {
         source.on('data', (chunk: Buffer) => {
           if (chunk.length === 0) return;

@@ -44,6 +44,8 @@ export interface Recorder {
   close(): void;
   /** How many response bytes to keep for the record (0: none). */
   responseCaptureLimit(ctx: RequestContext): number;
+  /** Whether the client's answer waits for `record` (writes, refusals, upgrades; reads with `awaitReads`). */
+  awaitsRecord(ctx: RequestContext): boolean;
   /**
    * Records the exchange. Resolves once the event is committed for writes,
    * refusals and upgrades (the client's answer waits for it); reads are
@@ -100,6 +102,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const sessions = options.sessions ?? sessionsConfigSchema.parse(undefined);
   const outage = createOutageTracker({ writer, whenStoreDown: options.whenStoreDown ?? whenStoreDownSchema.parse(undefined), log });
   const bodiesAllowed = (ctx: RequestContext): boolean => !(ctx.request?.apiGroup === '' && UNRECORDED_BODY_RESOURCES.has(ctx.request.resource));
+  const isRead = (ctx: RequestContext): boolean => !ctx.upgrade && ctx.request !== undefined && READ_VERBS.has(ctx.request.verb);
   return {
     unavailable: () => outage.refuseEarly(),
     whileDown: (ctx) => outage.whileDown(ctx),
@@ -107,6 +110,9 @@ export function createRecorder(options: RecorderOptions): Recorder {
     close: () => outage.close(),
     responseCaptureLimit(ctx) {
       return bodiesAllowed(ctx) ? options.maxBodyBytes : 0;
+    },
+    awaitsRecord(ctx) {
+      return options.awaitReads || !isRead(ctx);
     },
     openStream(ctx) {
       const kind = streamKind(ctx);
@@ -128,8 +134,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       const session = outcome.session;
       // Recorded only once the start is: a session that could not start is not recorded either.
       if (session) return appended.then(() => recordSession(ctx, outcome, session));
-      const isRead = ctx.request !== undefined && READ_VERBS.has(ctx.request.verb) && outcome.code === undefined && outcome.status !== 101;
-      if (isRead && !options.awaitReads) {
+      if (isRead(ctx) && outcome.code === undefined && outcome.status !== 101 && !options.awaitReads) {
         appended.catch((err: unknown) => log.error({ err, requestId: ctx.id }, 'recording a read failed'));
         return Promise.resolve();
       }

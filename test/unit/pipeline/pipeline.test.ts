@@ -105,6 +105,7 @@ describe('pipeline', () => {
       unrecordedReads: () => 0,
       close: () => undefined,
       responseCaptureLimit: () => 1024,
+      awaitsRecord: () => true,
       openStream: () => undefined,
       record: (ctx) => (recorded.push(ctx.id), Promise.reject(down)),
     });
@@ -113,7 +114,7 @@ describe('pipeline', () => {
       const recorded: string[] = [];
       const { url, completions } = await serve([named('a', () => CONTINUE)], recorder(() => 'unrecorded', recorded));
       expect((await get(`${url}/api`)).status).toBe(200);
-      expect(completions[0]).toMatchObject({ captureBytes: 0 });
+      expect(completions[0]).toMatchObject({ captureBytes: 0, holdsAnswer: false });
       await completions[0]!.done({ status: 200 });
       expect(recorded).toEqual([]);
     });

@@ -14,6 +14,7 @@ import { auditEventSchema } from '../../../src/audit/event.js';
 import type { AuditEvent } from '../../../src/audit/event.js';
 import { verifyAuditStore } from '../../../src/audit/verify.js';
 import { createAuditWriter } from '../../../src/audit/writer.js';
+import type { AuditWriter } from '../../../src/audit/writer.js';
 import type { KubeRequest } from '../../../src/classify/kube-request.js';
 import type { RequestContext } from '../../../src/pipeline/context.js';
 import type { Decision } from '../../../src/policy/engine.js';
@@ -65,6 +66,21 @@ describe('audit.whenStoreDown config', () => {
     ['a denied read', {}, { decision: { action: 'deny', matched: [] } as unknown as Decision }, false],
   ] as const)('%s may pass unrecorded: %s', (_name, request, extra, expected) => {
     expect(mayPassUnrecorded(ctx(request, extra))).toBe(expected);
+  });
+});
+
+describe('which answers wait for their record', () => {
+  const writer = { openStream: () => undefined } as unknown as AuditWriter;
+  const recorderWith = (awaitReads: boolean) => createRecorder({ writer, maxBodyBytes: 1024, awaitReads, log: pino({ level: 'silent' }) });
+
+  it('reads go out whole and are recorded after, unless audit.awaitReads; writes and upgrades always wait', () => {
+    const recorder = recorderWith(false);
+    for (const verb of ['get', 'list', 'watch']) expect(recorder.awaitsRecord(ctx({ verb })), verb).toBe(false);
+    for (const verb of ['create', 'update', 'patch', 'delete', 'deletecollection']) expect(recorder.awaitsRecord(ctx({ verb })), verb).toBe(true);
+    expect(recorder.awaitsRecord(ctx({ verb: 'get', subresource: 'exec' }, { upgrade: true }))).toBe(true);
+    expect(recorder.awaitsRecord(ctx({ verb: 'get' }, { request: undefined }))).toBe(true);
+    expect(recorderWith(true).awaitsRecord(ctx({ verb: 'get' }))).toBe(true);
+    recorder.close();
   });
 });
 

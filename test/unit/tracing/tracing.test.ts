@@ -26,6 +26,7 @@ const recorder: Recorder = {
   unrecordedReads: () => 0,
   close: () => undefined,
   responseCaptureLimit: () => 0,
+  awaitsRecord: () => true,
   openStream: () => undefined,
   record: () => Promise.resolve(),
 };
