@@ -11,15 +11,13 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Logger } from 'pino';
 import type { RequestAuthenticator } from '../console/auth.js';
 import { GatehouseError } from '../errors/codes.js';
 import { bearerToken } from '../identity/bearer.js';
-import { createGatewayClient } from './gateway-client.js';
 import type { GatewayClient } from './gateway-client.js';
-import { createGatehouseMcpServer } from './server.js';
 
 export interface McpHandlerDeps {
   /** The gateway's own HTTPS URL on loopback, e.g. `https://127.0.0.1:8443`. */
@@ -54,6 +52,16 @@ interface Session {
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+// The MCP SDK and the gateway client (undici, ws) hold ~15 MB: loaded with the first MCP session, not by every gateway.
+const loadMcp = async () => {
+  const [transport, client, server] = await Promise.all([
+    import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
+    import('./gateway-client.js'),
+    import('./server.js'),
+  ]);
+  return { StreamableHTTPServerTransport: transport.StreamableHTTPServerTransport, createGatewayClient: client.createGatewayClient, createGatehouseMcpServer: server.createGatehouseMcpServer };
+};
 
 /**
  * @example
@@ -105,6 +113,7 @@ export function createMcpHandler(deps: McpHandlerDeps): McpHandler {
   }
 
   async function open(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
+    const { StreamableHTTPServerTransport, createGatewayClient, createGatehouseMcpServer } = await loadMcp();
     const id = randomUUID();
     const client = createGatewayClient({ server: deps.gatewayUrl, token, ca: deps.caPem });
     const server = createGatehouseMcpServer({ client, readOnly: deps.readOnly ?? false, maxOutput: deps.maxOutput, session: id });
