@@ -1,8 +1,9 @@
 import { useState } from 'react';
-import type { FormEvent, ReactNode } from 'react';
+import type { ReactNode } from 'react';
 import { decideApproval, getApproval } from '../api.ts';
 import { useApprovalFeed } from '../approvalFeed.tsx';
 import { Badge } from '../components/Badge.tsx';
+import { DecideForm } from '../components/DecideForm.tsx';
 import { DiffView } from '../components/DiffView.tsx';
 import { JsonView } from '../components/JsonView.tsx';
 import { ErrorNotice, Loading } from '../components/Notice.tsx';
@@ -10,7 +11,6 @@ import { age, duration, resourceLabel, when } from '../format.ts';
 import { Link } from '../router.tsx';
 import type { ConsoleApproval } from '../types.ts';
 import { useAsync } from '../useAsync.ts';
-import { useAction } from '../useAction.ts';
 
 function RequestFacts({ a }: { a: ConsoleApproval }): ReactNode {
   const r = a.request;
@@ -118,54 +118,17 @@ function Requirements({ a }: { a: ConsoleApproval }): ReactNode {
   );
 }
 
-function DecideForm({ a, onDecided }: { a: ConsoleApproval; onDecided: (a: ConsoleApproval) => void }): ReactNode {
-  const [comment, setComment] = useState('');
-  const { busy, error, run } = useAction<ConsoleApproval>();
-  const [missingComment, setMissingComment] = useState(false);
-  const decide = (decision: 'approve' | 'deny'): void => {
-    const missing = decision === 'deny' && comment.trim() === '';
-    setMissingComment(missing);
-    if (missing) return;
-    run(() => decideApproval(a.id, decision, comment.trim()), onDecided);
-  };
-  const onSubmit = (e: FormEvent): void => e.preventDefault();
-  const disabled = busy || !a.canDecide;
+function DecideApproval({ a, onDecided }: { a: ConsoleApproval; onDecided: (a: ConsoleApproval) => void }): ReactNode {
   return (
-    <form className="panel decide" onSubmit={onSubmit} aria-labelledby="decide-h">
-      <h2 id="decide-h">Decide</h2>
-      {!a.canDecide && (
-        <p className="notice" id="cannot-decide">
-          You cannot decide this request: {a.cannotDecideReason ?? 'not allowed'}
-        </p>
-      )}
-      <label htmlFor="comment">Comment (required to deny)</label>
-      <textarea
-        id="comment"
-        rows={3}
-        value={comment}
-        onChange={(e) => {
-          setComment(e.target.value);
-          setMissingComment(false);
-        }}
-        disabled={disabled}
-        aria-invalid={missingComment}
-        aria-describedby={missingComment ? 'comment-error' : undefined}
-      />
-      {missingComment && (
-        <p className="field-error" id="comment-error" role="alert">
-          Say why you deny it: the requester sees this comment.
-        </p>
-      )}
-      <div className="actions">
-        <button type="button" className="primary approve" onClick={() => decide('approve')} disabled={disabled} aria-describedby={a.canDecide ? undefined : 'cannot-decide'}>
-          Approve
-        </button>
-        <button type="button" className="danger" onClick={() => decide('deny')} disabled={disabled} aria-describedby={a.canDecide ? undefined : 'cannot-decide'}>
-          Deny
-        </button>
-      </div>
-      {error !== undefined && <ErrorNotice error={error} title="The gateway refused the decision" />}
-    </form>
+    <DecideForm
+      subject="request"
+      canDecide={a.canDecide}
+      cannotDecideReason={a.cannotDecideReason}
+      accept={{ label: 'Approve', run: (comment) => decideApproval(a.id, 'approve', comment) }}
+      refuse={{ label: 'Deny', why: 'Say why you deny it: the requester sees this comment.', run: (comment) => decideApproval(a.id, 'deny', comment) }}
+      errorTitle="The gateway refused the decision"
+      onDecided={onDecided}
+    />
   );
 }
 
@@ -217,7 +180,7 @@ export function ApprovalDetail({ id }: { id: string }): ReactNode {
           )}
         </div>
         <div>
-          {a.state === 'pending' && <DecideForm a={a} onDecided={setDecided} />}
+          {a.state === 'pending' && <DecideApproval a={a} onDecided={setDecided} />}
           <Requirements a={a} />
         </div>
       </div>

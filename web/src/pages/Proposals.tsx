@@ -1,8 +1,9 @@
 import { useState } from 'react';
-import type { FormEvent, ReactNode } from 'react';
+import type { ReactNode } from 'react';
 import { applyProposal, getProposal, listProposals, rejectProposal } from '../api.ts';
 import { Badge } from '../components/Badge.tsx';
 import { DataTable } from '../components/DataTable.tsx';
+import { DecideForm } from '../components/DecideForm.tsx';
 import { DiffView } from '../components/DiffView.tsx';
 import { JsonView } from '../components/JsonView.tsx';
 import { ErrorNotice, Loading } from '../components/Notice.tsx';
@@ -10,7 +11,6 @@ import { age, resourceLabel, when } from '../format.ts';
 import { Link } from '../router.tsx';
 import type { ConsoleProposal, ProposalState } from '../types.ts';
 import { useAsync } from '../useAsync.ts';
-import { useAction } from '../useAction.ts';
 
 const STATES: (ProposalState | 'all')[] = ['pending', 'applied', 'rejected', 'all'];
 
@@ -68,56 +68,18 @@ export function Proposals(): ReactNode {
   );
 }
 
-function DecideForm({ p, onDecided }: { p: ConsoleProposal; onDecided: (p: ConsoleProposal) => void }): ReactNode {
-  const [comment, setComment] = useState('');
-  const action = useAction<ConsoleProposal>();
-  const { busy, error } = action;
-  const [missingComment, setMissingComment] = useState(false);
-  const run = (what: 'apply' | 'reject'): void => {
-    const missing = what === 'reject' && comment.trim() === '';
-    setMissingComment(missing);
-    if (missing) return;
-    action.run(() => (what === 'apply' ? applyProposal(p.id) : rejectProposal(p.id, comment.trim())), onDecided);
-  };
-  const onSubmit = (e: FormEvent): void => e.preventDefault();
-  const disabled = busy || !p.canDecide;
+function DecideProposal({ p, onDecided }: { p: ConsoleProposal; onDecided: (p: ConsoleProposal) => void }): ReactNode {
   return (
-    <form className="panel decide" onSubmit={onSubmit} aria-labelledby="decide-h">
-      <h2 id="decide-h">Decide</h2>
-      {!p.canDecide && (
-        <p className="notice" id="cannot-decide">
-          You cannot decide this proposal: {p.cannotDecideReason ?? 'not allowed'}
-        </p>
-      )}
-      <p className="muted">Apply sends this exact write to the cluster through the gateway, as you; policy and the audit apply to it.</p>
-      <label htmlFor="comment">Comment (required to reject)</label>
-      <textarea
-        id="comment"
-        rows={3}
-        value={comment}
-        onChange={(e) => {
-          setComment(e.target.value);
-          setMissingComment(false);
-        }}
-        disabled={disabled}
-        aria-invalid={missingComment}
-        aria-describedby={missingComment ? 'comment-error' : undefined}
-      />
-      {missingComment && (
-        <p className="field-error" id="comment-error" role="alert">
-          Say why you reject it.
-        </p>
-      )}
-      <div className="actions">
-        <button type="button" className="primary approve" onClick={() => run('apply')} disabled={disabled} aria-describedby={p.canDecide ? undefined : 'cannot-decide'}>
-          Apply
-        </button>
-        <button type="button" className="danger" onClick={() => run('reject')} disabled={disabled} aria-describedby={p.canDecide ? undefined : 'cannot-decide'}>
-          Reject
-        </button>
-      </div>
-      {error !== undefined && <ErrorNotice error={error} title="The proposal was not applied" />}
-    </form>
+    <DecideForm
+      subject="proposal"
+      canDecide={p.canDecide}
+      cannotDecideReason={p.cannotDecideReason}
+      note={<p className="muted">Apply sends this exact write to the cluster through the gateway, as you; policy and the audit apply to it.</p>}
+      accept={{ label: 'Apply', run: () => applyProposal(p.id) }}
+      refuse={{ label: 'Reject', why: 'Say why you reject it.', run: (comment) => rejectProposal(p.id, comment) }}
+      errorTitle="The proposal was not applied"
+      onDecided={onDecided}
+    />
   );
 }
 
@@ -209,7 +171,7 @@ export function ProposalDetail({ id }: { id: string }): ReactNode {
             </section>
           )}
         </div>
-        <div>{p.state === 'pending' && <DecideForm p={p} onDecided={setDecided} />}</div>
+        <div>{p.state === 'pending' && <DecideProposal p={p} onDecided={setDecided} />}</div>
       </div>
     </article>
   );
