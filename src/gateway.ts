@@ -158,6 +158,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     createPolicyStage({
       policy,
       namespaceLabels: (namespace, ctx) => clusters.of(ctx).namespaceLabels(namespace),
+      boundRole: (ref, ctx) => clusters.of(ctx).boundRole(ref),
       resolveObject,
       masking: true,
       approvals: config.approvals.enabled,

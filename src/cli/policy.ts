@@ -18,6 +18,9 @@ import { defaultActions, principalKinds } from '../policy/model.js';
 import type { CelCompiler, PolicyAction } from '../policy/model.js';
 import { formatTestRun, runPolicyTests, testRunPassed } from '../policy/testing.js';
 import { isRecord } from '../kube/object.js';
+import type { KubeRequest } from '../classify/kube-request.js';
+import { boundRoleVariable, describeRoleRef, roleRefOf, storedRole } from '../policy/bound-role.js';
+import { requestFacts } from '../policy/engine.js';
 
 interface ExplainFlags {
   policy: string[];
@@ -35,6 +38,7 @@ interface ExplainFlags {
   group: string[];
   kind: Principal['kind'];
   namespaceLabels?: string;
+  boundRole?: string;
   json?: boolean;
 }
 
@@ -91,6 +95,7 @@ Examples:
     .option('--group <group...>', 'their groups', [])
     .addOption(new Option('--kind <kind>', 'what they are').choices(principalKinds).default('human'))
     .option('--namespace-labels <k=v,...>', 'labels of the target namespace, for namespaceSelector rules')
+    .option('--bound-role <file>', 'for a RoleBinding or ClusterRoleBinding: the Role or ClusterRole its roleRef names (YAML or JSON), for rules that read boundRole')
     .option('--json', 'print the explanation as JSON')
     .action((flags: ExplainFlags) => {
       const paths = flags.builtinGuardrails ? [builtinGuardrailsDir(), ...flags.policy] : flags.policy;
@@ -99,7 +104,8 @@ Examples:
       const principal: Principal = { subject: flags.user, groups: flags.group, kind: flags.kind, via: 'token', tokenId: undefined };
       const request = flags.path !== undefined ? nonResourceRequestFor(flags.verb, flags.path) : requestFromFlags(flags, object);
       const namespaceLabels = parseLabels(flags.namespaceLabels ?? '');
-      const explanation = explainPolicy(compiled, { request, principal, object, namespaceLabels });
+      const boundRole = flags.boundRole === undefined ? undefined : boundRoleFromFile(flags.boundRole, request, principal, object);
+      const explanation = explainPolicy(compiled, { request, principal, object, namespaceLabels, boundRole });
       if (flags.json) {
         const rules = explanation.rules.map((e) => ({ rule: e.rule.name, policy: e.rule.policy, location: e.rule.location, action: e.rule.action, outcome: e.outcome, reason: e.reason }));
         const budgets = explanation.budgets?.map((b) => ({ budget: b.budget.name, policy: b.budget.policy, location: b.budget.location, limit: b.budget.summary, action: b.budget.action, applies: b.applies, reason: b.reason }));
@@ -199,6 +205,16 @@ function readObject(file: string): Record<string, unknown> {
   const value: unknown = first.toJS({ maxAliasCount: 100 });
   if (!isRecord(value)) throw new Error(`${file}: not an object`);
   return value;
+}
+
+/** The `boundRole` of the binding being explained, from the role's manifest. */
+function boundRoleFromFile(file: string, request: KubeRequest, principal: Principal, object: unknown): Record<string, unknown> {
+  const ref = roleRefOf(requestFacts(request, principal, object), object);
+  if (ref === undefined) throw new Error('--bound-role: the request is not a create, update or patch of a RoleBinding or ClusterRoleBinding with a roleRef');
+  const role = readObject(file);
+  const metadata = isRecord(role.metadata) ? role.metadata : {};
+  if (role.kind !== ref.kind || metadata.name !== ref.name) throw new Error(`--bound-role: ${file} is not ${describeRoleRef(ref)}, which the binding refers to`);
+  return boundRoleVariable(ref, storedRole(role));
 }
 
 function parseLabels(text: string): Record<string, string> {

@@ -5,6 +5,8 @@ import type { Upstream } from '../upstream/client.js';
 import { createDryRunResolver } from '../upstream/dry-run.js';
 import { loadKubeconfig } from '../upstream/kubeconfig.js';
 import { createNamespaceLabels } from '../upstream/namespace-labels.js';
+import { createRoleLookup } from '../upstream/role-lookup.js';
+import type { RoleRef, StoredRole } from '../policy/bound-role.js';
 import type { ClusterConfig } from './config.js';
 
 /** One named cluster and what the gateway asks it on a request's behalf. */
@@ -13,6 +15,8 @@ export interface Cluster {
   readonly mode: 'direct' | 'agent';
   readonly upstream: Upstream;
   readonly namespaceLabels: (namespace: string) => Promise<Readonly<Record<string, string>> | undefined>;
+  /** The Role or ClusterRole a binding refers to, for policy's `boundRole`; undefined when it does not exist. */
+  readonly boundRole: (ref: RoleRef) => Promise<StoredRole | undefined>;
   readonly resolveObject: (ctx: RequestContext) => Promise<ResolvedObjects>;
 }
 
@@ -46,6 +50,7 @@ export function createClusterSet(
       mode: config.kubeconfig !== undefined ? 'direct' : 'agent',
       upstream,
       namespaceLabels: createNamespaceLabels(upstream, { ttlMs: 5_000 }),
+      boundRole: createRoleLookup(upstream, { ttlMs: 5_000 }),
       resolveObject: createDryRunResolver(upstream, { timeoutMs: 10_000, impersonate: options.impersonate }),
     });
   }

@@ -21,6 +21,7 @@ import { candidateRules, decide, needsOf, requestFacts } from './engine.js';
 import type { Decision } from './engine.js';
 import type { CompiledPolicy } from './model.js';
 import { table } from './explain.js';
+import { describeRoleRef, roleRefOf } from './bound-role.js';
 
 /** The parts of a decision a backtest compares: the recorded one, a shadow one or a fresh one all fit. */
 export interface DecisionOutcome {
@@ -37,6 +38,7 @@ export const undeterminedReasons = [
   'patch-result-not-recorded',
   'old-object-not-recorded',
   'namespace-labels-not-recorded',
+  'bound-role-not-recorded',
   'name-not-recorded',
   'recorded-decision-error',
 ] as const;
@@ -92,6 +94,10 @@ export function replayEvent(policy: CompiledPolicy, event: AuditEvent): Replay {
     if (namespaceLabels === undefined) {
       return { kind: 'undetermined', reason: 'namespace-labels-not-recorded', detail: `a rule needs the labels of namespace "${request.namespace}", which this record does not hold` };
     }
+  }
+  const ref = needs.boundRole ? roleRefOf(facts, body.object) : undefined;
+  if (ref !== undefined) {
+    return { kind: 'undetermined', reason: 'bound-role-not-recorded', detail: `a rule reads boundRole, the rules of ${describeRoleRef(ref)} at the time, which the record does not hold` };
   }
   const decision = decide(policy, candidates, facts, { request, principal, object: body.object, namespaceLabels, requestId: event.requestId });
   return { kind: 'decided', decision };

@@ -6,7 +6,7 @@
  * action the first in file order names the decision. No match: the default
  * action. `mask` modifies an allowed request: when no allow rule matched and
  * the default is deny or review, the default decides. A rule whose `when` fails (or is not a boolean), or whose
- * namespaceSelector cannot be checked, counts as matched with action deny
+ * namespaceSelector (or `boundRole`) cannot be checked, counts as matched with action deny
  * (fail closed). A `propose` rule only ever matches writes (see
  * {@link isProposable}): reads are decided by the other rules.
  *
@@ -21,8 +21,10 @@ import { staticMismatch } from './match.js';
 import { policyActions } from './model.js';
 import type { CelActivation, CompiledPolicy, CompiledRule, PolicyAction, ReviewSpec, RuleNeeds } from './model.js';
 import { namespaceVariable, principalVariable, requestVariable } from './request-vars.js';
+import { describeRoleRef, roleRefOf } from './bound-role.js';
 import { objectName } from '../kube/object.js';
 import { podFromWorkload, workloadOf } from './workloads.js';
+import { prepareActivation } from './cel/activation.js';
 
 export interface PolicyInput {
   request: KubeRequest;
@@ -37,6 +39,11 @@ export interface PolicyInput {
   oldObject?: unknown;
   /** Labels of the target namespace; undefined when they were not looked up. */
   namespaceLabels?: Readonly<Record<string, string>> | undefined;
+  /**
+   * The `boundRole` variable ({@link boundRoleVariable}) of a binding write;
+   * undefined when it was not looked up (a rule that reads it then fails closed).
+   */
+  boundRole?: Readonly<Record<string, unknown>> | undefined;
   /** Shown to expressions as `request.uid`. */
   requestId?: string;
 }
@@ -119,13 +126,38 @@ export function requestFacts(request: KubeRequest, principal: Principal, object:
  */
 export function candidateRules(policy: CompiledPolicy, facts: RequestFacts, trace?: Trace): CompiledRule[] {
   const out: CompiledRule[] = [];
-  for (const rule of policy.rules) {
+  // Explain reports every rule; a decision only needs the ones whose verbs and resources can match.
+  for (const rule of trace === undefined ? rulesFor(policy, facts) : policy.rules) {
     const miss = staticMismatch(rule.match, facts);
     if (miss === undefined && rule.action === 'propose' && !isProposable(facts.verb)) trace?.(rule, 'not-matched', `propose rules apply to writes only, and ${facts.verb} is a read`);
     else if (miss === undefined) out.push(rule);
     else trace?.(rule, 'not-matched', `${miss.field}: ${miss.actual(facts)} is not in ${miss.expected}`);
   }
   return out;
+}
+
+/** The match fields that depend only on the verb and the resource of a request. */
+const KIND_FIELDS: ReadonlySet<string> = new Set(['verbs', 'resources', 'resources (with workload templates)']);
+const MAX_KINDS = 1024;
+const byKind = new WeakMap<CompiledPolicy, Map<string, readonly CompiledRule[]>>();
+
+/**
+ * The rules whose `verbs` and `resources` match requests of this verb and
+ * resource, in policy order: worked out once per policy and kind of request,
+ * so rules about other kinds of request cost nothing per request.
+ */
+function rulesFor(policy: CompiledPolicy, facts: RequestFacts): readonly CompiledRule[] {
+  let kinds = byKind.get(policy);
+  if (kinds === undefined) byKind.set(policy, (kinds = new Map<string, readonly CompiledRule[]>()));
+  // JSON: no two requests share a key, whatever characters their path segments hold.
+  const key = JSON.stringify([facts.verb, facts.isResourceRequest, facts.group, facts.resource, facts.subresource, facts.workload ?? null]);
+  let rules = kinds.get(key);
+  if (rules === undefined) {
+    rules = policy.rules.filter((r) => r.match.fields.every((f) => !KIND_FIELDS.has(f.field) || f.test(facts)));
+    if (kinds.size >= MAX_KINDS) kinds.delete(kinds.keys().next().value!);
+    kinds.set(key, rules);
+  }
+  return rules;
 }
 
 /** Verbs that change something: the requests a `propose` rule turns into proposals (or, for sessions and proxying, refuses). */
@@ -148,12 +180,14 @@ export function needsOf(rules: readonly CompiledRule[]): RuleNeeds {
   let object = false;
   let oldObject = false;
   let namespace = false;
+  let boundRole = false;
   for (const r of rules) {
     object ||= r.needs.object;
     oldObject ||= r.needs.oldObject;
     namespace ||= r.needs.namespace;
+    boundRole ||= r.needs.boundRole;
   }
-  return { object, oldObject, namespace };
+  return { object, oldObject, namespace, boundRole };
 }
 
 /** Checks the candidates' namespace selectors and `when` expressions, then applies precedence. */
@@ -165,19 +199,24 @@ export function decide(policy: CompiledPolicy, candidates: readonly CompiledRule
   let base: CelActivation | undefined;
   let templated: CelActivation | undefined;
   const activationFor = (rule: CompiledRule): CelActivation => {
-    base ??= {
+    // Prepared once per request: every rule's expressions share one conversion of each variable.
+    base ??= prepareActivation({
       object: input.object ?? null,
       oldObject: input.oldObject ?? null,
       request: requestVariable(input.request, input.principal, facts.name, input.object, input.requestId ?? ''),
       namespaceObject: namespaceVariable(facts.namespace, input.namespaceLabels),
       principal: principalVariable(input.principal),
-    };
+      boundRole: input.boundRole ?? null,
+    });
     if (!rule.match.includeWorkloadTemplates || facts.workload === undefined) return base;
-    templated ??= {
-      ...base,
+    templated ??= prepareActivation({
+      request: base.request,
+      namespaceObject: base.namespaceObject,
+      principal: base.principal,
+      boundRole: base.boundRole,
       object: podFromWorkload(facts.workload, input.object),
       oldObject: podFromWorkload(facts.workload, input.oldObject),
-    };
+    });
     return templated;
   };
 
@@ -207,6 +246,13 @@ export function decide(policy: CompiledPolicy, candidates: readonly CompiledRule
       }
       if (!selector.test(input.namespaceLabels)) {
         trace?.(rule, 'not-matched', `namespaceSelector: namespace "${facts.namespace}" has no labels matching ${selector.expected}`);
+        continue;
+      }
+    }
+    if (rule.needs.boundRole && input.boundRole === undefined) {
+      const ref = roleRefOf(facts, input.object);
+      if (ref !== undefined) {
+        failed(rule, `${describeRoleRef(ref)}, which this binding refers to, was not looked up, so what it grants cannot be checked`);
         continue;
       }
     }

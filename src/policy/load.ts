@@ -174,6 +174,7 @@ export function compilePolicy(texts: readonly PolicyText[], options: LoadOptions
 
 function compileRule(rule: RuleSpec, policy: string, location: SourceLocation, when: CelProgram | undefined, messageExpression: CelProgram | undefined): CompiledRule {
   const sources = [rule.when, rule.messageExpression].filter((s) => s !== undefined).join('\n');
+  const boundRole = /\bboundRole\b/.test(sources);
   return Object.freeze({
     name: rule.name,
     policy,
@@ -187,9 +188,11 @@ function compileRule(rule: RuleSpec, policy: string, location: SourceLocation, w
     hint: rule.hint,
     review: rule.review,
     needs: Object.freeze({
-      object: /\bobject\b/.test(sources),
+      // The role a binding refers to is named in the object (for a patch, the one the patch produces).
+      object: boundRole || /\bobject\b/.test(sources),
       oldObject: /\boldObject\b/.test(sources),
       namespace: rule.match.namespaceSelector !== undefined || /\bnamespaceObject\b/.test(sources),
+      boundRole,
     }),
   });
 }

@@ -272,6 +272,8 @@ export interface RuleNeeds {
   readonly oldObject: boolean;
   /** The rule has a namespaceSelector or an expression reads `namespaceObject`. */
   readonly namespace: boolean;
+  /** An expression reads `boundRole`: the role a binding write refers to must be looked up (which needs `object`). */
+  readonly boundRole: boolean;
 }
 
 export interface CompiledRule {

@@ -15,6 +15,7 @@ import { candidateRules, decide, needsOf, requestFacts } from './engine.js';
 import type { Decision, PolicyInput } from './engine.js';
 import type { CelCompiler, CompiledPolicy } from './model.js';
 import { watchPolicy } from './watch.js';
+import { describeRoleRef, roleRefOf } from './bound-role.js';
 import type { PolicyLog, WatchedPolicy } from './watch.js';
 
 /** The shadow outcome: a decision, or why the inputs the enforced policy gathered were not enough for one. */
@@ -52,6 +53,8 @@ export function evaluateShadow(policy: CompiledPolicy, input: PolicyInput): Shad
     if (needs.namespace && request.namespace !== '' && input.namespaceLabels === undefined) {
       return undetermined(`a shadow rule needs the labels of namespace "${request.namespace}", which the enforced policy did not look up`);
     }
+    const ref = needs.boundRole && input.boundRole === undefined ? roleRefOf(facts, input.object) : undefined;
+    if (ref !== undefined) return undetermined(`a shadow rule reads boundRole, and the enforced policy did not look up ${describeRoleRef(ref)}`);
     return decide(policy, candidates, facts, input);
   } catch (err) {
     return undetermined(`the shadow policy failed: ${(err as Error).message}`);

@@ -14,8 +14,11 @@ import { CONTINUE, stop } from '../pipeline/context.js';
 import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js';
 import { candidateRules, decide, needsOf, requestFacts } from './engine.js';
 import type { Decision, PolicyInput } from './engine.js';
+import type { RequestFacts } from './match.js';
 import type { PolicyHandle, RuleNeeds } from './model.js';
 import { evaluateShadow } from './shadow.js';
+import { boundRoleVariable, describeRoleRef, roleRefOf } from './bound-role.js';
+import type { RoleRef, StoredRole } from './bound-role.js';
 
 /** The object a write would store and the one it replaces, as the API server would see them. */
 export interface ResolvedObjects {
@@ -40,6 +43,12 @@ export interface PolicyStageOptions {
    * when one reads `oldObject`. Errors as for namespaceLabels.
    */
   resolveObject?: (ctx: RequestContext) => Promise<ResolvedObjects>;
+  /**
+   * The Role or ClusterRole a binding write refers to, from the request's
+   * cluster, or undefined when it does not exist. Called only when a rule
+   * that could match reads `boundRole`; cache it. Errors as for namespaceLabels.
+   */
+  boundRole?: (ref: RoleRef, ctx: RequestContext) => Promise<StoredRole | undefined>;
   /** The proxy masks responses, so a `mask` decision lets the request through (the terminal masks it). */
   masking?: boolean;
   /** An approval stage follows, so a `review` decision lets the request on to it (it holds the request). */
@@ -73,7 +82,7 @@ export function createPolicyStage(options: PolicyStageOptions): Stage {
       const policy = options.policy.current();
       const facts = requestFacts(request, principal, request.object);
       const candidates = candidateRules(policy, facts);
-      const inputs = candidates.length === 0 ? { object: request.object } : await gatherInputs(ctx, needsOf(candidates), options);
+      const inputs = candidates.length === 0 ? { object: request.object } : await gatherInputs(ctx, facts, needsOf(candidates), options);
       if (inputs instanceof GatehouseError) return refuse(ctx, inputs);
 
       const input = { ...inputs, request, principal, requestId: ctx.id };
@@ -88,10 +97,10 @@ export function createPolicyStage(options: PolicyStageOptions): Stage {
   };
 }
 
-type Inputs = Pick<PolicyInput, 'object' | 'oldObject' | 'namespaceLabels'>;
+type Inputs = Pick<PolicyInput, 'object' | 'oldObject' | 'namespaceLabels' | 'boundRole'>;
 
-/** Fetches what the rules that could match need: the object a patch would produce, the namespace's labels. */
-async function gatherInputs(ctx: RequestContext, needs: RuleNeeds, options: PolicyStageOptions): Promise<Inputs | GatehouseError> {
+/** Fetches what the rules that could match need: the object a patch would produce, the namespace's labels, the role a binding refers to. */
+async function gatherInputs(ctx: RequestContext, facts: RequestFacts, needs: RuleNeeds, options: PolicyStageOptions): Promise<Inputs | GatehouseError> {
   const request = ctx.request!;
   const inputs: Inputs = { object: request.object };
   const isPatch = request.verb === 'patch';
@@ -121,6 +130,12 @@ async function gatherInputs(ctx: RequestContext, needs: RuleNeeds, options: Poli
     const labels = await gather(() => options.namespaceLabels!(request.namespace, ctx), `the labels of namespace "${request.namespace}"`);
     if (labels instanceof GatehouseError) return labels;
     inputs.namespaceLabels = labels ?? {};
+  }
+  const ref = needs.boundRole && options.boundRole !== undefined ? roleRefOf(facts, inputs.object) : undefined;
+  if (ref !== undefined) {
+    const role = await gather(() => options.boundRole!(ref, ctx), describeRoleRef(ref));
+    if (role instanceof GatehouseError) return role;
+    inputs.boundRole = boundRoleVariable(ref, role);
   }
   return inputs;
 }

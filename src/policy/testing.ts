@@ -10,7 +10,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Principal } from '../identity/principal.js';
-import { evaluatePolicy } from './engine.js';
+import { boundRoleVariable, roleRefOf, storedRole } from './bound-role.js';
+import { evaluatePolicy, requestFacts } from './engine.js';
 import type { Decision } from './engine.js';
 import { table } from './explain.js';
 import { isClusterScopedKind, kubeRequestFor, nonResourceRequestFor, resourceForKind, splitApiVersion } from './kinds.js';
@@ -20,6 +21,7 @@ import type { CelCompiler, PolicyAction, SourceLocation } from './model.js';
 import { isRecord } from '../kube/object.js';
 import { parseDocuments } from './yaml-source.js';
 import type { PolicyProblem } from './yaml-source.js';
+import type { RequestFacts } from './match.js';
 
 const requestSchema = z
   .object({
@@ -51,6 +53,14 @@ const principalSchema = z
   })
   .strict();
 
+const roleSchema = z
+  .looseObject({
+    kind: z.enum(['Role', 'ClusterRole']),
+    metadata: z.looseObject({ name: z.string().min(1), namespace: z.string().min(1).optional() }),
+    rules: z.array(z.unknown()).optional(),
+  })
+  .refine((r) => (r.kind === 'Role') === (r.metadata.namespace !== undefined), { message: 'a Role needs metadata.namespace; a ClusterRole has none' });
+
 const caseSchema = z
   .object({
     name: z.string().min(1),
@@ -78,12 +88,15 @@ export const policyTestSchema = z
         defaultAction: z.enum(defaultActions).default('deny'),
         /** Labels of the namespaces the cases use; others have none. */
         namespaces: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+        /** Roles and ClusterRoles in the cluster, for bindings the cases write (`boundRole`); others do not exist. */
+        roles: z.array(roleSchema).default([]),
         cases: z.array(caseSchema).min(1),
       })
       .strict(),
   })
   .strict();
 type PolicyTestCase = z.infer<typeof caseSchema>;
+type RoleFixture = z.infer<typeof roleSchema>;
 
 export interface CaseResult {
   readonly test: string;
@@ -136,7 +149,8 @@ export function runPolicyTests(path: string, compile: CelCompiler): TestRun {
           problems.push({ ...at(['spec', 'cases', i, 'request']), message: `spec.cases[${i}].request: ${(err as Error).message}` });
           return;
         }
-        const decision = evaluatePolicy(policy, { ...input, namespaceLabels: labels(input.request.namespace), requestId: `test-${i}` });
+        const boundRole = fixtureRole(data.spec.roles, requestFacts(input.request, input.principal, input.object), input.object);
+        const decision = evaluatePolicy(policy, { ...input, namespaceLabels: labels(input.request.namespace), boundRole, requestId: `test-${i}` });
         const ruleOk = c.expect.rule === undefined || (c.expect.rule ?? undefined) === decision.rule;
         results.push({
           test: data.metadata.name,
@@ -177,6 +191,14 @@ function caseInput(c: PolicyTestCase): { request: ReturnType<typeof kubeRequestF
     object: r.object,
   });
   return { request, principal, object: r.object, oldObject: r.oldObject };
+}
+
+/** The `boundRole` of a binding case, from the file's roles (one not listed does not exist, as in the gateway). */
+function fixtureRole(roles: readonly RoleFixture[], facts: RequestFacts, object: unknown): Record<string, unknown> | undefined {
+  const ref = roleRefOf(facts, object);
+  if (ref === undefined) return undefined;
+  const role = roles.find((r) => r.kind === ref.kind && r.metadata.name === ref.name && (r.metadata.namespace ?? '') === ref.namespace);
+  return boundRoleVariable(ref, role === undefined ? undefined : storedRole(role));
 }
 
 function yamlFilesUnder(path: string, problems: PolicyProblem[]): string[] {

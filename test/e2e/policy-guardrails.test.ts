@@ -198,4 +198,25 @@ describe('guardrails on real kubectl requests', () => {
     expect(await via.ok(['create', '-f', '-'], { input: mounting('person-mount') })).toBe('pod/person-mount created\n');
     expect(readFileSync(tokenFile, 'utf8')).toMatch(/^ght_/);
   });
+
+  it('holds a binding to a ClusterRole that grants every verb, read from the cluster, but not one to a narrow role', async () => {
+    // The roles exist only in the cluster: the gateway reads the one a binding names with its own credential.
+    const wide = `${ns}-wide`;
+    const narrow = `${ns}-narrow`;
+    await direct.ok(['create', 'clusterrole', wide, '--verb=*', '--resource=configmaps']);
+    await direct.ok(['create', 'clusterrole', narrow, '--verb=get,list', '--resource=configmaps']);
+    try {
+      // -v=6 logs each response's status: kubectl create rolebinding prints only the message.
+      const stderr = await refused(['-n', ns, 'create', 'rolebinding', 'wide', `--clusterrole=${wide}`, '--user=someone', '-v=6']);
+      expect(stderr).toMatch(/POST https:\/\/\S+\/rolebindings\S* 403 Forbidden/);
+      expect(stderr).toContain('error: failed to create rolebinding: needs approval: policy rule "rbac-bind-wildcard-role"');
+      expect(stderr).toContain(`binding the ClusterRole ${wide}, which grants "*" verbs or resources`);
+      expect((await direct(['-n', ns, 'get', 'rolebinding', 'wide'])).code).toBe(1);
+      expect(await via.ok(['-n', ns, 'create', 'rolebinding', 'narrow', `--clusterrole=${narrow}`, '--user=someone'])).toBe(
+        'rolebinding.rbac.authorization.k8s.io/narrow created\n',
+      );
+    } finally {
+      await direct(['delete', 'clusterrole', wide, narrow]);
+    }
+  });
 });

@@ -6,15 +6,17 @@ import type { ParseResult } from '@marcbachmann/cel-js';
 import { celEnv, VARIABLES } from './env.js';
 import { identifiers, instrument, staticIssues, type Node } from './instrument.js';
 import { DEFAULT_COST_LIMIT, lastCost, meterExhausted, startMeter, stopMeter } from './meter.js';
-import { fromCel, toCel, toPrincipal, toRequest } from './values.js';
+import { fromCel } from './values.js';
+import { prepareActivation } from './activation.js';
+import { shareFor, shareSubexpressions, stopSharing } from './shared.js';
 
 /**
  * The variables an expression sees, as the gateway has them (JSON-shaped).
- * A missing `object`/`oldObject`/`namespaceObject` is `null`, as in
+ * A missing `object`/`oldObject`/`namespaceObject`/`boundRole` is `null`, as in
  * Kubernetes. `request` is AdmissionRequest-shaped and `principal` is
  * Gatehouse's principal; their missing fields read as zero values (`''`,
- * `false`, `[]`). Values are treated as immutable: conversions are cached
- * per object and shared by every rule evaluated on the same request.
+ * `false`, `[]`). Values are treated as immutable: a prepared activation
+ * (activation.ts) converts them once for every rule evaluated on it.
  */
 export interface CelActivation {
   object: unknown;
@@ -22,6 +24,8 @@ export interface CelActivation {
   request: unknown;
   namespaceObject: unknown;
   principal: unknown;
+  /** The role a RoleBinding/ClusterRoleBinding write refers to (src/policy/bound-role.ts); missing is `null`. */
+  boundRole?: unknown;
 }
 
 /**
@@ -40,7 +44,11 @@ export interface CelProgram {
   readonly resultType: string;
   /** The cost budget of each evaluation. */
   readonly costLimit: number;
-  /** Evaluates against one request. Never throws. */
+  /**
+   * Evaluates against one request. Never throws. Pass the same
+   * {@link prepareActivation | prepared activation} to every program of a
+   * request so its values are converted once and shared.
+   */
   evaluate(activation: CelActivation): CelResult;
 }
 
@@ -107,6 +115,8 @@ function offsetOf(err: unknown): number | undefined {
 
 type Variable = (typeof VARIABLES)[number];
 
+const EMPTY: CelActivation = { object: null, oldObject: null, request: null, namespaceObject: null, principal: null };
+
 /** Which variables an expression mentions (comprehension variables shadowing them count too: harmless). */
 function variablesUsed(root: Node): Record<Variable, boolean> {
   const ids = identifiers(root);
@@ -116,7 +126,8 @@ function variablesUsed(root: Node): Record<Variable, boolean> {
 class Program implements CelProgram {
   readonly #fn: ParseResult;
   readonly #costError: string;
-  readonly #uses: Readonly<Record<Variable, boolean>>;
+  /** The variables the expression mentions: only those are converted, so a rule on `request` never pays for the object. */
+  readonly #names: readonly Variable[];
 
   constructor(
     readonly source: string,
@@ -126,26 +137,20 @@ class Program implements CelProgram {
     uses: Readonly<Record<Variable, boolean>>,
   ) {
     this.#fn = fn;
-    this.#uses = uses;
+    this.#names = VARIABLES.filter((v) => uses[v]);
     this.#costError = `cost limit exceeded (limit ${costLimit})`;
   }
 
   evaluate(activation: CelActivation): CelResult {
-    // Only the variables the expression mentions are converted, so a rule on
-    // `request` alone never pays for converting the object.
     const vars: Record<string, unknown> = {};
+    const a = prepareActivation(activation ?? EMPTY);
     try {
-      const a: Partial<CelActivation> = activation ?? {};
-      const used = this.#uses;
-      if (used.object) vars.object = toCel(a.object);
-      if (used.oldObject) vars.oldObject = toCel(a.oldObject);
-      if (used.namespaceObject) vars.namespaceObject = toCel(a.namespaceObject);
-      if (used.request) vars.request = toRequest(a.request);
-      if (used.principal) vars.principal = toPrincipal(a.principal);
+      for (const name of this.#names) vars[name] = a.value(name);
     } catch (err) {
       return { ok: false, error: `invalid activation: ${summaryOf(err)}` };
     }
-    startMeter(this.costLimit);
+    startMeter(this.costLimit, a.deepSizes);
+    shareFor(vars.object === null || vars.object === undefined ? undefined : a.shared);
     try {
       const v: unknown = this.#fn(vars);
       if (meterExhausted()) return { ok: false, error: this.#costError };
@@ -157,6 +162,7 @@ class Program implements CelProgram {
       const where = offset === undefined ? '' : `${positionOf(this.source, offset).line}:${positionOf(this.source, offset).column}: `;
       return { ok: false, error: `${where}${summaryOf(err)}` };
     } finally {
+      stopSharing();
       stopMeter();
     }
   }
@@ -164,8 +170,8 @@ class Program implements CelProgram {
 
 /**
  * Compiles a CEL expression over `object`, `oldObject`, `request`,
- * `namespaceObject` and `principal` (Kubernetes ValidatingAdmissionPolicy
- * variables plus Gatehouse's principal), with the Kubernetes extension
+ * `namespaceObject`, `principal` and `boundRole` (Kubernetes ValidatingAdmissionPolicy
+ * variables plus Gatehouse's principal and bound role), with the Kubernetes extension
  * functions. Syntax errors, unknown variables/functions/fields of typed
  * variables, type errors and invalid literal regexes/quantities/URLs are
  * reported with their line and column. Never throws.
@@ -202,6 +208,7 @@ export function compileCel(source: string, options?: CompileOptions): CompileRes
   if (!checked.valid) return compileError(source, summaryOf(checked.error), offsetOf(checked.error));
   try {
     instrument(root);
+    shareSubexpressions(root, source);
   } catch (err) {
     return { ok: false, error: `internal error preparing expression: ${summaryOf(err)}` };
   }

@@ -15,7 +15,7 @@ import { Url, parseUrl } from './url.js';
 import { AdmissionRequest, GroupVersionKind, GroupVersionResource, PrincipalValue, UserInfo } from './values.js';
 
 /** Names of the variables an expression may use. */
-export const VARIABLES = ['object', 'oldObject', 'request', 'namespaceObject', 'principal'] as const;
+export const VARIABLES = ['object', 'oldObject', 'request', 'namespaceObject', 'principal', 'boundRole'] as const;
 
 /** Prefix of internal function names; expressions may not call them. */
 export const INTERNAL_PREFIX = '__gatehouse';
@@ -79,6 +79,7 @@ function build(): Environment {
   env.registerVariable('namespaceObject', 'dyn', { description: 'The Namespace of a namespaced request; null otherwise.' });
   env.registerVariable('request', 'AdmissionRequest', { description: 'Attributes of the API request.' });
   env.registerVariable('principal', 'Principal', { description: 'Who is asking, as Gatehouse authenticated them.' });
+  env.registerVariable('boundRole', 'dyn', { description: 'The Role or ClusterRole a binding write refers to, as stored; null otherwise.' });
 
   // Regex (RE2). `string.matches` is the library's own and uses JS RegExp: programs
   // re-route those calls to regexMatches when they are compiled (see instrument.ts).

@@ -15,3 +15,4 @@ export {
   type SourcePosition,
 } from './compile.js';
 export { DEFAULT_COST_LIMIT } from './meter.js';
+export { prepareActivation, PreparedActivation } from './activation.js';

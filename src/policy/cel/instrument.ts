@@ -12,7 +12,7 @@
  * operator/call/comprehension node gets from the type checker (internal). The library version is pinned, and
  * the meter and RE2 tests fail if that shape changes.
  */
-import { EvaluationError } from '@marcbachmann/cel-js';
+import { EvaluationError, Optional } from '@marcbachmann/cel-js';
 import { INTERNAL_PREFIX } from './env.js';
 import { MAX_RESULT_STRING_LENGTH } from './ext.js';
 import { CelCostLimitError, charge, deepUnits, shallowUnits } from './meter.js';
@@ -47,7 +47,7 @@ function isNode(x: unknown): x is Node {
 }
 
 /** Every node reachable through `args` (the user-written tree; macro expansions reuse these nodes). */
-function* walk(root: Node): Generator<Node> {
+export function* walk(root: Node): Generator<Node> {
   const stack: unknown[] = [root];
   while (stack.length > 0) {
     const x = stack.pop();
@@ -142,10 +142,20 @@ export function instrument(root: Node): void {
     if (typeof original !== 'function') continue;
     if (BINARY_OPS.has(n.op)) {
       const deep = DEEP_OPS.has(n.op);
+      const fast = FAST_BINARY[n.op];
       n.handle = (l: unknown, r: unknown, ast: unknown, ev: unknown): unknown => {
         if (deep && typeof l === 'object' && typeof r === 'object') charge(n.op === 'in' ? deepUnits(r) : Math.min(deepUnits(l), deepUnits(r)));
         else charge(shallowUnits(l) + shallowUnits(r));
-        return original(l, r, ast, ev);
+        const quick = fast === undefined ? NOT_FAST : fast(l, r);
+        return quick !== NOT_FAST ? quick : original(l, r, ast, ev);
+      };
+      continue;
+    }
+    if (n.op === '.?') {
+      // (receiver, field name, ast, ev); the field name is the node's own, not evaluated.
+      n.handle = (l: unknown, key: unknown, ast: unknown, ev: unknown): unknown => {
+        const quick = optionalField(l, key);
+        return quick !== NOT_FAST ? quick : original(l, key, ast, ev);
       };
       continue;
     }
@@ -176,6 +186,46 @@ export function instrument(root: Node): void {
       return original(values, b, c);
     };
   }
+}
+
+/** What a fast path answers when the library must decide. */
+const NOT_FAST: unique symbol = Symbol('not fast');
+
+function isScalar(v: unknown): boolean {
+  const t = typeof v;
+  return t === 'string' || t === 'boolean' || t === 'bigint' || t === 'number';
+}
+
+const isString = (v: unknown): boolean => typeof v === 'string';
+
+/**
+ * Fast paths for operators on `dyn` operands (anything read from `object`):
+ * the library picks their overload at run time from the operands' deep
+ * types, which costs more than the operation. For the cases the guardrails
+ * hit on every container the answer follows from `typeof` alone; each gives
+ * exactly what the library's overload gives (CEL `==` of two values of one
+ * scalar type is `===`; `in` a list compares with that `==`; list `+` is
+ * concatenation), and anything else goes to the library.
+ */
+const FAST_BINARY: Readonly<Record<string, (l: unknown, r: unknown) => unknown>> = {
+  '==': (l, r) => (typeof l === typeof r && isScalar(l) ? l === r : NOT_FAST),
+  '!=': (l, r) => (typeof l === typeof r && isScalar(l) ? l !== r : NOT_FAST),
+  in: (l, r) => (typeof l === 'string' && Array.isArray(r) && r.every(isString) ? r.includes(l) : NOT_FAST),
+  '+': (l, r) => (Array.isArray(l) && Array.isArray(r) ? [...(l as unknown[]), ...(r as unknown[])] : NOT_FAST),
+};
+
+/**
+ * `a.?b` on a JSON object (or an optional of one): the field as an optional,
+ * as the library's optional field selection gives it, without its run-time
+ * type lookup and exception handling. Other receivers go to the library.
+ */
+function optionalField(l: unknown, key: unknown): unknown {
+  const obj = l instanceof Optional ? (l.orValue(undefined) as unknown) : l;
+  if (typeof key !== 'string' || obj === null || typeof obj !== 'object' || (obj.constructor !== Object && obj.constructor !== undefined)) return NOT_FAST;
+  const v = Object.hasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
+  if (v === undefined) return Optional.none();
+  if (v === null || isScalar(v) || Array.isArray(v) || (typeof v === 'object' && (v.constructor === Object || v.constructor === undefined))) return Optional.of(v);
+  return NOT_FAST;
 }
 
 /**

@@ -50,11 +50,12 @@ let remaining = Number.POSITIVE_INFINITY;
 let limit = Number.POSITIVE_INFINITY;
 let exhausted = false;
 
-/** Resets the meter for a new evaluation with `costLimit` units. */
-export function startMeter(costLimit: number): void {
+/** Resets the meter for a new evaluation with `costLimit` units; `deepSizes` keeps deep sizes for the request (activation.ts). */
+export function startMeter(costLimit: number, deepSizes?: Map<object, number>): void {
   remaining = costLimit;
   limit = costLimit;
   exhausted = false;
+  deepCache = deepSizes;
 }
 
 let lastUsed = 0;
@@ -74,6 +75,12 @@ export function stopMeter(): void {
   lastUsed = Math.min(limit, limit - remaining);
   remaining = Number.POSITIVE_INFINITY;
   limit = Number.POSITIVE_INFINITY;
+  deepCache = undefined;
+}
+
+/** Units left in the current evaluation (to measure what a part of it cost). */
+export function remainingUnits(): number {
+  return remaining;
 }
 
 /** Charges `units`; throws the shared {@link CelCostLimitError} when over budget. */
@@ -102,17 +109,21 @@ export function shallowUnits(v: unknown): number {
   return 0;
 }
 
-const deepCache = new WeakMap<object, number>();
+let deepCache: Map<object, number> | undefined;
+
+/** Deep sizes below this are computed again rather than kept (literal lists are new on every evaluation). */
+const DEEP_CACHE_MIN = 64;
 
 /**
  * Deep size in cost units (1 per list element or map entry, plus string
- * sizes). Cached per object: activation values are immutable and shared by
- * every rule of a policy, so this is computed at most once per request.
+ * sizes). Large ones are kept for the request: activation values are
+ * immutable and shared by every rule of a policy, so those are computed at
+ * most once per request.
  */
 export function deepUnits(v: unknown, depth = 0): number {
   if (typeof v === 'string') return stringUnits(v.length);
   if (v === null || typeof v !== 'object') return 1;
-  const cached = deepCache.get(v);
+  const cached = deepCache?.get(v);
   if (cached !== undefined) return cached;
   if (depth > 200) return 1_000_000_000;
   let n = 1;
@@ -125,6 +136,6 @@ export function deepUnits(v: unknown, depth = 0): number {
   } else {
     for (const k in v) n += 1 + deepUnits((v as Record<string, unknown>)[k], depth + 1);
   }
-  deepCache.set(v, n);
+  if (n >= DEEP_CACHE_MIN) deepCache?.set(v, n);
   return n;
 }

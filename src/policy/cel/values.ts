@@ -7,8 +7,8 @@
  * copied; the rest is shared with the input (which must not be mutated).
  * Objects with a `constructor` or `__proto__` key become `Map`s. `request` and `principal` become typed
  * values so that a typo like `request.operaton` fails at compile time.
- * Conversions are cached per input object: the values of one request are
- * shared by every rule of a policy and must not be mutated afterwards.
+ * A prepared activation (activation.ts) converts a request's values once for
+ * every rule of a policy; they must not be mutated afterwards.
  *
  * Out: results become plain JS: `bigint` for int and uint, `number` for
  * double, arrays, plain objects for maps, `null` for an empty optional and
@@ -30,9 +30,6 @@ export class CelInputError extends Error {
 
 const INT64_LIMIT = 2 ** 63;
 
-/** Converted top-level values, so every rule of a policy shares one conversion per request. */
-const cache = new WeakMap<object, unknown>();
-
 /**
  * Converts a JSON-like value to a CEL value (see module doc).
  *
@@ -40,12 +37,7 @@ const cache = new WeakMap<object, unknown>();
  * toCel({ replicas: 3, ratio: 0.5 }) // { replicas: 3n, ratio: 0.5 }
  */
 export function toCel(v: unknown): unknown {
-  if (v === null || typeof v !== 'object') return convert(v, 0);
-  const hit = cache.get(v);
-  if (hit !== undefined) return hit;
-  const out = convert(v, 0);
-  cache.set(v, out);
-  return out;
+  return convert(v, 0);
 }
 
 /** Sets `obj[k]`, keeping a `__proto__` key an own property rather than the prototype. */
@@ -242,25 +234,17 @@ export class PrincipalValue {
   }
 }
 
-const requestCache = new WeakMap<object, AdmissionRequest>();
-const principalCache = new WeakMap<object, PrincipalValue>();
 const EMPTY_REQUEST = new AdmissionRequest(undefined);
 const EMPTY_PRINCIPAL = new PrincipalValue(undefined);
 
-/** The typed `request` value for an AdmissionRequest-shaped object (cached). */
+/** The typed `request` value for an AdmissionRequest-shaped object. */
 export function toRequest(v: unknown): AdmissionRequest {
-  if (v === null || typeof v !== 'object') return EMPTY_REQUEST;
-  let r = requestCache.get(v);
-  if (r === undefined) requestCache.set(v, (r = new AdmissionRequest(v)));
-  return r;
+  return v === null || typeof v !== 'object' ? EMPTY_REQUEST : new AdmissionRequest(v);
 }
 
-/** The typed `principal` value (cached). */
+/** The typed `principal` value. */
 export function toPrincipal(v: unknown): PrincipalValue {
-  if (v === null || typeof v !== 'object') return EMPTY_PRINCIPAL;
-  let p = principalCache.get(v);
-  if (p === undefined) principalCache.set(v, (p = new PrincipalValue(v)));
-  return p;
+  return v === null || typeof v !== 'object' ? EMPTY_PRINCIPAL : new PrincipalValue(v);
 }
 
 // ---------------------------------------------------------------------------

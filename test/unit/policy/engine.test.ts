@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { evaluatePolicy } from '../../../src/policy/engine.js';
+import { candidateRules, evaluatePolicy, requestFacts } from '../../../src/policy/engine.js';
+import { compileCel } from '../../../src/policy/cel/index.js';
+import { baselineAllowFile, builtinGuardrailsDir } from '../../../src/policy/config.js';
+import { loadPolicy } from '../../../src/policy/load.js';
 import type { PolicyInput } from '../../../src/policy/engine.js';
 import type { CompiledPolicy } from '../../../src/policy/model.js';
 import { kubeRequest, pod, policyOf, policyYaml, principal } from './helpers.js';
@@ -278,6 +281,8 @@ describe('policy engine: when and messages', () => {
       oldObject: { kind: 'Deployment', old: true },
       namespaceObject: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prod', labels: { tier: 'prod' } } },
       principal: { subject: 'oidc:alice@example.com', groups: ['ai-agents'], kind: 'agent', via: 'token', tokenId: 't1' },
+      // Not a binding write.
+      boundRole: null,
       request: {
         uid: 'req-1',
         kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
@@ -301,5 +306,27 @@ describe('policy engine: when and messages', () => {
         cluster: '',
       },
     });
+  });
+});
+
+describe('policy engine: rules by kind of request', () => {
+  it('finds the same candidate rules through its per-verb-and-resource index as by checking every rule', () => {
+    const policy = loadPolicy([builtinGuardrailsDir(), baselineAllowFile()], { compile: compileCel, defaultAction: 'deny' });
+    const requests: [string, string, unknown?][] = [
+      ['POST', '/api/v1/namespaces/a/pods', pod('p')],
+      ['PATCH', '/apis/apps/v1/namespaces/a/deployments/web', { spec: {} }],
+      ['POST', '/api/v1/namespaces/a/pods/web/exec?command=sh'],
+      ['GET', '/api/v1/namespaces/a/secrets'],
+      ['DELETE', '/api/v1/namespaces/a/configmaps/c'],
+      ['POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', { roleRef: { kind: 'ClusterRole', name: 'x' } }],
+      ['GET', '/version'],
+      ['POST', '/api/v1/namespaces/a/pods', pod('again')],
+    ];
+    for (const [method, url, object] of requests) {
+      const facts = requestFacts(kubeRequest(method, url, object), principal(), object);
+      const indexed = candidateRules(policy, facts).map((r) => r.name);
+      const everyRule = candidateRules(policy, facts, () => undefined).map((r) => r.name);
+      expect(indexed, `${method} ${url}`).toEqual(everyRule);
+    }
   });
 });

@@ -49,6 +49,7 @@ export const expressions: Record<string, (a: CelActivation) => unknown> = {
   },
   "'pod ' + object.metadata.name + ' is privileged'": (a) => `pod ${(a.object as { metadata: { name: string } }).metadata.name} is privileged`,
   'oldObject.spec.replicas > 1': (a) => (a.oldObject as { spec: { replicas: number } }).spec.replicas > 1,
+  'boundRole != null': (a) => a.boundRole !== null && a.boundRole !== undefined,
   'namespaceObject.metadata.labels.tier == "prod"': (a) => (a.namespaceObject as { metadata: { labels: Record<string, string> } }).metadata.labels.tier === 'prod',
 };
 

@@ -244,13 +244,18 @@ describe('policy loader', () => {
       action: deny
     - name: d
       action: deny
+    - name: e
+      when: boundRole != null
+      action: deny
 `),
     );
     expect(policy.rules.map((r) => r.needs)).toEqual([
-      { object: true, oldObject: false, namespace: false },
-      { object: false, oldObject: true, namespace: false },
-      { object: false, oldObject: false, namespace: true },
-      { object: false, oldObject: false, namespace: false },
+      { object: true, oldObject: false, namespace: false, boundRole: false },
+      { object: false, oldObject: true, namespace: false, boundRole: false },
+      { object: false, oldObject: false, namespace: true, boundRole: false },
+      { object: false, oldObject: false, namespace: false, boundRole: false },
+      // The role a binding names is in its object (for a patch, the object the patch produces).
+      { object: true, oldObject: false, namespace: false, boundRole: true },
     ]);
   });
 });

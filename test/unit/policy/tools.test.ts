@@ -166,4 +166,17 @@ describe('gatehouse policy (CLI)', () => {
     };
     expect(json.decision).toMatchObject({ action: 'mask', rule: 'secret-reads' });
   });
+
+  it('explains a binding with the role it names (--bound-role), and says when that is missing', async () => {
+    const binding = join(dir, 'binding.yaml');
+    writeFileSync(binding, 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: { name: b }\nroleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ops }\nsubjects: [{ kind: User, name: u }]\n');
+    const role = join(dir, 'role.yaml');
+    writeFileSync(role, 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: { name: ops }\nrules: [{ apiGroups: [""], resources: ["*"], verbs: [get] }]\n');
+    const args = ['explain', '--policy', join(repo, 'policies/baseline-allow.yaml'), '--builtin-guardrails', '--verb', 'create', '-f', binding];
+    expect(await cli([...args, '--bound-role', role])).toContain('decision: review by rule "rbac-bind-wildcard-role": binding the ClusterRole ops, which grants "*" verbs or resources');
+    expect(await cli(args)).toMatch(/\nrbac-bind-wildcard-role +review +ERROR +ClusterRole "ops", which this binding refers to, was not looked up/);
+    const other = join(dir, 'other.yaml');
+    writeFileSync(other, 'kind: ClusterRole\nmetadata: { name: view }\n');
+    await expect(cli([...args, '--bound-role', other])).rejects.toThrow(`--bound-role: ${other} is not ClusterRole "ops", which the binding refers to`);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { compileCel, type CelActivation } from '../../../../src/policy/cel/index.js';
+import { compileCel, prepareActivation, type CelActivation } from '../../../../src/policy/cel/index.js';
 import { fromCel, toCel, toPrincipal, toRequest } from '../../../../src/policy/cel/values.js';
 import { compile, create, pod, run } from './fixtures.js';
 
@@ -30,11 +30,16 @@ describe('input conversion', () => {
     expect(pod).toEqual(before);
   });
 
-  test('conversion is cached per object', () => {
-    const obj = { n: 1 };
-    expect(toCel(obj)).toBe(toCel(obj));
-    expect(toRequest(create.request)).toBe(toRequest(create.request));
-    expect(toPrincipal(create.principal)).toBe(toPrincipal(create.principal));
+  test('a prepared activation converts each variable once, for every expression evaluated on it', () => {
+    const a = prepareActivation({ ...create, object: { n: 1 } });
+    expect(a.value('object')).toEqual({ n: 1n });
+    expect(a.value('object')).toBe(a.value('object'));
+    expect(a.value('request')).toBe(a.value('request'));
+    expect(a.value('request')).toEqual(toRequest(create.request));
+    expect(a.value('principal')).toEqual(toPrincipal(create.principal));
+    expect(prepareActivation(a)).toBe(a);
+    // Its plain fields are what it was made from, so it is an activation like any other.
+    expect({ ...a }).toEqual({ ...create, object: { n: 1 }, boundRole: undefined });
   });
 
   test('__proto__ and constructor keys are ordinary keys', () => {

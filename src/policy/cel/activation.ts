@@ -1,0 +1,68 @@
+/**
+ * The variables of one request, converted to CEL values once and shared by
+ * every expression evaluated on them, with what those evaluations share
+ * (subexpression values, deep sizes for the meter). Held by the request's
+ * activation, not in WeakMaps keyed by its objects: entries of a WeakMap
+ * keyed by per-request objects make every young-generation collection
+ * process them, which cost more than the evaluations themselves.
+ */
+import type { CelActivation } from './compile.js';
+import type { Kept } from './shared.js';
+import { toCel, toPrincipal, toRequest } from './values.js';
+
+const UNSET: unique symbol = Symbol('unset');
+
+/**
+ * An activation prepared for many evaluations (the rules of a policy on one
+ * request). It is a {@link CelActivation} too: its plain fields are the
+ * values it was made from, which must not change afterwards.
+ *
+ * @example
+ * const a = prepareActivation({ object, oldObject: null, request, namespaceObject: null, principal });
+ * for (const rule of rules) rule.when.evaluate(a); // converts object once
+ */
+export class PreparedActivation implements CelActivation {
+  readonly object: unknown;
+  readonly oldObject: unknown;
+  readonly request: unknown;
+  readonly namespaceObject: unknown;
+  readonly principal: unknown;
+  readonly boundRole: unknown;
+  readonly #shared = new Map<string, Kept>();
+  readonly #deepSizes = new Map<object, number>();
+  readonly #converted: Record<string, unknown> = {};
+
+  constructor(a: CelActivation) {
+    this.object = a.object;
+    this.oldObject = a.oldObject;
+    this.request = a.request;
+    this.namespaceObject = a.namespaceObject;
+    this.principal = a.principal;
+    this.boundRole = a.boundRole;
+  }
+
+  /** Values of shared subexpressions over `object` (shared.ts). */
+  get shared(): Map<string, Kept> {
+    return this.#shared;
+  }
+
+  /** Deep sizes of large values, for the meter (meter.ts). */
+  get deepSizes(): Map<object, number> {
+    return this.#deepSizes;
+  }
+
+  /** The CEL value of a variable, converted on first use. Throws CelInputError for values CEL cannot hold. */
+  value(name: 'object' | 'oldObject' | 'request' | 'namespaceObject' | 'principal' | 'boundRole'): unknown {
+    const hit = Object.hasOwn(this.#converted, name) ? this.#converted[name] : UNSET;
+    if (hit !== UNSET) return hit;
+    const raw = this[name];
+    const value = name === 'request' ? toRequest(raw) : name === 'principal' ? toPrincipal(raw) : toCel(raw);
+    this.#converted[name] = value;
+    return value;
+  }
+}
+
+/** Prepares an activation for evaluating many expressions on it (a prepared one is returned as it is). */
+export function prepareActivation(a: CelActivation): PreparedActivation {
+  return a instanceof PreparedActivation ? a : new PreparedActivation(a);
+}
