@@ -3,15 +3,13 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { createClassifyStage } from './classify/stage.js';
 import type { GatehouseConfig } from './config/schema.js';
 import { openDataDir } from './config/data-dir.js';
 import type { DataDirState } from './config/data-dir.js';
+import type { ConfigReloadTrigger, ReloadResult } from './config/reload.js';
 import { bootstrapTokenAuthenticator } from './identity/bootstrap-token.js';
-import { createIdentityStage } from './identity/stage.js';
-import { createImpersonationGuard } from './identity/impersonation.js';
+import { authenticateToken } from './identity/stage.js';
 import { createTokenService } from './identity/tokens.js';
-import { createOidcAuthenticator } from './identity/oidc/index.js';
 import { configuredStoreLocation, openStore } from './store/open.js';
 import { auditWriterOptions, createAuditWriter, loadAuditSigner, trustedKeysFromPem } from './audit/index.js';
 import { bearerAuthenticator, createConsoleHandler, resolveConsoleSettings } from './console/index.js';
@@ -19,37 +17,25 @@ import type { ConsoleHandler } from './console/index.js';
 import { createMcpHandler } from './mcp/http.js';
 import type { McpHandler } from './mcp/http.js';
 import { createRecorder } from './record/recorder.js';
-import { createMasker } from './masking/index.js';
 import { openPolicy } from './policy/config.js';
-import { createPolicyStage } from './policy/stage.js';
+import type { PolicyHandle } from './policy/model.js';
 import { openShadowPolicy } from './policy/shadow.js';
 import { createApprovals } from './approvals/service.js';
-import { createApprovalStage } from './approvals/stage.js';
-import { createBudgetStage } from './budgets/stage.js';
 import { createApplications, createSelfSender } from './proposals/apply.js';
 import { createProposals } from './proposals/service.js';
-import { createProposalStage } from './proposals/stage.js';
 import { createNotifier } from './approvals/notify.js';
 import { configuredClusters } from './clusters/config.js';
-import { createRouteStage } from './clusters/route.js';
-import { createClusterSet } from './clusters/set.js';
 import { createJoinTokens } from './tunnel/join-tokens.js';
 import { createTunnelRegistry } from './tunnel/registry.js';
-import { createTunnelUpstream } from './upstream/tunnel.js';
-import type { ResolvedObjects } from './policy/stage.js';
-import { createPipeline } from './pipeline/pipeline.js';
-import type { RequestContext, Stage } from './pipeline/context.js';
-import { forwardRequest } from './proxy/forward.js';
-import { auditStoreCheck, createHealthHandler, pingCheck, policyCheck, shutdownCheck, upstreamCheck } from './proxy/health.js';
 import { createLifecycle } from './proxy/drain.js';
 import { metricsEnabled } from './metrics/config.js';
 import { createMetrics } from './metrics/metrics.js';
-import { observedRecorder, requestObserver } from './metrics/observe.js';
 import { listenForMetrics, metricsRoute } from './metrics/serve.js';
-import { accessLogger } from './log/access.js';
 import { openTracing } from './tracing/index.js';
-import { respondWithStatus, respondWithStatusOnSocket } from './proxy/respond.js';
-import { forwardUpgrade } from './proxy/upgrade.js';
+import { buildHandling } from './gateway/handling.js';
+import type { Handling, LongLivedParts, PolicyParts } from './gateway/handling.js';
+import { createReloader } from './gateway/reload.js';
+import { createSlot } from './gateway/slot.js';
 
 export interface Gateway {
   /** https://host:port the gateway listens on. */
@@ -57,28 +43,46 @@ export interface Gateway {
   readonly state: DataDirState;
   /** http://host:port of the metrics listener, when `metrics.listen` is set. */
   readonly metricsUrl: string | undefined;
-  /** Reloads the policy now (SIGHUP); false when the new one is invalid and the last good one stays. */
-  reload(): boolean;
+  /**
+   * Reloads the configuration (and, for a SIGHUP, the policy files) now: the
+   * new request path is built whole and swapped in, or the reload is rejected
+   * and the previous configuration stays in force (docs/operations.md).
+   */
+  reload(trigger?: ConfigReloadTrigger): ReloadResult;
   /** Graceful stop: readyz fails, in-flight requests finish (bounded by `shutdown`), streams end, the audit queue is flushed. */
   close(): Promise<void>;
 }
 
+export interface GatewayOptions {
+  /**
+   * Reads and validates the configuration again on reload (the config file
+   * with the command-line flags over it); throws with file, path and reason.
+   * Without it a reload re-applies the start-up config, i.e. reloads only the policy files.
+   */
+  readonly reloadConfig?: () => GatehouseConfig;
+}
+
 /**
  * Builds and starts the gateway from validated config: opens the data
- * directory, resolves the upstream credential, composes the pipeline
- * (identity → classify → impersonation guard → policy → budget → propose → approval → upstream) and listens on HTTPS (HTTP/1.1 only, so
- * upgrades never meet HTTP/2).
+ * directory and the store, starts what lives as long as the process (audit
+ * writer, approvals, tunnels, metrics, tracing), builds the request path from
+ * the config (src/gateway/handling.ts) and listens on HTTPS (HTTP/1.1 only,
+ * so upgrades never meet HTTP/2). A reload swaps the request path whole.
  *
  * @example
  * const gw = await startGateway(parseConfig({ upstream: { kubeconfig: '~/.kube/config' } }), log);
  */
-export async function startGateway(config: GatehouseConfig, log: Logger): Promise<Gateway> {
+export async function startGateway(config: GatehouseConfig, log: Logger, options: GatewayOptions = {}): Promise<Gateway> {
   const sans = [...config.tls.extraSans];
   if (config.listen.host !== '0.0.0.0' && config.listen.host !== '::') sans.push(config.listen.host);
   const state = await openDataDir({ dir: config.dataDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, sans });
 
   const lifecycle = createLifecycle();
   const shuttingDown = new AbortController();
+  // Agent-mode clusters are fixed at start: the tunnel registry accepts agents for these names (src/config/reload.ts).
+  const agentClusters = configuredClusters(config)
+    .clusters.filter((c) => c.agent !== undefined)
+    .map((c) => c.name);
   // The sources are read only when Prometheus scrapes, after everything below exists.
   const metrics = metricsEnabled(config.metrics)
     ? createMetrics({
@@ -87,26 +91,32 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
         audit: () => writer.stats(),
         unrecordedReads: () => recorder.unrecordedReads(),
         pendingApprovals: () => approvals.list({ state: 'pending', limit: 1000 }),
-        policyRules: () => policy.current().rules.length,
+        policyRules: () => slot.current().policy.current().rules.length,
         draining: () => lifecycle.draining(),
-        tunnels: () => agentClusters.map((cluster) => ({ cluster, agents: tunnels.agents(cluster).length, openStreams: tunnels.agents(cluster).reduce((n, a) => n + a.openStreams, 0) })),
+        tunnels: () =>
+          agentClusters.map((cluster) => {
+            const agents = tunnels.agents(cluster);
+            return { cluster, agents: agents.length, openStreams: agents.reduce((n, a) => n + a.openStreams, 0) };
+          }),
       })
     : undefined;
-  const policy = openPolicy(config.policy, { log, onReload: (trigger, ok) => metrics?.policyReload(trigger, ok) });
-  const shadow = config.policy.shadow && openShadowPolicy(config.policy, config.policy.shadow, { log });
+  const loadPolicy = (c: GatehouseConfig): PolicyParts => {
+    const policy = openPolicy(c.policy, { log, onReload: (trigger, ok) => metrics?.policyReload(trigger, ok) });
+    try {
+      return { policy, shadow: c.policy.shadow && openShadowPolicy(c.policy, c.policy.shadow, { log }) };
+    } catch (err) {
+      policy.close();
+      throw err;
+    }
+  };
+  const startPolicy = loadPolicy(config);
   const store = await openStore(configuredStoreLocation(config));
-  const clusterList = configuredClusters(config);
-  const agentClusters = clusterList.clusters.filter((c) => c.agent !== undefined).map((c) => c.name);
   const joinTokens = createJoinTokens(store.clusterAgentTokens);
   const tunnels = createTunnelRegistry({
     joinTokens,
     clusters: new Set(agentClusters),
     log,
     onConnect: (cluster, result) => metrics?.tunnelConnect(cluster, result),
-  });
-  const clusters = createClusterSet(clusterList.clusters, clusterList.defaultName, {
-    agentUpstream: (c) => createTunnelUpstream(c.name, tunnels, { waitMs: (c.agent?.waitSeconds ?? 10) * 1000 }),
-    impersonate: config.identity.impersonation.enabled,
   });
   const signer = loadAuditSigner(config.dataDir);
   const writer = createAuditWriter(
@@ -123,8 +133,6 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
       log.warn({ err }, 'recording token last-used time failed');
     },
   });
-  const masker = createMasker(config.masking);
-  const resolveObject = (ctx: RequestContext): Promise<ResolvedObjects> => clusters.of(ctx).resolveObject(ctx);
   // The console's address is known once the listener is up (the port may be picked by the OS).
   let consoleUrl = config.approvals.consoleUrl ?? '';
   const approvals = createApprovals({
@@ -144,88 +152,35 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     consoleUrl: () => consoleUrl,
     log,
   });
-  const authenticators = [
-    bootstrapTokenAuthenticator(state.bootstrapTokens),
-    tokens.authenticator,
-    ...(config.identity.oidc.length > 0 ? [createOidcAuthenticator(config.identity.oidc, { log })] : []),
-  ];
-  const stages: Stage[] = [
-    // The one-time credentials of proposal applications are good for the Kubernetes paths only, not the console or MCP.
-    createIdentityStage([applications.authenticator, ...authenticators]),
-    createRouteStage({ defaultCluster: clusterList.defaultName, known: (name) => clusters.get(name) !== undefined, names: () => clusters.all().map((c) => c.name) }),
-    createClassifyStage(config.limits),
-    createImpersonationGuard(),
-    createPolicyStage({
-      policy,
-      namespaceLabels: (namespace, ctx) => clusters.of(ctx).namespaceLabels(namespace),
-      boundRole: (ref, ctx) => clusters.of(ctx).boundRole(ref),
-      resolveObject,
-      masking: true,
-      approvals: config.approvals.enabled,
-      proposals: true,
-      shadow,
-    }),
-    createBudgetStage({
-      policy,
-      repo: store.budgets,
-      resolveObject,
-      namespaceLabels: (namespace, ctx) => clusters.of(ctx).namespaceLabels(namespace),
-      approvals: config.approvals.enabled,
-      onPruneError: (err) => log.warn({ err }, 'pruning expired budget counts failed'),
-    }),
-    createProposalStage({
-      proposals,
-      applications,
-      resolveObject,
-      masker,
-      defaults: { approverGroups: config.approvals.approverGroups, sponsorMayApprove: config.approvals.sponsorMayApprove },
-    }),
-    ...(config.approvals.enabled ? [createApprovalStage({ approvals, holdMs: config.approvals.holdSeconds * 1000, resolveObject, masker, stopHolding: shuttingDown.signal })] : []),
-  ];
-  const observe = requestObserver(metrics, config.log.access ? accessLogger(log) : undefined);
   // Off: undefined, and nothing of OpenTelemetry is loaded.
   const tracing = await openTracing(config.tracing, log);
-  const forwarding = { timeouts: config.timeouts, impersonate: config.identity.impersonation.enabled, masker };
-  const pipeline = createPipeline(
-    stages,
-    {
-      // The request id goes upstream as Audit-ID, which the API server adopts for its own audit log and echoes
-      // back: one id leads from the client's response to the gateway's log and record and the cluster's audit log.
-      forward: (ctx, res, completion) => {
-        ctx.req.headers['audit-id'] = ctx.id;
-        res.setHeader('audit-id', ctx.id);
-        return forwardRequest(ctx, res, clusters.of(ctx).upstream, forwarding, completion);
-      },
-      forwardUpgrade: (ctx, socket, head, completion) => {
-        ctx.req.headers['audit-id'] = ctx.id;
-        return forwardUpgrade(ctx, socket, head, clusters.of(ctx).upstream, forwarding, completion);
-      },
-    },
-    {
-      refuse: (ctx, res, error) => respondWithStatus(res, error, ctx.id),
-      refuseUpgrade: (ctx, socket, error) => respondWithStatusOnSocket(socket, error, ctx.id),
-    },
+  const tracer = tracing?.tracer;
+  const parts: LongLivedParts = {
     log,
-    observedRecorder(recorder, metrics, observe),
-    observe,
-    tracing?.tracer,
-  );
-  const health = createHealthHandler({
-    livez: [pingCheck],
-    // Agent-mode clusters stay out of readyz: a gateway taken out of rotation could never be reached by the agent it waits for.
-    readyz: [
-      pingCheck,
-      shutdownCheck(() => lifecycle.draining()),
-      policyCheck(policy),
-      auditStoreCheck(() => writer.stats()),
-      ...clusters
-        .all()
-        .filter((c) => c.mode === 'direct')
-        .map((c) => upstreamCheck(c.upstream, c.name === 'default' ? 'upstream' : `upstream:${c.name}`)),
-    ],
+    metrics,
+    tracer,
+    store,
+    recorder,
+    tunnels,
+    authenticators: [bootstrapTokenAuthenticator(state.bootstrapTokens), tokens.authenticator],
+    applications,
+    approvals,
+    proposals,
+    stopHolding: shuttingDown.signal,
+    draining: () => lifecycle.draining(),
+    auditStats: () => writer.stats(),
+  };
+  const slot = createSlot<Handling>(buildHandling(config, parts, startPolicy));
+  const reload = createReloader({
+    slot,
+    load: options.reloadConfig ?? (() => config),
+    openPolicy: loadPolicy,
+    build: (c, loaded) => buildHandling(c, parts, loaded),
+    log,
+    metrics,
   });
   const scrape = metrics && config.metrics.token ? metricsRoute(config.metrics.token, metrics.registry) : undefined;
-  const ownRoute = scrape ? (req: IncomingMessage, res: ServerResponse) => health(req, res) || scrape(req, res) : health;
+  const ownRoute = (req: IncomingMessage, res: ServerResponse): boolean => slot.current().health(req, res) || (scrape?.(req, res) ?? false);
 
   const server = https.createServer({ cert: state.tls.cert, key: state.tls.key });
   // Watches, logs -f and exec sessions live for hours; only idle keep-alive sockets time out.
@@ -237,13 +192,25 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   let mcpHandler: McpHandler = () => false;
   server.on('request', (req, res) => {
     lifecycle.track(res);
-    if (!ownRoute(req, res) && !consoleHandler(req, res) && !mcpHandler(req, res)) pipeline.handleRequest(req, res);
+    // Taken before the handlers run; the span is opened only for the one that answers (the pipeline traces its own).
+    const startTime = tracer ? Date.now() : 0;
+    const endpoint = ownRoute(req, res) ? 'health' : consoleHandler(req, res) ? 'console' : mcpHandler(req, res) ? 'mcp' : undefined;
+    if (endpoint !== undefined) {
+      tracer?.answered(req, res, endpoint, startTime);
+      return;
+    }
+    // The request keeps the request path it started on to its end, even if a reload swaps in another meanwhile.
+    const { value, release } = slot.acquire();
+    res.once('close', release);
+    value.pipeline.handleRequest(req, res);
   });
   // Upgraded sockets leave the server's books; track them so close() ends exec sessions too.
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     if (tunnels.handleUpgrade(req, socket, head)) return;
     lifecycle.trackUpgrade(socket);
-    pipeline.handleUpgrade(req, socket, head);
+    const { value, release } = slot.acquire();
+    socket.once('close', release);
+    value.pipeline.handleUpgrade(req, socket, head);
   });
   server.on('clientError', (err, socket) => {
     // Not the error itself: a parse error carries the raw bytes received (rawPacket), headers and tokens included.
@@ -263,15 +230,17 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `https://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
-  // The console API and the MCP endpoint accept the same credentials as the Kubernetes paths.
-  const authenticateRequest = bearerAuthenticator(authenticators);
+  // The console API and the MCP endpoint accept the same credentials as the Kubernetes paths, as configured now.
+  const authenticateRequest = bearerAuthenticator([(token) => authenticateToken(slot.current().authenticators, token)]);
+  // The console reads whichever policy is in force, also after a reload replaced the handle.
+  const policyInForce: PolicyHandle = { current: () => slot.current().policy.current(), close: () => undefined };
   const consoleSettings = resolveConsoleSettings(config, url);
   consoleHandler = createConsoleHandler({
     settings: {
       ...consoleSettings,
       approverGroups: () => [
         ...config.approvals.approverGroups,
-        ...[...policy.current().rules, ...policy.current().budgets].flatMap((r) => r.review?.approverGroups ?? []),
+        ...[...policyInForce.current().rules, ...policyInForce.current().budgets].flatMap((r) => r.review?.approverGroups ?? []),
       ],
     },
     dataDir: config.dataDir,
@@ -280,18 +249,20 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
     proposals,
     audit: store.audit,
     auditKeys: trustedKeysFromPem(signer.publicKeyPem),
-    policy,
-    shadowPolicy: shadow !== undefined,
+    policy: policyInForce,
+    shadowPolicy: startPolicy.shadow !== undefined,
     tokens,
     clusters: {
-      list: () =>
-        clusters.all().map((c) => ({
+      list: () => {
+        const { clusters } = slot.current();
+        return clusters.all().map((c) => ({
           name: c.name,
           mode: c.mode,
           default: c === clusters.defaultCluster,
           where: c.upstream.where,
           agents: c.mode === 'agent' ? tunnels.agents(c.name) : [],
-        })),
+        }));
+      },
       joinTokens,
     },
     log,
@@ -299,19 +270,23 @@ export async function startGateway(config: GatehouseConfig, log: Logger): Promis
   consoleUrl ||= `${consoleSettings.publicUrl}/ui`;
   selfTarget = { server: url, ca: state.tls.caPem };
   mcpHandler = createMcpHandler({ gatewayUrl: url, caPem: state.tls.caPem, authenticate: authenticateRequest, log });
-  log.info({ url, clusters: clusters.all().map((c) => `${c.name} (${c.upstream.where})`), defaultCluster: clusterList.defaultName, metrics: metricsListener?.url }, 'gateway listening');
+  const { clusters } = slot.current();
+  log.info({ url, clusters: clusters.all().map((c) => `${c.name} (${c.upstream.where})`), defaultCluster: clusters.defaultCluster.name, metrics: metricsListener?.url }, 'gateway listening');
 
   return {
     url,
     state,
     metricsUrl: metricsListener?.url,
-    reload: () => policy.reload(),
+    reload: (trigger = 'signal') => reload(trigger),
     close: async () => {
       shuttingDown.abort();
-      const drained = await lifecycle.drain(server, { delayMs: config.shutdown.delaySeconds * 1000, drainMs: config.shutdown.drainSeconds * 1000 });
+      // The drain timings in force, which a reload may have changed.
+      const { shutdown } = slot.current().config;
+      const drained = await lifecycle.drain(server, { delayMs: shutdown.delaySeconds * 1000, drainMs: shutdown.drainSeconds * 1000 });
       log.info(drained, 'stopped serving');
       tunnels.close();
-      clusters.close();
+      const { policy, shadow } = slot.current();
+      slot.close();
       await metricsListener?.close();
       policy.close();
       shadow?.close();

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePrivate } from '../config/data-dir.js';
+import type { ReloadResult } from '../config/reload.js';
 import type { Gateway } from '../gateway.js';
 import { clientKubeconfig } from '../kube/client-kubeconfig.js';
 
@@ -43,10 +44,14 @@ export function closeOnSignal(log: { info(obj: object, msg: string): void; error
   process.once('SIGTERM', shutdown);
 }
 
-/** Reloads the policy on SIGHUP (files are also watched; this forces it, e.g. after a config-management run). */
-export function reloadOnSignal(log: { info(obj: object, msg: string): void }, reload: () => boolean): void {
+/**
+ * Reloads the configuration and the policy on SIGHUP (the files are also
+ * watched; this forces it, e.g. after a config-management run). The reload
+ * logs its own outcome.
+ */
+export function reloadOnSignal(log: { info(obj: object, msg: string): void }, reload: () => ReloadResult): void {
   process.on('SIGHUP', () => {
-    log.info({ signal: 'SIGHUP' }, 'reloading policy');
+    log.info({ signal: 'SIGHUP' }, 'reloading config and policy');
     reload();
   });
 }

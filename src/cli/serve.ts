@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parseConfig, readConfigFile } from '../config/schema.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import { watchConfigFile } from '../config/watch.js';
 import { startGateway } from '../gateway.js';
 import { createLogger } from '../log/logger.js';
 import { announceGateway, closeOnSignal, reloadOnSignal } from './announce.js';
@@ -59,44 +61,53 @@ Examples:
     .option('--no-approvals', 'refuse requests that need approval at once instead of holding them (GH_APPROVAL_UNAVAILABLE)')
     .option('--console-url <url>', 'the console address put in messages and notifications (default: the gateway URL + /ui)')
     .action(async (flags: ServeFlags) => {
-      const fromFile = (flags.config ? readConfigFile(flags.config) : {}) as Record<string, Record<string, unknown> | undefined>;
-      const merged: Record<string, unknown> = { ...fromFile };
-      const section = (name: string, values: Record<string, unknown>): void => {
-        const defined = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
-        if (Object.keys(defined).length > 0) merged[name] = { ...fromFile[name], ...defined };
-      };
-      const listen = flags.listen ? parseListen(flags.listen) : {};
-      section('listen', listen);
-      section('tls', { certFile: flags.tlsCert, keyFile: flags.tlsKey, extraSans: flags.tlsSan });
-      section('upstream', {
-        // The local kubeconfig is the default upstream only when the file names no cluster at all.
-        kubeconfig: flags.upstreamKubeconfig ?? (fromFile.upstream?.kubeconfig === undefined && fromFile.clusters === undefined ? defaultKubeconfig() : undefined),
-        context: flags.context,
-      });
-      section('limits', { maxBodyBytes: flags.maxBodyBytes === undefined ? undefined : Number(flags.maxBodyBytes) });
-      section('log', { level: flags.logLevel, access: flags.accessLog ? undefined : false });
-      section('metrics', { listen: flags.metricsListen });
-      if (flags.impersonate) section('identity', { impersonation: { enabled: true } });
-      const filePolicy = fromFile.policy as { paths?: string[] } | undefined;
-      section('policy', {
-        paths: flags.policy ? [...(filePolicy?.paths ?? []), ...flags.policy] : undefined,
-        builtinGuardrails: flags.guardrails ? undefined : false,
-        defaultAction: flags.defaultAction,
-      });
-      section('approvals', {
-        enabled: flags.approvals ? undefined : false,
-        holdSeconds: flags.approvalHold === undefined ? undefined : Number(flags.approvalHold),
-        consoleUrl: flags.consoleUrl,
-      });
-      if (flags.dataDir) merged.dataDir = flags.dataDir;
-
-      const config = parseConfig(merged, flags.config ?? 'command-line options');
+      const config = serveConfig(flags);
       const log = createLogger(config.log.level);
-      const gateway = await startGateway(config, log);
+      // A reload reads the file again and puts the same flags over it.
+      const gateway = await startGateway(config, log, { reloadConfig: () => serveConfig(flags) });
       announceGateway(gateway);
-      closeOnSignal(log, () => gateway.close());
-      reloadOnSignal(log, () => gateway.reload());
+      const watching = flags.config === undefined ? undefined : watchConfigFile(flags.config, () => gateway.reload('file'), log);
+      closeOnSignal(log, () => {
+        watching?.close();
+        return gateway.close();
+      });
+      reloadOnSignal(log, () => gateway.reload('signal'));
     });
+}
+
+/** The config file (if any) with the command-line flags over it, validated. */
+function serveConfig(flags: ServeFlags): GatehouseConfig {
+  const fromFile = (flags.config ? readConfigFile(flags.config) : {}) as Record<string, Record<string, unknown> | undefined>;
+  const merged: Record<string, unknown> = { ...fromFile };
+  const section = (name: string, values: Record<string, unknown>): void => {
+    const defined = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+    if (Object.keys(defined).length > 0) merged[name] = { ...fromFile[name], ...defined };
+  };
+  const listen = flags.listen ? parseListen(flags.listen) : {};
+  section('listen', listen);
+  section('tls', { certFile: flags.tlsCert, keyFile: flags.tlsKey, extraSans: flags.tlsSan });
+  section('upstream', {
+    // The local kubeconfig is the default upstream only when the file names no cluster at all.
+    kubeconfig: flags.upstreamKubeconfig ?? (fromFile.upstream?.kubeconfig === undefined && fromFile.clusters === undefined ? defaultKubeconfig() : undefined),
+    context: flags.context,
+  });
+  section('limits', { maxBodyBytes: flags.maxBodyBytes === undefined ? undefined : Number(flags.maxBodyBytes) });
+  section('log', { level: flags.logLevel, access: flags.accessLog ? undefined : false });
+  section('metrics', { listen: flags.metricsListen });
+  if (flags.impersonate) section('identity', { impersonation: { enabled: true } });
+  const filePolicy = fromFile.policy as { paths?: string[] } | undefined;
+  section('policy', {
+    paths: flags.policy ? [...(filePolicy?.paths ?? []), ...flags.policy] : undefined,
+    builtinGuardrails: flags.guardrails ? undefined : false,
+    defaultAction: flags.defaultAction,
+  });
+  section('approvals', {
+    enabled: flags.approvals ? undefined : false,
+    holdSeconds: flags.approvalHold === undefined ? undefined : Number(flags.approvalHold),
+    consoleUrl: flags.consoleUrl,
+  });
+  if (flags.dataDir) merged.dataDir = flags.dataDir;
+  return parseConfig(merged, flags.config ?? 'command-line options');
 }
 
 export function parseListen(value: string): { host: string; port: number } {

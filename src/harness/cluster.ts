@@ -38,6 +38,8 @@ export interface ClusterOptions {
   keepWorkDir?: boolean;
   /** How long start-up may take once the binaries exist. Default 120 s. */
   startTimeoutMs?: number;
+  /** More kube-apiserver flags, after the harness's own (e.g. `--tracing-config-file=…`). */
+  apiserverArgs?: readonly string[];
 }
 
 /** Names of the control-plane processes. */
@@ -195,7 +197,7 @@ async function startIn(
     log(`etcd is healthy (pid ${etcd.pid}, ${since()})`);
 
     // kube-apiserver
-    const apiserver = start('kube-apiserver', apiserverArgs(credentials, { apiPort, etcdPort, controlDir }));
+    const apiserver = start('kube-apiserver', [...apiserverArgs(credentials, { apiPort, etcdPort, controlDir }), ...(options.apiserverArgs ?? [])]);
     await waitFor('kube-apiserver /readyz', processes, timeoutMs, async () => {
       const res = await kubeRequest(target, 'GET', '/readyz').catch(() => undefined);
       return res?.status === 200;

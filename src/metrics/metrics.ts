@@ -12,6 +12,7 @@ import type { Approval } from '../approvals/types.js';
 import type { AuditWriterStats } from '../audit/writer.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { ReloadTrigger } from '../policy/watch.js';
+import type { ConfigReloadTrigger } from '../config/reload.js';
 import { decisionLabel, isLongRunning, resourceLabel, subresourceLabel, verbLabel } from './labels.js';
 
 /** Where the scrape-time values come from. */
@@ -41,6 +42,8 @@ export interface GatewayMetrics {
   observeUpstream(ctx: RequestContext, latencyMs: number): void;
   storeError(component: StoreComponent): void;
   policyReload(trigger: ReloadTrigger, ok: boolean): void;
+  /** A config reload was tried; `pendingRestart` is how many changed settings wait for a restart. */
+  configReload(trigger: ConfigReloadTrigger, ok: boolean, pendingRestart: number): void;
   /** A cluster agent tried to connect; `result` is `connected` or why it was refused. */
   tunnelConnect(cluster: string, result: string): void;
 }
@@ -98,6 +101,17 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     name: 'gatehouse_policy_reloads_total',
     help: 'Policy reload attempts, by trigger (file change or SIGHUP) and result.',
     labelNames: ['trigger', 'result'] as const,
+    registers,
+  });
+  const configReloads = new Counter({
+    name: 'gatehouse_config_reloads_total',
+    help: 'Config reload attempts, by trigger (file change or SIGHUP) and result (failure: rejected, the previous config stays).',
+    labelNames: ['trigger', 'result'] as const,
+    registers,
+  });
+  const pendingRestart = new Gauge({
+    name: 'gatehouse_config_restart_pending',
+    help: 'Settings changed in the config file that take effect only after a restart (listen, tls, store…); 0 when none.',
     registers,
   });
   const shadowDecisions = new Counter({
@@ -247,6 +261,10 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     policyReload(trigger, ok) {
       reloads.inc({ trigger, result: ok ? 'success' : 'failure' });
       if (ok) lastReload.setToCurrentTime();
+    },
+    configReload(trigger, ok, pending) {
+      configReloads.inc({ trigger, result: ok ? 'success' : 'failure' });
+      pendingRestart.set(pending);
     },
   };
 }

@@ -102,6 +102,16 @@ export async function forwardRequest(
     }
     const headers = clientResponseHeaders(upRes.headers);
     if (plan) delete headers['content-length'];
+    // Masking has its own span (inside `upstream`): from the first byte of the answer to the last one masked.
+    let maskSpan = plan ? ctx.trace?.stage('masking') : undefined;
+    const maskingEnded = (report: MaskReport | undefined, err?: Error): void => {
+      const span = maskSpan;
+      maskSpan = undefined;
+      if (!span) return;
+      if (report) span.annotate({ 'gatehouse.masked_values': report.masked });
+      if (err) span.fail(err);
+      else span.end();
+    };
 
     if (plan?.kind === 'document') {
       // Small answers are masked whole, so a failure is still a clean Status; a large one (a LIST of thousands of
@@ -120,9 +130,12 @@ export async function forwardRequest(
       const onEnd = (): void => {
         const masked = maskDocument(Buffer.concat(chunks, size), masker!);
         if (!masked) {
-          void refuseAfterRecording(ctx, res, unmaskable(upRes.headers['content-type']), finish);
+          const error = unmaskable(upRes.headers['content-type']);
+          maskingEnded(undefined, error);
+          void refuseAfterRecording(ctx, res, error, finish);
           return;
         }
+        maskingEnded(masked.report);
         bytesOut = masked.body.length;
         const kept = completion.captureBytes > 0 ? masked.body.subarray(0, completion.captureBytes) : undefined;
         finish({
@@ -138,7 +151,10 @@ export async function forwardRequest(
           (err: unknown) => respondWithStatus(res, err instanceof GatehouseError ? err : unmaskable(undefined), ctx.id),
         );
       };
-      const onError = (err: Error): void => void refuseAfterRecording(ctx, res, unmaskable(err.message), finish);
+      const onError = (err: Error): void => {
+        maskingEnded(undefined, err);
+        void refuseAfterRecording(ctx, res, unmaskable(err.message), finish);
+      };
       upRes.on('data', onData);
       upRes.once('end', onEnd);
       upRes.once('error', onError);
@@ -186,6 +202,7 @@ export async function forwardRequest(
         });
       }
       source.once('end', () => {
+        if (masking) maskingEnded(masking.report());
         const responseBody = captured.length > 0 ? { data: Buffer.concat(captured), contentType: upRes.headers['content-type'] } : undefined;
         const masked = maskedSoFar();
         void endStream().then((ref) =>
@@ -202,6 +219,7 @@ export async function forwardRequest(
       const cut = (err: Error): void => {
         if (wasCut || res.writableEnded || res.destroyed) return;
         wasCut = true;
+        if (masking) maskingEnded(masking.report(), err);
         if (!watchJson || !stream) {
           res.destroy();
           return;

@@ -6,13 +6,13 @@
  * @module
  */
 
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Span, TextMapGetter, TextMapSetter, Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_URL_PATH } from '@opentelemetry/semantic-conventions';
 import { GatehouseError } from '../errors/codes.js';
-import type { RequestTrace, RequestTracer, StageSpan } from './types.js';
+import type { OwnEndpoint, RequestTrace, RequestTracer, StageSpan } from './types.js';
 
 /** Span attribute names of Gatehouse's own (docs/operations.md lists them). */
 export const ATTR = {
@@ -20,6 +20,7 @@ export const ATTR = {
   decision: 'gatehouse.decision',
   rule: 'gatehouse.rule',
   errorCode: 'gatehouse.error_code',
+  endpoint: 'gatehouse.endpoint',
   subject: 'gatehouse.subject',
   cluster: 'k8s.cluster.name',
   namespace: 'k8s.namespace.name',
@@ -66,7 +67,25 @@ export function otelRequestTracer(tracer: Tracer): RequestTracer {
       );
       return requestTrace(tracer, server, trace.setSpan(parent, server));
     },
+    answered(req, res, endpoint, startTime) {
+      answeredSpan(tracer, req, res, endpoint, startTime);
+    },
   };
+}
+
+/** The console API, MCP and health requests: one server span each, named after the endpoint, no stages. */
+function answeredSpan(tracer: Tracer, req: IncomingMessage, res: ServerResponse, endpoint: OwnEndpoint, startTime: number): void {
+  const method = req.method ?? 'GET';
+  const span = tracer.startSpan(
+    `${method} ${endpoint}`,
+    { kind: SpanKind.SERVER, startTime, attributes: { [ATTR.endpoint]: endpoint, [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: pathOf(req) } },
+    propagator.extract(ROOT_CONTEXT, req.headers, getter),
+  );
+  res.once('close', () => {
+    span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.statusCode);
+    if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+  });
 }
 
 function requestTrace(tracer: Tracer, server: Span, parent: Context): RequestTrace {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { GatehouseError } from '../errors/codes.js';
 import type { RequestContext } from '../pipeline/context.js';
 
@@ -13,7 +13,16 @@ import type { RequestContext } from '../pipeline/context.js';
 export interface RequestTracer {
   /** Opens the request's server span, as a child of the client's `traceparent` when it sent one. */
   start(req: IncomingMessage, requestId: string): RequestTrace;
+  /**
+   * Traces a request the gateway answers itself, outside the pipeline: one
+   * server span from `startTime` (ms since the epoch, taken before the
+   * handler ran) that ends when the response closes, with its status.
+   */
+  answered(req: IncomingMessage, res: ServerResponse, endpoint: OwnEndpoint, startTime: number): void;
 }
+
+/** The gateway's own endpoints: the console and its JSON API, MCP, and /livez, /readyz, /metrics. */
+export type OwnEndpoint = 'console' | 'mcp' | 'health';
 
 /** The spans of one request. */
 export interface RequestTrace {

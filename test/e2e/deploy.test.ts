@@ -199,6 +199,29 @@ describe('Helm charts (deploy/helm)', () => {
     expectValidGatehouseConfig(config);
   });
 
+  it('gateway chart, tracing on: a tracing section the gateway accepts, and egress to the collector', async () => {
+    const manifests = await helm([
+      'template', 'gh', chart.gateway, '-n', helmNs.gateway,
+      '--set', 'tracing.enabled=true',
+      '--set', 'tracing.otlpEndpoint=http://otel-collector.observability:4317/v1/traces',
+      // --set hands numbers with a fraction to the chart as strings; the gateway needs a number.
+      '--set', 'tracing.sampleRatio=0.25',
+      '--set', 'tracing.protocol=http/json',
+    ]);
+    const out = await dryRunApply(manifests, helmNs.gateway);
+    expect(dryRunLines(out)).toHaveLength(kinds(manifests).length);
+    const config = embeddedConfig(manifests) as { tracing: unknown };
+    expect(config.tracing).toEqual({ enabled: true, otlpEndpoint: 'http://otel-collector.observability:4317/v1/traces', protocol: 'http/json', serviceName: 'gatehouse', sampleRatio: 0.25, headers: {} });
+    expectValidGatehouseConfig(config);
+    const policy = documents(manifests).find((d) => d['kind'] === 'NetworkPolicy') as { spec: { egress: { ports: { port: number }[] }[] } };
+    expect(policy.spec.egress.flatMap((e) => e.ports.map((p) => p.port))).toContain(4317);
+    // Off (the default): no tracing section and no collector egress.
+    const defaults = await helm(['template', 'gh', chart.gateway, '-n', helmNs.gateway]);
+    expect(embeddedConfig(defaults)).not.toHaveProperty('tracing');
+    const defaultPolicy = documents(defaults).find((d) => d['kind'] === 'NetworkPolicy') as { spec: { egress: { ports: { port: number }[] }[] } };
+    expect(defaultPolicy.spec.egress.flatMap((e) => e.ports.map((p) => p.port))).not.toContain(4317);
+  });
+
   it('agent chart, default and non-default values: accepted by the API server', async () => {
     const defaults = await helm(['template', 'ga', chart.agent, '-n', helmNs.agent]);
     expect(kinds(defaults)).toEqual(expect.arrayContaining(['ClusterRole', 'ClusterRoleBinding', 'NetworkPolicy', 'PodDisruptionBudget']));

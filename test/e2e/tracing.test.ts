@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
+import { createServer as createH2cServer } from 'node:http2';
+import type { Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
+import { startCluster } from '../../src/harness/index.js';
+import type { Cluster } from '../../src/harness/index.js';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { rawRequest } from './helpers/https.js';
@@ -41,6 +46,7 @@ const received: OtlpSpan[] = [];
 const contentTypes = new Set<string>();
 let serviceNames = new Set<string>();
 let collector: Server;
+let collectorEndpoint: string;
 let gateway: GatewayProcess;
 let direct: Kubectl;
 let via: Kubectl;
@@ -99,6 +105,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
   const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`;
+  collectorEndpoint = endpoint;
 
   direct = kubectlFor(cluster.adminKubeconfig);
   await direct.ok(['create', 'namespace', ns]);
@@ -145,6 +152,14 @@ describe('tracing', () => {
       expect(names.filter((n) => n === 'upstream')).toHaveLength(1);
       expect(attr(children.find((c) => c.name === 'upstream')!, 'http.response.status_code')).toBe(verb === 'create' ? 201 : 200);
     }
+    // A Secret read is masked: its trace has a masking span, which counts what it replaced.
+    await direct.ok(['-n', ns, 'create', 'secret', 'generic', 'traced', '--from-literal=password=hunter2']);
+    await via.ok(['-n', ns, 'get', 'secret', 'traced', '-o', 'yaml']);
+    const read = await waitFor('the secret get access line', () => accessLines('get').find((l) => l.resource === 'secrets'));
+    const { children } = await waitFor('the secret get trace', () => traceOf(read.requestId, 9));
+    const masking = children.find((c) => c.name === 'masking');
+    expect(masking, children.map((c) => c.name).join(', ')).toBeDefined();
+    expect(attr(masking!, 'gatehouse.masked_values')).toBeGreaterThan(0);
     // One trace per request: every request of the namespace has its own trace id.
     const all = ['create', 'list', 'delete'].flatMap((v) => accessLines(v));
     expect(new Set(all.map((l) => l.traceId)).size).toBe(all.length);
@@ -169,6 +184,32 @@ describe('tracing', () => {
     expect(children.every((c) => c.traceId === clientTrace)).toBe(true);
   });
 
+  it('gives console API, MCP and health requests a server span each', async () => {
+    const auth = { authorization: `Bearer ${gateway.adminToken}` };
+    const answers = {
+      '/readyz': await rawRequest(gateway.url, { path: '/readyz', caPem }),
+      '/gatehouse/v1/log-level': await rawRequest(gateway.url, { path: '/gatehouse/v1/log-level', headers: auth, caPem }),
+      '/mcp': await rawRequest(gateway.url, {
+        method: 'POST',
+        path: '/mcp',
+        headers: { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+        caPem,
+      }),
+    };
+    expect(answers['/gatehouse/v1/log-level'].status).toBe(200);
+    for (const [path, endpoint, method] of [
+      ['/readyz', 'health', 'GET'],
+      ['/gatehouse/v1/log-level', 'console', 'GET'],
+      ['/mcp', 'mcp', 'POST'],
+    ] as const) {
+      const span = await waitFor(`the ${endpoint} span`, () => received.find((s) => attr(s, 'url.path') === path && attr(s, 'gatehouse.endpoint') === endpoint));
+      expect(span.name).toBe(`${method} ${endpoint}`);
+      expect(span.kind).toBe(2); // SERVER in OTLP
+      expect(attr(span, 'http.response.status_code')).toBe(answers[path].status);
+    }
+  });
+
   it('traces a refusal without an upstream span', async () => {
     const res = await rawRequest(gateway.url, { path: `/api/v1/namespaces/${ns}/configmaps`, caPem });
     expect(res.status).toBe(401);
@@ -176,5 +217,71 @@ describe('tracing', () => {
     expect(attr(server, 'http.response.status_code')).toBe(401);
     expect(attr(children.find((c) => c.name === 'identity')!, 'gatehouse.error_code')).toBe('GH_UNAUTHENTICATED');
     expect(children.map((c) => c.name)).not.toContain('upstream');
+  });
+});
+
+// kube-apiserver with `--tracing-config-file` exports OTLP over gRPC. The
+// receiver is a plain h2c server that keeps each export's protobuf body: the
+// API server's span is in the gateway's trace when that body carries the
+// trace's 16 id bytes and the gateway's upstream span id as its parent.
+describe('the API server', () => {
+  const exports: Buffer[] = [];
+  let receiver: Http2Server;
+  let traced: Cluster;
+  let front: GatewayProcess;
+
+  beforeAll(async () => {
+    receiver = createH2cServer();
+    receiver.on('stream', (stream, headers) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        // gRPC framing: 1 byte "compressed", 4 bytes length, then the message.
+        const frame = Buffer.concat(chunks);
+        const message = frame.subarray(5);
+        exports.push(frame[0] === 1 && headers['grpc-encoding'] === 'gzip' ? gunzipSync(message) : message);
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        // An empty ExportTraceServiceResponse.
+        stream.end(Buffer.from([0, 0, 0, 0, 0]));
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-apiserver-tracing-'));
+    const tracingConfig = join(dir, 'tracing.yaml');
+    writeFileSync(
+      tracingConfig,
+      stringify({
+        apiVersion: 'apiserver.config.k8s.io/v1beta1',
+        kind: 'TracingConfiguration',
+        endpoint: `127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+        samplingRatePerMillion: 1_000_000,
+      }),
+    );
+    traced = await startCluster({ apiserverArgs: [`--tracing-config-file=${tracingConfig}`], log: (line) => process.stderr.write(`[traced cluster] ${line}\n`) });
+    const config = join(dir, 'gatehouse.yaml');
+    writeFileSync(config, stringify({ tracing: { enabled: true, otlpEndpoint: collectorEndpoint, protocol: 'http/json' } }));
+    front = await startGatewayProcess(traced.adminKubeconfig, ['--config', config]);
+  }, 240_000);
+  afterAll(async () => {
+    await front?.stop();
+    await traced?.stop();
+    receiver?.close();
+  });
+
+  it('joins the trace of a request under the upstream span', async () => {
+    const res = await rawRequest(front.url, {
+      path: '/api/v1/namespaces/default/configmaps',
+      headers: { authorization: `Bearer ${front.adminToken}` },
+      caPem: readFileSync(join(front.dataDir, 'ca.crt'), 'utf8'),
+    });
+    expect(res.status).toBe(200);
+    const { server, children } = await waitFor('the gateway trace', () => traceOf(res.headers['audit-id'] as string, 7));
+    const upstream = children.find((c) => c.name === 'upstream')!;
+    const traceId = Buffer.from(server.traceId, 'hex');
+    const upstreamSpan = Buffer.from(upstream.spanId, 'hex');
+    // The API server batches its spans (every 5 s by default).
+    const body = await waitFor('an API server export with the trace id', () => exports.find((b) => b.includes(traceId)));
+    expect(body.includes(upstreamSpan)).toBe(true);
   });
 });

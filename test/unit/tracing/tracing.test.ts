@@ -123,6 +123,30 @@ describe('request tracing', () => {
     expect(upstreamHeaders[0]!.traceparent).toBe(`00-${server.spanContext().traceId}-${upstream.spanContext().spanId}-01`);
   });
 
+  it('gives a request the gateway answers itself (console, MCP, health) one server span from before its handler ran', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracer = otelRequestTracer(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer('test'));
+    const startTime = Date.now() - 1000;
+    server = createServer((req, res) => {
+      tracer.answered(req, res, req.url === '/readyz' ? 'health' : 'console', startTime);
+      res.writeHead(req.url === '/readyz' ? 503 : 200).end();
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const clientTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await get(`${url}/gatehouse/v1/approvals?state=pending`, { traceparent: `00-${clientTrace}-00f067aa0ba902b7-01` });
+    await get(`${url}/readyz`);
+    const [consoleSpan, healthSpan] = await spansOf(exporter, 2);
+    expect(consoleSpan!.name).toBe('GET console');
+    expect(consoleSpan!.kind).toBe(1); // SERVER
+    expect(consoleSpan!.attributes).toMatchObject({ 'gatehouse.endpoint': 'console', 'url.path': '/gatehouse/v1/approvals', 'http.response.status_code': 200 });
+    expect(consoleSpan!.spanContext().traceId).toBe(clientTrace);
+    expect(consoleSpan!.startTime[0]).toBe(Math.floor(startTime / 1000));
+    expect(consoleSpan!.status.code).toBe(0); // UNSET
+    expect(healthSpan!.name).toBe('GET health');
+    expect(healthSpan!.status.code).toBe(2); // ERROR: a failing readyz is a 5xx
+  });
+
   it('makes a client traceparent the parent and replaces it upstream', async () => {
     const { url, exporter, upstreamHeaders } = await serve(stages(() => CONTINUE));
     const clientTrace = '4bf92f3577b34da6a3ce929d0e0e4736';

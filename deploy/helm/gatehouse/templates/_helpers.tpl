@@ -61,5 +61,17 @@ app.kubernetes.io/part-of: gatehouse
 {{- if .Values.metrics.port -}}
 {{- $_ := set $config "metrics" (dict "listen" (printf "0.0.0.0:%d" (int .Values.metrics.port))) -}}
 {{- end -}}
+{{- if .Values.tracing.enabled -}}
+{{- $t := .Values.tracing -}}
+{{- /* float64: `--set tracing.sampleRatio=0.1` arrives as a string. */ -}}
+{{- $_ := set $config "tracing" (dict "enabled" true "otlpEndpoint" $t.otlpEndpoint "protocol" $t.protocol "serviceName" $t.serviceName "sampleRatio" (float64 $t.sampleRatio) "headers" $t.headers) -}}
+{{- end -}}
 {{- toYaml (mergeOverwrite $config (deepCopy .Values.config)) -}}
+{{- end -}}
+
+{{/* The TCP port of the OTLP collector, from tracing.otlpEndpoint (the scheme's default when it names none). */}}
+{{- define "gatehouse.tracingPort" -}}
+{{- $url := urlParse .Values.tracing.otlpEndpoint -}}
+{{- $hostPort := splitList ":" $url.host -}}
+{{- if gt (len $hostPort) 1 -}}{{ last $hostPort }}{{- else if eq $url.scheme "https" -}}443{{- else -}}80{{- end -}}
 {{- end -}}
