@@ -6,7 +6,8 @@ import { parseConfig, readConfigFile } from '../config/schema.js';
 import { startGateway } from '../gateway.js';
 import type { Gateway } from '../gateway.js';
 import { createLogger } from '../log/logger.js';
-import { announceGateway, closeOnSignal } from './announce.js';
+import { announceGateway, closeOnSignal, reloadOnSignal } from './announce.js';
+import { watchConfigFile } from '../config/watch.js';
 import { defaultKubeconfig, parseListen } from './serve.js';
 import { CONFIG_FILE, ensureConfig, updateConfig } from './up/config-file.js';
 import type { DemoStack } from './up/demo.js';
@@ -110,9 +111,12 @@ async function up(flags: UpFlags): Promise<void> {
     const file = ensureConfig({ dataDir, listen, upstream });
     term.say(file.created ? `wrote ${file.path} and the starter policy` : `using ${file.path}`);
     const raw = demoStack ? updateConfig(file.path, demoStack.config) : file.raw;
-    const config = parseConfig(runOverrides(raw, { upstream, port: reserved.port, listen, flags }), file.path);
+    const run = { upstream, port: reserved.port, listen, flags };
+    const config = parseConfig(runOverrides(raw, run), file.path);
     const started = term.progress('starting the gateway');
-    gateway = await startGateway(config, createLogger(config.log.level)).catch((err: unknown) => {
+    // A reload reads the file again and puts this run's settings over it, as at start.
+    const reloadConfig = () => parseConfig(runOverrides(readConfigFile(file.path) as Record<string, unknown>, run), file.path);
+    gateway = await startGateway(config, createLogger(config.log.level), { reloadConfig }).catch((err: unknown) => {
       // Taken between the check above and now.
       if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new FixableError(`${listen.host}:${reserved.port} is already in use`, `pass --listen ${listen.host}:<another port>`);
       throw err;
@@ -137,10 +141,14 @@ async function up(flags: UpFlags): Promise<void> {
     throw err;
   }
   const running = gateway;
-  closeOnSignal(term.tty ? quietLog(term) : createLogger('info'), async () => {
+  const log = term.tty ? quietLog(term) : createLogger('info');
+  const watching = watchConfigFile(configPath, () => running.reload('file'), createLogger('warn'));
+  closeOnSignal(log, async () => {
+    watching.close();
     await running.close();
     await demoStack?.stop();
   });
+  reloadOnSignal(log, () => running.reload('signal'));
 }
 
 /** This run's settings over the file's: the upstream checked above, the port reserved, the flags given. */

@@ -69,6 +69,33 @@ describe('gatehouse up in front of a cluster', () => {
     expect(risky.stderr).toMatch(/needs approval: policy rule "privileged-containers".*Approval apr_/);
   });
 
+  it('applies an edit of its gatehouse.yaml without a restart', async () => {
+    const admin = kubectlFor(join(dataDir, 'admin.kubeconfig'));
+    const big = (name: string) => admin(['create', 'configmap', name, '-n', 'default', `--from-literal=blob=${'x'.repeat(8192)}`, '--dry-run=server']);
+    expect((await big('first-run-before')).code).toBe(0);
+    const file = join(dataDir, 'gatehouse.yaml');
+    const original = readFileSync(file, 'utf8');
+    try {
+      writeFileSync(file, `${original}\nlimits:\n  maxBodyBytes: 4096\n`);
+      // The file is watched; the edit applies within moments, no signal needed.
+      let refused = await big('first-run-after');
+      for (let i = 0; i < 50 && refused.code === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        refused = await big('first-run-after');
+      }
+      expect(refused.stderr).toMatch(/exceeds the gateway limit of 4096 bytes/);
+    } finally {
+      writeFileSync(file, original);
+      gateway.proc.child.kill('SIGHUP');
+    }
+    let back = await big('first-run-restored');
+    for (let i = 0; i < 50 && back.code !== 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      back = await big('first-run-restored');
+    }
+    expect(back.code).toBe(0);
+  });
+
   it('the console and its API answer; the bootstrap admin is an admin', async () => {
     const adminToken = tokenOf(join(dataDir, 'admin.kubeconfig'));
     const ca = readFileSync(join(dataDir, 'ca.crt'), 'utf8');
