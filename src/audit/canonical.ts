@@ -30,39 +30,62 @@ export type CanonicalValue = null | boolean | number | string | readonly Canonic
  * canonicalJson({ b: 1, a: [true, 'x'] }); // '{"a":[true,"x"],"b":1}'
  */
 export function canonicalJson(value: unknown): string {
-  return encode(value, '$');
+  // Where the encoder is, kept as a stack and spelled out only for an error: every event of every request is encoded.
+  const path: Array<string | number> = [];
+  try {
+    return encode(value, path);
+  } catch (err) {
+    if (err instanceof Refusal) throw new TypeError(`canonical JSON: ${spell(path)} ${err.message}`);
+    throw err;
+  }
 }
 
-function encode(value: unknown, at: string): string {
+/** A value the encoding refuses; the message is completed with where it is. */
+class Refusal extends Error {}
+
+function spell(path: ReadonlyArray<string | number>): string {
+  let at = '$';
+  for (const step of path) at += typeof step === 'number' ? `[${step}]` : `.${step}`;
+  return at;
+}
+
+function encode(value: unknown, path: Array<string | number>): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`canonical JSON: ${at} is ${value}, not a finite number`);
-      if (Number.isInteger(value) && !Number.isSafeInteger(value)) throw new TypeError(`canonical JSON: ${at} is an integer beyond 2^53 - 1`);
+      if (!Number.isFinite(value)) throw new Refusal(`is ${value}, not a finite number`);
+      if (Number.isInteger(value) && !Number.isSafeInteger(value)) throw new Refusal('is an integer beyond 2^53 - 1');
       return Object.is(value, -0) ? '0' : String(value);
     case 'object': {
       if (value === null) return 'null';
       if (Array.isArray(value)) {
-        return `[${value.map((item: unknown, i) => {
-          if (item === undefined) throw new TypeError(`canonical JSON: ${at}[${i}] is undefined`);
-          return encode(item, `${at}[${i}]`);
-        }).join(',')}]`;
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          path.push(i);
+          if (item === undefined) throw new Refusal('is undefined');
+          out += i === 0 ? encode(item, path) : `,${encode(item, path)}`;
+          path.pop();
+        }
+        return `${out}]`;
       }
       const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) throw new TypeError(`canonical JSON: ${at} is not a plain object`);
+      if (proto !== Object.prototype && proto !== null) throw new Refusal('is not a plain object');
       const record = value as Record<string, unknown>;
-      const parts: string[] = [];
+      let out = '{';
       for (const key of Object.keys(record).sort()) {
         const item = record[key];
         if (item === undefined) continue;
-        parts.push(`${JSON.stringify(key)}:${encode(item, `${at}.${key}`)}`);
+        path.push(key);
+        out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${encode(item, path)}`;
+        path.pop();
       }
-      return `{${parts.join(',')}}`;
+      return `${out}}`;
     }
     default:
-      throw new TypeError(`canonical JSON: ${at} is a ${typeof value}, which has no JSON form`);
+      throw new Refusal(`is a ${typeof value}, which has no JSON form`);
   }
 }
