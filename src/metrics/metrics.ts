@@ -109,6 +109,12 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     labelNames: ['trigger', 'result'] as const,
     registers,
   });
+  const lastConfigReloadOk = new Gauge({
+    name: 'gatehouse_config_last_reload_successful',
+    help: 'Whether the last config reload was applied (1) or rejected (0); 1 before any reload.',
+    registers,
+  });
+  lastConfigReloadOk.set(1);
   const pendingRestart = new Gauge({
     name: 'gatehouse_config_restart_pending',
     help: 'Settings changed in the config file that take effect only after a restart (listen, tls, store…); 0 when none.',
@@ -264,6 +270,7 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     },
     configReload(trigger, ok, pending) {
       configReloads.inc({ trigger, result: ok ? 'success' : 'failure' });
+      lastConfigReloadOk.set(ok ? 1 : 0);
       pendingRestart.set(pending);
     },
   };

@@ -98,6 +98,7 @@ describe('config reload', () => {
     expect(refused.stderr).toMatch(/exceeds the gateway limit of 4096 bytes/);
     expect(await viaSecond(['get', 'namespace', ns, '-o', 'name'])).toMatchObject({ code: 0, stdout: `namespace/${ns}\n` });
     expect(await sample('gatehouse_config_reloads_total{trigger="signal",result="success"}')).toBeGreaterThanOrEqual(1);
+    expect(await sample('gatehouse_config_last_reload_successful')).toBe(1);
   });
 
   it('rejects an invalid file with its path and reason; requests keep being served under the previous config', async () => {
@@ -107,6 +108,7 @@ describe('config reload', () => {
     expect(outcome.msg).toMatch(/config reload rejected, the previous configuration stays in force/);
     expect(outcome.reason).toMatch(new RegExp(`invalid ${configFile.replaceAll('.', '\\.')}:\\n {2}limits\\.maxBodyBytes: `));
     expect(await sample('gatehouse_config_reloads_total{trigger="signal",result="failure"}')).toBe(failuresBefore + 1);
+    expect(await sample('gatehouse_config_last_reload_successful')).toBe(0);
 
     const yaml = await reloadWith('limits: [unclosed\n', 'signal');
     expect(yaml.reason).toMatch(/invalid YAML in .* at line \d+, column \d+/);
@@ -125,6 +127,7 @@ describe('config reload', () => {
     const warning = await waitFor('the restart warning', () => logLines(from).find((l) => l.msg === 'store changed; takes effect after a restart'));
     expect(warning).toMatchObject({ level: 40, setting: 'store', trigger: 'file' });
     expect(await sample('gatehouse_config_restart_pending')).toBe(1);
+    expect(await sample('gatehouse_config_last_reload_successful')).toBe(1);
     // The default limit is back and the second cluster is gone.
     expect((await createBig('after-edit')).code).toBe(0);
     expect((await viaSecond(['get', 'namespace', ns])).code).not.toBe(0);
