@@ -126,7 +126,7 @@ export async function forwardUpgrade(
     let open = 2;
     const closed = (): void => {
       output?.close();
-      if (--open === 0) session.close();
+      if (--open === 0) session.close(output?.masked());
     };
     upSocket.once('close', closed);
     clientSocket.once('close', closed);
@@ -236,6 +236,7 @@ function maskedOutput(masker: Masker, send: (bytes: Buffer) => void, fail: (why:
       return guarded(() => output.end());
     },
     close: (): void => clearTimeout(timer),
+    masked: (): boolean => output.report().masked > 0,
   };
 }
 

@@ -173,7 +173,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
         ref = { sessionId: stream.sessionId, kind, truncated: true };
       }
       const upstream = start.upstream && { ...start.upstream, bytesIn: end.bytesIn, bytesOut: end.bytesOut };
-      await writer.append(buildAuditEvent({ ...exchangeFacts(ctx, { ...start, upstream, code: end.endedBy }), stream: ref }));
+      await writer.append(buildAuditEvent({ ...exchangeFacts(ctx, { ...start, upstream, code: end.endedBy }), stream: ref, bodies: { masked: end.masked ?? false } }));
     }).catch((err: unknown) => log.error({ err, requestId: ctx.id }, 'recording the end of a session failed'));
   }
 }

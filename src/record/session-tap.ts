@@ -41,6 +41,8 @@ export interface SessionEnd {
   bytesOut: number;
   /** Set when the gateway ended the session (cap reached, store failing). */
   endedBy?: string | undefined;
+  /** True when the gateway masked values in the session's output (exec or attach under a `mask` decision). */
+  masked?: boolean | undefined;
 }
 
 export interface SessionTap {
@@ -49,8 +51,8 @@ export interface SessionTap {
   readonly fromClient: (chunk: Buffer) => number;
   /** A chunk from the API server; returns how many of its bytes to forward (fewer while the session is being ended). */
   readonly fromUpstream: (chunk: Buffer) => number;
-  /** Both sides closed. */
-  close(): void;
+  /** Both sides closed; `masked` when the output was masked on its way (recorded with the session's end). */
+  close(masked?: boolean): void;
   /** Records the session into `stream`; `onLimit` applies when the stream's cap is reached. */
   record(stream: StreamRecorder, onLimit: SessionLimitAction): void;
   /** Ends the session (as for the cap) — e.g. when its chunks cannot be stored. */
@@ -213,10 +215,10 @@ export function createSessionTap(options: SessionTapOptions): SessionTap {
       if (ending) finishWhenAligned();
       return n;
     },
-    close() {
+    close(masked) {
       clearTimeout(grace);
       ended = true;
-      settle({ bytesIn, bytesOut, endedBy: ending?.code });
+      settle({ bytesIn, bytesOut, endedBy: ending?.code, masked });
     },
     record(recorder, onLimit) {
       stream = recorder;

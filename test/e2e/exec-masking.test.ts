@@ -78,6 +78,7 @@ interface ExecEvent {
   decision?: { action: string };
   result: { status: number; code?: string };
   stream?: { sessionId: string; hash: string };
+  bodies: { masked: boolean };
 }
 
 /** The event that closed the gateway's exec session whose recording shows `marker` (written just after the client left, so polled). */
@@ -116,6 +117,8 @@ describe('exec output masking (policy action mask on pods/exec)', () => {
     const { event, stdout, all } = await recordedSession(on, marker);
     expect(event.decision?.action).toBe('mask');
     expect(event.result.status).toBe(101);
+    // The session's end event says its output was masked.
+    expect(event.bodies.masked).toBe(true);
     expect(stdout).toBe(`${marker} <masked:github-token>\ndone\n`);
     expect(all).not.toContain(token.slice(4));
   });
