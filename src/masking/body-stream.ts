@@ -12,15 +12,18 @@
  * - a body that is not an object is held whole and masked at the end.
  * Each part is masked exactly as {@link Masker.maskValue} masks it inside
  * the whole object (same rules, kinds, report paths); a part with nothing to
- * mask is forwarded byte for byte, so an unmasked body is byte-identical.
+ * mask is forwarded byte for byte, so an unmasked body is byte-identical. In
+ * a masked object part (a list item) only the members that changed are
+ * re-serialised (compact JSON); the others keep their bytes.
  * Output length differs from the input when something is masked: drop
  * `Content-Length`, send chunked.
  *
  * @module
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { DEFAULT_MAX_HELD_BYTES, DEFAULT_STREAM_REPORT_PATHS, JsonValueFramer, isJsonSpace, maskStreamError, parseFramed } from './json-frame.js';
-import { maskResponsePart, type Masker } from './masker.js';
+import { DEFAULT_MAX_HELD_BYTES, DEFAULT_STREAM_REPORT_PATHS, JsonValueFramer, isJsonSpace, isObject, maskStreamError, parseFramed, parseFramedText, spliceMembers } from './json-frame.js';
+import { ChunkOutput } from './chunk-output.js';
+import { responsePartMasker, type Masker, type ResponsePart } from './masker.js';
 import { ReportBuilder, type MaskReport } from './report.js';
 
 export interface BodyMaskOptions {
@@ -48,6 +51,8 @@ interface HeldMember {
   prefix: Buffer[];
   key: string;
   bytes: Buffer;
+  /** Its {@link JsonValueFramer.memberCommas}. */
+  commas: readonly number[];
 }
 
 /**
@@ -60,6 +65,8 @@ export class BodyMaskStream extends Transform {
   private readonly framer: JsonValueFramer;
   private readonly maxBuffered: number;
   private readonly total: ReportBuilder;
+  private readonly maskParts: (part: ResponsePart) => unknown;
+  private readonly out = new ChunkOutput();
   private state: State = 'start';
   /** Bytes since the end of the previous member (`{`, `,`, whitespace, the key and colon): forwarded with the member. */
   private prefix: Buffer[] = [];
@@ -81,6 +88,7 @@ export class BodyMaskStream extends Transform {
     this.maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_HELD_BYTES;
     this.framer = new JsonValueFramer(this.maxBuffered, WHAT);
     this.total = new ReportBuilder(options.maxReportPaths ?? DEFAULT_STREAM_REPORT_PATHS);
+    this.maskParts = responsePartMasker(masker, this.total);
   }
 
   /** Everything masked so far. */
@@ -89,28 +97,29 @@ export class BodyMaskStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const out: Buffer[] = [];
     try {
-      this.consume(chunk, out);
+      this.consume(chunk, this.out);
     } catch (err) {
       callback(err as Error);
       return;
     }
-    callback(null, out.length === 0 ? undefined : Buffer.concat(out));
+    callback(null, this.out.take());
   }
 
   override _flush(callback: TransformCallback): void {
     try {
-      const out: Buffer[] = [];
+      const out = this.out;
       if (this.state === 'whole') {
         const bytes = this.framer.finish();
         if (bytes === undefined) throw maskStreamError(WHAT, 'the body ended in the middle of a value');
-        out.push(...this.prefix, this.maskWhole(bytes));
+        this.forwardPrefix(out);
+        this.maskWhole(bytes, out);
         this.state = 'end';
       }
       if (this.state !== 'end' && this.state !== 'start') throw maskStreamError(WHAT, 'the body ended in the middle of the object');
-      if (this.state === 'start' && this.prefixBytes > 0) out.push(...this.prefix); // whitespace only
-      if (out.length > 0) this.push(Buffer.concat(out));
+      if (this.state === 'start') this.forwardPrefix(out); // whitespace only
+      const rest = out.take();
+      if (rest !== undefined) this.push(rest);
       this.emit('report', this.total.build());
       callback();
     } catch (err) {
@@ -118,7 +127,7 @@ export class BodyMaskStream extends Transform {
     }
   }
 
-  private consume(chunk: Buffer, out: Buffer[]): void {
+  private consume(chunk: Buffer, out: ChunkOutput): void {
     let i = 0;
     const n = chunk.length;
     while (i < n) {
@@ -171,7 +180,7 @@ export class BodyMaskStream extends Transform {
           } else if (c === 0x5b && this.kindKnown) {
             // An array member once the kind is known: forwarded element by element.
             i = this.keep(chunk, i, i + 1);
-            out.push(...this.takePrefix());
+            this.forwardPrefix(out);
             this.index = 0;
             this.state = 'elements';
             this.after = 'open';
@@ -182,7 +191,7 @@ export class BodyMaskStream extends Transform {
         case 'memberValue': {
           const end = this.framer.feed(chunk, i);
           if (end < 0) return;
-          this.endMember(this.framer.take(), out);
+          this.endMember(this.framer.take(), this.framer.memberCommas, out);
           i = end;
           this.state = 'member';
           this.after = 'value';
@@ -191,14 +200,14 @@ export class BodyMaskStream extends Transform {
         case 'elements':
           if (isJsonSpace(c)) {
             const end = spaceRunEnd(chunk, i);
-            out.push(chunk.subarray(i, end));
+            out.ascii(chunk, i, end);
             i = end;
           } else if (c === 0x2c && this.after === 'value') {
-            out.push(chunk.subarray(i, i + 1));
+            out.ascii(chunk, i, i + 1);
             i++;
             this.after = 'comma';
           } else if (c === 0x5d && this.after !== 'comma') {
-            out.push(chunk.subarray(i, i + 1));
+            out.ascii(chunk, i, i + 1);
             i++;
             this.state = 'member';
             this.after = 'value';
@@ -211,7 +220,7 @@ export class BodyMaskStream extends Transform {
         case 'element': {
           const end = this.framer.feed(chunk, i);
           if (end < 0) return;
-          out.push(this.maskPart(this.framer.take(), this.index++));
+          this.maskPart(this.framer.take(), this.framer.memberCommas, this.index++, out);
           i = end;
           this.state = 'elements';
           this.after = 'value';
@@ -220,14 +229,15 @@ export class BodyMaskStream extends Transform {
         case 'whole': {
           const end = this.framer.feed(chunk, i);
           if (end < 0) return;
-          out.push(...this.takePrefix(), this.maskWhole(this.framer.take()));
+          this.forwardPrefix(out);
+          this.maskWhole(this.framer.take(), out);
           i = end;
           this.state = 'end';
           break;
         }
         case 'end':
           if (!isJsonSpace(c)) throw unexpected(c);
-          out.push(chunk.subarray(i, spaceRunEnd(chunk, i)));
+          out.bytes(chunk.subarray(i, spaceRunEnd(chunk, i)));
           i = spaceRunEnd(chunk, i);
           break;
       }
@@ -253,13 +263,18 @@ export class BodyMaskStream extends Transform {
     return prefix;
   }
 
-  private endMember(bytes: Buffer, out: Buffer[]): void {
-    const prefix = this.takePrefix();
+  private forwardPrefix(out: ChunkOutput): void {
+    for (const piece of this.takePrefix()) out.bytes(piece);
+  }
+
+  private endMember(bytes: Buffer, commas: readonly number[], out: ChunkOutput): void {
     if (this.kindKnown) {
-      out.push(...prefix, this.maskPart(bytes, undefined));
+      this.forwardPrefix(out);
+      this.maskPart(bytes, commas, undefined, out);
       return;
     }
-    this.held.push({ prefix, key: this.key, bytes });
+    const prefix = this.takePrefix();
+    this.held.push({ prefix, key: this.key, bytes, commas });
     this.heldBytes += bytes.length + prefix.reduce((sum, b) => sum + b.length, 0);
     if (this.heldBytes > this.maxBuffered) throw maskStreamError(WHAT, `more than ${this.maxBuffered} bytes before the object's kind`);
     if (this.key === 'kind') {
@@ -268,14 +283,14 @@ export class BodyMaskStream extends Transform {
     }
   }
 
-  private endObject(out: Buffer[]): void {
+  private endObject(out: ChunkOutput): void {
     if (!this.kindKnown) this.release(undefined, out);
-    out.push(...this.takePrefix());
+    this.forwardPrefix(out);
     this.state = 'end';
   }
 
   /** The kind is known (or will never be): mask and forward the members held until now. */
-  private release(kind: string | undefined, out: Buffer[]): void {
+  private release(kind: string | undefined, out: ChunkOutput): void {
     this.kind = kind;
     this.kindKnown = true;
     const held = this.held;
@@ -283,22 +298,34 @@ export class BodyMaskStream extends Transform {
     this.heldBytes = 0;
     for (const member of held) {
       this.key = member.key;
-      out.push(...member.prefix, this.maskPart(member.bytes, undefined));
+      for (const piece of member.prefix) out.bytes(piece);
+      this.maskPart(member.bytes, member.commas, undefined, out);
     }
   }
 
-  /** Masks a member (index undefined) or an element of the current member; the original bytes when nothing changed. */
-  private maskPart(bytes: Buffer, index: number | undefined): Buffer {
-    const value = parseFramed(bytes, WHAT);
-    const masked = maskResponsePart(this.masker, this.total, index === undefined ? { kind: this.kind, key: this.key, value } : { kind: this.kind, key: this.key, index, value });
-    return masked === value ? bytes : Buffer.from(JSON.stringify(masked), 'utf8');
+  /**
+   * Masks a member (index undefined) or an element of the current member
+   * into `out`: the original bytes when nothing changed, else JSON with
+   * only the changed members of an object re-serialised.
+   */
+  private maskPart(bytes: Buffer, commas: readonly number[], index: number | undefined, out: ChunkOutput): void {
+    const text = bytes.toString('utf8');
+    const value = parseFramedText(text, WHAT);
+    const masked = this.maskParts(index === undefined ? { kind: this.kind, key: this.key, value } : { kind: this.kind, key: this.key, index, value });
+    if (masked === value) {
+      out.bytes(bytes);
+      return;
+    }
+    const spliced = text.length === bytes.length && isObject(value) && isObject(masked) ? spliceMembers(text, commas, value, masked) : undefined;
+    out.string(spliced ?? JSON.stringify(masked));
   }
 
-  private maskWhole(bytes: Buffer): Buffer {
+  private maskWhole(bytes: Buffer, out: ChunkOutput): void {
     const value = parseFramed(bytes, WHAT);
     const { value: masked, report } = this.masker.maskValue(value);
     this.total.merge(report);
-    return masked === value ? bytes : Buffer.from(JSON.stringify(masked), 'utf8');
+    if (masked === value) out.bytes(bytes);
+    else out.string(JSON.stringify(masked));
   }
 }
 

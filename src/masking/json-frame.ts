@@ -17,6 +17,8 @@ export function maskStreamError(what: string, message: string): GatehouseError {
   return new GatehouseError('GH_MASKING_FAILED', `masking the ${what} failed: ${message}`);
 }
 
+const NO_COMMAS: readonly number[] = Object.freeze([]);
+
 /** True for JSON whitespace. */
 export function isJsonSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -35,8 +37,12 @@ export class JsonValueFramer {
   private inString = false;
   private escaped = false;
   private scalar = false;
+  private object = false;
   private started = false;
   private done: Buffer | undefined;
+  /** Offsets (from the value's first byte) of the commas between the members of the object being framed. */
+  private commas: number[] = [];
+  private doneCommas: readonly number[] = NO_COMMAS;
 
   constructor(
     private readonly maxBytes: number,
@@ -63,34 +69,58 @@ export class JsonValueFramer {
       if (c === 0x7b || c === 0x5b) this.depth = 1;
       else if (c === 0x22) this.inString = true;
       else this.scalar = true;
+      this.object = c === 0x7b;
       i++;
     }
     const n = chunk.length;
-    for (; i < n; i++) {
-      const c = chunk[i]!;
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (c === 0x5c) this.escaped = true;
-        else if (c === 0x22) {
-          this.inString = false;
-          if (this.depth === 0) return this.complete(chunk, from, i + 1);
-        }
-      } else if (this.scalar) {
+    if (this.scalar) {
+      for (; i < n; i++) {
+        const c = chunk[i]!;
         if (c === 0x2c || c === 0x7d || c === 0x5d || isJsonSpace(c)) return this.complete(chunk, from, i);
-      } else if (c === 0x22) this.inString = true;
-      else if (c === 0x7b || c === 0x5b) this.depth++;
-      else if ((c === 0x7d || c === 0x5d) && --this.depth === 0) return this.complete(chunk, from, i + 1);
+      }
+      return this.keepRest(chunk, from);
     }
-    this.parts.push(chunk.subarray(from));
-    this.size += n - from;
-    if (this.size > this.maxBytes) throw this.tooLarge();
-    return -1;
+    // The hottest loop of response masking: state in locals, and string contents skipped two tests per byte.
+    let depth = this.depth;
+    let inString = this.inString;
+    const object = this.object;
+    /** Offset in the value = this base + index in the chunk. */
+    const base = this.size - from;
+    if (this.escaped) {
+      this.escaped = false;
+      i++; // the byte escaped by a backslash that ended the previous chunk
+    }
+    while (i < n) {
+      if (inString) {
+        let c = chunk[i]!;
+        while (c !== 0x22 && c !== 0x5c && ++i < n) c = chunk[i]!;
+        if (i >= n) break;
+        if (c === 0x5c) {
+          i += 2; // past n when the escaped byte is in the next chunk
+          continue;
+        }
+        i++;
+        inString = false;
+        if (depth === 0) return this.complete(chunk, from, i);
+      } else {
+        const c = chunk[i++]!;
+        if (c === 0x22) inString = true;
+        else if (c === 0x7b || c === 0x5b) depth++;
+        else if ((c === 0x7d || c === 0x5d) && --depth === 0) return this.complete(chunk, from, i);
+        else if (c === 0x2c && depth === 1 && object) this.commas.push(base + i - 1);
+      }
+    }
+    this.escaped = i > n;
+    this.depth = depth;
+    this.inString = inString;
+    return this.keepRest(chunk, from);
   }
 
   /** At the end of input: a scalar still open is complete there; anything else open is truncated (undefined). */
   finish(): Buffer | undefined {
     if (!this.started || !this.scalar) return undefined;
     this.done = Buffer.concat(this.parts, this.size);
+    this.doneCommas = NO_COMMAS;
     this.reset();
     return this.done;
   }
@@ -102,11 +132,25 @@ export class JsonValueFramer {
     return done;
   }
 
+  /** For the value just taken, when it is an object: the offsets of the commas between its members (see {@link spliceMembers}). */
+  get memberCommas(): readonly number[] {
+    return this.doneCommas;
+  }
+
+  /** Keeps `chunk[from…]`, a value's bytes that continue in the next chunk. */
+  private keepRest(chunk: Buffer, from: number): number {
+    this.parts.push(chunk.subarray(from));
+    this.size += chunk.length - from;
+    if (this.size > this.maxBytes) throw this.tooLarge();
+    return -1;
+  }
+
   private complete(chunk: Buffer, from: number, end: number): number {
     const tail = chunk.subarray(from, end);
     const size = this.size + tail.length;
     if (size > this.maxBytes) throw this.tooLarge();
     this.done = this.parts.length === 0 ? tail : Buffer.concat([...this.parts, tail], size);
+    this.doneCommas = this.commas.length === 0 ? NO_COMMAS : this.commas;
     this.reset();
     return end;
   }
@@ -118,7 +162,9 @@ export class JsonValueFramer {
     this.inString = false;
     this.escaped = false;
     this.scalar = false;
+    this.object = false;
     this.started = false;
+    if (this.commas.length > 0) this.commas = [];
   }
 
   private tooLarge(): GatehouseError {
@@ -128,9 +174,62 @@ export class JsonValueFramer {
 
 /** Parses a framed value. @throws GatehouseError when it is not JSON. */
 export function parseFramed(bytes: Buffer, what: string): unknown {
+  return parseFramedText(bytes.toString('utf8'), what);
+}
+
+/** Parses the text of a framed value. @throws GatehouseError when it is not JSON. */
+export function parseFramedText(text: string, what: string): unknown {
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    return JSON.parse(text);
   } catch (err) {
     throw maskStreamError(what, `not valid JSON (${err instanceof Error ? err.message : String(err)})`);
   }
+}
+
+/**
+ * The JSON of a masked object with only its changed members re-serialised:
+ * most of a masked list item (its metadata) is unchanged, and keeping that
+ * text costs a slice instead of a `JSON.stringify`. (Splicing further down,
+ * into a changed member, costs more than it saves: finding the members in
+ * JavaScript is slower than V8's `JSON.stringify`.)
+ *
+ * `text` is the object's JSON as framed, where byte offsets are string
+ * offsets (the caller checks it is as long as its bytes); `commas` are the
+ * offsets of the commas between its members; `before` is its parse and
+ * `after` the masked copy. Undefined when the members cannot be matched one
+ * to one with the keys, in order (a duplicate key, an escaped key, an
+ * integer-like key JavaScript orders first), or when `after` has other keys:
+ * the caller then serialises the whole object.
+ */
+export function spliceMembers(text: string, commas: readonly number[], before: Record<string, unknown>, after: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(before);
+  if (keys.length !== commas.length + 1 || !sameKeys(keys, after)) return undefined;
+  let out = '{';
+  let start = 1; // after `{`
+  for (let m = 0; m < keys.length; m++) {
+    const key = keys[m]!;
+    const end = m < commas.length ? commas[m]! : text.length - 1; // the comma, or the closing `}`
+    let at = start;
+    while (isJsonSpace(text.charCodeAt(at))) at++;
+    // The member's key as written must be this key, so its text is this member's.
+    if (text.charCodeAt(at) !== 0x22 || !text.startsWith(key, at + 1) || text.charCodeAt(at + 1 + key.length) !== 0x22) return undefined;
+    const value = after[key];
+    out += value === before[key] ? text.slice(start, end) : `${JSON.stringify(key)}:${JSON.stringify(value)}`;
+    out += m < commas.length ? ',' : '}';
+    start = end + 1;
+  }
+  return out;
+}
+
+/** True when `obj` has exactly `keys`, in that order (the masker renames the keys of managedFields field sets). */
+function sameKeys(keys: readonly string[], obj: Record<string, unknown>): boolean {
+  const other = Object.keys(obj);
+  if (other.length !== keys.length) return false;
+  for (let i = 0; i < keys.length; i++) if (other[i] !== keys[i]) return false;
+  return true;
+}
+
+/** True for a JSON object (not an array, not null). */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

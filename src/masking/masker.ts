@@ -22,7 +22,9 @@ import { GatehouseError } from '../errors/codes.js';
 import { ReportBuilder, formatPath, type MaskReport } from './report.js';
 import { MASK_BASE64, MASK_TEXT, enabledRules, maskingConfigSchema, type MaskingConfigInput, type SessionMaskingConfig } from './config.js';
 import { createTextScanner, type TextScanner } from './detectors/index.js';
-import { compilePattern, parseRulePath, type PathStep, type StringTest } from './rule-path.js';
+import { isObject } from './json-frame.js';
+import { MEMO_BUDGET, NO_STATES, StateSet, type CompiledRule, type State } from './path-states.js';
+import { compilePattern, parseRulePath } from './rule-path.js';
 import { applySpans } from './text.js';
 
 /**
@@ -50,28 +52,7 @@ export interface Masker {
 /** The annotation where `kubectl apply` keeps the whole applied object, Secret data included. */
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 
-interface CompiledRule {
-  readonly name: string;
-  readonly kinds: ReadonlySet<string> | undefined;
-  readonly keyTest: StringTest | undefined;
-  readonly replacement: string;
-  readonly paths: readonly (readonly PathStep[])[];
-}
-
-/** A rule path matched up to `at` (the next step to match is `steps[at]`). */
-interface State {
-  readonly rule: CompiledRule;
-  readonly steps: readonly PathStep[];
-  readonly at: number;
-}
-
-const NO_STATES: readonly State[] = Object.freeze([]);
-
 type JsonObject = Record<string, unknown>;
-
-function isObject(v: unknown): v is JsonObject {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 /** Sets an own property (also for a key named `__proto__`, which JSON may carry). */
 function setOwn(obj: JsonObject, key: string, value: unknown): void {
@@ -100,8 +81,9 @@ export function createMasker(config?: MaskingConfigInput): Masker {
     paths: rule.paths.map(parseRulePath),
   }));
   const scanner = createTextScanner(parsed.detectors);
-  const rootStatesByKind = new Map<string, readonly State[]>();
-  const rootStates = (kind: string | undefined): readonly State[] => {
+  const budget = { left: MEMO_BUDGET };
+  const rootStatesByKind = new Map<string, StateSet>();
+  const rootStates = (kind: string | undefined): StateSet => {
     const key = kind ?? '';
     let states = rootStatesByKind.get(key);
     if (states === undefined) {
@@ -110,7 +92,7 @@ export function createMasker(config?: MaskingConfigInput): Masker {
         if (rule.kinds !== undefined && (kind === undefined || !rule.kinds.has(kind))) continue;
         for (const steps of rule.paths) list.push({ rule, steps, at: 0 });
       }
-      states = list.length === 0 ? NO_STATES : list;
+      states = list.length === 0 ? NO_STATES : new StateSet(list, budget);
       if (rootStatesByKind.size < 1024) rootStatesByKind.set(key, states);
     }
     return states;
@@ -150,16 +132,18 @@ export interface ResponsePart {
 }
 
 /**
- * Masks one part of a top-level object exactly as {@link Masker.maskValue}
- * would mask it inside the whole object, adding findings to `report`. For the
- * streaming maskers of this folder (a List's items arrive one by one).
+ * A function masking the parts of one top-level object, each exactly as
+ * {@link Masker.maskValue} would mask it inside the whole object, adding
+ * findings to `report`. For the streaming maskers of this folder (a List's
+ * items arrive one by one); one per stream, parts in order.
  *
  * @throws TypeError when `masker` was not made by {@link createMasker}.
  */
-export function maskResponsePart(masker: Masker, report: ReportBuilder, part: ResponsePart): unknown {
+export function responsePartMasker(masker: Masker, report: ReportBuilder): (part: ResponsePart) => unknown {
   const shared = internals.get(masker);
-  if (shared === undefined) throw new TypeError('maskResponsePart needs a masker made by createMasker');
-  return new Walk(shared, report).part(part);
+  if (shared === undefined) throw new TypeError('responsePartMasker needs a masker made by createMasker');
+  const walk = new Walk(shared, report);
+  return (part) => walk.part(part);
 }
 
 /** What a list's items are: `SecretList` → `Secret`; a plain `List`'s items carry their own kind. */
@@ -169,7 +153,7 @@ function itemKindOf(listKind: string): string | undefined {
 
 interface Shared {
   readonly scanner: TextScanner;
-  readonly rootStates: (kind: string | undefined) => readonly State[];
+  readonly rootStates: (kind: string | undefined) => StateSet;
   readonly maxPaths: number;
 }
 
@@ -194,7 +178,7 @@ class Walk {
     const states = this.shared.rootStates(kind);
     const isList = kind !== undefined && kind.endsWith('List');
     if (index === undefined) return this.member(key, value, states, kind, isList, false);
-    const next = states.length === 0 ? NO_STATES : advanceKey(states, key).next;
+    const next = states.key(key).next;
     const itemsAreRoots = isList && key === 'items';
     this.path.push(key);
     const masked = this.element(value, index, next, kind, itemsAreRoots, itemsAreRoots ? itemKindOf(kind) : undefined);
@@ -202,7 +186,7 @@ class Walk {
     return masked;
   }
 
-  value(v: unknown, states: readonly State[], kind: string | undefined): unknown {
+  value(v: unknown, states: StateSet, kind: string | undefined): unknown {
     if (typeof v === 'string') return this.string(v);
     if (Array.isArray(v)) return this.array(v, states, kind, false, undefined);
     if (isObject(v)) return this.object(v, states, kind, false, undefined);
@@ -214,14 +198,14 @@ class Walk {
    * level) or when it has a string `kind` and `apiVersion`; its own `kind`
    * wins over `rootKind`.
    */
-  object(obj: JsonObject, states: readonly State[], kind: string | undefined, asRoot: boolean, rootKind: string | undefined): JsonObject {
+  object(obj: JsonObject, states: StateSet, kind: string | undefined, asRoot: boolean, rootKind: string | undefined): JsonObject {
     this.enter();
     const ownKind = typeof obj.kind === 'string' ? obj.kind : undefined;
     const isRoot = asRoot || (ownKind !== undefined && typeof obj.apiVersion === 'string');
     if (isRoot) {
       kind = ownKind ?? rootKind;
       const own = this.shared.rootStates(kind);
-      if (own.length > 0) states = states.length === 0 ? own : [...states, ...own];
+      if (!own.empty) states = states.empty ? own : states.concat(own);
     }
     const isList = isRoot && kind !== undefined && kind.endsWith('List');
     const inAnnotations = this.path[this.path.length - 1] === 'annotations';
@@ -241,27 +225,27 @@ class Walk {
   }
 
   /** Masks the value under `key` of an object whose path states are `states`. */
-  private member(key: string, child: unknown, states: readonly State[], kind: string | undefined, isList: boolean, inAnnotations: boolean): unknown {
+  private member(key: string, child: unknown, states: StateSet, kind: string | undefined, isList: boolean, inAnnotations: boolean): unknown {
     this.path.push(key);
     let masked: unknown;
-    const step = states.length === 0 ? undefined : advanceKey(states, key);
-    if (step?.target !== undefined && typeof child === 'string') {
+    const step = states.key(key);
+    if (step.target !== undefined && typeof child === 'string') {
       masked = step.target.replacement;
       this.found(step.target.name);
     } else if (inAnnotations && key === LAST_APPLIED_ANNOTATION && typeof child === 'string') {
       masked = this.lastApplied(child, kind);
     } else if (isList && key === 'items' && Array.isArray(child)) {
-      masked = this.array(child, step?.next ?? NO_STATES, kind, true, itemKindOf(kind!));
+      masked = this.array(child, step.next, kind, true, itemKindOf(kind!));
     } else if (key === 'fieldsV1' && isObject(child)) {
       masked = this.fieldsV1(child);
     } else {
-      masked = this.value(child, step?.next ?? NO_STATES, kind);
+      masked = this.value(child, step.next, kind);
     }
     this.path.pop();
     return masked;
   }
 
-  array(arr: readonly unknown[], states: readonly State[], kind: string | undefined, itemsAreRoots: boolean, itemKind: string | undefined): unknown[] {
+  array(arr: readonly unknown[], states: StateSet, kind: string | undefined, itemsAreRoots: boolean, itemKind: string | undefined): unknown[] {
     this.enter();
     let out: unknown[] | undefined;
     for (let i = 0; i < arr.length; i++) {
@@ -276,8 +260,8 @@ class Walk {
     return out ?? (arr as unknown[]);
   }
 
-  private element(child: unknown, i: number, states: readonly State[], kind: string | undefined, itemsAreRoots: boolean, itemKind: string | undefined): unknown {
-    const next = states.length === 0 ? NO_STATES : advanceElement(states, child);
+  private element(child: unknown, i: number, states: StateSet, kind: string | undefined, itemsAreRoots: boolean, itemKind: string | undefined): unknown {
+    const next = states.element(child);
     this.path.push(i);
     const masked = itemsAreRoots && isObject(child) ? this.object(child, next, kind, true, itemKind) : this.value(child, next, kind);
     this.path.pop();
@@ -364,32 +348,4 @@ class Walk {
   private found(detector: string): void {
     this.report.add(detector, this.report.wantsPath() ? formatPath(this.path) : undefined);
   }
-}
-
-/** Advances every state over an object key; `target` is the first rule whose path ends here (and whose keyPattern matches). */
-function advanceKey(states: readonly State[], key: string): { next: readonly State[]; target: CompiledRule | undefined } {
-  let next: State[] | undefined;
-  let target: CompiledRule | undefined;
-  for (const s of states) {
-    const step = s.steps[s.at]!;
-    if (step.type === 'key' ? step.name !== key : step.type !== 'anyKey') continue;
-    if (s.at + 1 === s.steps.length) {
-      if (target === undefined && (s.rule.keyTest === undefined || s.rule.keyTest(key))) target = s.rule;
-    } else {
-      (next ??= []).push({ rule: s.rule, steps: s.steps, at: s.at + 1 });
-    }
-  }
-  return { next: next ?? NO_STATES, target };
-}
-
-/** Advances every state over an array element (`[*]`, or `[?field…]` when the element's field passes). */
-function advanceElement(states: readonly State[], element: unknown): readonly State[] {
-  let next: State[] | undefined;
-  for (const s of states) {
-    const step = s.steps[s.at]!;
-    if (step.type === 'each' || (step.type === 'filter' && isObject(element) && typeof element[step.field] === 'string' && step.test(element[step.field] as string))) {
-      (next ??= []).push({ rule: s.rule, steps: s.steps, at: s.at + 1 });
-    }
-  }
-  return next ?? NO_STATES;
 }

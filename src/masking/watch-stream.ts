@@ -12,6 +12,7 @@
  * @module
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import { ChunkOutput } from './chunk-output.js';
 import { DEFAULT_MAX_HELD_BYTES, DEFAULT_STREAM_REPORT_PATHS, JsonValueFramer, isJsonSpace, maskStreamError, parseFramed } from './json-frame.js';
 import type { Masker } from './masker.js';
 import { ReportBuilder, type MaskReport } from './report.js';
@@ -70,6 +71,7 @@ export class JsonObjectSplitter {
 export class WatchMaskStream extends Transform {
   private readonly splitter: JsonObjectSplitter;
   private readonly total: ReportBuilder;
+  private readonly out = new ChunkOutput();
   private events = 0;
 
   constructor(
@@ -93,25 +95,28 @@ export class WatchMaskStream extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     // One push per input chunk, however many events it completes.
-    const out: Buffer[] = [];
     try {
-      this.splitter.push(chunk, (bytes) => out.push(this.maskEvent(bytes)));
+      this.splitter.push(chunk, (bytes) => this.maskEvent(bytes));
     } catch (err) {
       callback(err as Error);
       return;
     }
-    callback(null, out.length === 0 ? undefined : out.length === 1 ? out[0] : Buffer.concat(out));
+    callback(null, this.out.take());
   }
 
-  /** The event as it goes to the client: the original bytes when nothing was masked, else compact JSON; both end in `\n`. */
-  private maskEvent(bytes: Buffer): Buffer {
+  /** Writes the event as it goes to the client: the original bytes when nothing was masked, else compact JSON; both end in `\n`. */
+  private maskEvent(bytes: Buffer): void {
     const event = parseFramed(bytes, WHAT);
     const { value, report } = this.masker.maskValue(event);
     this.events++;
-    if (value === event) return Buffer.concat([bytes, NEWLINE], bytes.length + 1);
+    if (value === event) {
+      this.out.bytes(bytes);
+      this.out.bytes(NEWLINE);
+      return;
+    }
     this.total.merge(report);
     this.emit('report', report);
-    return Buffer.from(`${JSON.stringify(value)}\n`, 'utf8');
+    this.out.string(`${JSON.stringify(value)}\n`);
   }
 }
 

@@ -23,8 +23,12 @@ const SECRET_WORDS: readonly (readonly [string, DetectorName])[] = [
   ),
 ];
 
-/** The last letters of the secret words (lower case). */
-const LAST_LETTERS: ReadonlySet<number> = new Set(SECRET_WORDS.map(([w]) => w.charCodeAt(w.length - 1)));
+/** The last letters of the secret words, either case, as a table by char code. */
+const LAST_LETTERS = new Uint8Array(128);
+for (const [w] of SECRET_WORDS) {
+  const c = w.charCodeAt(w.length - 1);
+  LAST_LETTERS[c] = LAST_LETTERS[c - 32] = 1;
+}
 
 /** Longest key looked at (characters before the separator). */
 const MAX_KEY = 64;
@@ -37,6 +41,7 @@ const NOT_SECRETS: ReadonlySet<string> = new Set(['null', 'nil', 'none', 'true',
 
 export const assignment: Detector = {
   names: ['aws-secret-key', 'assignment'],
+  needs: ['=:'],
   scan(text: string, emit: Emit): void {
     const n = text.length;
     for (let i = 0; i < n; i++) {
@@ -78,7 +83,7 @@ function secretKeyAt(text: string, sep: number): DetectorName | undefined {
   const q = text.charCodeAt(end - 1);
   if (q === 0x22 || q === 0x27) end--; // a quoted key: "password": …
   // Every secret word ends in one of these letters: most separators (timestamps, URLs, prose) stop here.
-  if (!LAST_LETTERS.has(text.charCodeAt(end - 1) | 0x20)) return undefined;
+  if (LAST_LETTERS[text.charCodeAt(end - 1)] !== 1) return undefined;
   let start = end;
   while (start > 0 && end - start < MAX_KEY && charIn(KEY_CHARS, text, start - 1)) start--;
   if (start === end) return undefined;

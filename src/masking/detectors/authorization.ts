@@ -16,6 +16,8 @@ const MIN_BASIC = 8;
 
 export const authorizationHeader: Detector = {
   names: ['authorization-header'],
+  // The scheme (ASCII-only case-insensitive: no `u` flag) and the blank after it.
+  needs: ['bB', 'aA', ' \t'],
   scan(text: string, emit: Emit): void {
     // Literals only: linear whatever the input.
     const schemes = /bearer|basic/gi;

@@ -11,6 +11,7 @@ const KEY = '"private_key"';
 
 export const gcpPrivateKey: Detector = {
   names: ['gcp-private-key'],
+  needs: ['"', '_', 'k'], // from KEY
   scan(text: string, emit: Emit): void {
     let from = 0;
     for (;;) {

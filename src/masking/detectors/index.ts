@@ -10,7 +10,7 @@ import { jwt } from './jwt.js';
 import { privateKey } from './pem.js';
 import { awsAccessKey, gatehouseToken, githubToken, gitlabToken, slackToken } from './tokens.js';
 import { urlCredentials } from './url.js';
-import { detectorNames, type Detector, type DetectorName } from './types.js';
+import { detectorNames, type Detector, type DetectorName, type Emit } from './types.js';
 
 export { detectorNames, type Detector, type DetectorName } from './types.js';
 export { endsInsidePrivateKey, privateKeyEnd } from './pem.js';
@@ -46,19 +46,77 @@ export interface TextScanner {
 export function createTextScanner(names: readonly DetectorName[] = detectorNames): TextScanner {
   const wanted = new Set(names);
   const detectors = ALL.filter((d) => d.names.some((n) => wanted.has(n)));
+  const gate = new CharGate(detectors);
   const enabled = [...wanted];
   return {
     names: enabled,
     scan(text) {
       if (text.length < MIN_TEXT || detectors.length === 0) return undefined;
+      const present = gate.present(text);
       let spans: Span[] | undefined;
-      const emit = (start: number, end: number, detector: DetectorName): void => {
-        if (wanted.has(detector)) (spans ??= []).push({ start, end, detector });
-      };
-      for (const d of detectors) d.scan(text, emit);
+      let emit: Emit | undefined;
+      for (let i = 0; i < detectors.length; i++) {
+        const needs = gate.needs[i]!;
+        if ((present & needs) !== needs) continue;
+        emit ??= (start, end, detector) => {
+          if (wanted.has(detector)) (spans ??= []).push({ start, end, detector });
+        };
+        detectors[i]!.scan(text, emit);
+      }
       return spans === undefined ? undefined : mergeSpans(spans);
     },
   };
+}
+
+/** Distinct {@link Detector.needs} entries a gate tracks (one bit each). */
+const MAX_NEEDS = 31;
+
+/**
+ * Which detectors can find something in a text, from the characters it
+ * holds: one pass over the text instead of a search per detector, so the
+ * common short string (a name, a timestamp, a uid) costs one loop.
+ */
+class CharGate {
+  /** Per detector: the bits of its needs. */
+  readonly needs: readonly number[];
+  /** Per ASCII character: the bits of the needs it satisfies. */
+  private readonly bits = new Uint32Array(128);
+  private readonly all: number;
+
+  constructor(detectors: readonly Detector[]) {
+    const bitOf = new Map<string, number>();
+    this.needs = detectors.map((d) => {
+      let mask = 0;
+      for (const alternatives of d.needs) {
+        let bit = bitOf.get(alternatives);
+        // Out of bits: the need is left out, which only lets the detector run more often.
+        if (bit === undefined && bitOf.size < MAX_NEEDS) {
+          bit = 1 << bitOf.size;
+          bitOf.set(alternatives, bit);
+          for (let i = 0; i < alternatives.length; i++) {
+            const c = alternatives.charCodeAt(i);
+            if (c >= 128) throw new Error(`detector ${d.names[0]}: needs must be ASCII`);
+            this.bits[c]! |= bit;
+          }
+        }
+        if (bit !== undefined) mask |= bit;
+      }
+      return mask;
+    });
+    this.all = this.needs.reduce((a, b) => a | b, 0);
+  }
+
+  /** The bits of every need `text` satisfies. */
+  present(text: string): number {
+    const bits = this.bits;
+    const all = this.all;
+    let present = 0;
+    for (let i = 0; i < text.length && present !== all; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 128) present |= bits[c]!;
+    }
+    return present;
+  }
 }
 
 function mergeSpans(spans: Span[]): Span[] {

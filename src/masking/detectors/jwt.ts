@@ -14,6 +14,7 @@ const MAX_SEGMENTS = 5;
 
 export const jwt: Detector = {
   names: ['jwt'],
+  needs: ['J', 'y'], // from `eyJ`
   scan(text: string, emit: Emit): void {
     let from = 0;
     for (;;) {

@@ -38,6 +38,7 @@ function boundedLabel(text: string, start: number): string | undefined {
 
 export const privateKey: Detector = {
   names: ['private-key'],
+  needs: ['-', ' ', 'B', 'N'], // from BEGIN
   scan(text: string, emit: Emit): void {
     let from = 0;
     for (;;) {

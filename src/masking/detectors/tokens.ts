@@ -45,8 +45,11 @@ function scanAnchor(text: string, anchor: string, tokens: readonly PrefixToken[]
 /** A detector for groups of tokens, each group found by its anchor. */
 function prefixDetector(name: DetectorName, groups: Readonly<Record<string, readonly PrefixToken[]>>): Detector {
   const entries = Object.entries(groups);
+  const [first = '', ...others] = Object.values(groups).flatMap((tokens) => tokens.map((t) => t.prefix));
   return {
     names: [name],
+    // Every finding starts with one of the prefixes, so it has the characters they all share.
+    needs: [...new Set(first)].filter((ch) => others.every((prefix) => prefix.includes(ch))),
     scan(text: string, emit: Emit): void {
       for (const [anchor, tokens] of entries) scanAnchor(text, anchor, tokens, name, emit);
     },

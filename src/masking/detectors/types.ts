@@ -28,5 +28,13 @@ export type Emit = (start: number, end: number, name: DetectorName) => void;
 export interface Detector {
   /** The names this detector can report (most detectors have one). */
   readonly names: readonly DetectorName[];
+  /**
+   * ASCII characters every finding needs in the text: each entry lists
+   * alternatives (`'=:'`: an `=` or a `:`) and every entry must be present.
+   * The scanner skips the detector on a text that lacks one, so each entry
+   * must hold for every input: leaving one out only costs time, a wrong one
+   * misses credentials.
+   */
+  readonly needs: readonly string[];
   scan(text: string, emit: Emit): void;
 }

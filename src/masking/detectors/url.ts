@@ -40,6 +40,7 @@ const DATABASE_SCHEMES: ReadonlySet<string> = new Set([
 
 export const urlCredentials: Detector = {
   names: ['connection-string', 'url-credentials'],
+  needs: [':', '/', '@'],
   scan(text: string, emit: Emit): void {
     let from = 0;
     for (;;) {
