@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
+import { recordedChunks } from './helpers/audit-store.js';
 import { kubectlFor, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 
@@ -87,7 +87,7 @@ async function recordedSession(gateway: GatewayProcess, marker: string): Promise
     const r = await run(process.execPath, ['bin/gatehouse.js', 'audit', 'search', '--namespace', ns, '--json', '--limit', '100', '--data-dir', gateway.dataDir]);
     for (const { event } of JSON.parse(r.stdout) as { event: ExecEvent }[]) {
       if (event.request.subresource !== 'exec' || event.stream?.hash === undefined) continue;
-      const chunks = chunksOf(gateway, event.stream.sessionId);
+      const chunks = recordedChunks(gateway, event.stream.sessionId);
       const all = chunks.map((c) => c.data.toString()).join('');
       if (all.includes(marker)) return { event, stdout: chunks.filter((c) => c.channel === 'stdout').map((c) => c.data.toString()).join(''), all };
     }
@@ -96,14 +96,6 @@ async function recordedSession(gateway: GatewayProcess, marker: string): Promise
   throw new Error(`no closed exec session showing ${marker} was recorded`);
 }
 
-function chunksOf(gateway: GatewayProcess, sessionId: string): { channel: string; data: Buffer }[] {
-  const db = new Database(join(gateway.dataDir, 'gatehouse.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT channel, data FROM audit_stream_chunks WHERE session_id = ? ORDER BY seq').all(sessionId) as { channel: string; data: Buffer }[];
-  } finally {
-    db.close();
-  }
-}
 
 describe('exec output masking (policy action mask on pods/exec)', () => {
   it('shows kubectl exec the mask, not the token, on stdout and stderr, and records it masked', async () => {

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
+import { recordedChunks } from './helpers/audit-store.js';
 import { kubectlFor, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 
@@ -54,14 +55,6 @@ async function closedSession(gateway: GatewayProcess): Promise<StreamEvent> {
   throw new Error('no closed exec session was recorded');
 }
 
-function chunksOf(gateway: GatewayProcess, sessionId: string): { channel: string; data: Buffer }[] {
-  const db = new Database(join(gateway.dataDir, 'gatehouse.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT channel, data FROM audit_stream_chunks WHERE session_id = ? ORDER BY seq').all(sessionId) as { channel: string; data: Buffer }[];
-  } finally {
-    db.close();
-  }
-}
 const text = (chunks: { channel: string; data: Buffer }[], channel: string) =>
   Buffer.concat(chunks.filter((c) => c.channel === channel).map((c) => c.data)).toString();
 
@@ -93,7 +86,7 @@ describe('exec session recording', () => {
     expect(event.result.status).toBe(101);
     expect(event.stream).toMatchObject({ sessionId: event.requestId, truncated: false });
     expect(event.upstream?.bytesIn).toBeGreaterThan(0);
-    const chunks = chunksOf(gateway, event.stream!.sessionId);
+    const chunks = recordedChunks(gateway, event.stream!.sessionId);
     expect(chunks).toHaveLength(event.stream!.chunks);
     expect(text(chunks, 'stdin')).toContain(`echo typed-${token}\n`);
     expect(text(chunks, 'stdout')).toBe(`typed-${token}\n`);
@@ -140,7 +133,7 @@ describe('exec session recording', () => {
 
     const event = await closedSession(gateway);
     expect(event.result.status).toBe(101);
-    const chunks = chunksOf(gateway, event.stream!.sessionId);
+    const chunks = recordedChunks(gateway, event.stream!.sessionId);
     expect(chunks).toHaveLength(event.stream!.chunks);
     expect(chunks.map((c) => c.channel)).not.toContain('marker');
     expect(text(chunks, 'stdin')).toContain(`echo spdy-${token}\n`);
@@ -175,7 +168,7 @@ describe('exec session recording', () => {
 
     const event = await closedSession(gateway);
     expect(event.stream?.truncated).toBe(true);
-    const chunks = chunksOf(gateway, event.stream!.sessionId);
+    const chunks = recordedChunks(gateway, event.stream!.sessionId);
     expect(text(chunks, 'stdout')).toHaveLength(65_536);
     expect(text(chunks, 'marker')).toMatch(/recording stopped: the stream reached its cap of 65536 bytes/);
     expect((await gatehouse(gateway, ['audit', 'verify'])).code).toBe(0);
@@ -193,7 +186,7 @@ describe('exec session recording', () => {
     const event = await closedSession(gateway);
     expect(event.result.code).toBe('GH_SESSION_LIMIT');
     expect(event.stream?.truncated).toBe(true);
-    const chunks = chunksOf(gateway, event.stream!.sessionId);
+    const chunks = recordedChunks(gateway, event.stream!.sessionId);
     expect(text(chunks, 'marker')).toMatch(/the gateway ended the session/);
     expect((await gatehouse(gateway, ['audit', 'verify'])).code).toBe(0);
   });

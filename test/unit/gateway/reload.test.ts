@@ -7,8 +7,8 @@ import type { Handling, PolicyParts } from '../../../src/gateway/handling.js';
 import { createReloader } from '../../../src/gateway/reload.js';
 import { createSlot } from '../../../src/gateway/slot.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
+import { idleMetricsSources } from '../metrics/idle-sources.js';
 import type { WatchedPolicy } from '../../../src/policy/watch.js';
-import { idleAuditWriterStats } from '../../../src/audit/writer.js';
 
 const base: GatehouseConfigInput = { upstream: { kubeconfig: '/etc/gatehouse/kubeconfig' }, dataDir: '/var/lib/gatehouse' };
 
@@ -37,16 +37,7 @@ function setup(start: GatehouseConfigInput = {}) {
   const slot = createSlot(build(parseConfig({ ...base, ...start }), { policy: startPolicy, shadow: undefined }));
   let file: unknown = { ...base, ...start };
   const opened: (WatchedPolicy & { closed: boolean })[] = [];
-  const metrics = createMetrics({
-    inFlight: () => ({ requests: 0, watches: 0 }),
-    upgradedSessions: () => 0,
-    audit: idleAuditWriterStats,
-    unrecordedReads: () => 0,
-    pendingApprovals: () => Promise.resolve([]),
-    policyRules: () => 0,
-    draining: () => false,
-    tunnels: () => [],
-  });
+  const metrics = createMetrics(idleMetricsSources());
   const reload = createReloader({
     slot,
     load: () => parseConfig(file, 'gatehouse.yaml'),

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { idleAuditWriterStats } from '../../../src/audit/writer.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
+import { idleMetricsSources } from './idle-sources.js';
 
 // docs/grafana-dashboard.json must keep working as metrics change: every
 // metric a query names is one the gateway registers.
@@ -63,16 +63,7 @@ function metricNames(expr: string): string[] {
 
 /** Every series name the gateway's registry exposes (histograms with their _bucket, _sum and _count). */
 async function registered(): Promise<Set<string>> {
-  const metrics = createMetrics({
-    inFlight: () => ({ requests: 0, watches: 0 }),
-    upgradedSessions: () => 0,
-    audit: idleAuditWriterStats,
-    unrecordedReads: () => 0,
-    pendingApprovals: () => Promise.resolve([]),
-    policyRules: () => 0,
-    draining: () => false,
-    tunnels: () => [],
-  });
+  const metrics = createMetrics(idleMetricsSources());
   const names = new Set<string>();
   for (const m of await metrics.registry.getMetricsAsJSON()) {
     names.add(m.name);

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { describe, expect, it, vi } from 'vitest';
 import { GatehouseError } from '../../../src/errors/codes.js';
 import type { RequestContext, StageOutcome } from '../../../src/pipeline/context.js';
@@ -11,7 +10,7 @@ import { loadPolicy } from '../../../src/policy/load.js';
 import { staticPolicy } from '../../../src/policy/model.js';
 import { createPolicyStage } from '../../../src/policy/stage.js';
 import type { PolicyStageOptions } from '../../../src/policy/stage.js';
-import { kubeRequest, principal } from './helpers.js';
+import { kubeRequest, principal, stageContext } from './helpers.js';
 
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 const roleRef = (kind: string, name: string) => ({ apiGroup: 'rbac.authorization.k8s.io', kind, name });
@@ -68,19 +67,7 @@ describe('roleRefOf', () => {
 describe('the rbac-bind-wildcard-role guardrail in the policy stage', () => {
   const policy = staticPolicy(loadPolicy([builtinGuardrailsDir(), baselineAllowFile()], { compile: compileCel, defaultAction: 'deny' }));
 
-  function context(method: string, url: string, object?: unknown): RequestContext {
-    return {
-      id: 'req-1',
-      req: {} as IncomingMessage,
-      upgrade: false,
-      arrivedMicros: 0,
-      startedAt: 0n,
-      principal: principal({ kind: 'agent' }),
-      request: kubeRequest(method, url, object),
-      body: object === undefined ? undefined : Buffer.from(JSON.stringify(object)),
-      timings: {},
-    };
-  }
+  const context = (method: string, url: string, object?: unknown): RequestContext => stageContext(method, url, object, { principal: principal({ kind: 'agent' }) });
   const run = async (ctx: RequestContext, extra: Partial<PolicyStageOptions>): Promise<StageOutcome> => createPolicyStage({ policy, ...extra }).run(ctx);
   const lookup = (roles: Record<string, StoredRole>) => vi.fn((ref: RoleRef) => Promise.resolve(roles[`${ref.kind}/${ref.namespace}/${ref.name}`]));
 

@@ -1,8 +1,10 @@
+import type { IncomingMessage } from 'node:http';
 import type { KubeRequest } from '../../../src/classify/kube-request.js';
 import type { Principal } from '../../../src/identity/principal.js';
 import { classifyRequest } from '../../../src/kube/request-info.js';
 import { compilePolicy } from '../../../src/policy/load.js';
 import type { CelActivation, CelCompiler, CompiledPolicy, PolicyAction } from '../../../src/policy/model.js';
+import type { RequestContext } from '../../../src/pipeline/context.js';
 
 /**
  * A stand-in for the CEL compiler: knows a few expressions by their exact
@@ -87,5 +89,23 @@ export function pod(name: string, privileged = false): Record<string, unknown> {
     kind: 'Pod',
     metadata: { name },
     spec: { containers: [{ name: 'c', image: 'nginx', securityContext: { privileged } }] },
+  };
+}
+
+/**
+ * The pipeline context the policy stage sees for `method url`, as classify
+ * leaves it: the request, the principal and the body (`object` encoded, or `body` as given).
+ */
+export function stageContext(method: string, url: string, object?: unknown, options: { body?: Buffer; principal?: Principal } = {}): RequestContext {
+  return {
+    id: 'req-1',
+    req: {} as IncomingMessage,
+    upgrade: false,
+    arrivedMicros: 0,
+    startedAt: 0n,
+    principal: options.principal ?? principal(),
+    request: kubeRequest(method, url, object),
+    body: options.body ?? (object === undefined ? undefined : Buffer.from(JSON.stringify(object))),
+    timings: {},
   };
 }

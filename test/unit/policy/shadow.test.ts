@@ -1,24 +1,11 @@
-import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { RequestContext } from '../../../src/pipeline/context.js';
 import { staticPolicy } from '../../../src/policy/model.js';
 import type { CompiledPolicy } from '../../../src/policy/model.js';
 import { createPolicyStage } from '../../../src/policy/stage.js';
-import { kubeRequest, pod, policyOf, policyYaml, principal } from './helpers.js';
+import { pod, policyOf, policyYaml, stageContext } from './helpers.js';
 
-function context(method: string, url: string, object?: unknown): RequestContext {
-  return {
-    id: 'req-1',
-    req: {} as IncomingMessage,
-    upgrade: false,
-    arrivedMicros: 0,
-    startedAt: 0n,
-    principal: principal(),
-    request: kubeRequest(method, url, object),
-    body: object === undefined ? undefined : Buffer.from(JSON.stringify(object)),
-    timings: {},
-  };
-}
+const context = (method: string, url: string, object?: unknown): RequestContext => stageContext(method, url, object);
 
 const enforced = policyOf(
   policyYaml(`    - name: prod-deletes

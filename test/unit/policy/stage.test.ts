@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { describe, expect, it, vi } from 'vitest';
 import { GatehouseError } from '../../../src/errors/codes.js';
 import { statusFor } from '../../../src/kube/status.js';
@@ -7,21 +6,9 @@ import { staticPolicy } from '../../../src/policy/model.js';
 import type { CompiledPolicy } from '../../../src/policy/model.js';
 import { createPolicyStage } from '../../../src/policy/stage.js';
 import type { PolicyStageOptions } from '../../../src/policy/stage.js';
-import { kubeRequest, pod, policyOf, policyYaml, principal } from './helpers.js';
+import { pod, policyOf, policyYaml, principal, stageContext } from './helpers.js';
 
-function context(method: string, url: string, object?: unknown, body?: Buffer): RequestContext {
-  return {
-    id: 'req-1',
-    req: {} as IncomingMessage,
-    upgrade: false,
-    arrivedMicros: 0,
-    startedAt: 0n,
-    principal: principal({ kind: 'agent' }),
-    request: kubeRequest(method, url, object),
-    body: body ?? (object === undefined ? undefined : Buffer.from(JSON.stringify(object))),
-    timings: {},
-  };
-}
+const context = (method: string, url: string, object?: unknown, body?: Buffer): RequestContext => stageContext(method, url, object, { body, principal: principal({ kind: 'agent' }) });
 
 async function run(policy: CompiledPolicy, ctx: RequestContext, extra: Partial<PolicyStageOptions> = {}): Promise<StageOutcome> {
   return createPolicyStage({ policy: staticPolicy(policy), ...extra }).run(ctx);
