@@ -14,7 +14,6 @@
  */
 
 import { createHash, randomUUID } from 'node:crypto';
-import { canonicalJson } from './canonical.js';
 import { GENESIS_HASH } from './chain.js';
 import { nowMicros, rfc3339Micros } from './event.js';
 import type { AuditStreamRef } from './event.js';
@@ -29,11 +28,18 @@ export interface StreamChunk {
   hash: string;
 }
 
-/** The hash of a chunk linked after `prevHash`. */
+/**
+ * The hash of a chunk linked after `prevHash`: SHA-256 of the canonical
+ * encoding of `{ v: 1, sessionId, seq, time, channel, prevHash, dataSha256 }`.
+ * The encoding is spelled out (keys sorted), as every chunk of every watch
+ * and session goes through here.
+ */
 export function chunkHash(prevHash: string, chunk: Omit<StreamChunk, 'hash'>): string {
   const dataSha256 = createHash('sha256').update(chunk.data).digest('hex');
-  const header = { v: 1, sessionId: chunk.sessionId, seq: chunk.seq, time: chunk.time, channel: chunk.channel, prevHash, dataSha256 };
-  return createHash('sha256').update(canonicalJson(header)).digest('hex');
+  const header =
+    `{"channel":${JSON.stringify(chunk.channel)},"dataSha256":"${dataSha256}","prevHash":${JSON.stringify(prevHash)},` +
+    `"seq":${chunk.seq},"sessionId":${JSON.stringify(chunk.sessionId)},"time":${JSON.stringify(chunk.time)},"v":1}`;
+  return createHash('sha256').update(header).digest('hex');
 }
 
 /** Records one stream; built by {@link AuditWriter.openStream}. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../../src/audit/canonical.js';
+import { chunkHash } from '../../../src/audit/stream.js';
 import { chainHash, chainHashOfJson, GENESIS_HASH, linkEvents, encodeEvent } from '../../../src/audit/chain.js';
 import { sampleEvent } from './stores.js';
 
@@ -44,6 +45,20 @@ describe('the hash chain', () => {
     expect(chainHash(GENESIS_HASH, 7, event)).toBe(expected);
     expect(chainHashOfJson(GENESIS_HASH, 7, canonicalJson(event))).toBe(expected);
     expect(chainHash(GENESIS_HASH, 8, event)).not.toBe(expected);
+  });
+
+  it('hashes a stream chunk as the canonical encoding of its header', () => {
+    const chunks = [
+      { sessionId: 'b3f1c2d4-0000-4000-8000-000000000001', seq: 1, time: '2026-11-25T23:00:00.000001Z', channel: 'stdout', data: Buffer.from('hello\n') },
+      { sessionId: 'sess "quoted" \\ é \u2028', seq: 9_007_199_254_740_991, time: 't', channel: 'marker', data: Buffer.alloc(0) },
+      // A seq that was tampered with still hashes (to something else) rather than throwing: verify reports it.
+      { sessionId: 's', seq: 1.5, time: 't', channel: 'stdin', data: Buffer.from([0, 255]) },
+    ];
+    for (const chunk of chunks) {
+      const dataSha256 = createHash('sha256').update(chunk.data).digest('hex');
+      const header = { v: 1, sessionId: chunk.sessionId, seq: chunk.seq, time: chunk.time, channel: chunk.channel, prevHash: GENESIS_HASH, dataSha256 };
+      expect(chunkHash(GENESIS_HASH, chunk)).toBe(createHash('sha256').update(canonicalJson(header)).digest('hex'));
+    }
   });
 
   it('links a batch after a head: consecutive seqs, each prevHash the hash before', () => {
