@@ -57,7 +57,8 @@ export function startAppendWorker(path: string, busyTimeoutMs: number, statement
   let worker: Worker | undefined;
   let nextId = 0;
   const pending = new Map<number, Pending>();
-  const inFlight = new Set<Promise<AppendReply>>();
+  // The thread answers in the order it was asked, so the last write settles after every earlier one.
+  let last: Promise<unknown> = Promise.resolve();
 
   const failAll = (err: Error): void => {
     for (const p of pending.values()) p.reject(err);
@@ -101,16 +102,14 @@ export function startAppendWorker(path: string, busyTimeoutMs: number, statement
         w.ref();
         w.postMessage({ id, rows });
       });
-      inFlight.add(reply);
-      const forget = (): boolean => inFlight.delete(reply);
-      reply.then(forget, forget);
+      last = reply.catch(() => undefined);
       return reply;
     },
     async close() {
       const w = worker;
       worker = undefined;
       if (!w) return;
-      await Promise.allSettled([...inFlight]);
+      await last;
       await w.terminate();
     },
   };
