@@ -9,6 +9,7 @@ import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { kubectlFor } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
+import { waitFor } from './helpers/wait.js';
 
 // SIGHUP and edits of gatehouse.yaml reload the configuration: live settings
 // change for the next request, an invalid file is rejected while the previous
@@ -24,15 +25,9 @@ let metricsUrl: string;
 /** 20 KB of configmap data: over the 4 KiB limit set below, far under the default. */
 const bigValue = 'x'.repeat(20_000);
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}:\n${gateway.stderr().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+
+/** {@link waitFor}, and on a timeout the gateway's last log lines. */
+const untilLogged = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> => waitFor(what, probe, 30_000, () => gateway.stderr().slice(-4000));
 
 /** Log lines (JSON) printed after `from` characters of stderr. */
 const logLines = (from: number): Record<string, unknown>[] =>
@@ -54,7 +49,7 @@ async function reloadWith(config: object | string, how: 'signal' | 'file'): Prom
   const from = gateway.stderr().length;
   writeFileSync(configFile, typeof config === 'string' ? config : stringify(config));
   if (how === 'signal') process.kill(gateway.pid, 'SIGHUP');
-  return waitFor(`a ${how} reload`, () => logLines(from).find((l) => l.trigger === how && /^config reload/.test(String(l.msg))));
+  return untilLogged(`a ${how} reload`, () => logLines(from).find((l) => l.trigger === how && /^config reload/.test(String(l.msg))));
 }
 
 const createBig = (name: string) => via(['create', 'configmap', name, '-n', ns, `--from-literal=blob=${bigValue}`]);
@@ -85,12 +80,12 @@ describe('config reload', () => {
     const watch = spawn('kubectl', ['get', 'configmaps', '-n', ns, '--watch-only', '-o', 'name'], { env: { ...process.env, KUBECONFIG: gateway.adminKubeconfig } });
     let watched = '';
     watch.stdout.setEncoding('utf8').on('data', (d: string) => (watched += d));
-    await waitFor('the watch to be open', async () => ((await sample('gatehouse_open_watches')) === 1 ? true : undefined));
+    await untilLogged('the watch to be open', async () => ((await sample('gatehouse_open_watches')) === 1 ? true : undefined));
 
     const outcome = await reloadWith({ limits: { maxBodyBytes: 4096 }, clusters: [{ name: 'second', kubeconfig: cluster.adminKubeconfig }] }, 'signal');
     expect(outcome.msg).toBe('config reloaded: clusters, limits changed');
     await direct.ok(['create', 'configmap', 'made-after-reload', '-n', ns]);
-    await waitFor('the watch to see it', () => (watched.includes('configmap/made-after-reload') ? true : undefined));
+    await untilLogged('the watch to see it', () => (watched.includes('configmap/made-after-reload') ? true : undefined));
     watch.kill();
 
     const refused = await createBig('after');
@@ -123,8 +118,8 @@ describe('config reload', () => {
     const from = gateway.stderr().length;
     writeFileSync(configFile, stringify({ store: { sqlite: { path: 'elsewhere.db' } } }));
     // Matched by content: a watch event of an earlier write may still report its own (rejected or no-op) reload.
-    await waitFor('the file reload', () => logLines(from).find((l) => l.trigger === 'file' && l.msg === 'config reloaded: clusters, limits changed'));
-    const warning = await waitFor('the restart warning', () => logLines(from).find((l) => l.msg === 'store changed; takes effect after a restart'));
+    await untilLogged('the file reload', () => logLines(from).find((l) => l.trigger === 'file' && l.msg === 'config reloaded: clusters, limits changed'));
+    const warning = await untilLogged('the restart warning', () => logLines(from).find((l) => l.msg === 'store changed; takes effect after a restart'));
     expect(warning).toMatchObject({ level: 40, setting: 'store', trigger: 'file' });
     expect(await sample('gatehouse_config_restart_pending')).toBe(1);
     expect(await sample('gatehouse_config_last_reload_successful')).toBe(1);

@@ -4,6 +4,7 @@ import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { kubectlFor, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
+import { waitFor } from './helpers/wait.js';
 
 // An operator turns on debug logging of a running gateway with
 // `gatehouse log-level debug`, chases a problem, and turns it off again.
@@ -23,15 +24,6 @@ const debugLines = (): { requestId: string; url: string }[] =>
     .filter((l) => l.startsWith('{') && l.includes('"level":20') && l.includes(`/namespaces/${ns}/`))
     .map((l) => JSON.parse(l) as { requestId: string; url: string });
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 beforeAll(async () => {
   direct = kubectlFor(cluster.adminKubeconfig);
@@ -51,7 +43,7 @@ describe('gatehouse log-level', () => {
     expect(shown.stdout).toBe('info\n');
 
     await via.ok(['-n', ns, 'get', 'configmaps']);
-    await waitFor('the access line', () => (gateway.stderr().includes(`"path":"/api/v1/namespaces/${ns}/configmaps"`) ? true : undefined));
+    await waitFor('the access line', () => (gateway.stderr().includes(`"path":"/api/v1/namespaces/${ns}/configmaps"`) ? true : undefined), 15_000);
     expect(debugLines()).toHaveLength(0);
 
     const up = await cli(['log-level', 'debug']);
@@ -59,7 +51,7 @@ describe('gatehouse log-level', () => {
     expect(up.stdout).toMatch(/: info → debug\n$/);
     expect((await cli(['log-level'])).stdout).toBe('debug\n');
     await via.ok(['-n', ns, 'get', 'configmaps']);
-    const debug = await waitFor('a debug line', () => debugLines()[0]);
+    const debug = await waitFor('a debug line', () => debugLines()[0], 15_000);
     expect(debug.url).toMatch(new RegExp(`^/api/v1/namespaces/${ns}/configmaps(\\?|$)`));
     const changed = gateway
       .stderr()
@@ -71,7 +63,7 @@ describe('gatehouse log-level', () => {
     expect(down.code, down.stderr).toBe(0);
     const before = debugLines().length;
     await via.ok(['-n', ns, 'get', 'configmaps', 'x', '--ignore-not-found']);
-    await waitFor('the last access line', () => (gateway.stderr().includes(`"path":"/api/v1/namespaces/${ns}/configmaps/x"`) ? true : undefined));
+    await waitFor('the last access line', () => (gateway.stderr().includes(`"path":"/api/v1/namespaces/${ns}/configmaps/x"`) ? true : undefined), 15_000);
     expect(debugLines()).toHaveLength(before);
   });
 

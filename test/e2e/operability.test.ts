@@ -12,6 +12,7 @@ import type { GatewayProcess } from './helpers/gateway.js';
 import { rawRequest } from './helpers/https.js';
 import { kubectlFor, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
+import { waitFor } from './helpers/wait.js';
 
 // What an operator sees: Prometheus metrics that move with real kubectl
 // traffic, one request id from response to log to audit record, readiness
@@ -44,15 +45,6 @@ function value(text: string, sample: string): number {
   return line === undefined ? 0 : Number(line.slice(sample.length + 1));
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function records(g: GatewayProcess): Promise<Recorded[]> {
   const r = await gatehouse(g, ['audit', 'search', '--namespace', ns, '--limit', '500', '--json']);

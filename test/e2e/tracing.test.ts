@@ -18,6 +18,7 @@ import type { GatewayProcess } from './helpers/gateway.js';
 import { rawRequest } from './helpers/https.js';
 import { kubectlFor } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
+import { waitFor } from './helpers/wait.js';
 
 // A real gateway exporting OTLP/HTTP JSON to a real (if tiny) collector: one
 // trace per request, a span per stage, the Audit-Id on the server span, and a
@@ -58,15 +59,6 @@ const attr = (span: OtlpSpan, key: string): string | number | boolean | undefine
   return v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : v.boolValue);
 };
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The spans of the trace whose server span carries this request id, once its stage spans have arrived too. */
 function traceOf(requestId: string, stageCount: number): { server: OtlpSpan; children: OtlpSpan[] } | undefined {
