@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { createTunnelSession, TUNNEL_SUBPROTOCOL } from '../tunnel/session.js';
 import type { TunnelSession } from '../tunnel/session.js';
 import type { Upstream } from '../upstream/client.js';
@@ -78,6 +79,8 @@ export function runAgent(options: AgentOptions): RunningAgent {
   const proxy = proxyFor(url, options.proxy);
   const agent = proxy ? connectProxyAgent(proxy) : undefined;
   const relay = createAgentRelay(upstream, log);
+  // ws is loaded when an agent runs, not by every command of the command line (`serve` among them) that imports this module.
+  const { WebSocket: TunnelSocket } = createRequire(import.meta.url)('ws') as { WebSocket: typeof WebSocket };
 
   let stopped = false;
   let failures = 0;
@@ -91,7 +94,7 @@ export function runAgent(options: AgentOptions): RunningAgent {
     log.info({ url: url.href, proxy: proxy?.host }, `connecting to ${url.origin}${via}`);
     state = `connecting to ${url.origin}${via}`;
     const kubernetesVersion = fetchKubernetesVersion(upstream);
-    const socket = new WebSocket(url, TUNNEL_SUBPROTOCOL, {
+    const socket = new TunnelSocket(url, TUNNEL_SUBPROTOCOL, {
       headers: { authorization: `Bearer ${options.token}`, 'gatehouse-cluster': cluster },
       ca: options.gatewayCa,
       agent,

@@ -16,7 +16,6 @@ import { verifyAuditStore } from '../audit/verify.js';
 import { configSchema } from '../config/schema.js';
 import { parseTtl } from '../identity/tokens-ttl.js';
 import { openStore } from '../store/open.js';
-import { redactUrl } from '../store/postgres.js';
 import type { Store } from '../store/types.js';
 import { alignColumns } from './table.js';
 import { playRecording, REPLAY_EXAMPLES, replaySession } from './audit-replay.js';
@@ -256,7 +255,8 @@ export async function withStore(flags: StoreFlags, use: (store: Store, where: st
   let where: string;
   let store: Store;
   if (flags.postgres !== undefined) {
-    where = redactUrl(flags.postgres);
+    // The pg driver is loaded only when a PostgreSQL store is asked for.
+    where = (await import('../store/postgres.js')).redactUrl(flags.postgres);
     store = await openStore({ postgres: flags.postgres });
   } else {
     where = flags.db ?? join(flags.dataDir, configSchema.shape.store.parse(undefined).sqlite.path);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Agent, fetch } from 'undici';
+import type { Agent } from 'undici';
 import { loadKubeconfig } from '../upstream/kubeconfig.js';
 import { CLUSTER_PATH_PREFIX } from '../clusters/route.js';
 import { defaultKubeconfig } from './serve.js';
@@ -68,10 +68,13 @@ export function resolveGatewayEndpoint(flags: ConsoleClientFlags): GatewayEndpoi
 
 export function consoleClient(flags: ConsoleClientFlags): ConsoleClient {
   const { server, token, ca, rejectUnauthorized } = resolveGatewayEndpoint(flags);
-  const dispatcher = new Agent({ connect: { ...(ca ? { ca } : {}), rejectUnauthorized } });
+  // undici is loaded with the first call, not with the command line (`serve` never calls).
+  let dispatcher: Agent | undefined;
   return {
     server,
     async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+      const { Agent, fetch } = await import('undici');
+      dispatcher ??= new Agent({ connect: { ...(ca ? { ca } : {}), rejectUnauthorized } });
       let res;
       try {
         res = await fetch(`${server}${path}`, {

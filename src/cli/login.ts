@@ -6,7 +6,6 @@ import { decodeJwt } from 'jose';
 import { writePrivate } from '../config/data-dir.js';
 import { gatewayKubeconfig, withGatewayKubeconfigOptions } from './gateway-kubeconfig-options.js';
 import type { GatewayKubeconfigFlags } from './gateway-kubeconfig-options.js';
-import { loginWithBrowser, loginWithDeviceCode, refreshTokens } from '../login/flows.js';
 import type { LoginTarget } from '../login/oidc-client.js';
 import { openTokenCache } from '../login/token-cache.js';
 import type { CachedTokens } from '../login/token-cache.js';
@@ -74,6 +73,8 @@ async function currentTokens(target: LoginTarget, flags: LoginFlags): Promise<Ca
   const now = Date.now() / 1000;
   if (cached && cached.expiresAt - EXPIRY_MARGIN_S > now) return cached;
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
+  // The OpenID client is loaded by the sign-in itself, not with every command of the command line.
+  const { loginWithBrowser, loginWithDeviceCode, refreshTokens } = await import('../login/flows.js');
   let fresh: CachedTokens | undefined;
   if (cached?.refreshToken) {
     try {

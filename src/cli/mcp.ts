@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { createGatewayClient } from '../mcp/gateway-client.js';
-import { createGatehouseMcpServer } from '../mcp/server.js';
 import { resolveGatewayEndpoint, withConsoleClientOptions } from './console-client.js';
 import type { ConsoleClientFlags } from './console-client.js';
 
@@ -28,6 +25,12 @@ export function registerMcp(program: Command): void {
       if (!Number.isInteger(maxOutput) || maxOutput < 1000) throw new Error('--max-output must be a whole number of at least 1000');
       const endpoint = resolveGatewayEndpoint(flags);
       // A kubeconfig for one of the gateway's clusters (…/clusters/<name>) keeps the tools on that cluster.
+      // Loaded here, not with the command line: the MCP SDK, undici and ws weigh ~15 MB in every other command (serve included).
+      const [{ StdioServerTransport }, { createGatewayClient }, { createGatehouseMcpServer }] = await Promise.all([
+        import('@modelcontextprotocol/sdk/server/stdio.js'),
+        import('../mcp/gateway-client.js'),
+        import('../mcp/server.js'),
+      ]);
       const client = createGatewayClient(endpoint);
       const server = createGatehouseMcpServer({ client, readOnly: flags.readOnly ?? false, defaultNamespace: flags.namespace ?? endpoint.namespace, maxOutput });
       const transport = new StdioServerTransport();

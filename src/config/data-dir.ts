@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { newBootstrapToken } from '../identity/bootstrap-token.js';
+import type * as Pki from '../pki/index.js';
 import type { BootstrapTokenRecord } from '../identity/bootstrap-token.js';
-import { createCA, issueCert } from '../pki/index.js';
 
 export interface ServingTls {
   cert: Buffer;
@@ -65,8 +65,10 @@ async function generatedTls(dir: string, sans: string[]): Promise<ServingTls> {
   const certPath = join(dir, 'tls.crt');
   const keyPath = join(dir, 'tls.key');
   const sansPath = join(dir, 'tls.sans');
+  // The X.509 library (~9 MB resident) is loaded only on a start that has to make a certificate.
+  const pki = (): Promise<typeof Pki> => import('../pki/index.js');
   if (!existsSync(caCert) || !existsSync(caKey)) {
-    const ca = await createCA('Gatehouse CA');
+    const ca = await (await pki()).createCA('Gatehouse CA');
     writePrivate(caKey, ca.keyPem);
     writePrivate(caCert, ca.certPem);
   }
@@ -75,7 +77,7 @@ async function generatedTls(dir: string, sans: string[]): Promise<ServingTls> {
   // Re-issue the serving certificate when the names it must cover change.
   const current = existsSync(sansPath) ? readFileSync(sansPath, 'utf8') : '';
   if (!existsSync(certPath) || !existsSync(keyPath) || current !== wanted.join('\n')) {
-    const issued = await issueCert(ca, {
+    const issued = await (await pki()).issueCert(ca, {
       commonName: 'gatehouse',
       dnsNames: wanted.filter((n) => isIP(n) === 0),
       ipAddresses: wanted.filter((n) => isIP(n) !== 0),

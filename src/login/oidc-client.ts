@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import * as client from 'openid-client';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { issuerUrlProblem } from '../identity/oidc/issuer-url.js';
 import type { CachedTokens } from './token-cache.js';
 
@@ -25,6 +24,8 @@ export async function discoverIssuer(target: LoginTarget): Promise<client.Config
   const options: client.DiscoveryRequestOptions = {};
   if (url.protocol === 'http:') options.execute = [client.allowInsecureRequests];
   if (target.caFile) {
+    // undici is loaded only for an issuer with its own CA bundle (the console's sign-in module is in every gateway).
+    const { Agent, fetch: undiciFetch } = await import('undici');
     const dispatcher = new Agent({ connect: { ca: readFileSync(target.caFile) } });
     // undici's own fetch with its own Agent: the global fetch may bundle another undici version.
     options[client.customFetch] = (input, init) =>

@@ -11,7 +11,8 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { Agent, fetch } from 'undici';
+import type { Agent } from 'undici';
+import type * as Undici from 'undici';
 import { CLUSTER_PATH_PREFIX } from '../clusters/route.js';
 import type { Principal } from '../identity/principal.js';
 import type { Authenticator } from '../identity/stage.js';
@@ -83,9 +84,12 @@ export type ProposalSender = (proposal: Proposal, token: string) => Promise<Sent
  * const send = createSelfSender(() => ({ server: gateway.url, ca: state.tls.caPem }));
  */
 export function createSelfSender(target: () => { server: string; ca: string | Buffer }): ProposalSender {
+  // undici is loaded with the first proposal applied, not by every gateway.
+  let undici: Promise<typeof Undici> | undefined;
   let agent: Agent | undefined;
   return async (proposal, token) => {
     const { server, ca } = target();
+    const { Agent, fetch } = await (undici ??= import('undici'));
     agent ??= new Agent({ connect: { ca } });
     const r = proposal.request;
     const res = await fetch(`${server}${CLUSTER_PATH_PREFIX}${encodeURIComponent(proposal.cluster)}${r.path}`, {

@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { openPostgresStore } from './postgres.js';
 import type { PostgresStoreOptions } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
@@ -15,7 +14,8 @@ export type StoreLocation = { sqlite: string } | { postgres: string; options?: P
  * const store = await openStore(config.store.postgres?.url ? { postgres: config.store.postgres.url } : { sqlite: join(config.dataDir, config.store.sqlite.path) });
  */
 export async function openStore(location: StoreLocation): Promise<Store> {
-  if ('postgres' in location) return openPostgresStore(location.postgres, location.options);
+  // The pg driver is loaded only by gateways that use it.
+  if ('postgres' in location) return (await import('./postgres.js')).openPostgresStore(location.postgres, location.options);
   return openSqliteStore(location.sqlite);
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 import { GatehouseError } from '../errors/codes.js';
 import { bearerToken } from '../identity/bearer.js';
 import { respondWithStatusOnSocket } from '../proxy/respond.js';
@@ -82,11 +82,17 @@ interface Entry {
  */
 export function createTunnelRegistry(options: TunnelRegistryOptions): TunnelRegistry {
   const { log } = options;
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: maxTunnelMessageBytes() * 2,
-    handleProtocols: (protocols) => (protocols.has(TUNNEL_SUBPROTOCOL) ? TUNNEL_SUBPROTOCOL : false),
-  });
+  // ws is loaded with the first agent that connects: most gateways reach their clusters directly.
+  let wss: Promise<WebSocketServer> | undefined;
+  const webSocketServer = (): Promise<WebSocketServer> =>
+    (wss ??= import('ws').then(
+      ({ WebSocketServer }) =>
+        new WebSocketServer({
+          noServer: true,
+          maxPayload: maxTunnelMessageBytes() * 2,
+          handleProtocols: (protocols) => (protocols.has(TUNNEL_SUBPROTOCOL) ? TUNNEL_SUBPROTOCOL : false),
+        }),
+    ));
   const byCluster = new Map<string, Entry[]>();
   const departures = new Map<string, Departure>();
   const waiters = new Map<string, Set<() => void>>();
@@ -157,7 +163,7 @@ export function createTunnelRegistry(options: TunnelRegistryOptions): TunnelRegi
       refuse(new GatehouseError('GH_BAD_REQUEST_PATH', `a cluster agent connects with the WebSocket subprotocol ${TUNNEL_SUBPROTOCOL}`));
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
+    (await webSocketServer()).handleUpgrade(req, socket, head, (ws) => {
       const session = createTunnelSession(ws, { side: 'gateway' });
       const address = req.socket.remoteAddress ?? 'unknown';
       const timer = setTimeout(() => session.close('no hello within the time allowed'), options.helloTimeoutMs ?? 10_000);
@@ -231,7 +237,7 @@ export function createTunnelRegistry(options: TunnelRegistryOptions): TunnelRegi
     close() {
       clearInterval(recheck);
       for (const entry of [...byCluster.values()].flat()) entry.session.close('the gateway is shutting down');
-      wss.close();
+      void wss?.then((server) => server.close());
     },
   };
 }

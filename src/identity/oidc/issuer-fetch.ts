@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent, fetch as undiciFetch } from 'undici';
 
 /** The subset of `fetch` that discovery and JWKS retrieval use (jose's `customFetch` shape). */
 export type IssuerFetch = (
@@ -22,7 +22,13 @@ export type IssuerFetch = (
  */
 export function createIssuerFetch(caFile?: string): IssuerFetch {
   if (caFile === undefined) return (url, init) => fetch(url, init);
-  const dispatcher = new Agent({ connect: { ca: readFileSync(caFile) } });
-  // Plain headers: the global Headers class may come from another undici.
-  return (url, init) => undiciFetch(url, { ...init, headers: Object.fromEntries(init.headers), dispatcher });
+  const ca = readFileSync(caFile);
+  // undici is loaded with the first request to such an issuer, not by every gateway.
+  let client: Promise<{ fetch: typeof undiciFetch; dispatcher: Agent }> | undefined;
+  return async (url, init) => {
+    client ??= import('undici').then((undici) => ({ fetch: undici.fetch, dispatcher: new undici.Agent({ connect: { ca } }) }));
+    const { fetch: send, dispatcher } = await client;
+    // Plain headers: the global Headers class may come from another undici.
+    return send(url, { ...init, headers: Object.fromEntries(init.headers), dispatcher });
+  };
 }
