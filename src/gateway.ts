@@ -60,6 +60,8 @@ export interface GatewayOptions {
    * Without it a reload re-applies the start-up config, i.e. reloads only the policy files.
    */
   readonly reloadConfig?: () => GatehouseConfig;
+  /** The file `reloadConfig` reads, shown on the console's gateway page. */
+  readonly configFile?: string;
 }
 
 /**
@@ -73,6 +75,7 @@ export interface GatewayOptions {
  * const gw = await startGateway(parseConfig({ upstream: { kubeconfig: '~/.kube/config' } }), log);
  */
 export async function startGateway(config: GatehouseConfig, log: Logger, options: GatewayOptions = {}): Promise<Gateway> {
+  const startedAt = new Date().toISOString();
   const sans = [...config.tls.extraSans];
   if (config.listen.host !== '0.0.0.0' && config.listen.host !== '::') sans.push(config.listen.host);
   const state = await openDataDir({ dir: config.dataDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, sans });
@@ -250,6 +253,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
     audit: store.audit,
     auditKeys: trustedKeysFromPem(signer.publicKeyPem),
     policy: policyInForce,
+    gateway: { startedAt, configFile: options.configFile, reloads: () => reload.status() },
     shadowPolicy: startPolicy.shadow !== undefined,
     tokens,
     clusters: {

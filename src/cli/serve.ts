@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseConfig, readConfigFile } from '../config/schema.js';
 import type { GatehouseConfig } from '../config/schema.js';
@@ -64,7 +64,7 @@ Examples:
       const config = serveConfig(flags);
       const log = createLogger(config.log.level);
       // A reload reads the file again and puts the same flags over it.
-      const gateway = await startGateway(config, log, { reloadConfig: () => serveConfig(flags) });
+      const gateway = await startGateway(config, log, { reloadConfig: () => serveConfig(flags), configFile: flags.config === undefined ? undefined : resolve(flags.config) });
       announceGateway(gateway);
       const watching = flags.config === undefined ? undefined : watchConfigFile(flags.config, () => gateway.reload('file'), log);
       closeOnSignal(log, () => {

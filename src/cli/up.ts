@@ -116,7 +116,7 @@ async function up(flags: UpFlags): Promise<void> {
     const started = term.progress('starting the gateway');
     // A reload reads the file again and puts this run's settings over it, as at start.
     const reloadConfig = () => parseConfig(runOverrides(readConfigFile(file.path) as Record<string, unknown>, run), file.path);
-    gateway = await startGateway(config, createLogger(config.log.level), { reloadConfig }).catch((err: unknown) => {
+    gateway = await startGateway(config, createLogger(config.log.level), { reloadConfig, configFile: file.path }).catch((err: unknown) => {
       // Taken between the check above and now.
       if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new FixableError(`${listen.host}:${reserved.port} is already in use`, `pass --listen ${listen.host}:<another port>`);
       throw err;

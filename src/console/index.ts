@@ -22,6 +22,8 @@ import type { RequestAuthenticator } from './auth.js';
 import { ConsoleError } from './errors.js';
 import { eventRoute } from './events.js';
 import { logLevelRoutes } from './log-level.js';
+import { gatewayStatusRoutes } from './gateway-status.js';
+import type { GatewayStatusSource } from './gateway-status.js';
 import { sendError } from './http.js';
 import { policyRoutes } from './policy.js';
 import { proposalRoutes } from './proposals.js';
@@ -56,6 +58,8 @@ export interface ConsoleDeps {
   /** The public key(s) the audit checkpoints are checked with. */
   auditKeys: TrustedKeys;
   policy: PolicyHandle;
+  /** Start time, config file and reload status for the gateway page; without it GET /gatehouse/v1/gateway does not exist. */
+  gateway?: GatewayStatusSource | undefined;
   /** Whether a shadow policy is recorded beside the enforced one (`policy.shadow`). */
   shadowPolicy?: boolean;
   tokens: TokenService;
@@ -106,6 +110,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
       ...tokenRoutes(deps.tokens),
       ...clusterRoutes(deps.clusters),
       ...logLevelRoutes(log),
+      ...(deps.gateway ? gatewayStatusRoutes(deps.gateway, log) : []),
     ],
     createCallerResolver(deps.authenticate, codec, settings),
     { log, devLogin: settings.devLogin },

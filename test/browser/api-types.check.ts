@@ -7,6 +7,7 @@
 import type { Approval, ApprovalRequirements, ApprovalState } from '../../src/approvals/types.js';
 import type { MatchedRule } from '../../src/policy/engine.js';
 import type { ProposalView } from '../../src/proposals/types.js';
+import type { RestartNeeded } from '../../src/config/reload.js';
 import type * as Web from '../../web/src/types.js';
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -18,4 +19,5 @@ export type WebTypesMatch = [
   Assert<Same<Web.ApprovalRequirements, ApprovalRequirements>>,
   Assert<Same<Web.MatchedRule, MatchedRule>>,
   Assert<Same<Web.ConsoleProposal, ProposalView>>,
+  Assert<Same<Web.RestartNeeded, RestartNeeded>>,
 ];

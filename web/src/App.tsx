@@ -6,6 +6,7 @@ import { ErrorNotice, Loading } from './components/Notice.tsx';
 import { ApprovalDetail } from './pages/ApprovalDetail.tsx';
 import { Audit } from './pages/Audit.tsx';
 import { Clusters } from './pages/Clusters.tsx';
+import { Gateway } from './pages/Gateway.tsx';
 import { History } from './pages/History.tsx';
 import { Inbox } from './pages/Inbox.tsx';
 import { Policy } from './pages/Policy.tsx';
@@ -43,6 +44,7 @@ const ROUTES: Route[] = [
   { pattern: '/policy', title: 'Policy', nav: 'Policy', roles: 'any', render: () => <Policy /> },
   { pattern: '/clusters', title: 'Clusters', nav: 'Clusters', roles: AUDIT, render: (_, me) => <Clusters admin={me.roles.includes('admin')} /> },
   { pattern: '/tokens', title: 'Tokens', nav: 'Tokens', roles: ADMIN, render: () => <Tokens /> },
+  { pattern: '/gateway', title: 'Gateway', nav: 'Gateway', roles: AUDIT, render: () => <Gateway /> },
 ];
 
 function allowed(route: Route, me: WhoAmI): boolean {

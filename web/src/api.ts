@@ -18,6 +18,7 @@ import type {
   CreatedToken,
   ExplainRequest,
   Explanation,
+  GatewayStatus,
   Integrity,
   JoinToken,
   NewToken,
@@ -124,6 +125,8 @@ export const shadowReport = (since: string): Promise<BacktestReport> => request(
 export const listTokens = async (): Promise<ConsoleToken[]> => (await request<{ items: ConsoleToken[] }>('GET', '/tokens')).items;
 export const createToken = (t: NewToken): Promise<CreatedToken> => request('POST', '/tokens', t);
 export const revokeToken = (id: string): Promise<unknown> => request('DELETE', `/tokens/${encodeURIComponent(id)}`);
+
+export const gatewayStatus = (): Promise<GatewayStatus> => request('GET', '/gateway');
 
 export const listClusters = async (): Promise<ClusterView[]> => (await request<{ items: ClusterView[] }>('GET', '/clusters')).items;
 const joinTokensPath = (cluster: string): string => `/clusters/${encodeURIComponent(cluster)}/join-tokens`;

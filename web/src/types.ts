@@ -368,3 +368,26 @@ export interface ConsoleProposal {
   canDecide: boolean;
   cannotDecideReason: string | null;
 }
+
+/** A setting changed in the config file that takes effect only after a restart (src/config/reload.ts `RestartNeeded`). */
+export interface RestartNeeded {
+  setting: string;
+  why: string;
+}
+
+/** How a configuration reload went (src/config/reload.ts `ReloadResult`, with its time). */
+export type ReloadRecord = { trigger: 'signal' | 'file'; at: string } & (
+  | { ok: true; changed: string[]; restartNeeded: RestartNeeded[] }
+  | { ok: false; reason: string }
+);
+
+/** The gateway itself (GET /gatehouse/v1/gateway, src/console/gateway-status.ts). */
+export interface GatewayStatus {
+  startedAt: string;
+  /** The file reloads read; null when the gateway runs from command-line flags alone. */
+  configFile: string | null;
+  logLevel: string;
+  /** The most recent reload; null until the first one. */
+  lastReload: ReloadRecord | null;
+  restartPending: RestartNeeded[];
+}

@@ -125,4 +125,22 @@ describe('config reload', () => {
     expect(await t.metric('gatehouse_config_restart_pending')).toContain('gatehouse_config_restart_pending 1');
     expect(t.reload('signal')).toMatchObject({ ok: true, changed: [], restartNeeded: [{ setting: 'listen' }] });
   });
+
+  it('keeps the last reload with its time, and the settings waiting for a restart until the file puts them back', () => {
+    const t = setup();
+    expect(t.reload.status()).toEqual({ last: undefined, restartPending: [] });
+    t.write({ ...base, listen: { port: 7443 } });
+    t.reload('file');
+    const applied = t.reload.status();
+    expect(applied.last).toMatchObject({ ok: true, trigger: 'file', changed: [], restartNeeded: [{ setting: 'listen' }] });
+    expect(Date.now() - Date.parse(applied.last!.at)).toBeLessThan(60_000);
+    expect(applied.restartPending.map((r) => r.setting)).toEqual(['listen']);
+    // A rejected reload is the last one; what an applied one left waiting still waits.
+    t.write({ ...base, limits: { maxBodyBytes: -1 } });
+    t.reload('signal');
+    expect(t.reload.status()).toMatchObject({ last: { ok: false, trigger: 'signal', reason: expect.stringMatching(/limits\.maxBodyBytes/) as unknown }, restartPending: [{ setting: 'listen' }] });
+    t.write(base);
+    t.reload('file');
+    expect(t.reload.status()).toMatchObject({ last: { ok: true }, restartPending: [] });
+  });
 });
