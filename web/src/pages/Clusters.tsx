@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { FormEvent, ReactNode } from 'react';
 import { createJoinToken, listClusters, listJoinTokens, revokeJoinToken } from '../api.ts';
 import { Badge } from '../components/Badge.tsx';
@@ -10,6 +10,7 @@ import { age, when } from '../format.ts';
 import type { ClusterAgent, ClusterView, CreatedJoinToken } from '../types.ts';
 import { useAsync } from '../useAsync.ts';
 import { useNow } from '../useNow.ts';
+import { useRefresh } from '../useRefresh.ts';
 
 /** How often the cluster list is read again, so agents coming and going show without a reload. */
 const REFRESH_MS = 5_000;
@@ -192,13 +193,7 @@ function AgentCluster({ cluster, admin, now }: { cluster: ClusterView; admin: bo
 export function Clusters({ admin }: { admin: boolean }): ReactNode {
   const { data, error, reload } = useAsync(listClusters, 'clusters');
   const now = useNow(REFRESH_MS);
-  useEffect(() => {
-    // A hidden tab need not ask; it catches up on the next tick after it is shown.
-    const t = setInterval(() => {
-      if (document.visibilityState === 'visible') reload();
-    }, REFRESH_MS);
-    return () => clearInterval(t);
-  }, [reload]);
+  useRefresh(reload, REFRESH_MS);
   return (
     <>
       {error !== undefined && <ErrorNotice error={error} title="Could not load clusters" />}

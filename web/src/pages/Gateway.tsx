@@ -1,4 +1,3 @@
-import { useEffect } from 'react';
 import type { ReactNode } from 'react';
 import { gatewayStatus } from '../api.ts';
 import { Badge } from '../components/Badge.tsx';
@@ -8,6 +7,7 @@ import { age, when } from '../format.ts';
 import type { ReloadRecord } from '../types.ts';
 import { useAsync } from '../useAsync.ts';
 import { useNow } from '../useNow.ts';
+import { useRefresh } from '../useRefresh.ts';
 
 /** Read again this often, so a reload (SIGHUP or an edit of the file) shows without reloading the page. */
 const REFRESH_MS = 5_000;
@@ -60,12 +60,7 @@ function LastReload({ reload }: { reload: ReloadRecord | null }): ReactNode {
 export function Gateway(): ReactNode {
   const { data, error, reload } = useAsync(gatewayStatus, 'gateway');
   const now = useNow(REFRESH_MS);
-  useEffect(() => {
-    const t = setInterval(() => {
-      if (document.visibilityState === 'visible') reload();
-    }, REFRESH_MS);
-    return () => clearInterval(t);
-  }, [reload]);
+  useRefresh(reload, REFRESH_MS);
   if (error !== undefined) return <ErrorNotice error={error} title="Could not load the gateway's status" />;
   if (data === undefined) return <Loading what="the gateway's status" />;
   return (
