@@ -16,7 +16,7 @@
 import type { KubeRequest } from '../classify/kube-request.js';
 import type { Principal } from '../identity/principal.js';
 import type { BudgetNote } from '../budgets/model.js';
-import type { RequestFacts } from './match.js';
+import type { MatchField, RequestFacts } from './match.js';
 import { staticMismatch } from './match.js';
 import { policyActions } from './model.js';
 import type { CelActivation, CompiledPolicy, CompiledRule, PolicyAction, ReviewSpec, RuleNeeds } from './model.js';
@@ -126,8 +126,17 @@ export function requestFacts(request: KubeRequest, principal: Principal, object:
  */
 export function candidateRules(policy: CompiledPolicy, facts: RequestFacts, trace?: Trace): CompiledRule[] {
   const out: CompiledRule[] = [];
-  // Explain reports every rule; a decision only needs the ones whose verbs and resources can match.
-  for (const rule of trace === undefined ? rulesFor(policy, facts) : policy.rules) {
+  if (trace === undefined) {
+    // A decision only needs the rules whose verbs and resources can match, and checks only their other fields.
+    const kind = rulesFor(policy, facts);
+    for (let i = 0; i < kind.rules.length; i++) {
+      const rule = kind.rules[i]!;
+      if (kind.otherFields[i]!.every((f) => f.test(facts)) && (rule.action !== 'propose' || isProposable(facts.verb))) out.push(rule);
+    }
+    return out;
+  }
+  // Explain reports every rule, with the field that does not match.
+  for (const rule of policy.rules) {
     const miss = staticMismatch(rule.match, facts);
     if (miss === undefined && rule.action === 'propose' && !isProposable(facts.verb)) trace?.(rule, 'not-matched', `propose rules apply to writes only, and ${facts.verb} is a read`);
     else if (miss === undefined) out.push(rule);
@@ -139,25 +148,33 @@ export function candidateRules(policy: CompiledPolicy, facts: RequestFacts, trac
 /** The match fields that depend only on the verb and the resource of a request. */
 const KIND_FIELDS: ReadonlySet<string> = new Set(['verbs', 'resources', 'resources (with workload templates)']);
 const MAX_KINDS = 1024;
-const byKind = new WeakMap<CompiledPolicy, Map<string, readonly CompiledRule[]>>();
+
+/** The rules for one kind of request, each with its match fields that still depend on the request. */
+interface KindRules {
+  readonly rules: readonly CompiledRule[];
+  readonly otherFields: readonly (readonly MatchField[])[];
+}
+
+const byKind = new WeakMap<CompiledPolicy, Map<string, KindRules>>();
 
 /**
  * The rules whose `verbs` and `resources` match requests of this verb and
  * resource, in policy order: worked out once per policy and kind of request,
  * so rules about other kinds of request cost nothing per request.
  */
-function rulesFor(policy: CompiledPolicy, facts: RequestFacts): readonly CompiledRule[] {
+function rulesFor(policy: CompiledPolicy, facts: RequestFacts): KindRules {
   let kinds = byKind.get(policy);
-  if (kinds === undefined) byKind.set(policy, (kinds = new Map<string, readonly CompiledRule[]>()));
+  if (kinds === undefined) byKind.set(policy, (kinds = new Map<string, KindRules>()));
   // JSON: no two requests share a key, whatever characters their path segments hold.
   const key = JSON.stringify([facts.verb, facts.isResourceRequest, facts.group, facts.resource, facts.subresource, facts.workload ?? null]);
-  let rules = kinds.get(key);
-  if (rules === undefined) {
-    rules = policy.rules.filter((r) => r.match.fields.every((f) => !KIND_FIELDS.has(f.field) || f.test(facts)));
+  let entry = kinds.get(key);
+  if (entry === undefined) {
+    const rules = policy.rules.filter((r) => r.match.fields.every((f) => !KIND_FIELDS.has(f.field) || f.test(facts)));
+    entry = { rules, otherFields: rules.map((r) => r.match.fields.filter((f) => !KIND_FIELDS.has(f.field))) };
     if (kinds.size >= MAX_KINDS) kinds.delete(kinds.keys().next().value!);
-    kinds.set(key, rules);
+    kinds.set(key, entry);
   }
-  return rules;
+  return entry;
 }
 
 /** Verbs that change something: the requests a `propose` rule turns into proposals (or, for sessions and proxying, refuses). */

@@ -5,10 +5,11 @@
 import type { ParseResult } from '@marcbachmann/cel-js';
 import { celEnv, VARIABLES } from './env.js';
 import { identifiers, instrument, staticIssues, type Node } from './instrument.js';
-import { DEFAULT_COST_LIMIT, lastCost, meterExhausted, startMeter, stopMeter } from './meter.js';
+import { CelCostLimitError, DEFAULT_COST_LIMIT, lastCost, meterExhausted, startMeter, stopMeter } from './meter.js';
 import { fromCel } from './values.js';
 import { prepareActivation } from './activation.js';
 import { shareFor, shareSubexpressions, stopSharing } from './shared.js';
+import { BAIL, compileClosure, type CompiledClosure } from './closures.js';
 
 /**
  * The variables an expression sees, as the gateway has them (JSON-shaped).
@@ -68,6 +69,8 @@ export const MAX_SOURCE_LENGTH = 10_000;
 export interface CompileOptions {
   /** Cost units one evaluation may use (default {@link DEFAULT_COST_LIMIT}); see meter.ts. */
   costLimit?: number;
+  /** Evaluate with the CEL library only, never with compiled closures (closures.ts); for the tests that compare the two. */
+  interpretOnly?: boolean;
 }
 
 function positionOf(source: string, offset: number): SourcePosition {
@@ -128,6 +131,10 @@ class Program implements CelProgram {
   readonly #costError: string;
   /** The variables the expression mentions: only those are converted, so a rule on `request` never pays for the object. */
   readonly #names: readonly Variable[];
+  /** The expression as closures (closures.ts), tried first; undefined when it uses something they do not cover. */
+  readonly #closure: CompiledClosure | undefined;
+  /** Where `object` is in the frame (-1: the expression does not read it, so it shares nothing). */
+  readonly #objectSlot: number;
 
   constructor(
     readonly source: string,
@@ -135,27 +142,45 @@ class Program implements CelProgram {
     readonly costLimit: number,
     fn: ParseResult,
     uses: Readonly<Record<Variable, boolean>>,
+    useClosures: boolean,
   ) {
     this.#fn = fn;
     this.#names = VARIABLES.filter((v) => uses[v]);
     this.#costError = `cost limit exceeded (limit ${costLimit})`;
+    this.#closure = useClosures ? compileClosure(fn.ast, this.#names) : undefined;
+    this.#objectSlot = this.#names.indexOf('object');
+  }
+
+  /** Whether evaluations try the compiled closures before the library (for tests). */
+  get compiled(): boolean {
+    return this.#closure !== undefined;
   }
 
   evaluate(activation: CelActivation): CelResult {
-    const vars: Record<string, unknown> = {};
     const a = prepareActivation(activation ?? EMPTY);
+    const names = this.#names;
+    // The variables in frame slots 0…, then the closures' own slots.
+    const frame = new Array<unknown>(this.#closure?.slots ?? names.length);
     try {
-      for (const name of this.#names) vars[name] = a.value(name);
+      for (let i = 0; i < names.length; i++) frame[i] = a.value(names[i]!);
     } catch (err) {
       return { ok: false, error: `invalid activation: ${summaryOf(err)}` };
     }
     startMeter(this.costLimit, a.deepSizes);
-    shareFor(vars.object === null || vars.object === undefined ? undefined : a.shared);
+    const object = this.#objectSlot < 0 ? null : frame[this.#objectSlot];
+    shareFor(object === null || object === undefined ? undefined : a.shared);
     try {
-      const v: unknown = this.#fn(vars);
+      let v: unknown = this.#closure === undefined ? BAIL : runClosure(this.#closure, frame);
+      if (v === BAIL) {
+        // Not a plain success: the library gives the answer (and the error), from a fresh meter.
+        startMeter(this.costLimit, a.deepSizes);
+        const vars: Record<string, unknown> = {};
+        for (let i = 0; i < names.length; i++) vars[names[i]!] = frame[i];
+        v = this.#fn(vars);
+      }
       if (meterExhausted()) return { ok: false, error: this.#costError };
       if (v instanceof Promise) return { ok: false, error: 'expression evaluated asynchronously' };
-      return { ok: true, value: fromCel(v) };
+      return v === true ? TRUE : v === false ? FALSE : { ok: true, value: fromCel(v) };
     } catch (err) {
       if (meterExhausted()) return { ok: false, error: this.#costError };
       const offset = offsetOf(err);
@@ -165,6 +190,20 @@ class Program implements CelProgram {
       stopSharing();
       stopMeter();
     }
+  }
+}
+
+/** The results of `when` expressions, made once. */
+const TRUE: CelResult = Object.freeze({ ok: true, value: true });
+const FALSE: CelResult = Object.freeze({ ok: true, value: false });
+
+/** The closures' value, or BAIL when the library must evaluate (the cost limit still ends the evaluation). */
+function runClosure(closure: CompiledClosure, frame: unknown[]): unknown {
+  try {
+    return closure.run(frame);
+  } catch (err) {
+    if (err instanceof CelCostLimitError) throw err;
+    return BAIL;
   }
 }
 
@@ -212,7 +251,19 @@ export function compileCel(source: string, options?: CompileOptions): CompileRes
   } catch (err) {
     return { ok: false, error: `internal error preparing expression: ${summaryOf(err)}` };
   }
-  return { ok: true, program: new Program(source, checked.type ?? 'dyn', costLimit, fn, variablesUsed(root)) };
+  return { ok: true, program: new Program(source, checked.type ?? 'dyn', costLimit, fn, variablesUsed(root), options?.interpretOnly !== true) };
+}
+
+/**
+ * Whether a program tries compiled closures (closures.ts) before the library:
+ * false for expressions using something the closures do not cover, and
+ * with `interpretOnly`. For tests.
+ *
+ * @example
+ * usesClosures(compileCel('has(object.spec)').program) // true
+ */
+export function usesClosures(program: CelProgram): boolean {
+  return program instanceof Program && program.compiled;
 }
 
 /**

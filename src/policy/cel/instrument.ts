@@ -26,8 +26,8 @@ export interface Node {
   args: unknown;
   start: number;
   end: number;
-  /** Macros (`all`, `exists`, `map`, …) expand to a `comprehension` node kept here. */
-  readonly meta?: { alternate?: Node };
+  /** Macros (`all`, `exists`, `map`, …) expand to a `comprehension` node kept in `alternate`; `has`, `orValue`, `cel.bind` keep their parts in `macro`. */
+  readonly meta?: { alternate?: Node; macro?: unknown };
   handle?: (...a: unknown[]) => unknown;
 }
 
@@ -141,11 +141,10 @@ export function instrument(root: Node): void {
     const original = n.handle;
     if (typeof original !== 'function') continue;
     if (BINARY_OPS.has(n.op)) {
-      const deep = DEEP_OPS.has(n.op);
-      const fast = FAST_BINARY[n.op];
+      const op = n.op;
+      const fast = FAST_BINARY[op];
       n.handle = (l: unknown, r: unknown, ast: unknown, ev: unknown): unknown => {
-        if (deep && typeof l === 'object' && typeof r === 'object') charge(n.op === 'in' ? deepUnits(r) : Math.min(deepUnits(l), deepUnits(r)));
-        else charge(shallowUnits(l) + shallowUnits(r));
+        chargeOperator(op, l, r);
         const quick = fast === undefined ? NOT_FAST : fast(l, r);
         return quick !== NOT_FAST ? quick : original(l, r, ast, ev);
       };
@@ -178,18 +177,33 @@ export function instrument(root: Node): void {
     const isJoin = receiver !== undefined && name === 'join';
     // call: (values, ast, ev); rcall: (values, ev, ast). Both take the evaluated values first.
     n.handle = (values: unknown, b: unknown, c: unknown): unknown => {
-      const vs = values as unknown[];
-      let units = 0;
-      for (const v of vs) units += shallowUnits(v);
-      if (isJoin) units += joinedLength(vs);
-      charge(units);
+      chargeCall(values as unknown[], isJoin);
       return original(values, b, c);
     };
   }
 }
 
+/** What a binary operator costs: the deep size of the smaller side for `==`/`!=` (of the list for `in`) on two objects, else the operands' shallow sizes. */
+export function chargeOperator(op: string, l: unknown, r: unknown): void {
+  if (DEEP_OPS.has(op) && typeof l === 'object' && typeof r === 'object') charge(op === 'in' ? deepUnits(r) : Math.min(deepUnits(l), deepUnits(r)));
+  else chargeOperands(l, r);
+}
+
+/** What a call or operator on one or two values costs by their shallow sizes (as {@link chargeCall}; `b` may be left out). */
+export function chargeOperands(a: unknown, b?: unknown): void {
+  charge(shallowUnits(a) + shallowUnits(b));
+}
+
+/** What a function call costs: its arguments' (and receiver's) shallow sizes, plus the result's length for `join`. */
+export function chargeCall(values: readonly unknown[], isJoin = false): void {
+  let units = 0;
+  for (const v of values) units += shallowUnits(v);
+  if (isJoin) units += joinedLength(values);
+  charge(units);
+}
+
 /** What a fast path answers when the library must decide. */
-const NOT_FAST: unique symbol = Symbol('not fast');
+export const NOT_FAST: unique symbol = Symbol('not fast');
 
 function isScalar(v: unknown): boolean {
   const t = typeof v;
@@ -207,7 +221,7 @@ const isString = (v: unknown): boolean => typeof v === 'string';
  * scalar type is `===`; `in` a list compares with that `==`; list `+` is
  * concatenation), and anything else goes to the library.
  */
-const FAST_BINARY: Readonly<Record<string, (l: unknown, r: unknown) => unknown>> = {
+export const FAST_BINARY: Readonly<Record<string, (l: unknown, r: unknown) => unknown>> = {
   '==': (l, r) => (typeof l === typeof r && isScalar(l) ? l === r : NOT_FAST),
   '!=': (l, r) => (typeof l === typeof r && isScalar(l) ? l !== r : NOT_FAST),
   in: (l, r) => (typeof l === 'string' && Array.isArray(r) && r.every(isString) ? r.includes(l) : NOT_FAST),
@@ -215,12 +229,14 @@ const FAST_BINARY: Readonly<Record<string, (l: unknown, r: unknown) => unknown>>
 };
 
 /**
- * `a.?b` on a JSON object (or an optional of one): the field as an optional,
+ * `a.?b` on a JSON object (or an optional of one, or an empty optional): the field as an optional,
  * as the library's optional field selection gives it, without its run-time
  * type lookup and exception handling. Other receivers go to the library.
  */
-function optionalField(l: unknown, key: unknown): unknown {
+export function optionalField(l: unknown, key: unknown): unknown {
   const obj = l instanceof Optional ? (l.orValue(undefined) as unknown) : l;
+  // An empty optional's fields are empty (`a.?b.?c` with no `b`).
+  if (obj === undefined) return Optional.none();
   if (typeof key !== 'string' || obj === null || typeof obj !== 'object' || (obj.constructor !== Object && obj.constructor !== undefined)) return NOT_FAST;
   const v = Object.hasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
   if (v === undefined) return Optional.none();
@@ -235,14 +251,20 @@ function optionalField(l: unknown, key: unknown): unknown {
 function instrumentComprehension(c: Node): void {
   const original = c.handle;
   if (typeof original !== 'function') throw new Error('comprehension node has no handle: CEL library shape changed');
-  const perItem = 1 + [...walk((c.args as ComprehensionArgs).step as Node)].length;
+  const perItem = unitsPerItem(c);
   c.handle = (items: unknown, args: unknown, ev: unknown, ctx: unknown): unknown => {
     charge(1 + rangeSize(items) * perItem);
     return original(items, args, ev, ctx);
   };
 }
 
-function rangeSize(items: unknown): number {
+/** Units a comprehension node charges per item of its range: 1 + the nodes of its (expanded) step. */
+export function unitsPerItem(c: Node): number {
+  return 1 + [...walk((c.args as ComprehensionArgs).step as Node)].length;
+}
+
+/** Items a comprehension iterates: list elements, map keys. */
+export function rangeSize(items: unknown): number {
   if (Array.isArray(items)) return items.length;
   if (items instanceof Map || items instanceof Set) return items.size;
   if (items !== null && typeof items === 'object') return Object.keys(items).length;
@@ -250,7 +272,7 @@ function rangeSize(items: unknown): number {
 }
 
 /** Characters `list.join()` would produce, checked against the result limit. */
-function joinedLength(vs: unknown[]): number {
+function joinedLength(vs: readonly unknown[]): number {
   const list = vs[0];
   if (!Array.isArray(list)) return 0;
   let n = 0;

@@ -97,6 +97,32 @@ function children(n: Node): Node[] {
   return out;
 }
 
+/** The nodes marked shared, with the source text their values are kept under (closures.ts shares them too). */
+const keptText = new WeakMap<Node, string>();
+
+/** The key a shared node's value is kept under; undefined for a node that is not shared. */
+export function sharedTextOf(node: Node): string | undefined {
+  return keptText.get(node);
+}
+
+/**
+ * The kept value of the subexpression `text` for the current request, or
+ * `compute(arg)`'s, kept with what it cost. A kept value charges that cost again.
+ */
+export function sharedValue<A>(text: string, compute: (arg: A) => unknown, arg: A): unknown {
+  const kept = current?.get(text);
+  if (kept !== undefined) {
+    charge(kept.cost);
+    return kept.value;
+  }
+  const table = current;
+  const before = remainingUnits();
+  const value = compute(arg);
+  const cost = before - remainingUnits();
+  if (table !== undefined && Number.isFinite(cost) && !(value instanceof Promise)) table.set(text, { value, cost });
+  return value;
+}
+
 type Evaluate = (ev: unknown, ast: unknown, ctx: unknown) => unknown;
 
 /**
@@ -105,6 +131,7 @@ type Evaluate = (ev: unknown, ast: unknown, ctx: unknown) => unknown;
  * once, takes the resolved one, and puts itself back.
  */
 function keep(node: Node, text: string): void {
+  keptText.set(node, text);
   const target = node as unknown as { evaluate: Evaluate };
   let inner: Evaluate | undefined;
   const shared: Evaluate = (ev, ast, ctx) => {
@@ -115,17 +142,8 @@ function keep(node: Node, text: string): void {
       target.evaluate = shared;
       return first;
     }
-    const kept = current?.get(text);
-    if (kept !== undefined) {
-      charge(kept.cost);
-      return kept.value;
-    }
-    const table = current;
-    const before = remainingUnits();
-    const value = inner.call(target, ev, ast, ctx);
-    const cost = before - remainingUnits();
-    if (table !== undefined && Number.isFinite(cost) && !(value instanceof Promise)) table.set(text, { value, cost });
-    return value;
+    const evaluate = inner;
+    return sharedValue(text, () => evaluate.call(target, ev, ast, ctx), undefined);
   };
   target.evaluate = shared;
 }

@@ -37,8 +37,16 @@ const INT64_LIMIT = 2 ** 63;
  * toCel({ replicas: 3, ratio: 0.5 }) // { replicas: 3n, ratio: 0.5 }
  */
 export function toCel(v: unknown): unknown {
+  inheritedKeys = Object.keys(Object.prototype).length > 0;
   return convert(v, 0);
 }
+
+/**
+ * Whether `for…in` over a plain object can yield keys that are not its own
+ * (something made properties of Object.prototype enumerable). Checked once
+ * per conversion: an own-key check per key is a third of the conversion.
+ */
+let inheritedKeys = false;
 
 /** Sets `obj[k]`, keeping a `__proto__` key an own property rather than the prototype. */
 export function put(obj: Record<string, unknown>, k: string, x: unknown): void {
@@ -46,13 +54,6 @@ export function put(obj: Record<string, unknown>, k: string, x: unknown): void {
   else obj[k] = x;
 }
 
-/**
- * The CEL library tells maps from other values by their `constructor`, so an
- * object with an own `constructor` (or `__proto__`) key is passed as a `Map`.
- */
-function needsMap(v: object): boolean {
-  return Object.hasOwn(v, 'constructor') || Object.hasOwn(v, '__proto__');
-}
 
 /**
  * Converts `v`, returning `v` itself when nothing in it needs converting:
@@ -86,36 +87,40 @@ function convert(v: unknown, depth: number): unknown {
     }
     return arr ?? v;
   }
-  if (v instanceof Uint8Array) return v;
-  if (v instanceof Map || needsMap(v)) {
-    const map = new Map<string, unknown>();
-    const entries = v instanceof Map ? (v as Map<unknown, unknown>).entries() : Object.entries(v);
-    for (const [k, x] of entries) {
-      if (typeof k !== 'string') throw new CelInputError('map input keys must be strings');
-      if (x !== undefined) map.set(k, convert(x, depth + 1));
-    }
-    return map;
-  }
-  const proto: unknown = Object.getPrototypeOf(v);
+  const plain = Object.getPrototypeOf(v) === Object.prototype;
+  if (!plain && v instanceof Uint8Array) return v;
+  if (!plain && v instanceof Map) return toMap(v, depth);
+  const src = v as Record<string, unknown>;
   // Null-prototype and class instances are copied into plain objects (the CEL
   // library recognises maps by their constructor; V8 keeps null-prototype
-  // objects in slow dictionary mode).
-  let obj: Record<string, unknown> | undefined = proto === Object.prototype ? undefined : {};
-  const src = v as Record<string, unknown>;
+  // objects in slow dictionary mode). A spread is V8's fastest copy.
+  let obj: Record<string, unknown> | undefined = plain ? undefined : { ...src };
+  const ownCheck = !plain || inheritedKeys;
+  let undefinedValues = false;
   for (const k in src) {
-    if (!Object.hasOwn(src, k)) continue;
+    if (ownCheck && !Object.hasOwn(src, k)) continue;
+    // The CEL library tells maps from other values by their `constructor`: such keys stay data in a Map.
+    if (k === 'constructor' || k === '__proto__') return toMap(src, depth);
     const x = src[k];
-    const c = x === undefined ? undefined : convert(x, depth + 1);
-    if (c !== x && obj === undefined) {
-      obj = {};
-      for (const k2 in src) {
-        if (k2 === k) break;
-        if (Object.hasOwn(src, k2) && src[k2] !== undefined) obj[k2] = src[k2];
-      }
+    if (x === undefined) undefinedValues = true;
+    else if (typeof x !== 'string') {
+      const c = convert(x, depth + 1);
+      if (c !== x) (obj ??= { ...src })[k] = c;
     }
-    if (obj !== undefined && c !== undefined) obj[k] = c;
   }
+  // A copy leaves out undefined values (a shared object keeps them; either way they read as missing).
+  if (obj !== undefined && undefinedValues) for (const k of Object.keys(obj)) if (obj[k] === undefined) delete obj[k];
   return obj ?? v;
+}
+
+function toMap(v: Map<unknown, unknown> | Record<string, unknown>, depth: number): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  const entries = v instanceof Map ? v.entries() : Object.entries(v);
+  for (const [k, x] of entries) {
+    if (typeof k !== 'string') throw new CelInputError('map input keys must be strings');
+    if (x !== undefined) map.set(k, convert(x, depth + 1));
+  }
+  return map;
 }
 
 // ---------------------------------------------------------------------------
