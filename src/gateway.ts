@@ -254,6 +254,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
     auditKeys: trustedKeysFromPem(signer.publicKeyPem),
     policy: policyInForce,
     gateway: { startedAt, configFile: options.configFile, reloads: () => reload.status() },
+    boundRole: (ref) => slot.current().clusters.defaultCluster.boundRole(ref),
     shadowPolicy: startPolicy.shadow !== undefined,
     tokens,
     clusters: {

@@ -13,6 +13,7 @@ import type { ApprovalService } from '../approvals/types.js';
 import type { TrustedKeys } from '../audit/checkpoint.js';
 import type { AuditRepo } from '../audit/store.js';
 import type { TokenService } from '../identity/tokens.js';
+import type { RoleLookup } from '../policy/explain.js';
 import type { PolicyHandle } from '../policy/model.js';
 import { approvalRoutes } from './approvals.js';
 import { auditRoutes } from './audit.js';
@@ -60,6 +61,8 @@ export interface ConsoleDeps {
   policy: PolicyHandle;
   /** Start time, config file and reload status for the gateway page; without it GET /gatehouse/v1/gateway does not exist. */
   gateway?: GatewayStatusSource | undefined;
+  /** The role a binding refers to, from the default cluster, for policy explain's `boundRole` (as the policy stage looks it up). */
+  boundRole?: RoleLookup | undefined;
   /** Whether a shadow policy is recorded beside the enforced one (`policy.shadow`). */
   shadowPolicy?: boolean;
   tokens: TokenService;
@@ -105,7 +108,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
       ...auditRoutes(deps.audit, deps.auditKeys),
       ...sessionRoutes(deps.audit),
       streamRoute(deps.audit),
-      ...policyRoutes(deps.policy),
+      ...policyRoutes(deps.policy, { boundRole: deps.boundRole }),
       ...backtestRoutes(deps.audit, { shadow: deps.shadowPolicy ?? false }),
       ...tokenRoutes(deps.tokens),
       ...clusterRoutes(deps.clusters),

@@ -11,7 +11,8 @@ import { z } from 'zod';
 import type { KubeRequest } from '../classify/kube-request.js';
 import type { Principal } from '../identity/principal.js';
 import { classifyRequest } from '../kube/request-info.js';
-import { explainPolicy } from '../policy/explain.js';
+import { explainPolicy, withBoundRole } from '../policy/explain.js';
+import type { RoleLookup } from '../policy/explain.js';
 import { formatLocation, principalKinds } from '../policy/model.js';
 import type { PolicyHandle } from '../policy/model.js';
 import { ConsoleError } from './errors.js';
@@ -35,11 +36,17 @@ const explainBody = z
   })
   .strict();
 
+/** What explain looks up in the cluster, as the policy stage does for a live request. */
+export interface PolicyLookups {
+  /** The role a binding write refers to (`boundRole`), from the default cluster; without it, rules reading `boundRole` fail closed. */
+  boundRole?: RoleLookup | undefined;
+}
+
 /**
  * @example
- * const routes = policyRoutes(policy);
+ * const routes = policyRoutes(policy, { boundRole: (ref) => clusters.defaultCluster.boundRole(ref) });
  */
-export function policyRoutes(policy: PolicyHandle): Route[] {
+export function policyRoutes(policy: PolicyHandle, lookups: PolicyLookups = {}): Route[] {
   return [
     route('GET', '/gatehouse/v1/policy', 'signed-in', () => {
       const current = policy.current();
@@ -77,7 +84,9 @@ export function policyRoutes(policy: PolicyHandle): Route[] {
         via: 'token',
         tokenId: undefined,
       };
-      const { decision, rules } = explainPolicy(policy.current(), { request, principal, object, namespaceLabels: input.namespaceLabels });
+      const current = policy.current();
+      const given = { request, principal, object, namespaceLabels: input.namespaceLabels };
+      const { decision, rules } = explainPolicy(current, lookups.boundRole === undefined ? given : await withBoundRole(current, given, lookups.boundRole));
       return reply(200, {
         decision: { ...decision, rule: decision.rule ?? null, hint: decision.hint ?? null },
         rules: rules.map((e) => ({ name: e.rule.name, policy: e.rule.policy, action: e.rule.action, outcome: e.outcome, reason: e.reason, location: formatLocation(e.rule.location) })),

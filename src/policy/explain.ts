@@ -7,7 +7,9 @@
  */
 
 import type { CompiledBudget } from '../budgets/model.js';
-import { candidateRules, decide, requestFacts } from './engine.js';
+import { boundRoleVariable, roleRefOf } from './bound-role.js';
+import type { RoleRef, StoredRole } from './bound-role.js';
+import { candidateRules, decide, needsOf, requestFacts } from './engine.js';
 import { staticMismatch } from './match.js';
 import type { Decision, PolicyInput, RuleOutcome } from './engine.js';
 import { formatLocation } from './model.js';
@@ -56,6 +58,31 @@ export function explainPolicy(policy: CompiledPolicy, input: PolicyInput): Expla
     return { budget: b, applies: true, reason: b.counter !== undefined ? 'every match field holds: the request is counted' : 'every match field holds: updates and patches that change replicas are judged' };
   });
   return { decision, rules, ...(budgets.length > 0 ? { budgets } : {}) };
+}
+
+/** Reads a Role or ClusterRole from the cluster (the gateway's cached lookup); undefined when it does not exist. */
+export type RoleLookup = (ref: RoleRef) => Promise<StoredRole | undefined>;
+
+/**
+ * `input` with the `boundRole` the policy stage would look up for it: when a
+ * rule that could match reads `boundRole` and the request writes a binding,
+ * the role it refers to, read with `lookup`. A lookup that fails leaves it
+ * out, so explain shows the rule failing closed, as the live request would
+ * be refused.
+ *
+ * @example
+ * const input = await withBoundRole(policy, { request, principal, object }, (ref) => cluster.boundRole(ref));
+ * explainPolicy(policy, input);
+ */
+export async function withBoundRole(policy: CompiledPolicy, input: PolicyInput, lookup: RoleLookup): Promise<PolicyInput> {
+  const facts = requestFacts(input.request, input.principal, input.object);
+  const ref = input.boundRole === undefined && needsOf(candidateRules(policy, facts)).boundRole ? roleRefOf(facts, input.object) : undefined;
+  if (ref === undefined) return input;
+  try {
+    return { ...input, boundRole: boundRoleVariable(ref, await lookup(ref)) };
+  } catch {
+    return input;
+  }
 }
 
 const OUTCOME_LABEL: Readonly<Record<RuleOutcome, string>> = { matched: 'MATCHED', 'not-matched': 'no', error: 'ERROR' };

@@ -151,6 +151,21 @@ describe('gatehouse mcp (stdio)', () => {
     expect(shown.reason).toBe('debugging the node');
   });
 
+  it('can_i judges a RoleBinding by what its role grants, looking the role up as the live request does', async () => {
+    const wild = `${ns}-wild`;
+    await direct.ok(['create', 'clusterrole', wild, '--verb=*', '--resource=configmaps']);
+    try {
+      const binding = (role: string) =>
+        `apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: to-${role}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: ${role}\nsubjects:\n- kind: ServiceAccount\n  name: default\n  namespace: ${ns}\n`;
+      const wildcard = await call(agent, 'can_i', { verb: 'create', manifest: binding(wild) });
+      expect(wildcard.text).toMatch(/^REVIEW: POST \/apis\/rbac\.authorization\.k8s\.io\/v1\/namespaces\/mcp-\w+\/rolebindings\nBy rule "rbac-bind-wildcard-role": binding the ClusterRole mcp-\w+-wild, which grants/);
+      const view = await call(agent, 'can_i', { verb: 'create', manifest: binding('view') });
+      expect(view.text).toMatch(/^ALLOW: POST /);
+    } finally {
+      await direct(['delete', 'clusterrole', wild]);
+    }
+  });
+
   it('wait_for_approval sends the held request again once a person approves', async () => {
     const manifest = privilegedPod.replace('name: priv\n', 'name: priv-wait\n');
     const held = await call(agent, 'apply_manifest', { manifest });

@@ -6,6 +6,7 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Approval } from '../../../src/approvals/types.js';
 import type { BacktestReport } from '../../../src/policy/backtest.js';
+import type { RoleRef, StoredRole } from '../../../src/policy/bound-role.js';
 import { sampleEvent } from '../audit/stores.js';
 import { errorOf, startConsoleFixture } from './fixture.js';
 import type { ConsoleFixture } from './fixture.js';
@@ -434,6 +435,50 @@ describe('policy', () => {
     const relative = await fx.call('POST', '/gatehouse/v1/policy/explain', { as: 'bob', body: { method: 'GET', path: 'api/v1/pods' } });
     expect((await errorOf(relative)).message).toBe('invalid body: path: must start with /');
     expect((await fx.call('POST', '/gatehouse/v1/policy/explain', { body: { method: 'GET', path: '/api' } })).status).toBe(401);
+  });
+});
+
+describe('policy explain of a binding write (boundRole)', () => {
+  const roles: Record<string, StoredRole> = {
+    wild: { labels: {}, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['*'] }] },
+    view: { labels: {}, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] },
+  };
+  const asked: RoleRef[] = [];
+  let withRoles: ConsoleFixture;
+  beforeAll(async () => {
+    withRoles = await startConsoleFixture({
+      boundRole: (ref) => {
+        asked.push(ref);
+        return ref.name === 'broken' ? Promise.reject(new Error('connection refused')) : Promise.resolve(roles[ref.name]);
+      },
+    });
+  });
+  afterAll(() => withRoles.close());
+
+  const bind = async (target: ConsoleFixture, role: string) => {
+    const body = JSON.stringify({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'b' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role }, subjects: [] });
+    const response = await target.call('POST', '/gatehouse/v1/policy/explain', { as: 'bob', body: { method: 'POST', path: '/apis/rbac.authorization.k8s.io/v1/namespaces/dev/rolebindings', body } });
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { decision: { action: string; rule: string | null; message: string } }).decision;
+  };
+
+  it('looks up the bound role as the policy stage does, and judges what it grants', async () => {
+    expect(await bind(withRoles, 'wild')).toMatchObject({ action: 'review', rule: 'rbac-bind-wildcard-role', message: 'binding the ClusterRole wild, which grants "*" verbs or resources, needs a person\'s approval' });
+    expect(await bind(withRoles, 'view')).toMatchObject({ action: 'allow' });
+    // A role that does not exist grants nothing.
+    expect(await bind(withRoles, 'missing')).toMatchObject({ action: 'allow' });
+    expect(asked).toEqual(['wild', 'view', 'missing'].map((name) => ({ kind: 'ClusterRole', name, namespace: '' })));
+  });
+
+  it('fails closed, as the live request would, when the role cannot be read or no lookup is configured', async () => {
+    expect(await bind(withRoles, 'broken')).toMatchObject({ action: 'deny', rule: 'rbac-bind-wildcard-role', message: expect.stringContaining('ClusterRole "broken", which this binding refers to, was not looked up') as unknown });
+    expect(await bind(fx, 'view')).toMatchObject({ action: 'deny', rule: 'rbac-bind-wildcard-role' });
+  });
+
+  it('looks nothing up for requests no boundRole rule could match', async () => {
+    asked.length = 0;
+    await withRoles.call('POST', '/gatehouse/v1/policy/explain', { as: 'bob', body: { method: 'GET', path: '/apis/rbac.authorization.k8s.io/v1/namespaces/dev/rolebindings/b' } });
+    expect(asked).toEqual([]);
   });
 });
 

@@ -24,6 +24,7 @@ import type { Principal } from '../../../src/identity/principal.js';
 import { createTokenService } from '../../../src/identity/tokens.js';
 import { compileCel } from '../../../src/policy/cel/index.js';
 import { baselineAllowFile, builtinGuardrailsDir } from '../../../src/policy/config.js';
+import type { RoleLookup } from '../../../src/policy/explain.js';
 import { loadPolicy } from '../../../src/policy/load.js';
 import { staticPolicy } from '../../../src/policy/model.js';
 import { openSqliteStore } from '../../../src/store/sqlite.js';
@@ -67,7 +68,9 @@ export interface ConsoleFixture {
   close(): Promise<void>;
 }
 
-export async function startConsoleFixture(options: { events?: AuditEvent[]; record?: (writer: AuditWriter) => Promise<void>; devLogin?: boolean; webRoot?: string; keepaliveMs?: number } = {}): Promise<ConsoleFixture> {
+export async function startConsoleFixture(
+  options: { events?: AuditEvent[]; record?: (writer: AuditWriter) => Promise<void>; devLogin?: boolean; webRoot?: string; keepaliveMs?: number; boundRole?: RoleLookup } = {},
+): Promise<ConsoleFixture> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-console-'));
   const store = openSqliteStore(join(dataDir, 'gatehouse.db'));
   const signer = createAuditSigner(generateKeyPairSync('ed25519').privateKey);
@@ -96,6 +99,7 @@ export async function startConsoleFixture(options: { events?: AuditEvent[]; reco
     audit: store.audit,
     auditKeys: trustedKeysFromPem(signer.publicKeyPem),
     policy: staticPolicy(loadPolicy([builtinGuardrailsDir(), baselineAllowFile()], { compile: compileCel, defaultAction: 'deny' })),
+    boundRole: options.boundRole,
     tokens: createTokenService(store),
     clusters: {
       list: () => [
