@@ -14,14 +14,15 @@
  * the whole object (same rules, kinds, report paths); a part with nothing to
  * mask is forwarded byte for byte, so an unmasked body is byte-identical. In
  * a masked object part (a list item) only the members that changed are
- * re-serialised (compact JSON); the others keep their bytes.
+ * re-serialised (compact JSON); the others keep their bytes. Output goes out
+ * in pieces of 64 KiB, and the rest once the input at hand is consumed.
  * Output length differs from the input when something is masked: drop
  * `Content-Length`, send chunked.
  *
  * @module
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { DEFAULT_MAX_HELD_BYTES, DEFAULT_STREAM_REPORT_PATHS, JsonValueFramer, isJsonSpace, isObject, maskStreamError, parseFramed, parseFramedText, spliceMembers } from './json-frame.js';
+import { DEFAULT_MAX_HELD_BYTES, DEFAULT_STREAM_REPORT_PATHS, JsonValueFramer, isJsonSpace, isObject, maskStreamError, parseFramed, parseFramedText, memberReplacements } from './json-frame.js';
 import { ChunkOutput } from './chunk-output.js';
 import { responsePartMasker, type Masker, type ResponsePart } from './masker.js';
 import { ReportBuilder, type MaskReport } from './report.js';
@@ -34,6 +35,7 @@ export interface BodyMaskOptions {
 }
 
 const WHAT = 'response body';
+const COALESCE_BYTES = 64 * 1024;
 
 type State =
   | 'start' // before the top-level value
@@ -66,7 +68,7 @@ export class BodyMaskStream extends Transform {
   private readonly maxBuffered: number;
   private readonly total: ReportBuilder;
   private readonly maskParts: (part: ResponsePart) => unknown;
-  private readonly out = new ChunkOutput();
+  private readonly out = new ChunkOutput(COALESCE_BYTES + 16 * 1024);
   private state: State = 'start';
   /** Bytes since the end of the previous member (`{`, `,`, whitespace, the key and colon): forwarded with the member. */
   private prefix: Buffer[] = [];
@@ -79,6 +81,7 @@ export class BodyMaskStream extends Transform {
   private heldBytes = 0;
   /** What the last token between members (or elements) was: the opening bracket, a value, or a comma. */
   private after: 'open' | 'value' | 'comma' = 'open';
+  private pushScheduled = false;
 
   constructor(
     private readonly masker: Masker,
@@ -103,8 +106,26 @@ export class BodyMaskStream extends Transform {
       callback(err as Error);
       return;
     }
-    callback(null, this.out.take());
+    // Push in large pieces: the API server sends a list in pieces of 2 KiB or less, and a write each (a chunk of the
+    // chunked encoding and a TLS record each, for the gateway and the client) costs more than the masking. A piece
+    // smaller than COALESCE_BYTES waits for the rest of what the socket read brought (setImmediate runs after it).
+    // Through the callback when the reader lags: a push there that fills the readable side holds back the next chunk.
+    if (this.out.pending >= COALESCE_BYTES || this.readableLength >= this.readableHighWaterMark) {
+      callback(null, this.out.take());
+      return;
+    }
+    if (!this.pushScheduled && this.out.pending > 0) {
+      this.pushScheduled = true;
+      setImmediate(this.pushPending);
+    }
+    callback();
   }
+
+  private readonly pushPending = (): void => {
+    this.pushScheduled = false;
+    const out = this.out.take();
+    if (out !== undefined && !this.destroyed) this.push(out);
+  };
 
   override _flush(callback: TransformCallback): void {
     try {
@@ -200,14 +221,14 @@ export class BodyMaskStream extends Transform {
         case 'elements':
           if (isJsonSpace(c)) {
             const end = spaceRunEnd(chunk, i);
-            out.ascii(chunk, i, end);
+            out.range(chunk, i, end);
             i = end;
           } else if (c === 0x2c && this.after === 'value') {
-            out.ascii(chunk, i, i + 1);
+            out.range(chunk, i, i + 1);
             i++;
             this.after = 'comma';
           } else if (c === 0x5d && this.after !== 'comma') {
-            out.ascii(chunk, i, i + 1);
+            out.range(chunk, i, i + 1);
             i++;
             this.state = 'member';
             this.after = 'value';
@@ -316,8 +337,19 @@ export class BodyMaskStream extends Transform {
       out.bytes(bytes);
       return;
     }
-    const spliced = text.length === bytes.length && isObject(value) && isObject(masked) ? spliceMembers(text, commas, value, masked) : undefined;
-    out.string(spliced ?? JSON.stringify(masked));
+    // Byte offsets are string offsets only in ASCII text.
+    const replacements = text.length === bytes.length && isObject(value) && isObject(masked) ? memberReplacements(text, commas, value, masked) : undefined;
+    if (replacements === undefined) {
+      out.string(JSON.stringify(masked));
+      return;
+    }
+    let at = 0;
+    for (const r of replacements) {
+      out.range(bytes, at, r.from);
+      out.string(r.text);
+      at = r.to;
+    }
+    out.range(bytes, at, bytes.length);
   }
 
   private maskWhole(bytes: Buffer, out: ChunkOutput): void {

@@ -1,59 +1,66 @@
 /**
- * Assembling one output chunk of a masking stream from pieces of the input
+ * Assembling the output of a masking stream from pieces of the input
  * (forwarded byte for byte) and re-serialised JSON text.
  *
  * @module
  */
 
+const EMPTY = Buffer.alloc(0);
+
 /**
- * The pieces a masking stream emits for one input chunk. Consecutive text is
- * joined as one string and encoded once: a run of masked list items costs
- * one allocation and one copy, not one `Buffer` per item and a concat.
+ * The bytes a masking stream is about to push, written into one buffer as
+ * they come: input bytes are copied, text is encoded in place. A run of
+ * masked list items then costs no string concatenation, no buffer per item
+ * and no concat.
  */
 export class ChunkOutput {
-  private parts: Buffer[] = [];
+  /** Where the next bytes go: `buf[0, size)` is pending, the rest is free room. */
+  private buf: Buffer = EMPTY;
   private size = 0;
-  private text = '';
+
+  /** @param capacity bytes allocated at least when room runs out: about what the stream pushes at once. */
+  constructor(private readonly capacity: number) {}
+
+  /** Bytes pending. */
+  get pending(): number {
+    return this.size;
+  }
 
   /** Adds input bytes, forwarded as they are. */
   bytes(piece: Buffer): void {
-    if (piece.length === 0) return;
-    this.flushText();
-    this.parts.push(piece);
-    this.size += piece.length;
+    this.range(piece, 0, piece.length);
   }
 
-  /**
-   * Adds `chunk[from, to)`, ASCII punctuation or whitespace between values:
-   * joined to the pending text when there is some (a `,` between two masked
-   * items), else forwarded as bytes.
-   */
-  ascii(chunk: Buffer, from: number, to: number): void {
-    if (this.text === '') this.bytes(chunk.subarray(from, to));
-    else this.text += chunk.toString('latin1', from, to);
+  /** Adds `chunk[from, to)`. */
+  range(chunk: Buffer, from: number, to: number): void {
+    if (to <= from) return;
+    this.reserve(to - from);
+    chunk.copy(this.buf, this.size, from, to);
+    this.size += to - from;
   }
 
   /** Adds text, written as UTF-8. */
   string(text: string): void {
-    this.text += text;
+    // A UTF-16 unit takes at most 3 bytes; count exactly only when that bound does not fit.
+    if (this.buf.length - this.size < text.length * 3) this.reserve(Buffer.byteLength(text, 'utf8'));
+    this.size += this.buf.write(text, this.size, 'utf8');
   }
 
   /** Everything added since the last call, as one buffer (undefined when nothing was). */
   take(): Buffer | undefined {
-    this.flushText();
-    const parts = this.parts;
-    if (parts.length === 0) return undefined;
-    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.size);
-    this.parts = [];
+    if (this.size === 0) return undefined;
+    const out = this.buf.subarray(0, this.size);
+    // The room left is not kept: it would pin the whole allocation while the stream idles (a watch, for hours).
+    this.buf = EMPTY;
     this.size = 0;
     return out;
   }
 
-  private flushText(): void {
-    if (this.text === '') return;
-    const encoded = Buffer.from(this.text, 'utf8');
-    this.text = '';
-    this.parts.push(encoded);
-    this.size += encoded.length;
+  /** Makes room for `n` more bytes, moving what is pending into a new buffer when it does not fit. */
+  private reserve(n: number): void {
+    if (this.buf.length - this.size >= n) return;
+    const next = Buffer.allocUnsafe(Math.max(this.capacity, 2 * (this.size + n)));
+    this.buf.copy(next, 0, 0, this.size);
+    this.buf = next;
   }
 }

@@ -310,12 +310,13 @@ class Walk {
     this.enter();
     // Most field sets hold nothing to mask: nothing is allocated until something is.
     let entries: [string, unknown][] | undefined;
-    const keys = Object.keys(obj);
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
+    let i = 0;
+    for (const key in obj) {
       const child = obj[key];
       let newKey = key;
-      if (key.startsWith('v:') || key.startsWith('k:')) {
+      // `v:…` and `k:…`, tested by char code: this runs for every key of every managedFields entry.
+      const first = key.charCodeAt(0);
+      if ((first === 0x76 || first === 0x6b) && key.charCodeAt(1) === 0x3a) {
         const spans = this.shared.scanner.scan(key);
         if (spans !== undefined) {
           // The path names the object holding the key, never the key itself.
@@ -329,8 +330,9 @@ class Walk {
         masked = this.fieldsV1(child);
         this.path.pop();
       }
-      if (entries === undefined && (newKey !== key || masked !== child)) entries = keys.slice(0, i).map((k) => [k, obj[k]]);
+      if (entries === undefined && (newKey !== key || masked !== child)) entries = Object.keys(obj).slice(0, i).map((k) => [k, obj[k]]);
       entries?.push([newKey, masked]);
+      i++;
     }
     this.depth--;
     if (entries === undefined) return obj;

@@ -71,7 +71,7 @@ export class JsonObjectSplitter {
 export class WatchMaskStream extends Transform {
   private readonly splitter: JsonObjectSplitter;
   private readonly total: ReportBuilder;
-  private readonly out = new ChunkOutput();
+  private readonly out = new ChunkOutput(0); // events go out as they come: sized to each
   private events = 0;
 
   constructor(

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Transform } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Upstream } from '../upstream/client.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
@@ -12,7 +12,7 @@ import type { ExchangeOutcome } from '../record/recorder.js';
 import type { AuditStreamRef } from '../audit/event.js';
 import type { StreamRecorder } from '../audit/stream.js';
 import { addImpersonation } from './impersonation.js';
-import { maskDocument, maskPlanFor, requestHeadersForMasking } from './mask-response.js';
+import { maskPlanFor, requestHeadersForMasking } from './mask-response.js';
 import { createBodyMaskStream } from '../masking/index.js';
 import type { MaskReport } from '../masking/index.js';
 import { statusFor } from '../kube/status.js';
@@ -114,76 +114,86 @@ export async function forwardRequest(
     };
 
     if (plan?.kind === 'document') {
-      // Small answers are masked whole, so a failure is still a clean Status; a large one (a LIST of thousands of
-      // Secrets) streams through the body masker item by item once it outgrows plan.inMemoryBytes.
-      const chunks: Buffer[] = [];
+      // Masking starts with the first byte, so the gateway works while the API server still sends (a LIST of
+      // thousands of Secrets arrives over tens of ms). Its output is held while the answer and the output fit
+      // plan.inMemoryBytes: a small answer is then sent with its length, and one that cannot be masked is still a
+      // clean Status. A larger one streams on.
+      const masking = createBodyMaskStream(masker!);
+      const held: Buffer[] = [];
       let size = 0;
+      let answered = 0;
+      const countAnswer = (chunk: Buffer): void => {
+        answered += chunk.length;
+      };
+      upRes.on('data', countAnswer);
       const onData = (chunk: Buffer): void => {
+        held.push(chunk);
         size += chunk.length;
-        chunks.push(chunk);
-        if (size <= plan.inMemoryBytes) return;
-        upRes.off('data', onData);
-        upRes.off('end', onEnd);
-        upRes.off('error', onError);
-        relayBody(createBodyMaskStream(masker!), chunks);
+        if (size <= plan.inMemoryBytes && answered <= plan.inMemoryBytes) return;
+        upRes.off('data', countAnswer);
+        masking.off('data', onData);
+        masking.off('end', onEnd);
+        masking.off('error', onError);
+        relayBody(masking, masking, held);
       };
       const onEnd = (): void => {
-        const masked = maskDocument(Buffer.concat(chunks, size), masker!);
-        if (!masked) {
-          const error = unmaskable(upRes.headers['content-type']);
-          maskingEnded(undefined, error);
-          void refuseAfterRecording(ctx, res, error, finish);
-          return;
-        }
-        maskingEnded(masked.report);
-        bytesOut = masked.body.length;
-        const kept = completion.captureBytes > 0 ? masked.body.subarray(0, completion.captureBytes) : undefined;
+        const body = Buffer.concat(held, size);
+        const report = masking.report();
+        maskingEnded(report);
+        bytesOut = body.length;
+        const kept = completion.captureBytes > 0 ? body.subarray(0, completion.captureBytes) : undefined;
         finish({
           status,
           upstream: upstreamFacts(status),
           responseBody: kept ? { data: kept, contentType: upRes.headers['content-type'] } : undefined,
-          masked: masked.report.masked > 0,
+          masked: report.masked > 0,
         }).then(
           () => {
-            res.writeHead(status, upRes.statusMessage, { ...headers, 'content-length': masked.body.length });
-            res.end(masked.body);
+            res.writeHead(status, upRes.statusMessage, { ...headers, 'content-length': body.length });
+            res.end(body);
           },
           (err: unknown) => respondWithStatus(res, err instanceof GatehouseError ? err : unmaskable(undefined), ctx.id),
         );
       };
+      // Not the masker's message (it may describe the body): what could not be masked, as before.
       const onError = (err: Error): void => {
         maskingEnded(undefined, err);
-        void refuseAfterRecording(ctx, res, unmaskable(err.message), finish);
+        void refuseAfterRecording(ctx, res, unmaskable(upRes.headers['content-type']), finish);
       };
-      upRes.on('data', onData);
-      upRes.once('end', onEnd);
-      upRes.once('error', onError);
+      masking.on('data', onData);
+      masking.once('end', onEnd);
+      masking.once('error', onError);
+      upRes.once('error', (err) => masking.destroy(err));
+      upRes.pipe(masking);
       return;
     }
-    relayBody(plan?.transform, []);
+    relayBody(plan ? upRes.pipe(plan.transform) : upRes, plan?.transform, []);
 
-    /** Streams the answer to the client, through `masking` when given (after the chunks already read from upstream). */
-    function relayBody(masking: (Transform & { report(): MaskReport }) | undefined, alreadyRead: Buffer[]): void {
+    /** Streams `source` (the answer, or `masking` it is piped through) to the client, after `alreadyOut` it gave before. */
+    function relayBody(source: Readable, masking: (Transform & { report(): MaskReport }) | undefined, alreadyOut: Buffer[]): void {
       res.writeHead(status, upRes.statusMessage, headers);
       if (masking) maskedSoFar = () => masking.report().masked > 0;
       // Send headers now when the body may take its time (a watch may not produce a byte for minutes). A body of
       // known length is already on its way: its headers leave with its first bytes, one write instead of two.
       if (headers['content-length'] === undefined) res.flushHeaders();
-      if (masking) for (const chunk of alreadyRead) masking.write(chunk);
-      const source = masking ? upRes.pipe(masking) : upRes;
       // A watch or log is recorded as timestamped chunks of what the client saw; anything else keeps its first bytes.
       stream = status >= 200 && status < 300 ? completion.openStream() : undefined;
       const channel = ctx.request?.verb === 'watch' ? 'watch' : 'log';
       const captured: Buffer[] = [];
       let capturedBytes = 0;
-      source.on('data', (chunk: Buffer) => {
+      const sent = (chunk: Buffer): void => {
         bytesOut += chunk.length;
         if (stream) stream.write(channel, chunk);
         else if (capturedBytes < completion.captureBytes) {
           captured.push(chunk);
           capturedBytes += chunk.length;
         }
-      });
+      };
+      for (const chunk of alreadyOut) {
+        sent(chunk);
+        res.write(chunk); // only a masked answer has output already, and it has no length: piped below
+      }
+      source.on('data', sent);
       // A body of known length is complete for the client with its last byte, before res.end(): hold that byte back
       // until the exchange is recorded, so no client ever holds an answer the record lacks (kill -9 included).
       // Chunked bodies (watches, logs) are complete only with the terminating chunk res.end() sends. An answer

@@ -7,16 +7,18 @@ import type { RequestContext } from '../pipeline/context.js';
 /** How the response of a request that policy said to mask is rewritten. */
 export type MaskPlan =
   /**
-   * A JSON object, list or Table: masked whole when it ends within
-   * `inMemoryBytes` (a failure is then a clean Status), else streamed through
-   * the body masker item by item (a failure then cuts the answer short).
+   * A JSON object, list or Table, masked by the body masker item by item as
+   * it arrives; its output is held while it fits `inMemoryBytes` (the answer
+   * is then sent with its length, and a failure is a clean Status), else
+   * streamed (a failure then cuts the answer short).
    */
   | { kind: 'document'; inMemoryBytes: number }
   /** A stream of JSON watch events, masked event by event. */
   | { kind: 'stream'; transform: Transform & { report(): MaskReport } };
 
-// Most single objects and small lists fit; a LIST of thousands of Secrets streams.
-const IN_MEMORY_DOCUMENT_BYTES = 1024 * 1024;
+// Most single objects and small lists fit. Not more: what is held is late for the client and adds to the gateway's
+// memory, and a larger answer that fails is still never forwarded unmasked (it is cut short).
+const IN_MEMORY_DOCUMENT_BYTES = 64 * 1024;
 
 /**
  * Asks the upstream for a representation the gateway can mask: JSON (or a
@@ -41,17 +43,4 @@ export function maskPlanFor(ctx: RequestContext, responseHeaders: IncomingHttpHe
   if (type === 'text/plain' || ctx.request?.subresource === 'log') return { kind: 'stream', transform: createLineMaskStream(masker) };
   if (type.includes('json')) return { kind: 'document', inMemoryBytes: IN_MEMORY_DOCUMENT_BYTES };
   return 'refuse';
-}
-
-/** Masks a complete JSON response body; a body that is not JSON is refused rather than passed unmasked. */
-export function maskDocument(body: Buffer, masker: Masker): { body: Buffer; report: MaskReport } | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const { value, report } = masker.maskValue(parsed);
-  // Nothing masked: the API server's own bytes (its trailing newline, its \u003c escapes), not a re-serialisation.
-  return { body: value === parsed ? body : Buffer.from(JSON.stringify(value)), report };
 }

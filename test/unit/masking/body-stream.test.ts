@@ -44,22 +44,40 @@ describe('streaming a response body', () => {
     }
   }, 60_000);
 
-  it('forwards list items as they arrive, holding at most one item', async () => {
+  it('forwards list items as they arrive, in a few large pieces, holding at most one item', async () => {
     const item = (i: number) => ({ metadata: { name: `s${i}` }, data: { password: 'aHVudGVyMg==' } });
-    const body = Buffer.from(JSON.stringify({ kind: 'SecretList', apiVersion: 'v1', metadata: {}, items: Array.from({ length: 200 }, (_, i) => item(i)) }));
+    const body = Buffer.from(JSON.stringify({ kind: 'SecretList', apiVersion: 'v1', metadata: {}, items: Array.from({ length: 3000 }, (_, i) => item(i)) }));
     const stream = createBodyMaskStream(masker, { maxBufferedBytes: 200 });
     const out: Buffer[] = [];
     stream.on('data', (b: Buffer) => out.push(b));
     const half = body.length >> 1;
-    stream.write(body.subarray(0, half));
+    // 2 KiB writes, as the API server sends a list: far fewer pieces come out (a write each costs more than masking)…
+    for (const c of chunked(body.subarray(0, half), 2048)) stream.write(c);
+    expect(out.length).toBeLessThanOrEqual(Math.ceil(half / 65536));
+    // …and the rest of what one turn brought follows at once, not with the next input.
     await new Promise((resolve) => setImmediate(resolve));
     const soFar = Buffer.concat(out).toString();
-    expect(soFar.split(MASK_BASE64).length - 1).toBeGreaterThan(90);
+    expect(soFar.split(MASK_BASE64).length - 1).toBeGreaterThan(1400);
     stream.end(body.subarray(half));
     await new Promise((resolve) => stream.on('end', resolve));
     const parsed: unknown = JSON.parse(Buffer.concat(out).toString());
-    expect(arr(parsed, 'items')).toHaveLength(200);
+    expect(arr(parsed, 'items')).toHaveLength(3000);
     expect(leaks(parsed)).toEqual([]);
+  });
+
+  it('stops taking input while nobody reads its output (memory stays bounded)', async () => {
+    const item = (i: number) => ({ metadata: { name: `s${i}` }, data: { password: 'aHVudGVyMg==' } });
+    const body = Buffer.from(JSON.stringify({ kind: 'SecretList', apiVersion: 'v1', metadata: {}, items: Array.from({ length: 40_000 }, (_, i) => item(i)) }));
+    const stream = createBodyMaskStream(masker);
+    let accepted = 0;
+    for (const c of chunked(body, 2048)) {
+      if (!stream.write(c)) break;
+      accepted += c.length;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(accepted).toBeLessThan(body.length / 4);
+    expect(stream.readableLength).toBeLessThan(4 * 65536);
+    stream.destroy();
   });
 
   it('holds members that come before kind until it arrives (masking depends on it)', async () => {
@@ -83,6 +101,10 @@ describe('streaming a response body', () => {
       await expect(run([Buffer.from(bad)]), bad).rejects.toThrow(/unexpected byte/);
     }
     await expect(run([Buffer.from('{"kind":"Secret","data":{"a":"eA=="')])).rejects.toThrow(/ended in the middle/);
+    // The error names no part of the body: V8's parse errors quote the text around the fault (here, a value).
+    const unquoted = run([Buffer.from('{"kind":"SecretList","items":[{"data":{"password":aHVudGVyMg}}]}')]);
+    await expect(unquoted).rejects.toThrow(/not valid JSON$/);
+    await expect(unquoted).rejects.not.toThrow(/aHVudGVyMg/);
     await expect(run([Buffer.from('{"kind":"Secret"} x')])).rejects.toThrow(/unexpected byte/);
     const big = Buffer.from(JSON.stringify({ kind: 'SecretList', apiVersion: 'v1', items: [{ data: { a: 'x'.repeat(5000) } }] }));
     await expect(run([big], { maxBufferedBytes: 4096 })).rejects.toThrow(/larger than 4096 bytes/);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { JsonValueFramer, spliceMembers } from '../../../src/masking/json-frame.js';
+import { JsonValueFramer, compactJson, memberReplacements } from '../../../src/masking/json-frame.js';
 
 /** Frames one value fed in the given chunks; its bytes and member commas. */
 function frame(chunks: Buffer[]): { bytes: Buffer; commas: readonly number[] } {
@@ -72,6 +72,18 @@ describe('framing JSON values', () => {
 
 describe('re-serialising only the changed members', () => {
   const framed = (text: string): readonly number[] => frame([Buffer.from(text)]).commas;
+  /** The text the body masker writes: the original with the replacements applied (undefined when it declines). */
+  const spliceMembers = (text: string, commas: readonly number[], before: Record<string, unknown>, after: Record<string, unknown>): string | undefined => {
+    const replacements = memberReplacements(text, commas, before, after);
+    if (replacements === undefined) return undefined;
+    let out = '';
+    let at = 0;
+    for (const r of replacements) {
+      out += text.slice(at, r.from) + r.text;
+      at = r.to;
+    }
+    return out + text.slice(at);
+  };
 
   it('keeps the text of unchanged members, whitespace included, and writes changed ones compact', () => {
     const text = '{ "kind" : "Secret", "metadata": {"name": "a"},\n  "data": {"k": "eA=="} }';
@@ -147,3 +159,18 @@ function change(obj: Record<string, unknown>, path: number[]): Record<string, un
   const value = path.length > 1 && isObject ? change(child as Record<string, unknown>, path.slice(1)) : '<masked>';
   return { ...obj, [key]: value };
 }
+
+describe('compact JSON of a masked member', () => {
+  it('is JSON.stringify, for any value: key order, escapes, integer-like and __proto__ keys, lone surrogates', () => {
+    const key = fc.oneof(trickyString, fc.constantFrom('__proto__', '1', '10', '-1', '01', 'tls.key', '\ud800'), fc.nat().map(String));
+    const value = fc.oneof(trickyString, fc.string({ unit: 'grapheme-ascii' }), fc.constantFrom('\udc00x', '\u0000', '\x7f'), fc.jsonValue({ maxDepth: 2 }));
+    fc.assert(
+      fc.property(fc.oneof(fc.dictionary(key, value, { maxKeys: 8 }), fc.jsonValue({ maxDepth: 3 })), (v) => {
+        const parsed: unknown = JSON.parse(JSON.stringify(v)); // as the masker sees it: a parse (own __proto__ keys included)
+        expect(compactJson(parsed)).toBe(JSON.stringify(parsed));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(compactJson(JSON.parse('{"b":"x","2":"y","__proto__":"z","a":"PG1h"}'))).toBe('{"2":"y","b":"x","__proto__":"z","a":"PG1h"}');
+  });
+});
