@@ -46,6 +46,13 @@ export function kwokConfigYaml(options: KwokConfigOptions): string {
       spec: { logs: [{ logsFile: options.podLogFile, follow: true }] },
     },
     {
+      // kwok attaches to a container by following a log file: `kubectl attach` prints what is appended to it.
+      apiVersion: 'kwok.x-k8s.io/v1alpha1',
+      kind: 'ClusterAttach',
+      metadata: { name: 'gatehouse-attach' },
+      spec: { attaches: [{ logsFile: options.podLogFile }] },
+    },
+    {
       apiVersion: 'kwok.x-k8s.io/v1alpha1',
       kind: 'ClusterPortForward',
       metadata: { name: 'gatehouse-port-forward' },

@@ -1,13 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { stringify } from 'yaml';
-import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
-import { recordedChunks } from './helpers/audit-store.js';
+import { createSessionPod, recordedSession, sessionToken, startSessionMaskingGateway } from './helpers/session-masking.js';
 import { kubectlFor, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 
@@ -17,8 +15,7 @@ import type { Kubectl } from './helpers/run.js';
 const cluster = inject('cluster');
 const ns = `execmask-${randomBytes(3).toString('hex')}`;
 const work = mkdtempSync(join(tmpdir(), 'gatehouse-execmask-'));
-// Built by concatenation so no token-shaped literal lives in the repository.
-const token = ['gh', 'p_', randomBytes(27).toString('base64url').replace(/[-_]/g, 'x').slice(0, 36)].join('');
+const token = sessionToken();
 let direct: Kubectl;
 let pod = '';
 let on: GatewayProcess;
@@ -26,42 +23,8 @@ let off: GatewayProcess;
 
 beforeAll(async () => {
   direct = kubectlFor(cluster.adminKubeconfig);
-  await direct.ok(['create', 'namespace', ns]);
-  await direct.ok(['-n', ns, 'create', 'deployment', 'web', '--image=registry.invalid/web:1']);
-  await direct.ok(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=90s'], { timeoutMs: 100_000 });
-  pod = (await direct.ok(['-n', ns, 'get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
-  const policy = join(work, 'mask-exec.yaml');
-  writeFileSync(
-    policy,
-    stringify({
-      apiVersion: 'gatehouse.dev/v1alpha1',
-      kind: 'Policy',
-      metadata: { name: 'mask-exec' },
-      spec: {
-        rules: [
-          {
-            name: 'mask-sessions',
-            match: {
-              verbs: ['create'],
-              namespaces: [ns],
-              resources: ['pods/exec', 'pods/attach', 'pods/portforward'].map((resource) => ({ group: '', resource })),
-            },
-            action: 'mask',
-            message: 'session output is masked',
-          },
-        ],
-      },
-    }),
-  );
-  const config = (enabled: boolean) => {
-    const file = join(work, `gatehouse-${enabled}.yaml`);
-    writeFileSync(file, JSON.stringify({ masking: { sessions: { enabled } } }));
-    return file;
-  };
-  [on, off] = await Promise.all([
-    startGatewayProcess(cluster.adminKubeconfig, ['--policy', policy, '--config', config(true)]),
-    startGatewayProcess(cluster.adminKubeconfig, ['--policy', policy, '--config', config(false)]),
-  ]);
+  pod = await createSessionPod(direct, ns, 'web');
+  [on, off] = await Promise.all([startSessionMaskingGateway(cluster.adminKubeconfig, work, ns, true), startSessionMaskingGateway(cluster.adminKubeconfig, work, ns, false)]);
 }, 150_000);
 afterAll(async () => {
   await direct?.(['delete', 'namespace', ns, '--wait=false']);
@@ -72,31 +35,6 @@ afterAll(async () => {
 const exec = (gateway: GatewayProcess, args: string[], env?: NodeJS.ProcessEnv) =>
   kubectlFor(gateway.adminKubeconfig)(['-n', ns, 'exec', ...args], { env, timeoutMs: 30_000 });
 
-interface ExecEvent {
-  requestId: string;
-  request: { subresource: string };
-  decision?: { action: string };
-  result: { status: number; code?: string };
-  stream?: { sessionId: string; hash: string };
-  bodies: { masked: boolean };
-}
-
-/** The event that closed the gateway's exec session whose recording shows `marker` (written just after the client left, so polled). */
-async function recordedSession(gateway: GatewayProcess, marker: string): Promise<{ event: ExecEvent; stdout: string; all: string }> {
-  for (let i = 0; i < 50; i++) {
-    const r = await run(process.execPath, ['bin/gatehouse.js', 'audit', 'search', '--namespace', ns, '--json', '--limit', '100', '--data-dir', gateway.dataDir]);
-    for (const { event } of JSON.parse(r.stdout) as { event: ExecEvent }[]) {
-      if (event.request.subresource !== 'exec' || event.stream?.hash === undefined) continue;
-      const chunks = recordedChunks(gateway, event.stream.sessionId);
-      const all = chunks.map((c) => c.data.toString()).join('');
-      if (all.includes(marker)) return { event, stdout: chunks.filter((c) => c.channel === 'stdout').map((c) => c.data.toString()).join(''), all };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`no closed exec session showing ${marker} was recorded`);
-}
-
-
 describe('exec output masking (policy action mask on pods/exec)', () => {
   it('shows kubectl exec the mask, not the token, on stdout and stderr, and records it masked', async () => {
     const marker = `run-${randomBytes(4).toString('hex')}`;
@@ -106,7 +44,7 @@ describe('exec output masking (policy action mask on pods/exec)', () => {
     expect(result.stderr).toContain('Authorization: token=<masked:');
     expect(result.stdout + result.stderr).not.toContain(token.slice(4));
 
-    const { event, stdout, all } = await recordedSession(on, marker);
+    const { event, stdout, all } = await recordedSession(on, ns, 'exec', marker);
     expect(event.decision?.action).toBe('mask');
     expect(event.result.status).toBe(101);
     // The session's end event says its output was masked.
