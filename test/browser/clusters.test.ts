@@ -7,7 +7,7 @@ import { startAgentProcess } from '../e2e/helpers/agent.js';
 import type { AgentProcess } from '../e2e/helpers/agent.js';
 import { startGatewayProcess } from '../e2e/helpers/gateway.js';
 import type { GatewayProcess } from '../e2e/helpers/gateway.js';
-import { launchBrowser, screenshot, VIEWPORTS } from './helpers/browser.js';
+import { launchBrowser, screenshot, signInWithToken, VIEWPORTS } from './helpers/browser.js';
 import { gatehouse, requireWebBuild } from './helpers/stack.js';
 
 // The Clusters page on a real gateway that serves two clusters: "staging",
@@ -21,13 +21,6 @@ const work = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'));
 let gateway: GatewayProcess;
 let auditorToken = '';
 const agents: AgentProcess[] = [];
-
-/** Signs in on the console's sign-in page with a token, as a person holding one would, and waits for the console. */
-async function signInWithToken(page: Page, token: string): Promise<void> {
-  await page.getByLabel(/sign in with a token you hold/i).fill(token);
-  await page.getByRole('button', { name: 'Sign in with token' }).click();
-  await page.getByRole('navigation', { name: 'Main' }).waitFor();
-}
 
 /** What the page put on the clipboard (the root typecheck has no DOM types, so the page function is text). */
 const clipboard = (page: Page): Promise<string> => page.evaluate<string>('navigator.clipboard.readText()');

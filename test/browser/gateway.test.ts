@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGatewayProcess } from '../e2e/helpers/gateway.js';
 import type { GatewayProcess } from '../e2e/helpers/gateway.js';
-import { launchBrowser, screenshot } from './helpers/browser.js';
+import { launchBrowser, screenshot, signInWithToken } from './helpers/browser.js';
 import { requireWebBuild } from './helpers/stack.js';
 
 // The Gateway page on a real gateway started from a config file: an admin
@@ -34,8 +34,7 @@ describe('the Gateway page', () => {
     try {
       const page = admin.page;
       await page.goto('/ui/gateway');
-      await page.getByLabel(/sign in with a token you hold/i).fill(gateway.adminToken);
-      await page.getByRole('button', { name: 'Sign in with token' }).click();
+      await signInWithToken(page, gateway.adminToken);
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Gateway' }).click();
       await page.getByRole('heading', { level: 1, name: 'Gateway' }).waitFor();
       await page.getByText('No reload since the gateway started.').waitFor();

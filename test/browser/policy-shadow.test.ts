@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { startGatewayProcess } from '../e2e/helpers/gateway.js';
 import type { GatewayProcess } from '../e2e/helpers/gateway.js';
 import { kubectlFor } from '../e2e/helpers/run.js';
-import { launchBrowser, screenshot } from './helpers/browser.js';
+import { launchBrowser, screenshot, signInWithToken } from './helpers/browser.js';
 import { requireWebBuild } from './helpers/stack.js';
 
 // The Policy page's shadow report: a gateway runs a shadow policy that denies deletes beside the enforced
@@ -43,8 +43,7 @@ describe('the shadow report in the console', () => {
     try {
       const page = b.page;
       await page.goto('/ui/policy');
-      await page.getByLabel(/sign in with a token you hold/i).fill(gateway.adminToken);
-      await page.getByRole('button', { name: 'Sign in with token' }).click();
+      await signInWithToken(page, gateway.adminToken);
       const section = page.getByRole('region', { name: 'Shadow policy' });
       await section.getByRole('button', { name: 'Show the shadow report' }).click();
       const transitions = section.getByRole('table', { name: 'Changes by transition' });

@@ -86,3 +86,10 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/** Signs in on the console's sign-in page with a token, as a person holding one would, and waits for the console. */
+export async function signInWithToken(page: Page, token: string): Promise<void> {
+  await page.getByLabel(/sign in with a token you hold/i).fill(token);
+  await page.getByRole('button', { name: 'Sign in with token' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+}
