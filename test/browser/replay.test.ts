@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GatewayProcess } from '../e2e/helpers/gateway.js';
+import { createRunningPod } from '../e2e/helpers/pods.js';
 import { kubectlFor } from '../e2e/helpers/run.js';
 import { launchBrowser, screenshot } from './helpers/browser.js';
 import { requireWebBuild, signInThroughProvider, startStack, tokenKubectl } from './helpers/stack.js';
@@ -23,10 +24,7 @@ let pod: string;
 
 beforeAll(async () => {
   requireWebBuild();
-  await direct.ok(['create', 'namespace', ns]);
-  await direct.ok(['-n', ns, 'create', 'deployment', 'web', '--image=registry.invalid/web:1']);
-  await direct.ok(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=90s'], { timeoutMs: 100_000 });
-  pod = (await direct.ok(['-n', ns, 'get', 'pods', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+  pod = await createRunningPod(direct, ns, 'web');
   stack = await startStack(cluster.adminKubeconfig, work, [[]]);
   gateway = stack.gateways[0]!;
 }, 180_000);

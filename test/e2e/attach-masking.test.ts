@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { appendPodLog } from '../../src/harness/index.js';
 import type { GatewayProcess } from './helpers/gateway.js';
-import { createSessionPod, recordedSession, sessionToken, startSessionMaskingGateway } from './helpers/session-masking.js';
+import { createRunningPod } from './helpers/pods.js';
+import { recordedSession, sessionToken, startSessionMaskingGateway } from './helpers/session-masking.js';
 import { kubectlFor } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 import { waitFor } from './helpers/wait.js';
@@ -26,7 +27,7 @@ let gateway: GatewayProcess;
 
 beforeAll(async () => {
   direct = kubectlFor(cluster.adminKubeconfig);
-  pod = await createSessionPod(direct, ns, 'worker');
+  pod = await createRunningPod(direct, ns, 'worker');
   gateway = await startSessionMaskingGateway(cluster.adminKubeconfig, work, ns, true);
 }, 150_000);
 afterAll(async () => {

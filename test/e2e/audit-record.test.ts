@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
+import { createRunningPod } from './helpers/pods.js';
 import { kubectlFor, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 
@@ -37,9 +38,7 @@ beforeAll(async () => {
   gateway = await startGatewayProcess(cluster.adminKubeconfig, ['--approval-hold', '0']);
   direct = kubectlFor(cluster.adminKubeconfig);
   via = kubectlFor(gateway.adminKubeconfig);
-  await direct.ok(['create', 'namespace', ns]);
-  await direct.ok(['-n', ns, 'create', 'deployment', 'web', '--image=registry.invalid/web:1']);
-  await direct.ok(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=90s'], { timeoutMs: 100_000 });
+  await createRunningPod(direct, ns, 'web');
 }, 150_000);
 afterAll(async () => {
   await direct?.(['delete', 'namespace', ns, '--wait=false']);

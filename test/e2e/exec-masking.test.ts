@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GatewayProcess } from './helpers/gateway.js';
-import { createSessionPod, recordedSession, sessionToken, startSessionMaskingGateway } from './helpers/session-masking.js';
+import { createRunningPod } from './helpers/pods.js';
+import { recordedSession, sessionToken, startSessionMaskingGateway } from './helpers/session-masking.js';
 import { kubectlFor, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 
@@ -23,7 +24,7 @@ let off: GatewayProcess;
 
 beforeAll(async () => {
   direct = kubectlFor(cluster.adminKubeconfig);
-  pod = await createSessionPod(direct, ns, 'web');
+  pod = await createRunningPod(direct, ns, 'web');
   [on, off] = await Promise.all([startSessionMaskingGateway(cluster.adminKubeconfig, work, ns, true), startSessionMaskingGateway(cluster.adminKubeconfig, work, ns, false)]);
 }, 150_000);
 afterAll(async () => {

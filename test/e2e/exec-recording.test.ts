@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { recordedChunks } from './helpers/audit-store.js';
+import { createRunningPod } from './helpers/pods.js';
 import { kubectlFor, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 
@@ -60,10 +61,7 @@ const text = (chunks: { channel: string; data: Buffer }[], channel: string) =>
 
 beforeAll(async () => {
   direct = kubectlFor(cluster.adminKubeconfig);
-  await direct.ok(['create', 'namespace', ns]);
-  await direct.ok(['-n', ns, 'create', 'deployment', 'web', '--image=registry.invalid/web:1']);
-  await direct.ok(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=90s'], { timeoutMs: 100_000 });
-  pod = (await direct.ok(['-n', ns, 'get', 'pods', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+  pod = await createRunningPod(direct, ns, 'web');
 }, 150_000);
 afterAll(async () => {
   await direct?.(['delete', 'namespace', ns, '--wait=false']);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
+import { createRunningPod } from './helpers/pods.js';
 import { kubectlFor } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 
@@ -18,10 +19,7 @@ beforeAll(async () => {
   gateway = await startGatewayProcess(cluster.adminKubeconfig, ['--impersonate']);
   direct = kubectlFor(cluster.adminKubeconfig);
   via = kubectlFor(gateway.adminKubeconfig);
-  await direct.ok(['create', 'namespace', ns]);
-  await direct.ok(['-n', ns, 'create', 'deployment', 'web', '--image=registry.invalid/web:1']);
-  await direct.ok(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=90s'], { timeoutMs: 100_000 });
-  pod = (await direct.ok(['-n', ns, 'get', 'pods', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+  pod = await createRunningPod(direct, ns, 'web');
 }, 150_000);
 
 afterAll(async () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { rawRequest } from './helpers/https.js';
+import { createRunningPod } from './helpers/pods.js';
 import { kubectlFor, kubectlMinorBinary } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 import { streamingScenarios } from './helpers/scenarios.js';
@@ -21,10 +22,7 @@ let pod = '';
 beforeAll(async () => {
   gateway = await startGatewayProcess(cluster.adminKubeconfig);
   direct = kubectlFor(cluster.adminKubeconfig);
-  await direct.ok(['create', 'namespace', ns]);
-  await direct.ok(['-n', ns, 'create', 'deployment', 'web', '--image=registry.invalid/web:1']);
-  await direct.ok(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=90s'], { timeoutMs: 100_000 });
-  pod = (await direct.ok(['-n', ns, 'get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+  pod = await createRunningPod(direct, ns, 'web');
 }, 150_000);
 
 afterAll(async () => {

@@ -6,20 +6,11 @@ import { recordedChunks } from './audit-store.js';
 import type { GatewayProcess } from './gateway.js';
 import { startGatewayProcess } from './gateway.js';
 import { run } from './run.js';
-import type { Kubectl } from './run.js';
 import { waitFor } from './wait.js';
 
 /** A GitHub-token-shaped secret, built by concatenation so no token-shaped literal lives in the repository. */
 export function sessionToken(): string {
   return ['gh', 'p_', randomBytes(27).toString('base64url').replace(/[-_]/g, 'x').slice(0, 36)].join('');
-}
-
-/** Creates namespace `ns` with a one-pod Deployment `app` (kwok runs it) and returns the pod's name. */
-export async function createSessionPod(direct: Kubectl, ns: string, app: string): Promise<string> {
-  await direct.ok(['create', 'namespace', ns]);
-  await direct.ok(['-n', ns, 'create', 'deployment', app, `--image=registry.invalid/${app}:1`]);
-  await direct.ok(['-n', ns, 'rollout', 'status', `deployment/${app}`, '--timeout=90s'], { timeoutMs: 100_000 });
-  return (await direct.ok(['-n', ns, 'get', 'pods', '-l', `app=${app}`, '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
 }
 
 /**
