@@ -101,6 +101,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
             const agents = tunnels.agents(cluster);
             return { cluster, agents: agents.length, openStreams: agents.reduce((n, a) => n + a.openStreams, 0) };
           }),
+        upstreamHttp2: () => slot.current().clusters.all().map((c) => ({ cluster: c.name, ...c.upstream.http2Stats() })),
       })
     : undefined;
   const loadPolicy = (c: GatehouseConfig): PolicyParts => {

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { GatehouseError } from '../errors/codes.js';
 import { clientResponseHeaderPairs, clientResponseHeaders } from '../proxy/headers.js';
 import { respondWithStatus, respondWithStatusOnSocket, writeRawResponse } from '../proxy/respond.js';
-import type { Upstream } from '../upstream/client.js';
+import type { Upstream, UpstreamResponse } from '../upstream/client.js';
 import { TunnelStream } from '../tunnel/session.js';
 
 /** Carries the gateway's requests, one per tunnel stream, to the API server with the agent's credential. */
@@ -62,7 +62,7 @@ export function createAgentRelay(upstream: Upstream, log: Logger): AgentRelay {
     });
   };
 
-  const relayResponse = (upRes: IncomingMessage, res: ServerResponse): void => {
+  const relayResponse = (upRes: UpstreamResponse, res: ServerResponse): void => {
     if (upRes.statusCode === 401) upstream.invalidateCredential();
     res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, clientResponseHeaders(upRes.headers));
     res.flushHeaders();
@@ -83,7 +83,7 @@ export function createAgentRelay(upstream: Upstream, log: Logger): AgentRelay {
     res.once('close', () => {
       if (!res.writableFinished) upReq.destroy();
     });
-    upReq.once('response', (upRes: IncomingMessage) => relayResponse(upRes, res));
+    upReq.once('response', (upRes: UpstreamResponse) => relayResponse(upRes, res));
     upReq.once('error', (err) => respondWithStatus(res, unreachable(req, err), requestId(req)));
     // pipe, not pipeline: an upstream failure must not destroy the connection the 502 is written to.
     req.pipe(upReq);

@@ -29,6 +29,8 @@ export interface MetricsSources {
   draining(): boolean;
   /** Connected cluster agents and their open tunnel streams, per agent-mode cluster. */
   tunnels(): readonly { cluster: string; agents: number; openStreams: number }[];
+  /** HTTP/2 sessions to each cluster's API server and the long-lived requests riding them. */
+  upstreamHttp2(): readonly { cluster: string; sessions: number; streams: number }[];
 }
 
 /** Which part of the store failed, for gatehouse_store_errors_total. */
@@ -132,8 +134,18 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     labelNames: ['cluster', 'result'] as const,
     registers,
   });
-  tunnelGauge('gatehouse_tunnel_agents', 'Cluster agents connected, by cluster (agent-mode clusters only).', 'agents');
-  tunnelGauge('gatehouse_tunnel_open_streams', 'Requests and sessions riding cluster agent tunnels, by cluster.', 'openStreams');
+  clusterGauge('gatehouse_tunnel_agents', 'Cluster agents connected, by cluster (agent-mode clusters only).', () =>
+    sources.tunnels().map((t) => [t.cluster, t.agents]),
+  );
+  clusterGauge('gatehouse_tunnel_open_streams', 'Requests and sessions riding cluster agent tunnels, by cluster.', () =>
+    sources.tunnels().map((t) => [t.cluster, t.openStreams]),
+  );
+  clusterGauge('gatehouse_upstream_http2_sessions', 'HTTP/2 connections to the API server carrying watches and logs -f, by cluster.', () =>
+    sources.upstreamHttp2().map((u) => [u.cluster, u.sessions]),
+  );
+  clusterGauge('gatehouse_upstream_http2_streams', 'Watches and logs -f riding HTTP/2 connections to the API server, by cluster.', () =>
+    sources.upstreamHttp2().map((u) => [u.cluster, u.streams]),
+  );
   const lastReload = new Gauge({
     name: 'gatehouse_policy_last_reload_success_timestamp_seconds',
     help: 'When the policy in force was loaded (Unix time).',
@@ -186,8 +198,8 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     });
   }
 
-  /** A per-cluster gauge read from the tunnel registry at scrape time. */
-  function tunnelGauge(name: string, help: string, field: 'agents' | 'openStreams'): void {
+  /** A per-cluster gauge read at scrape time, as [cluster, value] pairs. */
+  function clusterGauge(name: string, help: string, read: () => readonly (readonly [string, number])[]): void {
     new Gauge({
       name,
       help,
@@ -195,7 +207,7 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const t of sources.tunnels()) this.set({ cluster: t.cluster }, t[field]);
+        for (const [cluster, value] of read()) this.set({ cluster }, value);
       },
     });
   }

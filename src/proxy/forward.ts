@@ -1,7 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Readable, Transform } from 'node:stream';
 import type { RequestContext } from '../pipeline/context.js';
-import type { Upstream } from '../upstream/client.js';
+import type { Upstream, UpstreamResponse } from '../upstream/client.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { respondWithStatus } from './respond.js';
 import { armUpstreamTimeouts, upstreamFailure } from './upstream-errors.js';
@@ -89,7 +89,7 @@ export async function forwardRequest(
   };
   res.once('close', abortUpstream);
 
-  upReq.on('response', (upRes: IncomingMessage) => {
+  upReq.on('response', (upRes: UpstreamResponse) => {
     const status = upRes.statusCode ?? 502;
     if (status === 401) upstream.invalidateCredential();
     const masker = masking ? options.masker : undefined;

@@ -1,6 +1,6 @@
-import type { ClientRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import { GatehouseError } from '../errors/codes.js';
-import type { Upstream } from '../upstream/client.js';
+import type { Upstream, UpstreamRequest } from '../upstream/client.js';
 import type { Masker } from '../masking/index.js';
 
 /** How requests are forwarded, fixed at start-up. */
@@ -41,7 +41,7 @@ export function upstreamFailure(err: unknown, upstream: Upstream): GatehouseErro
  * do not arrive, in time. Once headers arrive no timer runs: watches and
  * `logs -f` may stay open for hours.
  */
-export function armUpstreamTimeouts(upReq: ClientRequest, timeouts: UpstreamTimeouts, upstream: Upstream): void {
+export function armUpstreamTimeouts(upReq: UpstreamRequest, timeouts: UpstreamTimeouts, upstream: Upstream): void {
   const where = upstream.where;
   const fail = (what: string, ms: number): void => {
     upReq.destroy(new GatehouseError('GH_UPSTREAM_TIMEOUT', `the Kubernetes API server at ${where} did not ${what} within ${ms} ms`));
@@ -52,7 +52,8 @@ export function armUpstreamTimeouts(upReq: ClientRequest, timeouts: UpstreamTime
   upReq.once('response', clear);
   upReq.once('upgrade', clear);
   upReq.once('close', clear);
-  upReq.once('socket', (socket) => {
+  // HTTP/1.1 only: an HTTP/2 stream rides a session its pool connects (and times out) itself.
+  upReq.once('socket', (socket: Socket) => {
     if (!socket.connecting) return;
     const connectTimer = setTimeout(() => fail('accept a connection', timeouts.connectMs), timeouts.connectMs);
     connectTimer.unref();

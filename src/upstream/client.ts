@@ -5,7 +5,13 @@ import { createSecureContext } from 'node:tls';
 import type { ConnectionOptions, SecureContext } from 'node:tls';
 import { createCredentialProvider } from './credential.js';
 import type { CredentialProvider, UpstreamCredential } from './credential.js';
+import { isLongLived } from './exchange.js';
+import type { UpstreamRequest } from './exchange.js';
+import { createHttp2Pool } from './http2-pool.js';
+import type { Http2Pool, Http2PoolStats } from './http2-pool.js';
 import type { UpstreamTarget } from './kubeconfig.js';
+
+export type { UpstreamRequest, UpstreamResponse } from './exchange.js';
 
 export interface UpstreamRequestInit {
   method: string;
@@ -19,8 +25,12 @@ export interface UpstreamRequestInit {
 export interface Upstream {
   /** For messages: the API server's origin, or the cluster a tunnel leads to. */
   readonly where: string;
-  /** A keep-alive request with the gateway credential applied. */
-  request(init: UpstreamRequestInit): Promise<http.ClientRequest>;
+  /**
+   * A request with the gateway credential applied: on a keep-alive HTTP/1.1
+   * connection, or, when it is long-lived (a watch, `logs -f`) and the API
+   * server speaks HTTP/2, as a stream of a shared HTTP/2 session.
+   */
+  request(init: UpstreamRequestInit): Promise<UpstreamRequest>;
   /**
    * A request on a fresh HTTP/1.1 connection for protocol upgrades (exec,
    * attach, port-forward): ALPN offers only http/1.1 so no HTTP/2 ever
@@ -29,6 +39,8 @@ export interface Upstream {
   upgradeRequest(init: UpstreamRequestInit): Promise<http.ClientRequest>;
   /** Forget the cached credential, e.g. after the upstream answered 401. */
   invalidateCredential(): void;
+  /** The HTTP/2 sessions carrying long-lived requests now (none through a tunnel: the agent holds those). */
+  http2Stats(): Http2PoolStats;
   close(): void;
 }
 
@@ -51,8 +63,8 @@ export function createUpstream(target: UpstreamTarget, credentials: CredentialPr
   const hostname = target.server.hostname.replace(/^\[|\]$/g, '');
   const hostHeader = target.server.host;
 
-  // Exec plugins may hand out a new client certificate; each distinct pair gets its own pool and TLS context.
-  let agentFor: { cert: Buffer | undefined; agent: http.Agent; tls: TlsOptions } | undefined;
+  // Exec plugins may hand out a new client certificate; each distinct pair gets its own pools and TLS context.
+  let agentFor: { cert: Buffer | undefined; agent: http.Agent; tls: TlsOptions; http2: Http2Pool | undefined } | undefined;
   const tlsOptions = (cred: UpstreamCredential): TlsOptions => {
     if (agentFor && agentFor.cert === cred.clientCert) return agentFor.tls;
     return {
@@ -66,10 +78,13 @@ export function createUpstream(target: UpstreamTarget, credentials: CredentialPr
   const pooledAgent = (cred: UpstreamCredential): http.Agent => {
     if (agentFor && agentFor.cert === cred.clientCert) return agentFor.agent;
     agentFor?.agent.destroy();
+    agentFor?.http2?.close();
     const options = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' as const };
     const tls = tlsOptions(cred);
     const agent = secure ? new https.Agent({ ...options, ...tls }) : new http.Agent(options);
-    agentFor = { cert: cred.clientCert, agent, tls };
+    // Plain-HTTP upstreams (tests, a local proxy) stay on HTTP/1.1: no cleartext HTTP/2 guessing.
+    const http2 = secure ? createHttp2Pool({ host: hostname, port, authority: hostHeader, tls }) : undefined;
+    agentFor = { cert: cred.clientCert, agent, tls, http2 };
     return agent;
   };
 
@@ -84,15 +99,15 @@ export function createUpstream(target: UpstreamTarget, credentials: CredentialPr
     where: target.server.origin,
     async request(init) {
       const cred = await credentials.get();
+      const agent = pooledAgent(cred);
+      const path = prefix + init.path;
+      const headers = headersWith(cred, init.headers);
+      if (isLongLived(init.method, init.path)) {
+        const stream = await agentFor?.http2?.request(init.method, path, headers);
+        if (stream) return stream;
+      }
       const transport = secure ? https : http;
-      return transport.request({
-        hostname,
-        port,
-        method: init.method,
-        path: prefix + init.path,
-        headers: headersWith(cred, init.headers),
-        agent: pooledAgent(cred),
-      });
+      return transport.request({ hostname, port, method: init.method, path, headers, agent });
     },
     async upgradeRequest(init) {
       const cred = await credentials.get();
@@ -109,8 +124,12 @@ export function createUpstream(target: UpstreamTarget, credentials: CredentialPr
     invalidateCredential() {
       credentials.invalidate();
     },
+    http2Stats() {
+      return agentFor?.http2?.stats() ?? { sessions: 0, streams: 0 };
+    },
     close() {
       agentFor?.agent.destroy();
+      agentFor?.http2?.close();
       agentFor = undefined;
     },
   };

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Upstream } from './client.js';
+import type { Upstream, UpstreamResponse } from './client.js';
 
 export interface UpstreamReply {
   status: number;
@@ -19,7 +19,7 @@ export async function upstreamFetch(
   const req = await upstream.request({ method: init.method, path: init.path, headers: { accept: 'application/json', ...init.headers } });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${init.timeoutMs} ms`)), init.timeoutMs);
-    req.on('response', (res) => {
+    req.on('response', (res: UpstreamResponse) => {
       if (res.statusCode === 401) upstream.invalidateCredential();
       const chunks: Buffer[] = [];
       let size = 0;
@@ -38,7 +38,7 @@ export async function upstreamFetch(
         reject(err);
       });
     });
-    req.on('error', (err) => {
+    req.on('error', (err: Error) => {
       clearTimeout(timer);
       reject(err);
     });

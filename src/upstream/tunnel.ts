@@ -28,6 +28,7 @@ export function createTunnelUpstream(cluster: string, registry: TunnelRegistry, 
     upgradeRequest: send,
     // The agent holds the credential and renews it on a 401 itself.
     invalidateCredential: () => undefined,
+    http2Stats: () => ({ sessions: 0, streams: 0 }),
     close: () => undefined,
   };
 }

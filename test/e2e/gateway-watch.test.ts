@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -26,6 +26,29 @@ afterAll(async () => {
   await direct?.(['delete', 'namespace', ns, '--wait=false']);
   await gateway?.stop();
 });
+
+/** Established TCP connections of process `pid` to a port, from its socket descriptors and the kernel's tables. */
+function tcpConnectionsTo(pid: number, port: number): number {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed while we looked
+    }
+  }
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let n = 0;
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // f[2]: remote address:port, f[3]: state (01 = ESTABLISHED), f[9]: inode.
+      if (f.length > 9 && f[2]!.endsWith(`:${hexPort}`) && f[3] === '01' && inodes.has(f[9]!)) n += 1;
+    }
+  }
+  return n;
+}
 
 /** Resolves when `predicate` holds for the accumulated text, rejects after a generous safety timeout. */
 function waitForText(read: () => string, predicate: (text: string) => boolean, what: string): Promise<void> {
@@ -74,6 +97,44 @@ describe('watch', () => {
       expect(events.filter((e) => e.name === 'from-library').map((e) => e.type)).toEqual(['ADDED', 'DELETED']);
     } finally {
       controller.abort();
+    }
+  });
+
+  it('carries many watches to the API server as streams of a few HTTP/2 connections', async () => {
+    const caPem = readFileSync(join(gateway.dataDir, 'ca.crt'), 'utf8');
+    // One client connection per watch, as separate kubectl processes would open them.
+    const agent = new Agent({ keepAlive: true, maxSockets: Infinity, ca: caPem });
+    const count = 150;
+    const apiPort = Number(new URL(cluster.server).port);
+    // Connections already there: keep-alive ones of earlier requests, an HTTP/2 session of an earlier watch.
+    const before = tcpConnectionsTo(gateway.pid, apiPort);
+    const seen = Array.from({ length: count }, () => '');
+    const requests = await Promise.all(
+      seen.map(
+        (_, i) =>
+          new Promise<ReturnType<typeof request>>((resolve, reject) => {
+            const req = request(`${gateway.url}/api/v1/namespaces/${ns}/configmaps?watch=1&resourceVersion=0`, {
+              agent,
+              headers: { authorization: `Bearer ${gateway.adminToken}` },
+            });
+            req.on('response', (res) => {
+              expect(res.statusCode).toBe(200);
+              res.setEncoding('utf8').on('data', (d: string) => (seen[i] += d));
+              resolve(req);
+            });
+            req.on('error', reject);
+            req.end();
+          }),
+      ),
+    );
+    try {
+      // HTTP/1.1 would need a connection per watch; kube-apiserver allows 100 streams per HTTP/2 connection.
+      expect(tcpConnectionsTo(gateway.pid, apiPort) - before).toBeLessThanOrEqual(3);
+      await direct.ok(['-n', ns, 'create', 'configmap', 'seen-by-all']);
+      await waitForText(() => String(seen.filter((t) => t.includes('seen-by-all')).length), (n) => n === String(count), 'the event on every watch');
+    } finally {
+      for (const req of requests) req.destroy();
+      agent.destroy();
     }
   });
 

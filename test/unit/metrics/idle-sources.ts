@@ -12,5 +12,6 @@ export function idleMetricsSources(): MetricsSources {
     policyRules: () => 0,
     draining: () => false,
     tunnels: () => [],
+    upstreamHttp2: () => [],
   };
 }

@@ -45,6 +45,7 @@ function sources(over: Partial<MetricsSources> = {}): MetricsSources {
     policyRules: () => 7,
     draining: () => false,
     tunnels: () => [{ cluster: 'prod', agents: 2, openStreams: 3 }],
+    upstreamHttp2: () => [{ cluster: 'default', sessions: 2, streams: 150 }],
     ...over,
   };
 }
@@ -112,6 +113,8 @@ describe('metrics', () => {
     expect(text).toContain('gatehouse_draining 0');
     expect(text).toContain('gatehouse_tunnel_agents{cluster="prod"} 2');
     expect(text).toContain('gatehouse_tunnel_open_streams{cluster="prod"} 3');
+    expect(text).toContain('gatehouse_upstream_http2_sessions{cluster="default"} 2');
+    expect(text).toContain('gatehouse_upstream_http2_streams{cluster="default"} 150');
     expect(text).toContain('process_cpu_seconds_total');
     expect(text).toContain('nodejs_eventloop_lag_seconds');
   });
@@ -141,7 +144,7 @@ describe('metrics', () => {
     const { readFileSync } = await import('node:fs');
     const doc = readFileSync(new URL('../../../docs/operations.md', import.meta.url), 'utf8');
     for (const m of ours) {
-      expect(m.name).toMatch(/^gatehouse_[a-z_]+$/);
+      expect(m.name).toMatch(/^gatehouse_[a-z][a-z0-9_]*$/);
       if (String(m.type) === 'counter') expect(m.name).toMatch(/_total$/);
       if (String(m.type) === 'histogram') expect(m.name).toMatch(/_seconds$/);
       expect(doc, `${m.name} in docs/operations.md`).toContain(`\`${m.name}\``);
