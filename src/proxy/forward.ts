@@ -181,8 +181,11 @@ export async function forwardRequest(
       const channel = ctx.request?.verb === 'watch' ? 'watch' : 'log';
       const captured: Buffer[] = [];
       let capturedBytes = 0;
+      // Whether what the client got so far ends with a whole line: a JSON watch event ends with one.
+      let atLineEnd = true;
       const sent = (chunk: Buffer): void => {
         bytesOut += chunk.length;
+        if (chunk.length > 0) atLineEnd = chunk[chunk.length - 1] === 0x0a;
         if (stream) stream.write(channel, chunk);
         else if (capturedBytes < completion.captureBytes) {
           captured.push(chunk);
@@ -223,14 +226,15 @@ export async function forwardRequest(
         );
       });
       const watchJson = ctx.request?.verb === 'watch' && (upRes.headers['content-type'] ?? '').startsWith('application/json');
-      // A JSON watch cut off upstream (the API server or a cluster agent's tunnel went away) ends with an ERROR
-      // event and a clean end, which kubectl reports and informers answer by watching again; anything else is cut.
+      // A JSON watch cut off upstream (the API server or a cluster agent's tunnel went away) between events ends
+      // with an ERROR event and a clean end, which kubectl reports and informers answer by watching again; anything
+      // else, a watch cut in the middle of an event included, is cut.
       let wasCut = false;
       const cut = (err: Error): void => {
         if (wasCut || res.writableEnded || res.destroyed) return;
         wasCut = true;
         if (masking) maskingEnded(masking.report(), err);
-        if (!watchJson || !stream) {
+        if (!watchJson || !stream || !atLineEnd) {
           res.destroy();
           return;
         }

@@ -214,8 +214,11 @@ describe('the full kubectl scenario through the agent tunnel', () => {
 
 describe('agent failures', () => {
   it('ends a watch cleanly when its agent dies, waits for the agent to come back, and shares load over two agents', async () => {
-    // A raw watch, to see the bytes: the events so far, then an ERROR event and a clean end of the stream.
-    const watched = streamWatch(`/clusters/prod/api/v1/namespaces/${ns}/configmaps?watch=1`);
+    // A raw watch, to see the bytes: the events so far, then an ERROR event and a clean end of the stream. It starts
+    // now, so the agent dies between events (a watch cut inside one, e.g. the 400 KiB ConfigMap above, is cut).
+    const rv = await directProd.ok(['-n', ns, 'get', 'configmaps', '-o', 'jsonpath={.metadata.resourceVersion}']);
+    const watched = streamWatch(`/clusters/prod/api/v1/namespaces/${ns}/configmaps?watch=1&resourceVersion=${rv}`);
+    await viaProd.ok(['-n', ns, 'create', 'configmap', `before-agent-dies-${randomBytes(3).toString('hex')}`]);
     await expect.poll(() => watched.text(), { timeout: 30_000, interval: 100 }).toContain('"type":"ADDED"');
     const [first] = agents.splice(0);
     await first!.kill('SIGKILL');
