@@ -40,11 +40,17 @@ export interface ClusterSet {
 export function createClusterSet(
   configs: readonly ClusterConfig[],
   defaultName: string,
-  options: { agentUpstream: (config: ClusterConfig) => Upstream; /** identity.impersonation.enabled */ impersonate: boolean },
+  options: {
+    agentUpstream: (config: ClusterConfig) => Upstream;
+    /** identity.impersonation.enabled */
+    impersonate: boolean;
+    /** timeouts.connectMs: how long a new connection to a direct cluster's API server may take. */
+    connectMs?: number;
+  },
 ): ClusterSet {
   const byName = new Map<string, Cluster>();
   for (const config of configs) {
-    const upstream = config.kubeconfig !== undefined ? createUpstream(loadKubeconfig(config.kubeconfig, config.context)) : options.agentUpstream(config);
+    const upstream = config.kubeconfig !== undefined ? createUpstream(loadKubeconfig(config.kubeconfig, config.context), undefined, { connectMs: options.connectMs }) : options.agentUpstream(config);
     byName.set(config.name, {
       name: config.name,
       mode: config.kubeconfig !== undefined ? 'direct' : 'agent',

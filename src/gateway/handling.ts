@@ -102,6 +102,7 @@ export function buildHandling(config: GatehouseConfig, parts: LongLivedParts, lo
   const clusters = createClusterSet(clusterList.clusters, clusterList.defaultName, {
     agentUpstream: (c) => createTunnelUpstream(c.name, tunnels, { waitMs: (c.agent?.waitSeconds ?? 10) * 1000 }),
     impersonate: config.identity.impersonation.enabled,
+    connectMs: config.timeouts.connectMs,
   });
   const authenticators = [...parts.authenticators, ...(config.identity.oidc.length > 0 ? [createOidcAuthenticator(config.identity.oidc, { log })] : [])];
   const masker = createMasker(config.masking);

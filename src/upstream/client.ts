@@ -56,7 +56,11 @@ export interface DirectUpstream extends Upstream {
  * const upstream = createUpstream(loadKubeconfig(path));
  * const req = await upstream.request({ method: 'GET', path: '/version', headers: {} });
  */
-export function createUpstream(target: UpstreamTarget, credentials: CredentialProvider = createCredentialProvider(target)): DirectUpstream {
+export function createUpstream(
+  target: UpstreamTarget,
+  credentials: CredentialProvider = createCredentialProvider(target),
+  timing: { /** Time allowed to connect an HTTP/2 session (HTTP/1.1 connections are timed per request). */ connectMs?: number } = {},
+): DirectUpstream {
   const secure = target.server.protocol === 'https:';
   const prefix = target.server.pathname.replace(/\/+$/, '');
   const port = target.server.port ? Number(target.server.port) : secure ? 443 : 80;
@@ -83,7 +87,7 @@ export function createUpstream(target: UpstreamTarget, credentials: CredentialPr
     const tls = tlsOptions(cred);
     const agent = secure ? new https.Agent({ ...options, ...tls }) : new http.Agent(options);
     // Plain-HTTP upstreams (tests, a local proxy) stay on HTTP/1.1: no cleartext HTTP/2 guessing.
-    const http2 = secure ? createHttp2Pool({ host: hostname, port, authority: hostHeader, tls }) : undefined;
+    const http2 = secure ? createHttp2Pool({ host: hostname, port, authority: hostHeader, tls, connectMs: timing.connectMs }) : undefined;
     agentFor = { cert: cred.clientCert, agent, tls, http2 };
     return agent;
   };

@@ -15,7 +15,7 @@ export interface Http2PoolOptions {
   tls: Pick<ConnectionOptions, 'secureContext' | 'rejectUnauthorized' | 'servername'>;
   /** A session with no stream left is closed after this long (default 30 s). */
   idleMs?: number;
-  /** Time allowed for TCP, TLS and the server's first SETTINGS (default 30 s). */
+  /** Time allowed for TCP, TLS and the server's first SETTINGS (default 10 s, as `timeouts.connectMs`). */
   connectMs?: number;
 }
 
@@ -67,7 +67,7 @@ interface Slot {
  */
 export function createHttp2Pool(options: Http2PoolOptions): Http2Pool {
   const idleMs = options.idleMs ?? 30_000;
-  const connectMs = options.connectMs ?? 30_000;
+  const connectMs = options.connectMs ?? 10_000;
   const slots: Slot[] = [];
   let connecting: Promise<Slot | undefined> | undefined;
   let unsupported = false;

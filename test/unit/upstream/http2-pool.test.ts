@@ -1,6 +1,7 @@
 import * as http2 from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isLongLived } from '../../../src/upstream/exchange.js';
@@ -43,13 +44,14 @@ async function startH2Server(onStream: (stream: http2.ServerHttp2Stream, headers
   return state;
 }
 
-function poolFor(port: number, idleMs?: number): Http2Pool {
+function poolFor(port: number, idleMs?: number, connectMs?: number): Http2Pool {
   const pool = createHttp2Pool({
     host: '127.0.0.1',
     port,
     authority: `127.0.0.1:${port}`,
     tls: { secureContext: createSecureContext({ ca: pki.caPem }), rejectUnauthorized: true },
     idleMs,
+    connectMs,
   });
   cleanups.push(() => pool.close());
   return pool;
@@ -239,6 +241,16 @@ describe('createHttp2Pool', () => {
     expect(await pool.request('GET', '/api/v1/pods?watch=1', {})).toBeUndefined();
     expect(await pool.request('GET', '/api/v1/pods?watch=1', {})).toBeUndefined();
     expect(connections).toBe(1);
+  });
+
+  it('gives up on a server that accepts the connection and never completes TLS', async () => {
+    const held: Socket[] = [];
+    const silent = createNetServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => silent.close(resolve)));
+    cleanups.push(() => held.forEach((socket) => socket.destroy()));
+    const pool = poolFor((silent.address() as AddressInfo).port, undefined, 100);
+    await expect(pool.request('GET', '/api/v1/pods?watch=1', {})).rejects.toThrow('no HTTP/2 session within 100 ms');
   });
 
   it('refuses a server whose certificate the CA did not sign', async () => {
