@@ -1,5 +1,6 @@
 import { GatehouseError } from '../errors/codes.js';
 import { classifyRequest } from '../kube/request-info.js';
+import type { RequestInfo } from '../kube/request-info.js';
 import { CONTINUE, stop } from '../pipeline/context.js';
 import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js';
 import { readBoundedBody } from './body.js';
@@ -32,7 +33,7 @@ export function createClassifyStage(options: ClassifyOptions): Stage {
       const q = rawUrl.indexOf('?');
       const contentTypeHeader = ctx.req.headers['content-type'];
       const contentType = contentTypeHeader?.split(';', 1)[0]?.trim().toLowerCase() || undefined;
-      const request: KubeRequest = { ...result.info, cluster: ctx.cluster, query: q === -1 ? '' : rawUrl.slice(q + 1), contentType, object: undefined };
+      const request = kubeRequestOf(result.info, ctx.cluster, q === -1 ? '' : rawUrl.slice(q + 1), contentType);
       ctx.request = request;
 
       if (ctx.upgrade || !result.info.isResourceRequest || !WRITE_VERBS.has(result.info.verb)) return CONTINUE;
@@ -54,6 +55,34 @@ export function createClassifyStage(options: ClassifyOptions): Stage {
       }
       return CONTINUE;
     },
+  };
+}
+
+/**
+ * The request info with what classify adds, written out field by field: V8
+ * (Node 20) gives `{ ...info, more }` a new hidden class on every call, which
+ * cost ~6 µs per request here. The unit test checks that every field of the
+ * info is copied.
+ */
+function kubeRequestOf(info: RequestInfo, cluster: string | undefined, query: string, contentType: string | undefined): KubeRequest {
+  return {
+    isResourceRequest: info.isResourceRequest,
+    path: info.path,
+    verb: info.verb,
+    apiPrefix: info.apiPrefix,
+    apiGroup: info.apiGroup,
+    apiVersion: info.apiVersion,
+    namespace: info.namespace,
+    resource: info.resource,
+    subresource: info.subresource,
+    name: info.name,
+    parts: info.parts,
+    fieldSelector: info.fieldSelector,
+    labelSelector: info.labelSelector,
+    cluster,
+    query,
+    contentType,
+    object: undefined,
   };
 }
 

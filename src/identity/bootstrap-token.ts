@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Principal } from './principal.js';
 import type { Authenticator } from './stage.js';
 
@@ -18,7 +18,8 @@ export function newBootstrapToken(name: string, groups: string[]): { token: stri
 }
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  // One call, no Hash object: this runs for every request (~0.3 µs instead of ~1.3).
+  return hash('sha256', token, 'hex');
 }
 
 /**

@@ -85,9 +85,11 @@ export function createPolicyStage(options: PolicyStageOptions): Stage {
       const inputs = candidates.length === 0 ? { object: request.object } : await gatherInputs(ctx, facts, needsOf(candidates), options);
       if (inputs instanceof GatehouseError) return refuse(ctx, inputs);
 
-      const input = { ...inputs, request, principal, requestId: ctx.id };
+      // Not `{ ...inputs, request, … }` nor `{ ...decision, namespaceLabels }`: V8 (Node 20) makes a new hidden class
+      // for every object spread first and then given more properties, ~1 µs each time.
+      const input: PolicyInput = { request, principal, requestId: ctx.id, ...inputs };
       const decision = decide(policy, candidates, facts, input);
-      ctx.decision = inputs.namespaceLabels === undefined ? decision : { ...decision, namespaceLabels: inputs.namespaceLabels };
+      ctx.decision = inputs.namespaceLabels === undefined ? decision : Object.assign({}, decision, { namespaceLabels: inputs.namespaceLabels });
       if (options.shadow !== undefined) ctx.shadowDecision = evaluateShadow(options.shadow.current(), input);
       if (decision.action === 'mask' && options.masking === true) return CONTINUE;
       if (decision.action === 'review' && options.approvals === true) return CONTINUE;
