@@ -97,6 +97,19 @@ describe('pipeline', () => {
     expect(forwarded).toHaveLength(0);
   });
 
+  it('waits for a stage that answers later, even with a thenable that is not a Promise', async () => {
+    const later = { then: (resolve: (o: ReturnType<typeof stop>) => void) => setTimeout(() => resolve(stop(new GatehouseError('GH_UNAUTHENTICATED', 'later'))), 5) };
+    const { url, forwarded } = await serve([named('later', () => later as unknown as Promise<ReturnType<typeof stop>>)]);
+    expect((await get(`${url}/api`)).status).toBe(401);
+    expect(forwarded).toHaveLength(0);
+  });
+
+  it('fails closed when a stage answers nothing', async () => {
+    const { url, forwarded } = await serve([named('empty', () => undefined as unknown as typeof CONTINUE)]);
+    expect((await get(`${url}/api`)).status).toBe(500);
+    expect(forwarded).toHaveLength(0);
+  });
+
   describe('while the audit store is down', () => {
     const down = new GatehouseError('GH_AUDIT_UNAVAILABLE', 'store down', { retryAfterSeconds: 1 });
     const recorder = (whileDown: Recorder['whileDown'], recorded: string[] = []): Recorder => ({
