@@ -48,17 +48,26 @@ export function armUpstreamTimeouts(upReq: UpstreamRequest, timeouts: UpstreamTi
   };
   const headersTimer = setTimeout(() => fail('answer', timeouts.responseHeadersMs), timeouts.responseHeadersMs);
   headersTimer.unref();
-  const clear = (): void => clearTimeout(headersTimer);
-  upReq.once('response', clear);
-  upReq.once('upgrade', clear);
-  upReq.once('close', clear);
+  // Plain listeners taken off together (not `once`, a wrapper each): a watch would carry them for its whole life.
+  const clear = (): void => {
+    clearTimeout(headersTimer);
+    upReq.off('response', clear);
+    upReq.off('upgrade', clear);
+    upReq.off('close', clear);
+    upReq.off('socket', onSocket);
+  };
   // HTTP/1.1 only: an HTTP/2 stream rides a session its pool connects (and times out) itself.
-  upReq.once('socket', (socket: Socket) => {
+  const onSocket = (socket: Socket): void => {
+    upReq.off('socket', onSocket);
     if (!socket.connecting) return;
     const connectTimer = setTimeout(() => fail('accept a connection', timeouts.connectMs), timeouts.connectMs);
     connectTimer.unref();
     const done = (): void => clearTimeout(connectTimer);
     socket.once('connect', done);
     socket.once('close', done);
-  });
+  };
+  upReq.on('response', clear);
+  upReq.on('upgrade', clear);
+  upReq.on('close', clear);
+  upReq.on('socket', onSocket);
 }
