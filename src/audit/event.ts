@@ -328,16 +328,31 @@ export function captureBody(body: Buffer, contentType: string | undefined, maxBy
   };
 }
 
+// performance.timeOrigin is fixed for the process, and reading it makes a number object each time.
+const timeOrigin = performance.timeOrigin;
+
 /** Microseconds since the epoch, from the monotonic clock anchored at process start. */
 export function nowMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+  return Math.round((timeOrigin + performance.now()) * 1000);
 }
+
+// The last second formatted (`2025-11-25T14:57:00.`): every recorded chunk is timed, many within one second.
+let formattedSecond = NaN;
+let secondPrefix = '';
 
 /** `2025-11-25T14:57:00.123456Z` for microseconds since the epoch. */
 export function rfc3339Micros(micros: number): string {
-  const ms = Math.floor(micros / 1000);
-  const rest = micros - ms * 1000;
-  return `${new Date(ms).toISOString().slice(0, -1)}${String(rest).padStart(3, '0')}Z`;
+  if (!Number.isSafeInteger(micros)) {
+    const ms = Math.floor(micros / 1000);
+    const rest = micros - ms * 1000;
+    return `${new Date(ms).toISOString().slice(0, -1)}${String(rest).padStart(3, '0')}Z`;
+  }
+  const second = Math.floor(micros / 1_000_000);
+  if (second !== formattedSecond) {
+    secondPrefix = new Date(second * 1000).toISOString().slice(0, -4);
+    formattedSecond = second;
+  }
+  return `${secondPrefix}${String(micros - second * 1_000_000 + 1_000_000).slice(1)}Z`;
 }
 
 /** Milliseconds since the epoch of an event time (the column stores and searches index). */

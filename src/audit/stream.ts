@@ -13,7 +13,7 @@
  * @module
  */
 
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { GENESIS_HASH } from './chain.js';
 import { nowMicros, rfc3339Micros } from './event.js';
 import type { AuditStreamRef } from './event.js';
@@ -31,23 +31,85 @@ export interface StreamChunk {
 /**
  * The hash of a chunk linked after `prevHash`: SHA-256 of the canonical
  * encoding of `{ v: 1, sessionId, seq, time, channel, prevHash, dataSha256 }`.
- * The encoding is spelled out (keys sorted), as every chunk of every watch
- * and session goes through here.
+ * The encoding is spelled out (keys sorted). Verification hashes stored
+ * chunks here; a recorder hashes the chunks it queues with the same header
+ * written into a buffer (createChunkHasher below).
  */
 export function chunkHash(prevHash: string, chunk: Omit<StreamChunk, 'hash'>): string {
-  const dataSha256 = createHash('sha256').update(chunk.data).digest('hex');
+  const dataSha256 = hash('sha256', chunk.data, 'hex');
   const header =
     `{"channel":${JSON.stringify(chunk.channel)},"dataSha256":"${dataSha256}","prevHash":${JSON.stringify(prevHash)},` +
     `"seq":${chunk.seq},"sessionId":${JSON.stringify(chunk.sessionId)},"time":${JSON.stringify(chunk.time)},"v":1}`;
-  return createHash('sha256').update(header).digest('hex');
+  return hash('sha256', header, 'hex');
+}
+
+// The header of a recorder's chunk is written here and hashed in place: no string is built per chunk. One buffer
+// serves every recorder of the thread, as a chunk is hashed from start to end without yielding.
+const HEADER_ROOM = 1024;
+const header = Buffer.allocUnsafeSlow(HEADER_ROOM);
+// header.subarray(0, n) by n, made once each.
+const headerViews: Buffer[] = [];
+// The bytes of a header besides its session id, channel and time: keys, two hashes, a seq of up to 16 digits.
+const HEADER_FIXED_BYTES = 200;
+// JSON strings of the channels seen (a handful of names), and their length in UTF-8.
+const quotedChannels = new Map<string, { json: string; bytes: number }>();
+
+/**
+ * {@link chunkHash} for the chunks of one recorder: the same header bytes,
+ * written into a buffer instead of built as a string per chunk. It relies
+ * on what the recorder gives it: `prevHash` a hash it computed (hex, so its
+ * JSON form is itself in quotes), `seq` a positive integer, `time` from
+ * rfc3339Micros (nothing to escape). A session id or channel too long for the
+ * buffer goes the string way.
+ */
+function createChunkHasher(sessionId: string): (prevHash: string, seq: number, time: string, channel: string, data: Buffer) => string {
+  const sessionPart = `,"sessionId":${JSON.stringify(sessionId)},"time":"`;
+  const sessionBytes = Buffer.byteLength(sessionPart);
+  return (prevHash, seq, time, channel, data) => {
+    let quoted = quotedChannels.get(channel);
+    if (quoted === undefined) {
+      const json = JSON.stringify(channel);
+      quoted = { json, bytes: Buffer.byteLength(json) };
+      if (quotedChannels.size < 64) quotedChannels.set(channel, quoted);
+    }
+    if (HEADER_FIXED_BYTES + sessionBytes + quoted.bytes + time.length > HEADER_ROOM) {
+      return chunkHash(prevHash, { sessionId, seq, time, channel, data });
+    }
+    let n = header.write('{"channel":', 0, 'latin1');
+    n += header.write(quoted.json, n, 'utf8');
+    n += header.write(',"dataSha256":"', n, 'latin1');
+    n += header.write(hash('sha256', data, 'hex'), n, 'latin1');
+    n += header.write('","prevHash":"', n, 'latin1');
+    n += header.write(prevHash, n, 'latin1');
+    n += header.write('","seq":', n, 'latin1');
+    n += writeDigits(header, n, seq);
+    n += header.write(sessionPart, n, 'utf8');
+    n += header.write(time, n, 'latin1');
+    n += header.write('","v":1}', n, 'latin1');
+    return hash('sha256', (headerViews[n] ??= header.subarray(0, n)), 'hex');
+  };
+}
+
+/** Writes a non-negative safe integer in decimal at `at`; returns how many bytes. */
+function writeDigits(buf: Buffer, at: number, value: number): number {
+  let digits = 1;
+  for (let rest = Math.floor(value / 10); rest > 0; rest = Math.floor(rest / 10)) digits += 1;
+  let rest = value;
+  for (let i = at + digits - 1; i >= at; i--) {
+    buf[i] = 48 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+  return digits;
 }
 
 /** Records one stream; built by {@link AuditWriter.openStream}. */
 export interface StreamRecorder {
   readonly sessionId: string;
   /**
-   * Queues a chunk (copied). The chunk that reaches the byte cap is cut
-   * there, followed by a `marker` chunk saying so; later writes are dropped.
+   * Queues a chunk. A buffer is recorded as it is, not copied: its bytes
+   * must not change afterwards (a stream's chunks never do). The chunk that
+   * reaches the byte cap is cut there, followed by a `marker` chunk saying
+   * so; later writes are dropped.
    */
   write(channel: string, data: Uint8Array | string): void;
   /** Queues a `marker` chunk (a note for whoever reads the recording); not counted against the cap. */
@@ -71,33 +133,68 @@ export interface StreamRecorderOptions {
 /** The channel of notes the gateway adds to a recording (truncation, undecodable data). */
 export const MARKER_CHANNEL = 'marker';
 
+/** Told how each chunk it queued ended: once per chunk, in queue order. */
+export interface ChunkOwner {
+  /** `err` undefined: the chunk is durable; else why it is not. */
+  chunkSettled(err: unknown): void;
+}
+
 /**
- * A recorder that hashes chunks as they come and hands them to `enqueue`
- * (the writer's queue); `enqueue`'s promises tell when they are durable.
+ * Takes a chunk for the store (the writer's queue) and later tells `owner`
+ * how it went; a chunk it cannot take is settled with the error at once.
  */
-export function createStreamRecorder(enqueue: (chunk: StreamChunk) => Promise<void>, options: StreamRecorderOptions): StreamRecorder {
+export type ChunkQueue = (chunk: StreamChunk, owner: ChunkOwner) => void;
+
+/**
+ * A recorder that hashes chunks as they come and hands them to `queue` (the
+ * writer's); the queue tells it when they are durable. Per chunk it makes the
+ * chunk object and its time and hash strings, nothing else.
+ *
+ * @example
+ * const chunks: StreamChunk[] = [];
+ * const stream = createStreamRecorder((chunk, owner) => (chunks.push(chunk), owner.chunkSettled(undefined)), { kind: 'exec' });
+ * stream.write('stdout', 'hi\n');
+ * const ref = await stream.end(); // { sessionId, kind: 'exec', chunks: 1, bytes: 3, hash: chunks[0].hash, truncated: false }
+ */
+export function createStreamRecorder(queue: ChunkQueue, options: StreamRecorderOptions): StreamRecorder {
   const sessionId = options.sessionId ?? randomUUID();
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  const hashChunk = createChunkHasher(sessionId);
   let prevHash = GENESIS_HASH;
   let seq = 0;
   let bytes = 0;
   // Bytes counted against the cap: every chunk but the markers.
   let kept = 0;
   let truncated = false;
-  // The writer commits in queue order, so the last chunk's promise settles after every earlier one.
-  let last: Promise<void> = Promise.resolve();
+  // Chunks queued and not yet settled; `end` waits until there are none.
+  let pending = 0;
+  let drained: (() => void) | undefined;
+  let whenDrained: Promise<void> | undefined;
   let failure: unknown;
+
+  const owner: ChunkOwner = {
+    chunkSettled(err) {
+      if (err !== undefined && failure === undefined) {
+        failure = err;
+        // Not from inside write(): the error handler may well write (a marker) or end the session.
+        if (options.onError) queueMicrotask(() => options.onError?.(err));
+      }
+      pending -= 1;
+      if (pending === 0 && drained) {
+        drained();
+        drained = undefined;
+        whenDrained = undefined;
+      }
+    },
+  };
 
   const push = (channel: string, data: Buffer): void => {
     seq += 1;
     bytes += data.length;
-    const chunk = { sessionId, seq, time: rfc3339Micros(nowMicros()), channel, data };
-    prevHash = chunkHash(prevHash, chunk);
-    last = enqueue({ ...chunk, hash: prevHash }).catch((err: unknown) => {
-      if (failure !== undefined) return;
-      failure = err;
-      options.onError?.(err);
-    });
+    const time = rfc3339Micros(nowMicros());
+    prevHash = hashChunk(prevHash, seq, time, channel, data);
+    pending += 1;
+    queue({ sessionId, seq, time, channel, data, hash: prevHash }, owner);
   };
 
   const mark = (text: string): void => push(MARKER_CHANNEL, Buffer.from(text));
@@ -109,7 +206,7 @@ export function createStreamRecorder(enqueue: (chunk: StreamChunk) => Promise<vo
     },
     write(channel, input) {
       if (truncated) return;
-      const data = Buffer.from(input);
+      const data = typeof input === 'string' ? Buffer.from(input) : Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
       const room = maxBytes - kept;
       kept += Math.min(data.length, room);
       if (data.length <= room) {
@@ -122,7 +219,7 @@ export function createStreamRecorder(enqueue: (chunk: StreamChunk) => Promise<vo
     },
     mark,
     async end() {
-      await last;
+      if (pending > 0) await (whenDrained ??= new Promise<void>((resolve) => (drained = resolve)));
       if (failure !== undefined) throw failure instanceof Error ? failure : new Error('the stream could not be recorded', { cause: failure });
       return { sessionId, kind: options.kind, chunks: seq, bytes, hash: prevHash, truncated };
     },

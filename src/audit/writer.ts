@@ -26,7 +26,7 @@ import type { AuditEvent } from './event.js';
 import { rfc3339Micros } from './event.js';
 import type { AuditRepo, HeadState, SealFn } from './store.js';
 import { createStreamRecorder } from './stream.js';
-import type { StreamChunk, StreamRecorder, StreamRecorderOptions } from './stream.js';
+import type { ChunkOwner, ChunkQueue, StreamChunk, StreamRecorder, StreamRecorderOptions } from './stream.js';
 
 export interface AuditWriterOptions {
   signer: AuditSigner;
@@ -103,13 +103,14 @@ export function idleAuditWriterStats(): AuditWriterStats {
   };
 }
 
-interface Item {
-  event?: EncodedEvent;
-  chunk?: StreamChunk;
-  enqueuedAt: number;
-  resolve(value: AppendedEvent | undefined): void;
-  reject(err: unknown): void;
-}
+/**
+ * A queued record: an event and its caller's promise, or a stream chunk and
+ * the recorder to tell (a chunk has no promise of its own: a watch queues
+ * one per event it relays).
+ */
+type Item =
+  | { event: EncodedEvent; enqueuedAt: number; resolve(value: AppendedEvent): void; reject(err: unknown): void }
+  | { chunk: StreamChunk; enqueuedAt: number; owner: ChunkOwner };
 
 /**
  * @example
@@ -147,7 +148,8 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
     let bytes = 0;
     let count = 0;
     while (count < queue.length && count < maxBatch) {
-      bytes += queue[count]!.chunk?.data.length ?? 0;
+      const item = queue[count]!;
+      if ('chunk' in item) bytes += item.chunk.data.length;
       if (count > 0 && bytes > maxBatchBytes) break;
       count += 1;
     }
@@ -159,14 +161,21 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
     checkpointWaiters = [];
     const items = (inFlight = takeBatch());
     const started = now();
-    const events = items.flatMap((i) => (i.event ? [i.event] : []));
-    const chunks = items.flatMap((i) => (i.chunk ? [i.chunk] : []));
+    const events: EncodedEvent[] = [];
+    const chunks: StreamChunk[] = [];
+    for (const item of items) {
+      if ('chunk' in item) chunks.push(item.chunk);
+      else events.push(item.event);
+    }
     try {
       const result = await repo.append({ events, chunks, seal: sealWith(waiters.length > 0) });
       let next = 0;
       for (const item of items) {
-        const linked = item.event ? result.events[next++] : undefined;
-        item.resolve(linked && { seq: linked.seq, hash: linked.hash });
+        if ('chunk' in item) item.owner.chunkSettled(undefined);
+        else {
+          const linked = result.events[next++]!;
+          item.resolve({ seq: linked.seq, hash: linked.hash });
+        }
       }
       stats.appended += events.length;
       stats.lastBatchMs = now() - started;
@@ -182,7 +191,10 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
       stats.healthy = false;
       options.onError?.(err);
       const refusal = unavailable(err);
-      for (const item of items) item.reject(refusal);
+      for (const item of items) {
+        if ('chunk' in item) item.owner.chunkSettled(refusal);
+        else item.reject(refusal);
+      }
       for (const w of waiters) w(undefined, refusal);
     } finally {
       inFlight = [];
@@ -208,17 +220,29 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
     else setImmediate(start);
   };
 
-  const enqueue = <T extends AppendedEvent | undefined>(fill: Pick<Item, 'event' | 'chunk'>): Promise<T> => {
-    if (closed) return Promise.reject(new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit writer is closed'));
+  /** Why nothing more can be queued now, if so. */
+  const refusal = (): GatehouseError | undefined => {
+    if (closed) return new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit writer is closed');
     if (queue.length >= maxQueue) {
-      return Promise.reject(
-        new GatehouseError('GH_AUDIT_UNAVAILABLE', `the audit queue is full (${maxQueue} records waiting for the store)`, { retryAfterSeconds: 1 }),
-      );
+      return new GatehouseError('GH_AUDIT_UNAVAILABLE', `the audit queue is full (${maxQueue} records waiting for the store)`, { retryAfterSeconds: 1 });
     }
-    return new Promise<T>((resolve, reject) => {
-      queue.push({ ...fill, enqueuedAt: now(), resolve: resolve as Item['resolve'], reject });
+    return undefined;
+  };
+
+  const enqueueEvent = (event: EncodedEvent): Promise<AppendedEvent> => {
+    const refused = refusal();
+    if (refused) return Promise.reject(refused);
+    return new Promise<AppendedEvent>((resolve, reject) => {
+      queue.push({ event, enqueuedAt: now(), resolve, reject });
       kick();
     });
+  };
+
+  const enqueueChunk: ChunkQueue = (chunk, owner) => {
+    const refused = refusal();
+    if (refused) return owner.chunkSettled(refused);
+    queue.push({ chunk, enqueuedAt: now(), owner });
+    kick();
   };
 
   const timer = setInterval(() => {
@@ -248,9 +272,9 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
       } catch (err) {
         return Promise.reject(new GatehouseError('GH_INTERNAL', `the audit event cannot be recorded: ${(err as Error).message}`, { cause: err }));
       }
-      return enqueue<AppendedEvent>({ event: encoded });
+      return enqueueEvent(encoded);
     },
-    openStream: (streamOptions) => createStreamRecorder((chunk) => enqueue<undefined>({ chunk }), streamOptions),
+    openStream: (streamOptions) => createStreamRecorder(enqueueChunk, streamOptions),
     checkpoint,
     flush,
     stats() {

@@ -10,6 +10,7 @@ import { linkEvents } from '../audit/chain.js';
 import type { Checkpoint, CheckpointKind } from '../audit/checkpoint.js';
 import { EVENT_COLUMN_NAMES, eventColumns } from '../audit/columns.js';
 import { PRINCIPAL_SESSION_MS } from '../audit/store.js';
+import type { StreamChunk } from '../audit/stream.js';
 import type { AppendBatch, AppendResult, AuditFilter, EventColumns, HeadState, SessionFilter, SessionSummaryRow, StoredEventRow } from '../audit/store.js';
 
 const COLUMN_KEYS = Object.keys(EVENT_COLUMN_NAMES) as Array<keyof EventColumns>;
@@ -60,12 +61,15 @@ export interface DbChunkRow {
   hash: string;
 }
 
-/** What one append transaction writes, decided from the head it read. */
+/**
+ * What one append transaction writes, decided from the head it read. The
+ * stream chunks are not in it: they are not linked to the head, so a store
+ * makes their rows ({@link chunkValues}) once per batch, not per attempt.
+ */
 export interface AppendPlan {
   result: AppendResult;
   eventRows: unknown[][];
   checkpointRow: unknown[] | undefined;
-  chunkRows: unknown[][];
   /** New values for {@link HEAD_UPDATE_COLUMNS}. */
   headRow: unknown[];
 }
@@ -74,8 +78,10 @@ export interface AppendPlan {
 export function planAppend(state: HeadState, batch: AppendBatch): AppendPlan {
   const { events, head } = linkEvents(state, batch.events);
   const checkpoint = batch.seal(head, state);
-  const eventRows = events.map((e) => [e.seq, ...COLUMN_KEYS.map((k) => eventColumns(e.event)[k]), e.prevHash, e.hash, e.eventJson]);
-  const chunkRows = batch.chunks.map((c) => [c.sessionId, c.seq, c.time, c.channel, c.data, c.hash]);
+  const eventRows = events.map((e) => {
+    const columns = eventColumns(e.event);
+    return [e.seq, ...COLUMN_KEYS.map((k) => columns[k]), e.prevHash, e.hash, e.eventJson];
+  });
   const checkpointRow = checkpoint ? checkpointValues(checkpoint) : undefined;
   const headRow = [
     head.seq,
@@ -83,7 +89,12 @@ export function planAppend(state: HeadState, batch: AppendBatch): AppendPlan {
     checkpoint ? checkpoint.seq : state.checkpointSeq,
     checkpoint ? Date.parse(checkpoint.time.slice(0, 23) + 'Z') : state.checkpointTimeMs,
   ];
-  return { result: { head, events, checkpoint }, eventRows, checkpointRow, chunkRows, headRow };
+  return { result: { head, events, checkpoint }, eventRows, checkpointRow, headRow };
+}
+
+/** A chunk's values for {@link CHUNK_INSERT_COLUMNS}. */
+export function chunkValues(c: StreamChunk): unknown[] {
+  return [c.sessionId, c.seq, c.time, c.channel, c.data, c.hash];
 }
 
 export function checkpointValues(cp: Checkpoint): unknown[] {

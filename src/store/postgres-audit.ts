@@ -21,7 +21,7 @@ export function createPostgresAuditRepo(pool: pg.Pool): AuditRepo {
         const locked = await client.query<DbHeadRow>(`${q.HEAD_SELECT} FOR UPDATE`);
         const plan = q.planAppend(q.headFromDb(locked.rows[0]), batch);
         await insertRows(client, 'audit_events', q.EVENT_INSERT_COLUMNS, plan.eventRows);
-        await insertRows(client, 'audit_stream_chunks', q.CHUNK_INSERT_COLUMNS, plan.chunkRows);
+        await insertRows(client, 'audit_stream_chunks', q.CHUNK_INSERT_COLUMNS, batch.chunks.map(q.chunkValues));
         if (plan.checkpointRow) await insertRows(client, 'audit_checkpoints', q.CHECKPOINT_INSERT_COLUMNS, [plan.checkpointRow]);
         await client.query('UPDATE audit_chain_head SET seq = $1, hash = $2, checkpoint_seq = $3, checkpoint_time_ms = $4 WHERE id = 1', plan.headRow);
         return plan.result;

@@ -41,13 +41,15 @@ export function createSqliteAuditRepo(db: Database.Database, options: { busyTime
 
   const append = async (batch: AppendBatch): Promise<AppendResult> => {
     let found = lastHead ?? head.get();
+    // The same on every attempt: chunks are not linked to the head.
+    const chunkRows = batch.chunks.map(q.chunkValues);
     for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
       const state = q.headFromDb(found);
       const plan = q.planAppend(state, batch);
       const rows: AppendRows = {
         expect: [state.seq, state.hash, state.checkpointSeq, state.checkpointTimeMs],
         eventRows: plan.eventRows,
-        chunkRows: plan.chunkRows,
+        chunkRows,
         checkpointRow: plan.checkpointRow,
         headRow: plan.headRow,
       };

@@ -25,9 +25,10 @@ function recorded(options: { maxBytes?: number; onLimit?: SessionLimitAction; fa
   const version = options.version ?? (options.spdy ? 4 : 5);
   const tap = createSessionTap({ framing: { kind: options.spdy ? 'spdy' : 'channels', version }, end: (farewell) => ends.push(farewell), graceMs: 50 });
   const stream = createStreamRecorder(
-    (chunk) => {
+    (chunk, owner) => {
       chunks.push(chunk);
-      return options.failStore ? Promise.reject(new Error('disk full')) : Promise.resolve();
+      // As the writer does: told once the chunk's batch is written (or not), never from inside write().
+      queueMicrotask(() => owner.chunkSettled(options.failStore ? new Error('disk full') : undefined));
     },
     {
       kind: 'exec',
@@ -167,7 +168,7 @@ describe('createSessionTap', () => {
 
   it('opaque sessions: one marker saying why, byte counts only', async () => {
     const chunks: StreamChunk[] = [];
-    const stream = createStreamRecorder((c) => (chunks.push(c), Promise.resolve()), { kind: 'portforward' });
+    const stream = createStreamRecorder((c, owner) => (chunks.push(c), owner.chunkSettled(undefined)), { kind: 'portforward' });
     const tap = createSessionTap({ framing: sessionFraming('portforward', { upgrade: 'SPDY/3.1' }), end: () => undefined });
     tap.record(stream, 'stop-recording');
     expect(tap.fromClient(Buffer.from('GET / HTTP/1.1'))).toBe(14);
