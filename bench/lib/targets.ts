@@ -54,16 +54,34 @@ export function clientFor(target: Target, connections = 1): Client {
   };
 }
 
-/** Opens a streaming GET (a watch); `onChunk` sees the body as it arrives. */
-export async function openStream(pool: Pool, target: Target, path: string, onChunk: (chunk: Buffer) => void): Promise<() => void> {
+/**
+ * Opens a streaming GET (a watch); `onChunk` sees the body as it arrives,
+ * `onClosed` is told if the server ends or breaks it before we close it.
+ */
+export async function openStream(
+  pool: Pool,
+  target: Target,
+  path: string,
+  onChunk: (chunk: Buffer) => void,
+  onClosed: () => void = () => undefined,
+): Promise<() => void> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
   const res = await pool.request({ path, method: 'GET', headers });
   if (res.statusCode !== 200) throw new Error(`${target.name} ${path}: HTTP ${res.statusCode} ${await res.body.text()}`);
+  let closing = false;
   res.body.on('data', onChunk);
-  // The stream ends when we close it; an error then is expected.
-  res.body.on('error', () => undefined);
-  return () => res.body.destroy();
+  const closed = (): void => {
+    if (!closing) onClosed();
+    closing = true;
+  };
+  res.body.once('end', closed);
+  // The stream also errors when we close it; only an error before that is the server's doing.
+  res.body.on('error', closed);
+  return () => {
+    closing = true;
+    res.body.destroy();
+  };
 }
 
 /** A dedicated pool for many long-lived streams to one target. */

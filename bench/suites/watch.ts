@@ -21,6 +21,13 @@ interface WatchRound {
    * records and copies of 20 000 events), so this is the figure a container's memory limit must allow for.
    */
   rssMb: number | undefined;
+  /**
+   * Watches that ended before they saw the whole burst: kube-apiserver closes a watcher that does not take its
+   * events fast enough (its client, or the gateway, is slow). Their missing events are not waited for.
+   */
+  closedEarly: number;
+  /** How many of those ended with an ERROR event. */
+  endedWithError: number;
 }
 
 /** Opens `watchers` watches on `ns`, creates {@link BURST} ConfigMaps at once, waits until every watcher saw each. */
@@ -31,8 +38,16 @@ async function watchRound(ctx: BenchContext, target: Target, ns: string, watcher
   const sentAt = new Map<string, number>();
   const delays: number[] = [];
   let seen = 0;
+  // Watches the API server closed before they saw the whole burst, and the events they will therefore never see.
+  let closedEarly = 0;
+  let unseen = 0;
+  // Of those, the ones whose last event was an ERROR event (the gateway's "watch again", or the API server's own).
+  let endedWithError = 0;
   let allSeen: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (allSeen = resolve));
+  const check = (): void => {
+    if (seen + unseen === watchers * BURST) allSeen();
+  };
 
   const pool = streamPool(target, watchers);
   const closers: Array<() => void> = [];
@@ -45,20 +60,32 @@ async function watchRound(ctx: BenchContext, target: Target, ns: string, watcher
       const streams = await Promise.all(
         Array.from({ length: batch }, () => {
           let pending = '';
+          let lastLine = '';
+          let mine = 0;
+          const onClosed = (): void => {
+            if (mine === BURST) return;
+            closedEarly += 1;
+            if ((pending || lastLine).includes('"type":"ERROR"')) endedWithError += 1;
+            unseen += BURST - mine;
+            check();
+          };
           return openStream(pool, target, path, (chunk) => {
             const now = performance.now();
             pending += chunk.toString();
             let nl: number;
             while ((nl = pending.indexOf('\n')) >= 0) {
               const line = pending.slice(0, nl);
+              lastLine = line;
               pending = pending.slice(nl + 1);
               const name = /"name":"([^"]+)"/.exec(line)?.[1];
               const sent = name?.startsWith(prefix) ? sentAt.get(name) : undefined;
               if (sent === undefined) continue;
               delays.push(now - sent);
-              if (++seen === watchers * BURST) allSeen();
+              mine += 1;
+              seen += 1;
+              check();
             }
-          });
+          }, onClosed);
         }),
       );
       closers.push(...streams);
@@ -74,10 +101,13 @@ async function watchRound(ctx: BenchContext, target: Target, ns: string, watcher
       }),
     );
     const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`${target.name}: only ${seen} of ${watchers * BURST} watch events arrived within 60 s`)), 60_000).unref(),
+      setTimeout(
+        () => reject(new Error(`${target.name}: only ${seen} of ${watchers * BURST} watch events arrived within 60 s (${closedEarly} watches closed early)`)),
+        60_000,
+      ).unref(),
     );
     await Promise.race([done, timeout]);
-    return { delays, openRssMb, rssMb: target.pid === undefined ? undefined : memoryOf(target.pid).rssMb };
+    return { delays, openRssMb, rssMb: target.pid === undefined ? undefined : memoryOf(target.pid).rssMb, closedEarly, endedWithError };
   } finally {
     for (const close of closers) close();
     await pool.destroy();
@@ -101,6 +131,13 @@ export const watchBench: Bench = {
         ctx.add('watch', 'delivery p99 ms', target.name, 'lower', [s.p99]);
         if (round.openRssMb !== undefined) ctx.add('watch', 'gateway RSS MB, watches open', target.name, 'lower', [round.openRssMb]);
         if (round.rssMb !== undefined) ctx.add('watch', 'gateway RSS MB', target.name, 'lower', [round.rssMb]);
+        ctx.add('watch', 'watches closed early', target.name, 'lower', [round.closedEarly]);
+        if (round.closedEarly > 0) {
+          ctx.note(
+            `watch: ${round.closedEarly} of ${watchers} watches on ${target.name} ended before they saw the whole burst (${round.endedWithError} with an ERROR event); ` +
+              'kube-apiserver closes watchers that do not take their events fast enough; delays are of the events that arrived',
+          );
+        }
       }
       ctx.note(`watch: ${watchers} watches per side, burst of ${BURST} creates; delay = create sent → event received by each watcher`);
     } finally {
