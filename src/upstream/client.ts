@@ -68,7 +68,7 @@ export function createUpstream(
   const hostHeader = target.server.host;
 
   // Exec plugins may hand out a new client certificate; each distinct pair gets its own pools and TLS context.
-  let agentFor: { cert: Buffer | undefined; agent: http.Agent; tls: TlsOptions; http2: Http2Pool | undefined } | undefined;
+  let agentFor: Pools | undefined;
   const tlsOptions = (cred: UpstreamCredential): TlsOptions => {
     if (agentFor && agentFor.cert === cred.clientCert) return agentFor.tls;
     return {
@@ -79,8 +79,8 @@ export function createUpstream(
       servername: target.tlsServerName ?? (isIp(hostname) ? undefined : hostname),
     };
   };
-  const pooledAgent = (cred: UpstreamCredential): http.Agent => {
-    if (agentFor && agentFor.cert === cred.clientCert) return agentFor.agent;
+  const poolsFor = (cred: UpstreamCredential): Pools => {
+    if (agentFor && agentFor.cert === cred.clientCert) return agentFor;
     agentFor?.agent.destroy();
     agentFor?.http2?.close();
     const options = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' as const };
@@ -89,7 +89,7 @@ export function createUpstream(
     // Plain-HTTP upstreams (tests, a local proxy) stay on HTTP/1.1: no cleartext HTTP/2 guessing.
     const http2 = secure ? createHttp2Pool({ host: hostname, port, authority: hostHeader, tls, connectMs: timing.connectMs }) : undefined;
     agentFor = { cert: cred.clientCert, agent, tls, http2 };
-    return agent;
+    return agentFor;
   };
 
   const headersWith = (cred: UpstreamCredential, headers: OutgoingHttpHeaders): OutgoingHttpHeaders => {
@@ -104,11 +104,11 @@ export function createUpstream(
     where: target.server.origin,
     async request(init) {
       const cred = await credentials.get();
-      const agent = pooledAgent(cred);
+      const { agent, http2 } = poolsFor(cred);
       const path = prefix + init.path;
       const headers = headersWith(cred, init.headers);
-      if (isLongLived(init.method, init.path)) {
-        const stream = await agentFor?.http2?.request(init.method, path, headers);
+      if (http2 && isLongLived(init.method, init.path)) {
+        const stream = await http2.request(init.method, path, headers);
         if (stream) return stream;
       }
       const transport = secure ? https : http;
@@ -141,6 +141,14 @@ export function createUpstream(
 }
 
 type TlsOptions = Pick<ConnectionOptions, 'rejectUnauthorized' | 'servername'> & { secureContext: SecureContext };
+
+/** The connection pools of one client certificate: HTTP/1.1 keep-alive, and HTTP/2 sessions for long-lived requests. */
+interface Pools {
+  cert: Buffer | undefined;
+  agent: http.Agent;
+  tls: TlsOptions;
+  http2: Http2Pool | undefined;
+}
 
 function isIp(host: string): boolean {
   return /^[\d.]+$/.test(host) || host.includes(':');

@@ -38,8 +38,10 @@ export interface Http2Pool {
   close(): void;
 }
 
-// kube-apiserver advertises 100; used until a server's own SETTINGS say otherwise.
-const DEFAULT_MAX_STREAMS = 100;
+// Streams per session: what the server's SETTINGS allow (100 for kube-apiserver), 100 when they name no limit, and
+// never more than 1 000.
+const DEFAULT_STREAMS = 100;
+const MAX_STREAMS = 1000;
 // What the gateway lets the API server send ahead on the connection; each stream keeps HTTP/2's 64 KiB window,
 // so a stalled client holds at most that much of its watch here.
 const CONNECTION_WINDOW = 8 * 1024 * 1024;
@@ -74,8 +76,7 @@ export function createHttp2Pool(options: Http2PoolOptions): Http2Pool {
   let closed = false;
 
   const room = (slot: Slot): number => {
-    const max = slot.session.remoteSettings.maxConcurrentStreams ?? DEFAULT_MAX_STREAMS;
-    return Math.min(max, DEFAULT_MAX_STREAMS * 10) - slot.streams;
+    return Math.min(slot.session.remoteSettings.maxConcurrentStreams ?? DEFAULT_STREAMS, MAX_STREAMS) - slot.streams;
   };
 
   const forget = (slot: Slot): void => {
