@@ -82,24 +82,12 @@ function createChunkHasher(sessionId: string): (prevHash: string, seq: number, t
     n += header.write('","prevHash":"', n, 'latin1');
     n += header.write(prevHash, n, 'latin1');
     n += header.write('","seq":', n, 'latin1');
-    n += writeDigits(header, n, seq);
+    n += header.write(String(seq), n, 'latin1');
     n += header.write(sessionPart, n, 'utf8');
     n += header.write(time, n, 'latin1');
     n += header.write('","v":1}', n, 'latin1');
     return hash('sha256', (headerViews[n] ??= header.subarray(0, n)), 'hex');
   };
-}
-
-/** Writes a non-negative safe integer in decimal at `at`; returns how many bytes. */
-function writeDigits(buf: Buffer, at: number, value: number): number {
-  let digits = 1;
-  for (let rest = Math.floor(value / 10); rest > 0; rest = Math.floor(rest / 10)) digits += 1;
-  let rest = value;
-  for (let i = at + digits - 1; i >= at; i--) {
-    buf[i] = 48 + (rest % 10);
-    rest = Math.floor(rest / 10);
-  }
-  return digits;
 }
 
 /** Records one stream; built by {@link AuditWriter.openStream}. */
