@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as http2 from 'node:http2';
+import type { ServerHttp2Session } from 'node:http2';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -68,8 +70,9 @@ export interface GatewayOptions {
  * Builds and starts the gateway from validated config: opens the data
  * directory and the store, starts what lives as long as the process (audit
  * writer, approvals, tunnels, metrics, tracing), builds the request path from
- * the config (src/gateway/handling.ts) and listens on HTTPS (HTTP/1.1 only,
- * so upgrades never meet HTTP/2). A reload swaps the request path whole.
+ * the config (src/gateway/handling.ts) and listens on HTTPS: HTTP/2 and
+ * HTTP/1.1 by ALPN (`listen.http2`), upgrades on HTTP/1.1 as clients ask for
+ * them. A reload swaps the request path whole.
  *
  * @example
  * const gw = await startGateway(parseConfig({ upstream: { kubeconfig: '~/.kube/config' } }), log);
@@ -186,15 +189,11 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
   const scrape = metrics && config.metrics.token ? metricsRoute(config.metrics.token, metrics.registry) : undefined;
   const ownRoute = (req: IncomingMessage, res: ServerResponse): boolean => slot.current().health(req, res) || (scrape?.(req, res) ?? false);
 
-  const server = https.createServer({ cert: state.tls.cert, key: state.tls.key });
-  // Watches, logs -f and exec sessions live for hours; only idle keep-alive sockets time out.
-  server.requestTimeout = 0;
-  server.timeout = 0;
-  server.keepAliveTimeout = 65_000;
+  const server = listenerFor(config, state);
   // Built once the URL is known (the console's links and OIDC redirect use it); until then only Kubernetes paths exist.
   let consoleHandler: ConsoleHandler = () => false;
   let mcpHandler: McpHandler = () => false;
-  server.on('request', (req, res) => {
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     lifecycle.track(res);
     // Taken before the handlers run; the span is opened only for the one that answers (the pipeline traces its own).
     const startTime = tracer ? Date.now() : 0;
@@ -208,19 +207,22 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
     res.once('close', release);
     value.pipeline.handleRequest(req, res);
   });
+  server.on('session', (session: ServerHttp2Session) => lifecycle.trackSession(session));
   // Upgraded sockets leave the server's books; track them so close() ends exec sessions too.
-  server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (tunnels.handleUpgrade(req, socket, head)) return;
     lifecycle.trackUpgrade(socket);
     const { value, release } = slot.acquire();
     socket.once('close', release);
     value.pipeline.handleUpgrade(req, socket, head);
   });
-  server.on('clientError', (err, socket) => {
+  server.on('clientError', (err: Error, socket: Duplex) => {
     // Not the error itself: a parse error carries the raw bytes received (rawPacket), headers and tokens included.
     log.debug({ code: (err as NodeJS.ErrnoException).code, reason: err.message }, 'client connection error');
     socket.destroy();
   });
+  // A broken HTTP/2 connection (bad frames, flood protection, a reset socket): Node has already closed it.
+  server.on('sessionError', (err: Error) => log.debug({ code: (err as NodeJS.ErrnoException).code, reason: err.message }, 'client HTTP/2 connection error'));
 
   // Before the main listener: a taken metrics port fails the start before anyone is served.
   const metricsListener = metrics && config.metrics.listen ? await listenForMetrics(config.metrics.listen, metrics.registry) : undefined;
@@ -307,4 +309,41 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
       await tracing?.shutdown().catch((err: unknown) => log.warn({ err }, 'exporting the last traces failed'));
     },
   };
+}
+
+/**
+ * The main listener. With `listen.http2` (the default) clients choose HTTP/2
+ * or HTTP/1.1 by ALPN, as with kube-apiserver: client-go multiplexes its
+ * requests and watches on one connection, and asks for HTTP/1.1 where it
+ * upgrades (exec, attach, port-forward), which arrives as `upgrade` as before.
+ * Node's HTTP/2 compatibility objects stand in for IncomingMessage and
+ * ServerResponse in the handlers (src/pipeline/http2-compat.ts lists what differs).
+ */
+function listenerFor(config: GatehouseConfig, state: DataDirState): https.Server | DualServer {
+  const tls = { cert: state.tls.cert, key: state.tls.key };
+  const server = config.listen.http2
+    ? (http2.createSecureServer({ ...tls, allowHTTP1: true, settings: { maxConcurrentStreams: HTTP2_MAX_STREAMS } }) as DualServer)
+    : https.createServer(tls);
+  http1Timeouts(server);
+  return server;
+}
+
+/** @types/node leaves out what Node's HTTP/2 server shares with https.Server when it serves HTTP/1.1 too. */
+type DualServer = http2.Http2SecureServer & Http1Timeouts & { closeIdleConnections(): void };
+
+interface Http1Timeouts {
+  requestTimeout: number;
+  timeout: number;
+  keepAliveTimeout: number;
+}
+
+// As many concurrent streams per connection as Go's HTTP/2 server grants (client-go opens another connection beyond).
+const HTTP2_MAX_STREAMS = 250;
+
+// Watches, logs -f and exec sessions live for hours; only idle keep-alive sockets time out. HTTP/2 connections have
+// no idle timeout: client-go pings its own and closes them when it no longer needs them.
+function http1Timeouts(server: Http1Timeouts): void {
+  server.requestTimeout = 0;
+  server.timeout = 0;
+  server.keepAliveTimeout = 65_000;
 }

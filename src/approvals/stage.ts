@@ -23,6 +23,7 @@ import { requesterOf, targetOf } from './subject.js';
 import { normalizeReason, REASON_HEADER } from './reason.js';
 import type { Approvals } from './service.js';
 import type { Approval } from './types.js';
+import { clientSideOf } from '../pipeline/http2-compat.js';
 
 export interface ApprovalStageOptions {
   approvals: Approvals;
@@ -160,10 +161,10 @@ function reasonOf(ctx: RequestContext): string | null {
 }
 
 
-/** Aborts when the client's connection closes, so a held request stops waiting for nobody; `release` unhooks it (keep-alive sockets serve many requests). */
+/** Aborts when the client goes away, so a held request stops waiting for nobody; `release` unhooks it (keep-alive connections serve many requests). */
 function clientGone(ctx: RequestContext): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
-  const socket = ctx.req.socket;
+  const socket = clientSideOf(ctx.req);
   const abort = (): void => controller.abort();
   if (socket.destroyed) abort();
   else socket.once('close', abort);

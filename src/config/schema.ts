@@ -19,9 +19,11 @@ export const configSchema = z
       .object({
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(6443),
+        /** Offer HTTP/2 besides HTTP/1.1 (ALPN), as kube-apiserver does: client-go multiplexes its requests and watches. */
+        http2: z.boolean().default(true),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 6443 }),
+      .default({ host: '127.0.0.1', port: 6443, http2: true }),
     tls: z
       .object({
         certFile: z.string().optional(),

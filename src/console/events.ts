@@ -30,7 +30,6 @@ export function eventRoute(service: ApprovalService, options: EventStreamOptions
     res.writeHead(200, {
       ...API_HEADERS,
       'content-type': 'text/event-stream; charset=utf-8',
-      connection: 'keep-alive',
       // nginx and similar proxies otherwise hold events back.
       'x-accel-buffering': 'no',
     });

@@ -10,7 +10,7 @@ import { loggableUrl } from './url.js';
  *
  * @example
  * const logAccess = accessLogger(log);
- * logAccess(ctx, 200); // {"msg":"access","requestId":"…","verb":"list",…,"status":200,"ms":3.1}
+ * logAccess(ctx, 200); // {"msg":"access","requestId":"…","method":"GET","http":"2.0","verb":"list",…,"status":200,"ms":3.1}
  */
 export function accessLogger(log: Logger): (ctx: RequestContext, status: number) => void {
   return (ctx, status) => {
@@ -21,6 +21,7 @@ export function accessLogger(log: Logger): (ctx: RequestContext, status: number)
         requestId: ctx.id,
         traceId: ctx.trace?.traceId,
         method: ctx.req.method,
+        http: ctx.req.httpVersion,
         path: r?.path ?? loggableUrl(ctx.req.url),
         verb: r?.verb,
         resource: r?.subresource ? `${r.resource}/${r.subresource}` : r?.resource || undefined,

@@ -6,9 +6,11 @@
  * @module
  */
 
-import type { Server, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { closeAfter } from '../pipeline/http2-compat.js';
 
 export interface DrainOptions {
   /** Keep serving this long after readyz starts failing, so load balancers stop sending new work first. */
@@ -24,11 +26,20 @@ export interface DrainReport {
   streams: number;
 }
 
+/** The listener as the drain uses it: an https.Server, or Node's HTTP/2 server that also serves HTTP/1.1 (no closeAllConnections). */
+export interface DrainableServer {
+  close(): unknown;
+  closeIdleConnections(): void;
+  closeAllConnections?: () => void;
+}
+
 export interface Lifecycle {
   /** Follows one request of the main listener until its response closes. */
   track(res: ServerResponse): void;
   /** Follows one upgraded connection (exec, attach, port-forward) until it closes. */
   trackUpgrade(socket: Duplex): void;
+  /** Follows one HTTP/2 connection until it closes, so a drain can tell its client to go elsewhere (GOAWAY). */
+  trackSession(session: ServerHttp2Session): void;
   inFlight(): { requests: number; watches: number };
   upgradedSessions(): number;
   /** True from the moment drain() was called. */
@@ -38,7 +49,7 @@ export interface Lifecycle {
    * finish (at most `drainMs`), then ends streams and sessions and resolves
    * once every connection is closed.
    */
-  drain(server: Server, options: DrainOptions): Promise<DrainReport>;
+  drain(server: DrainableServer, options: DrainOptions): Promise<DrainReport>;
 }
 
 const WATCH_QUERY = /[?&]watch=(?:true|1)(?:&|$)/;
@@ -72,6 +83,7 @@ function isStreaming(res: ServerResponse): boolean {
 export function createLifecycle(): Lifecycle {
   const active = new Set<ServerResponse>();
   const upgraded = new Set<Duplex>();
+  const sessions = new Set<ServerHttp2Session>();
   let draining = false;
   // Shared listeners: tracking allocates no closure per request.
   function untrack(this: ServerResponse): void {
@@ -79,6 +91,9 @@ export function createLifecycle(): Lifecycle {
   }
   function untrackUpgrade(this: Duplex): void {
     upgraded.delete(this);
+  }
+  function untrackSession(this: ServerHttp2Session): void {
+    sessions.delete(this);
   }
   const ordinaryInFlight = (): number => {
     let n = 0;
@@ -89,13 +104,17 @@ export function createLifecycle(): Lifecycle {
   return {
     track(res) {
       // Clients open a new connection (to another replica) for their next request.
-      if (draining) res.setHeader('connection', 'close');
+      if (draining) closeAfter(res);
       active.add(res);
       res.on('close', untrack);
     },
     trackUpgrade(socket) {
       upgraded.add(socket);
       socket.on('close', untrackUpgrade);
+    },
+    trackSession(session) {
+      sessions.add(session);
+      session.on('close', untrackSession);
     },
     inFlight() {
       let watches = 0;
@@ -106,10 +125,12 @@ export function createLifecycle(): Lifecycle {
     draining: () => draining,
     async drain(server, options) {
       draining = true;
-      for (const res of active) if (!res.headersSent) res.setHeader('connection', 'close');
+      for (const res of active) closeAfter(res);
       if (options.delayMs > 0) await sleep(options.delayMs);
       server.close();
       server.closeIdleConnections();
+      // GOAWAY: no new streams; those in flight go on, and an idle connection closes now.
+      for (const session of sessions) session.close();
       const deadline = Date.now() + options.drainMs;
       while (ordinaryInFlight() > 0 && Date.now() < deadline) await sleep(POLL_MS);
       const cut = ordinaryInFlight();
@@ -117,7 +138,10 @@ export function createLifecycle(): Lifecycle {
       // Ending the response makes the forwarder close the upstream side and record the exchange as cut short.
       for (const res of active) res.destroy();
       for (const socket of upgraded) socket.destroy();
-      server.closeAllConnections();
+      for (const session of sessions) session.destroy();
+      // An HTTP/2 listener has no closeAllConnections; what is left of its HTTP/1.1 side is idle by now.
+      if (server.closeAllConnections) server.closeAllConnections();
+      else server.closeIdleConnections();
       const settled = Date.now() + SETTLE_MS;
       while ((active.size > 0 || upgraded.size > 0) && Date.now() < settled) await sleep(POLL_MS);
       return { cut, streams };

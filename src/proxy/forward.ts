@@ -79,9 +79,13 @@ export async function forwardRequest(
   };
   // Whether the masking stream relaying the answer replaced anything yet; undefined while none relays it.
   let maskedSoFar: () => boolean | undefined = () => undefined;
-  // A client that goes away (Ctrl-C on `get -w`) must free the upstream watch; the record says it was cut short.
+  // A client that goes away (Ctrl-C on `get -w`, an HTTP/2 stream reset) must free the upstream watch; the record
+  // says it was cut short. Only end() tells a complete answer from a cut one on both protocols: a reset HTTP/2
+  // response reports itself finished and not destroyed.
+  let clientGone = false;
   const abortUpstream = (): void => {
-    if (res.writableFinished) return;
+    clientGone = true;
+    if (res.writableEnded) return;
     upReq.destroy();
     void endStream()
       .then((ref) => finish({ status: res.statusCode, aborted: true, upstream: upstreamFacts(res.statusCode), stream: ref, masked: maskedSoFar() }))
@@ -149,7 +153,7 @@ export async function forwardRequest(
           masked: report.masked > 0,
         }).then(
           () => {
-            res.writeHead(status, upRes.statusMessage, { ...headers, 'content-length': body.length });
+            res.writeHead(status, { ...headers, 'content-length': body.length });
             res.end(body);
           },
           (err: unknown) => respondWithStatus(res, err instanceof GatehouseError ? err : unmaskable(undefined), ctx.id),
@@ -171,7 +175,7 @@ export async function forwardRequest(
 
     /** Streams `source` (the answer, or `masking` it is piped through) to the client, after `alreadyOut` it gave before. */
     function relayBody(source: Readable, masking: (Transform & { report(): MaskReport }) | undefined, alreadyOut: Buffer[]): void {
-      res.writeHead(status, upRes.statusMessage, headers);
+      res.writeHead(status, headers);
       if (masking) maskedSoFar = () => masking.report().masked > 0;
       // Send headers now when the body may take its time (a watch may not produce a byte for minutes). A body of
       // known length is already on its way: its headers leave with its first bytes, one write instead of two.
@@ -231,7 +235,7 @@ export async function forwardRequest(
       // else, a watch cut in the middle of an event included, is cut.
       let wasCut = false;
       const cut = (err: Error): void => {
-        if (wasCut || res.writableEnded || res.destroyed) return;
+        if (wasCut || res.writableEnded || clientGone) return;
         wasCut = true;
         if (masking) maskingEnded(masking.report(), err);
         if (!watchJson || !stream || !atLineEnd) {

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { WEBSOCKET_BEARER_PREFIX } from '../identity/bearer.js';
+import { isPseudoHeader } from '../pipeline/http2-compat.js';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) plus everything that carries the
 // client's identity: the upstream only ever sees the gateway's credential.
@@ -23,6 +24,8 @@ const DROPPED = new Set([
 function dropped(name: string): boolean {
   return (
     DROPPED.has(name) ||
+    // An HTTP/2 request's :method, :path, :authority, :scheme: the upstream request has its own.
+    isPseudoHeader(name) ||
     // Impersonate-User/Group/Uid/Extra-*: a client must never borrow the gateway's right to impersonate.
     name.startsWith('impersonate-') ||
     // Front-proxy identity headers: only honoured from a front-proxy cert, but never forward them either.
@@ -64,7 +67,8 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders): OutgoingHtt
   const connectionNamed = listedInConnection(headers.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding' || name === 'proxy-connection') continue;
+    // Connection-specific: HTTP/1.1 hop-by-hop, and refused outright in an HTTP/2 response.
+    if (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding' || name === 'proxy-connection' || name === 'upgrade') continue;
     if (connectionNamed?.has(name)) continue;
     out[name] = headers[name];
   }

@@ -28,6 +28,14 @@ describe('upstreamRequestHeaders', () => {
     expect(out).toEqual({ accept: 'application/json', 'kubectl-command': 'kubectl get', 'content-type': 'application/json' });
   });
 
+  it("drops an HTTP/2 request's pseudo-headers, which are no header names on HTTP/1.1", () => {
+    const out = upstreamRequestHeaders(
+      { ':method': 'GET', ':path': '/api/v1/pods', ':authority': 'gateway:6443', ':scheme': 'https', accept: 'application/json', 'user-agent': 'kubectl/v1.33' },
+      false,
+    );
+    expect(out).toEqual({ accept: 'application/json', 'user-agent': 'kubectl/v1.33' });
+  });
+
   it('keeps the upgrade handshake and removes the WebSocket bearer subprotocol', () => {
     const token = Buffer.from('secret').toString('base64url');
     const out = upstreamRequestHeaders(
@@ -60,12 +68,13 @@ describe('upstreamRequestHeaders', () => {
 });
 
 describe('clientResponseHeaders', () => {
-  it('drops hop-by-hop headers and keeps the rest', () => {
+  it('drops hop-by-hop headers (which an HTTP/2 answer must not carry) and keeps the rest', () => {
     expect(
       clientResponseHeaders({
         connection: 'close',
         'transfer-encoding': 'chunked',
         'keep-alive': 'x',
+        upgrade: 'h2c',
         'content-type': 'application/json',
         'audit-id': 'abc',
       }),

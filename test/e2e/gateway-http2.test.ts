@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, constants } from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { stringify } from 'yaml';
+import { startGatewayProcess } from './helpers/gateway.js';
+import type { GatewayProcess } from './helpers/gateway.js';
+import { kubectlFor, run } from './helpers/run.js';
+import type { Kubectl } from './helpers/run.js';
+import { waitFor } from './helpers/wait.js';
+
+// The gateway offers HTTP/2 as kube-apiserver does: kubectl and client-go multiplex their requests and watches on
+// one connection, and still upgrade (exec, attach, port-forward) over HTTP/1.1.
+const cluster = inject('cluster');
+const ns = `h2-${randomBytes(3).toString('hex')}`;
+const METRICS_TOKEN = randomBytes(16).toString('hex');
+let gateway: GatewayProcess;
+let caPem: string;
+let direct: Kubectl;
+let session: ClientHttp2Session;
+
+function configFile(name: string, content: object): string {
+  const path = join(tmpdir(), `gatehouse-${name}-${ns}.yaml`);
+  writeFileSync(path, stringify(content));
+  return path;
+}
+
+beforeAll(async () => {
+  direct = kubectlFor(cluster.adminKubeconfig);
+  await direct.ok(['create', 'namespace', ns]);
+  await direct.ok(['-n', ns, 'create', 'configmap', 'plain', '--from-literal=colour=blue']);
+  await direct.ok(['-n', ns, 'create', 'secret', 'generic', 'db', '--from-literal=password=hunter2-h2']);
+  gateway = await startGatewayProcess(cluster.adminKubeconfig, ['--config', configFile('h2', { metrics: { token: METRICS_TOKEN } })]);
+  caPem = readFileSync(join(gateway.dataDir, 'ca.crt'), 'utf8');
+  session = connect(gateway.url, { ca: caPem });
+});
+afterAll(async () => {
+  session?.destroy();
+  await direct?.(['delete', 'namespace', ns, '--wait=false']);
+  await gateway?.stop();
+});
+
+interface Answer {
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request on the shared HTTP/2 connection; resolves with the whole answer. */
+function get(path: string, token: string | undefined = gateway.adminToken): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':path': path, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), accept: 'application/json' });
+    let body = '';
+    let headers: IncomingHttpHeaders = {};
+    stream.on('response', (h) => (headers = h));
+    stream.setEncoding('utf8').on('data', (d: string) => (body += d));
+    stream.on('end', () => resolve({ headers, body }));
+    stream.on('error', reject);
+    stream.end();
+  });
+}
+
+/** The value of one sample of the gateway's metrics, scraped over the same HTTP/2 connection. */
+async function metric(sample: string): Promise<number> {
+  const { body } = await get('/metrics', METRICS_TOKEN);
+  const line = body.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+}
+
+interface Recorded {
+  request: { verb: string };
+  result: { status: number };
+  stream?: { kind: string; sessionId: string };
+}
+
+/** This namespace's audit records. */
+async function auditRecords(): Promise<Recorded[]> {
+  const r = await run(process.execPath, ['bin/gatehouse.js', 'audit', 'search', '--namespace', ns, '--json', '--limit', '1000', '--data-dir', gateway.dataDir]);
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { event: Recorded }[]).map((row) => row.event);
+}
+
+/** The access log line of the request whose path ends with `suffix`. */
+function accessLine(suffix: string): { http: string; status: number } | undefined {
+  const line = gateway
+    .stderr()
+    .split('\n')
+    .find((l) => l.includes('"msg":"access"') && l.includes(`${suffix}"`));
+  return line === undefined ? undefined : (JSON.parse(line) as { http: string; status: number });
+}
+
+describe('HTTP/2 towards clients', () => {
+  it('is what kubectl speaks to the gateway, as to the API server', async () => {
+    const kubectl = kubectlFor(gateway.adminKubeconfig);
+    expect(await kubectl.ok(['-n', ns, 'get', 'configmap', 'plain', '-o', 'jsonpath={.data.colour}'])).toBe('blue');
+    const line = await waitFor('the access log line', () => accessLine(`/namespaces/${ns}/configmaps/plain`));
+    expect(line).toMatchObject({ http: '2.0', status: 200 });
+  });
+
+  it('answers GETs, masks Secrets and refuses with a Status on one multiplexed connection', async () => {
+    const [plain, secret, refused] = await Promise.all([
+      get(`/api/v1/namespaces/${ns}/configmaps/plain`),
+      get(`/api/v1/namespaces/${ns}/secrets/db`),
+      get(`/api/v1/namespaces/${ns}/configmaps/plain`, 'not-a-token'),
+    ]);
+    expect(plain.headers[':status']).toBe(200);
+    expect((JSON.parse(plain.body) as { data: Record<string, string> }).data).toEqual({ colour: 'blue' });
+    expect(plain.headers['audit-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // No HTTP/1.1 framing leaks into an HTTP/2 answer (Node refuses to send one that has it).
+    expect(plain.headers['transfer-encoding']).toBeUndefined();
+    expect(plain.headers.connection).toBeUndefined();
+
+    expect(secret.headers[':status']).toBe(200);
+    const password = (JSON.parse(secret.body) as { data: Record<string, string> }).data.password!;
+    expect(Buffer.from(password, 'base64').toString()).not.toContain('hunter2-h2');
+    expect(secret.body).not.toContain(Buffer.from('hunter2-h2').toString('base64'));
+
+    expect(refused.headers[':status']).toBe(401);
+    expect(JSON.parse(refused.body)).toMatchObject({ kind: 'Status', code: 401 });
+    expect(await waitFor('the access log line', () => accessLine(`/namespaces/${ns}/secrets/db`))).toMatchObject({ http: '2.0', status: 200 });
+  });
+
+  it('grants 250 streams per connection and carries 120 watches on one, ending each when its client cancels it', async () => {
+    await waitFor('the server settings', () => (session.remoteSettings.maxConcurrentStreams === 250 ? true : undefined));
+    const count = 120;
+    const seen = Array.from({ length: count }, () => '');
+    const streams: ClientHttp2Stream[] = await Promise.all(
+      seen.map(
+        (_, i) =>
+          new Promise<ClientHttp2Stream>((resolve, reject) => {
+            const stream = session.request({ ':path': `/api/v1/namespaces/${ns}/configmaps?watch=1&resourceVersion=0`, authorization: `Bearer ${gateway.adminToken}` });
+            stream.on('response', (h) => (h[':status'] === 200 ? resolve(stream) : reject(new Error(`watch ${i}: HTTP ${h[':status']}`))));
+            stream.setEncoding('utf8').on('data', (d: string) => (seen[i] += d));
+            stream.on('error', reject);
+            stream.end();
+          }),
+      ),
+    );
+    try {
+      expect(await metric('gatehouse_open_watches')).toBe(count);
+      await direct.ok(['-n', ns, 'create', 'configmap', 'seen-by-all']);
+      await waitFor('the event on every watch', () => (seen.every((t) => t.includes('seen-by-all')) ? true : undefined));
+    } finally {
+      for (const stream of streams) stream.close(constants.NGHTTP2_CANCEL);
+    }
+    // RST_STREAM(CANCEL) is all the gateway hears of a cancelled watch: the connection stays, the upstream watches
+    // are cancelled in turn and each watch is recorded with what it streamed.
+    await waitFor('the watches to end', async () => ((await metric('gatehouse_open_watches')) === 0 ? true : undefined));
+    await waitFor('the upstream streams to close', async () => ((await metric('gatehouse_upstream_http2_streams{cluster="default"}')) === 0 ? true : undefined));
+    expect(session.closed).toBe(false);
+    const watches = await waitFor('the watch records', async () => {
+      const found = (await auditRecords()).filter((e) => e.request.verb === 'watch');
+      return found.length === count ? found : undefined;
+    });
+    for (const w of watches) {
+      expect(w.result.status).toBe(200);
+      expect(w.stream).toMatchObject({ kind: 'watch' });
+    }
+  });
+
+  it('is HTTP/1.1 only with listen.http2 off', async () => {
+    const h1 = await startGatewayProcess(cluster.adminKubeconfig, ['--config', configFile('h1', { listen: { http2: false } })]);
+    try {
+      await kubectlFor(h1.adminKubeconfig).ok(['-n', ns, 'get', 'configmap', 'plain']);
+      const line = await waitFor('the access log line', () => h1.stderr().split('\n').find((l) => l.includes('"msg":"access"') && l.includes('/configmaps/plain"')));
+      expect(JSON.parse(line)).toMatchObject({ http: '1.1', status: 200 });
+    } finally {
+      await h1.stop();
+    }
+  });
+
+  it('sends GOAWAY when it drains, and ends the watches still open', async () => {
+    const other = await startGatewayProcess(cluster.adminKubeconfig, ['--config', configFile('drain', { shutdown: { delaySeconds: 0, drainSeconds: 5 } })]);
+    const client = connect(other.url, { ca: readFileSync(join(other.dataDir, 'ca.crt'), 'utf8') });
+    try {
+      const goaway = new Promise<void>((resolve) => client.once('goaway', () => resolve()));
+      const watch = client.request({ ':path': `/api/v1/namespaces/${ns}/configmaps?watch=1`, authorization: `Bearer ${other.adminToken}` });
+      await new Promise((resolve, reject) => {
+        watch.once('response', resolve);
+        watch.once('error', reject);
+      });
+      const ended = new Promise<void>((resolve) => watch.once('close', () => resolve()));
+      watch.resume();
+      watch.end();
+      process.kill(other.pid, 'SIGTERM');
+      await goaway;
+      await ended;
+    } finally {
+      client.destroy();
+      await other.stop();
+    }
+  });
+});
