@@ -4,6 +4,8 @@
  * per connection at a time.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:http2';
+import type { ClientHttp2Session } from 'node:http2';
 import { Pool } from 'undici';
 
 export type TargetName = 'direct' | 'gateway' | 'proxy' | 'gateway-pg';
@@ -81,6 +83,69 @@ export async function openStream(
   return () => {
     closing = true;
     res.body.destroy();
+  };
+}
+
+/** Opens one streaming GET; resolves with its closer once the answer began. See {@link openStream}. */
+export type StreamOpener = (path: string, onChunk: (chunk: Buffer) => void, onClosed?: () => void) => Promise<() => void>;
+
+/**
+ * Streaming GETs over HTTP/2, as client-go's transport sends them: streams of
+ * one connection until it carries as many as the server allows (its SETTINGS),
+ * then another connection.
+ */
+export function http2Streams(target: Target): { open: StreamOpener; close(): void } {
+  const sessions: { session: ClientHttp2Session; streams: number; limit: Promise<number> }[] = [];
+  const connection = (): (typeof sessions)[number] => {
+    const session = connect(target.origin, target.caPem === undefined ? {} : { ca: target.caPem });
+    const limit = new Promise<number>((resolve, reject) => {
+      session.once('remoteSettings', (settings: { maxConcurrentStreams?: number }) => resolve(settings.maxConcurrentStreams ?? 100));
+      session.once('error', reject);
+    });
+    const entry = { session, streams: 0, limit };
+    sessions.push(entry);
+    return entry;
+  };
+  // Takes a place on a connection in the same turn as it looks, so callers opening at once never overfill one.
+  const withRoom = async (): Promise<(typeof sessions)[number]> => {
+    for (const entry of sessions) {
+      const limit = await entry.limit;
+      if (entry.streams < limit) {
+        entry.streams += 1;
+        return entry;
+      }
+    }
+    const entry = connection();
+    entry.streams += 1;
+    return entry;
+  };
+  return {
+    async open(path, onChunk, onClosed = () => undefined) {
+      const entry = await withRoom();
+      const headers: Record<string, string> = { ':path': path, accept: 'application/json' };
+      if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
+      const stream = entry.session.request(headers);
+      stream.end();
+      const status = await new Promise<number>((resolve, reject) => {
+        stream.once('response', (h) => resolve(Number(h[':status'])));
+        stream.once('error', reject);
+      });
+      if (status !== 200) throw new Error(`${target.name} ${path}: HTTP ${status}`);
+      let closing = false;
+      stream.on('data', onChunk);
+      stream.once('close', () => {
+        entry.streams -= 1;
+        if (!closing) onClosed();
+        closing = true;
+      });
+      return () => {
+        closing = true;
+        stream.close();
+      };
+    },
+    close() {
+      for (const { session } of sessions) session.destroy();
+    },
   };
 }
 
