@@ -29,8 +29,19 @@ export function figureSink(figures: Figure[]): BenchContext['add'] {
   return (bench, metric, side, better, values) => figures.push({ bench, metric, side, better, value: spread(values) });
 }
 
-/** The order of sides in run `r`: rotated, so no side always goes first (warm caches, GC debt). */
+/**
+ * The order of sides in run `r`: run after run another permutation, so no side always goes first (warm caches, GC
+ * debt) or always follows the same other side (the one before it may leave the API server or the CPU busy).
+ */
 export function rotated(targets: readonly Target[], r: number): Target[] {
-  const k = r % targets.length;
-  return [...targets.slice(k), ...targets.slice(0, k)];
+  const orders = permutations(targets);
+  return orders[r % orders.length]!;
+}
+
+/** Every order of `items`, those starting with each item spread over the list: [a b c], [b c a]… before [a c b]. */
+function permutations<T>(items: readonly T[]): T[][] {
+  if (items.length <= 1) return [[...items]];
+  const byFirst = items.map((first, i) => permutations([...items.slice(i + 1), ...items.slice(0, i)]).map((rest) => [first, ...rest]));
+  // Interleaved: the first runs already rotate which side goes first, as the benchmark did before.
+  return byFirst[0]!.flatMap((_, k) => byFirst.map((list) => list[k]!));
 }
