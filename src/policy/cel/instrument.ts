@@ -195,7 +195,7 @@ export function chargeOperands(a: unknown, b?: unknown): void {
 }
 
 /** What a function call costs: its arguments' (and receiver's) shallow sizes, plus the result's length for `join`. */
-export function chargeCall(values: readonly unknown[], isJoin = false): void {
+function chargeCall(values: readonly unknown[], isJoin = false): void {
   let units = 0;
   for (const v of values) units += shallowUnits(v);
   if (isJoin) units += joinedLength(values);
