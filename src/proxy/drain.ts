@@ -10,6 +10,7 @@ import type { ServerResponse } from 'node:http';
 import type { ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isStreamingUrl, isWatchUrl } from '../kube/streaming-url.js';
 import { closeAfter } from '../pipeline/http2-compat.js';
 
 export interface DrainOptions {
@@ -52,22 +53,9 @@ export interface Lifecycle {
   drain(server: DrainableServer, options: DrainOptions): Promise<DrainReport>;
 }
 
-const WATCH_QUERY = /[?&]watch=(?:true|1)(?:&|$)/;
-// The legacy /watch/ path prefix: /api/v1/watch/... and /apis/{group}/{version}/watch/...
-const WATCH_PATH = /^\/(?:api\/[^/]+|apis\/[^/]+\/[^/]+)\/watch\//;
-const FOLLOW_QUERY = /[?&]follow=(?:true|1)(?:&|$)/;
 const POLL_MS = 50;
 // After everything was cut, how long closing sockets get to report (and their records to be queued).
 const SETTLE_MS = 2_000;
-
-export function isWatchUrl(url: string): boolean {
-  return WATCH_QUERY.test(url) || WATCH_PATH.test(url);
-}
-
-/** Requests that end when the client wants, not when the answer is complete. */
-export function isStreamingUrl(url: string): boolean {
-  return isWatchUrl(url) || FOLLOW_QUERY.test(url);
-}
 
 // The console's server-sent events stream like watches do.
 function isStreaming(res: ServerResponse): boolean {

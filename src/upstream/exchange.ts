@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
+import { isStreamingUrl } from '../kube/streaming-url.js';
 
 /**
  * The answer of an upstream request, whichever protocol carried it: the
@@ -23,16 +24,5 @@ export type UpstreamRequest = Writable;
 
 /** Whether a request is expected to stay open for long: a watch, or `logs -f`. */
 export function isLongLived(method: string, path: string): boolean {
-  if (method !== 'GET') return false;
-  const q = path.indexOf('?');
-  const pathname = q < 0 ? path : path.slice(0, q);
-  // The deprecated /watch/ prefix: /api/v1/watch/… and /apis/<group>/<version>/watch/….
-  if (/^\/(?:api\/[^/]+|apis\/[^/]+\/[^/]+)\/watch\//.test(pathname)) return true;
-  if (q < 0) return false;
-  const query = new URLSearchParams(path.slice(q + 1));
-  const on = (name: string): boolean => {
-    const value = query.get(name);
-    return value === 'true' || value === '1';
-  };
-  return on('watch') || (pathname.endsWith('/log') && on('follow'));
+  return method === 'GET' && isStreamingUrl(path);
 }

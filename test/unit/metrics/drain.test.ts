@@ -2,7 +2,8 @@ import { createServer, request } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createLifecycle, isStreamingUrl, isWatchUrl } from '../../../src/proxy/drain.js';
+import { isStreamingUrl, isWatchUrl } from '../../../src/kube/streaming-url.js';
+import { createLifecycle } from '../../../src/proxy/drain.js';
 
 describe('streaming requests', () => {
   it.each([
