@@ -3,6 +3,8 @@ import { Worker } from 'node:worker_threads';
 import type * as WorkerThreads from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { DbHeadRow } from './audit-rows.js';
+import { applyPragmas, CONNECTION_PRAGMAS } from './sqlite-pragmas.js';
+import type { ConnectionPragma } from './sqlite-pragmas.js';
 
 /** The rows of one planned append, and the head they were planned on. */
 export interface AppendRows {
@@ -52,7 +54,12 @@ type WorkerMessage = { id: number; reply: AppendReply } | { id: number; error: s
  * const worker = startAppendWorker('/var/lib/gatehouse/gatehouse.db', 5000, statements);
  * const reply = await worker.write(rows); // { committed: true } or the head that moved
  */
-export function startAppendWorker(path: string, busyTimeoutMs: number, statements: AppendStatements): AppendWorker {
+export function startAppendWorker(
+  path: string,
+  busyTimeoutMs: number,
+  statements: AppendStatements,
+  pragmas: readonly ConnectionPragma[] = CONNECTION_PRAGMAS,
+): AppendWorker {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   let worker: Worker | undefined;
   let nextId = 0;
@@ -67,10 +74,10 @@ export function startAppendWorker(path: string, busyTimeoutMs: number, statement
   const spawn = (): Worker => {
     // Evaluated source rather than a file: the same code runs from dist/ and from the TypeScript sources under test.
     // Whether that source runs as CommonJS or as a module depends on the main program, so it gets its own require.
-    const source = `const __name = (f) => f;\n(${appendWorkerMain.toString()})(process.getBuiltinModule('node:module').createRequire(${JSON.stringify(driver)}));`;
+    const source = `const __name = (f) => f;\n(${appendWorkerMain.toString()})(process.getBuiltinModule('node:module').createRequire(${JSON.stringify(driver)}), ${applyPragmas.toString()});`;
     const w = new Worker(source, {
       eval: true,
-      workerData: { driver, path, busyTimeoutMs, statements },
+      workerData: { driver, path, busyTimeoutMs, statements, pragmas },
     });
     w.on('message', (msg: WorkerMessage) => {
       const p = pending.get(msg.id);
@@ -119,13 +126,13 @@ export function startAppendWorker(path: string, busyTimeoutMs: number, statement
  * The worker's whole program, run from its source text: it may use only what
  * it requires itself, nothing from this module's scope.
  */
-function appendWorkerMain(load: NodeJS.Require): void {
+function appendWorkerMain(load: NodeJS.Require, setPragmas: typeof applyPragmas): void {
   const threads = load('node:worker_threads') as typeof WorkerThreads;
   const parentPort = threads.parentPort;
-  const data = threads.workerData as { driver: string; path: string; busyTimeoutMs: number; statements: AppendStatements };
+  const data = threads.workerData as { driver: string; path: string; busyTimeoutMs: number; statements: AppendStatements; pragmas: ConnectionPragma[] };
   const Database = load(data.driver) as typeof BetterSqlite3;
   const db = new Database(data.path, { timeout: data.busyTimeoutMs });
-  db.pragma('foreign_keys = ON');
+  setPragmas(db, data.pragmas);
   const head = db.prepare<[], DbHeadRow>(data.statements.head);
   const insertEvent = db.prepare(data.statements.insertEvent);
   const insertChunk = db.prepare(data.statements.insertChunk);

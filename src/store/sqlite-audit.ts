@@ -4,10 +4,23 @@ import * as q from './audit-rows.js';
 import type { DbCheckpointRow, DbChunkRow, DbEventRow, DbHeadRow, DbSessionRow } from './audit-rows.js';
 import { settle } from './sqlite-tokens.js';
 import { startAppendWorker } from './sqlite-append-worker.js';
-import type { AppendRows } from './sqlite-append-worker.js';
+import type { AppendRows, AppendStatements } from './sqlite-append-worker.js';
 
 // A plan refused because another connection moved the head is made again on the new head; this many times at most.
 const MAX_APPEND_ATTEMPTS = 50;
+
+const INSERT_CHECKPOINT = `INSERT INTO audit_checkpoints (${q.CHECKPOINT_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.CHECKPOINT_INSERT_COLUMNS.length)}`;
+
+/** The statements the append thread runs. */
+export function sqliteAppendStatements(): AppendStatements {
+  return {
+    head: q.HEAD_SELECT,
+    insertEvent: `INSERT INTO audit_events (${q.EVENT_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.EVENT_INSERT_COLUMNS.length)}`,
+    insertChunk: `INSERT INTO audit_stream_chunks (${q.CHUNK_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.CHUNK_INSERT_COLUMNS.length)}`,
+    insertCheckpoint: INSERT_CHECKPOINT,
+    updateHead: 'UPDATE audit_chain_head SET seq = ?, hash = ?, checkpoint_seq = ?, checkpoint_time_ms = ? WHERE id = 1',
+  };
+}
 
 /**
  * The audit tables over better-sqlite3. An append is planned (linked, maybe
@@ -19,15 +32,8 @@ const MAX_APPEND_ATTEMPTS = 50;
  */
 export function createSqliteAuditRepo(db: Database.Database, options: { busyTimeoutMs: number }): AuditRepo & { close(): Promise<void> } {
   const head = db.prepare<[], DbHeadRow>(q.HEAD_SELECT);
-  const insertCheckpointSql = `INSERT INTO audit_checkpoints (${q.CHECKPOINT_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.CHECKPOINT_INSERT_COLUMNS.length)}`;
-  const insertCheckpoint = db.prepare(insertCheckpointSql);
-  const worker = startAppendWorker(db.name, options.busyTimeoutMs, {
-    head: q.HEAD_SELECT,
-    insertEvent: `INSERT INTO audit_events (${q.EVENT_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.EVENT_INSERT_COLUMNS.length)}`,
-    insertChunk: `INSERT INTO audit_stream_chunks (${q.CHUNK_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.CHUNK_INSERT_COLUMNS.length)}`,
-    insertCheckpoint: insertCheckpointSql,
-    updateHead: 'UPDATE audit_chain_head SET seq = ?, hash = ?, checkpoint_seq = ?, checkpoint_time_ms = ? WHERE id = 1',
-  });
+  const insertCheckpoint = db.prepare(INSERT_CHECKPOINT);
+  const worker = startAppendWorker(db.name, options.busyTimeoutMs, sqliteAppendStatements());
   let lastHead: DbHeadRow | undefined;
   const readAfter = db.prepare<[number, number], DbEventRow>(`${q.EVENT_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?`);
   const checkpoints = db.prepare<[], DbCheckpointRow>(q.CHECKPOINT_SELECT);

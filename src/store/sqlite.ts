@@ -9,6 +9,7 @@ import { createSqliteAuditRepo } from './sqlite-audit.js';
 import { createSqliteBudgetsRepo } from './sqlite-budgets.js';
 import { createSqliteTokensRepo } from './sqlite-tokens.js';
 import { createSqliteProposalsRepo } from './sqlite-proposals.js';
+import { applyPragmas, CONNECTION_PRAGMAS } from './sqlite-pragmas.js';
 import type { Store } from './types.js';
 
 /** The embedded store: one SQLite file in WAL mode. */
@@ -28,7 +29,8 @@ export interface SqliteStoreOptions {
 
 /**
  * Opens (creating it 0600 in a 0700 directory when missing) the SQLite
- * store, switches it to WAL with a busy timeout and foreign keys on, and
+ * store, switches it to WAL with a busy timeout, foreign keys on and
+ * synchronous=FULL (sqlite-pragmas.ts), and
  * applies the pending migrations in one transaction. A database written by a
  * newer Gatehouse (a schema version this code does not know) is refused.
  *
@@ -43,7 +45,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   let schemaVersion: number;
   try {
     db.pragma('journal_mode = WAL');
-    db.pragma('foreign_keys = ON');
+    applyPragmas(db, CONNECTION_PRAGMAS);
     schemaVersion = migrate(db, path, options.migrations ?? knownMigrations);
   } catch (err) {
     db.close();

@@ -6,6 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrations } from '../../../src/store/migrations.js';
 import type { Migration } from '../../../src/store/migrations.js';
 import { openSqliteStore } from '../../../src/store/sqlite.js';
+import { startAppendWorker } from '../../../src/store/sqlite-append-worker.js';
+import { sqliteAppendStatements } from '../../../src/store/sqlite-audit.js';
+import { applyPragmas, CONNECTION_PRAGMAS } from '../../../src/store/sqlite-pragmas.js';
 import type { SqliteStore } from '../../../src/store/sqlite.js';
 
 describe('openSqliteStore', () => {
@@ -41,6 +44,35 @@ describe('openSqliteStore', () => {
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.db.pragma('busy_timeout', { simple: true })).toBe(1234);
     expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+  });
+
+  it('commits with an fsync on every connection: synchronous=FULL, also when the file is already in WAL mode', async () => {
+    await openStore(path).close();
+    // What a plain connection to a WAL file gets from this build of SQLite: commits without an fsync.
+    const plain = new Database(path);
+    expect(plain.pragma('synchronous', { simple: true })).toBe(1);
+    plain.close();
+    expect(openStore(path).db.pragma('synchronous', { simple: true })).toBe(2);
+  });
+
+  it('refuses to go on with a connection setting SQLite did not take', () => {
+    const db = new Database(':memory:');
+    expect(() => applyPragmas(db, [{ name: 'synchronous', value: 'FULL', reads: 3 }])).toThrow(/did not take "PRAGMA synchronous = FULL" \(it reports 2\)/);
+    db.close();
+  });
+
+  it('sets the same connection pragmas on the audit append thread', async () => {
+    const store = openStore(path);
+    const marker = { name: 'user_version', value: '77', reads: 77 };
+    const worker = startAppendWorker(path, 1000, sqliteAppendStatements(), [...CONNECTION_PRAGMAS, marker]);
+    try {
+      // A plan on a head that is not there: nothing is written, the thread only starts and answers.
+      const reply = await worker.write({ expect: [99, 'no-such-head', 0, 0], eventRows: [], chunkRows: [], checkpointRow: undefined, headRow: [] });
+      expect(reply.committed).toBe(false);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(77);
+    } finally {
+      await worker.close();
+    }
   });
 
   it('tightens a store file that others can read', async () => {

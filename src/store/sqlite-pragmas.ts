@@ -1,0 +1,34 @@
+import type Database from 'better-sqlite3';
+
+/** A per-connection setting and the value SQLite reports once it took. */
+export interface ConnectionPragma {
+  name: string;
+  value: string;
+  reads: number;
+}
+
+/**
+ * What every connection to the store file sets. Both are per connection.
+ * `synchronous` must be said: better-sqlite3 is built with
+ * SQLITE_DEFAULT_WAL_SYNCHRONOUS=1, so a connection opening a file already
+ * in WAL mode (the append thread's always, the main one's after a restart)
+ * would commit without an fsync, and a power cut could lose events whose
+ * append had resolved.
+ */
+export const CONNECTION_PRAGMAS: readonly ConnectionPragma[] = [
+  { name: 'foreign_keys', value: 'ON', reads: 1 },
+  { name: 'synchronous', value: 'FULL', reads: 2 },
+];
+
+/**
+ * Sets each pragma and reads it back: SQLite ignores a value it does not
+ * take without an error, and a store that is less durable than it says must
+ * not open. Self-contained: the append thread runs it from its source text.
+ */
+export function applyPragmas(db: Database.Database, pragmas: readonly ConnectionPragma[]): void {
+  for (const p of pragmas) {
+    db.pragma(`${p.name} = ${p.value}`);
+    const now: unknown = db.pragma(p.name, { simple: true });
+    if (now !== p.reads) throw new Error(`SQLite did not take "PRAGMA ${p.name} = ${p.value}" (it reports ${String(now)})`);
+  }
+}
