@@ -60,6 +60,12 @@ export const auditConfigSchema = z
     maxBatch: z.number().int().positive().default(512),
     /** Extra wait before a batch is written, to gather more (0: next tick). */
     batchWindowMs: z.number().int().min(0).default(0),
+    /**
+     * Reads recorded after their answer and stream chunks wait up to this
+     * long for other records before a batch starts (0: next tick); a record a
+     * request waits for starts it at once.
+     */
+    backgroundWindowMs: z.number().int().min(0).max(1000).default(20),
     /** Records waiting beyond which requests are refused (GH_AUDIT_UNAVAILABLE). */
     maxQueue: z.number().int().positive().default(50_000),
     /** Request and response bodies are recorded up to this many bytes each, then marked truncated. */
@@ -82,6 +88,7 @@ export const auditConfigSchema = z
     checkpointIntervalMs: 60_000,
     maxBatch: 512,
     batchWindowMs: 0,
+    backgroundWindowMs: 20,
     maxQueue: 50_000,
     maxBodyBytes: 64 * 1024,
     maxStreamBytes: 64 * 1024 * 1024,
@@ -109,6 +116,7 @@ export function auditWriterOptions(config: AuditConfig, signer: AuditSigner, onE
     checkpointIntervalMs: config.checkpointIntervalMs,
     maxBatch: config.maxBatch,
     batchWindowMs: config.batchWindowMs,
+    backgroundWindowMs: config.backgroundWindowMs,
     maxQueue: config.maxQueue,
     onError,
   };

@@ -5,7 +5,10 @@
  * holds it has committed. One batch is written at a time; every event that
  * arrives while a batch is being written joins the next one, so under load a
  * single commit (one fsync) carries many events, and when idle an event is
- * written on the next tick. A failed batch rejects exactly its own events
+ * written on the next tick. Records nobody waits for (reads recorded after
+ * their answer, stream chunks) wait a little for others first: at one
+ * request at a time, a transaction per read cost the store's thread more
+ * than the gateway spent on the read itself. A failed batch rejects exactly its own events
  * (with `GH_AUDIT_UNAVAILABLE`); the writer keeps going, and the next batch
  * retries the store, so it recovers by itself when the store comes back.
  *
@@ -40,6 +43,12 @@ export interface AuditWriterOptions {
   maxBatchBytes?: number;
   /** Wait this long after the first queued item before writing, to gather more (default 0: the next tick). */
   batchWindowMs?: number;
+  /**
+   * Records nobody waits for (reads recorded after their answer, stream
+   * chunks) wait up to this long for company before a batch starts (default
+   * 20 ms); a record a caller waits for starts it at once and takes them along.
+   */
+  backgroundWindowMs?: number;
   /** Queued items beyond which `append` rejects at once instead of queueing (default 50 000). */
   maxQueue?: number;
   /** Told about each failed batch (the callers' promises reject too). */
@@ -74,8 +83,12 @@ export interface AuditWriterStats {
 }
 
 export interface AuditWriter {
-  /** Resolves when the event is committed; rejects with GH_AUDIT_UNAVAILABLE when it could not be. */
-  append(event: AuditEvent): Promise<AppendedEvent>;
+  /**
+   * Resolves when the event is committed; rejects with GH_AUDIT_UNAVAILABLE
+   * when it could not be. `background`: no caller waits for it, so it may
+   * wait for company (see backgroundWindowMs).
+   */
+  append(event: AuditEvent, options?: { background?: boolean }): Promise<AppendedEvent>;
   /** Records a stream's chunks through the same queue. */
   openStream(options: StreamRecorderOptions): StreamRecorder;
   /** Writes a checkpoint of the current head now (if it moved since the last one). */
@@ -125,12 +138,15 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
   const maxBatchBytes = options.maxBatchBytes ?? 8 * 1024 * 1024;
   const maxQueue = options.maxQueue ?? 50_000;
   const window = options.batchWindowMs ?? 0;
+  const backgroundWindow = options.backgroundWindowMs ?? 20;
   const now = options.now ?? Date.now;
 
   const queue: Item[] = [];
   let inFlight: Item[] = [];
   let running: Promise<void> | undefined;
   let scheduled = false;
+  // Set while only background records wait: the batch starts when it fires, or earlier for one a caller waits for.
+  let gathering: NodeJS.Timeout | undefined;
   let closed = false;
   let checkpointWaiters: Array<(cp: Checkpoint | undefined, err?: Error) => void> = [];
   const stats = idleAuditWriterStats();
@@ -206,6 +222,10 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
   };
 
   const kick = (): void => {
+    if (gathering) {
+      clearTimeout(gathering);
+      gathering = undefined;
+    }
     if (running || scheduled) return;
     scheduled = true;
     const start = () => {
@@ -220,6 +240,13 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
     else setImmediate(start);
   };
 
+  /** For a record nobody waits for: a running batch or the drain loop takes it anyway; else wait for company. */
+  const kickLater = (): void => {
+    if (running || scheduled || gathering) return;
+    if (backgroundWindow === 0 || queue.length >= maxBatch) return kick();
+    gathering = setTimeout(kick, backgroundWindow);
+  };
+
   /** Why nothing more can be queued now, if so. */
   const refusal = (): GatehouseError | undefined => {
     if (closed) return new GatehouseError('GH_AUDIT_UNAVAILABLE', 'the audit writer is closed');
@@ -229,12 +256,13 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
     return undefined;
   };
 
-  const enqueueEvent = (event: EncodedEvent): Promise<AppendedEvent> => {
+  const enqueueEvent = (event: EncodedEvent, background: boolean): Promise<AppendedEvent> => {
     const refused = refusal();
     if (refused) return Promise.reject(refused);
     return new Promise<AppendedEvent>((resolve, reject) => {
       queue.push({ event, enqueuedAt: now(), resolve, reject });
-      kick();
+      if (background) kickLater();
+      else kick();
     });
   };
 
@@ -242,7 +270,7 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
     const refused = refusal();
     if (refused) return owner.chunkSettled(refused);
     queue.push({ chunk, enqueuedAt: now(), owner });
-    kick();
+    kickLater();
   };
 
   const timer = setInterval(() => {
@@ -265,14 +293,14 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
   };
 
   return {
-    append(event) {
+    append(event, appendOptions) {
       let encoded: EncodedEvent;
       try {
         encoded = encodeEvent(event);
       } catch (err) {
         return Promise.reject(new GatehouseError('GH_INTERNAL', `the audit event cannot be recorded: ${(err as Error).message}`, { cause: err }));
       }
-      return enqueueEvent(encoded);
+      return enqueueEvent(encoded, appendOptions?.background === true);
     },
     openStream: (streamOptions) => createStreamRecorder(enqueueChunk, streamOptions),
     checkpoint,

@@ -130,11 +130,12 @@ export function createRecorder(options: RecorderOptions): Recorder {
           masked: outcome.masked ?? false,
         },
       });
-      const appended = writer.append(event);
       const session = outcome.session;
+      const background = !session && isRead(ctx) && outcome.code === undefined && outcome.status !== 101 && !options.awaitReads;
+      const appended = writer.append(event, { background });
       // Recorded only once the start is: a session that could not start is not recorded either.
       if (session) return appended.then(() => recordSession(ctx, outcome, session));
-      if (isRead(ctx) && outcome.code === undefined && outcome.status !== 101 && !options.awaitReads) {
+      if (background) {
         appended.catch((err: unknown) => log.error({ err, requestId: ctx.id }, 'recording a read failed'));
         return Promise.resolve();
       }

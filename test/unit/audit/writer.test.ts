@@ -64,6 +64,43 @@ describe('createAuditWriter', () => {
     await writer.close();
   });
 
+  it('lets background records wait for company; a record a caller waits for starts the batch and takes them along', async () => {
+    const batches: number[] = [];
+    const counting: AuditRepo = { ...store.audit, append: (batch) => (batches.push(batch.events.length + batch.chunks.length), store.audit.append(batch)) };
+    const writer = createAuditWriter(counting, { signer, backgroundWindowMs: 60_000 });
+    const background: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 4; i++) {
+      background.push(writer.append(sampleEvent(i), { background: true }));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(batches).toEqual([]);
+    expect(writer.stats().queueDepth).toBe(4);
+    const waited = await writer.append(sampleEvent(4));
+    expect(waited.seq).toBe(5);
+    expect(batches).toEqual([5]);
+    expect((await Promise.all(background)).length).toBe(4);
+    await writer.close();
+  });
+
+  it('writes background records when their window ends, and at once on close', async () => {
+    const batches: number[] = [];
+    const counting: AuditRepo = { ...store.audit, append: (batch) => (batches.push(batch.events.length), store.audit.append(batch)) };
+    const soon = createAuditWriter(counting, { signer, backgroundWindowMs: 30 });
+    const queued: Array<Promise<{ seq: number }>> = [];
+    for (let i = 0; i < 3; i++) {
+      queued.push(soon.append(sampleEvent(i), { background: true }));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect((await Promise.all(queued)).map((a) => a.seq)).toEqual([1, 2, 3]);
+    expect(batches).toEqual([3]);
+    await soon.close();
+
+    const late = createAuditWriter(counting, { signer, backgroundWindowMs: 600_000 });
+    const pending = late.append(sampleEvent(3), { background: true });
+    await late.close();
+    expect((await pending).seq).toBe(4);
+  });
+
   it('writes a last checkpoint on close and refuses appends after it', async () => {
     const writer = createAuditWriter(store.audit, { signer, checkpointEvery: 100 });
     await writer.append(sampleEvent(0));
