@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
@@ -93,7 +93,7 @@ export function createOidcAuthenticator(issuers: OidcIssuerConfig[], options: Oi
 
   return async (token: string): Promise<Principal | undefined> => {
     if (token.length > MAX_TOKEN_CHARS) return undefined;
-    const cacheKey = cache === undefined ? undefined : createHash('sha256').update(token).digest('base64url');
+    const cacheKey = cache === undefined ? undefined : hash('sha256', token, 'base64url');
     if (cacheKey !== undefined) {
       const hit = cache?.get(cacheKey);
       if (hit !== undefined) return hit;
