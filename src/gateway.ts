@@ -321,12 +321,17 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
  */
 function listenerFor(config: GatehouseConfig, state: DataDirState): https.Server | DualServer {
   const tls = { cert: state.tls.cert, key: state.tls.key };
-  const server = config.listen.http2
-    ? // noDelay: https.Server turns Nagle's algorithm off by default, Node's HTTP/2 server does not. With it on, an
-      // answer written in pieces (a LIST relayed as it comes) waits for the client's delayed ACK, 40 ms on Linux.
-      (http2.createSecureServer({ ...tls, noDelay: true, allowHTTP1: true, settings: { maxConcurrentStreams: HTTP2_MAX_STREAMS } }) as DualServer)
-    : https.createServer(tls);
-  http1Timeouts(server);
+  const idleMs = config.listen.idleTimeoutSeconds * 1000;
+  if (!config.listen.http2) {
+    const server = https.createServer(tls);
+    http1Timeouts(server, idleMs);
+    return server;
+  }
+  // noDelay: https.Server turns Nagle's algorithm off by default, Node's HTTP/2 server does not. With it on, an
+  // answer written in pieces (a LIST relayed as it comes) waits for the client's delayed ACK, 40 ms on Linux.
+  const server = http2.createSecureServer({ ...tls, noDelay: true, allowHTTP1: true, settings: { maxConcurrentStreams: HTTP2_MAX_STREAMS } }) as DualServer;
+  http1Timeouts(server, idleMs);
+  server.on('session', (session) => closeWhenIdle(session, idleMs));
   return server;
 }
 
@@ -342,10 +347,33 @@ interface Http1Timeouts {
 // As many concurrent streams per connection as Go's HTTP/2 server grants (client-go opens another connection beyond).
 const HTTP2_MAX_STREAMS = 250;
 
-// Watches, logs -f and exec sessions live for hours; only idle keep-alive sockets time out. HTTP/2 connections have
-// no idle timeout: client-go pings its own and closes them when it no longer needs them.
-function http1Timeouts(server: Http1Timeouts): void {
+// Watches, logs -f and exec sessions live for hours; only idle keep-alive sockets time out.
+function http1Timeouts(server: Http1Timeouts, idleMs: number): void {
   server.requestTimeout = 0;
   server.timeout = 0;
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = idleMs;
+}
+
+/**
+ * Closes (GOAWAY, then the socket) an HTTP/2 connection that has had no
+ * stream open for `idleMs`, as Go's server does with its IdleTimeout: Node's
+ * server would otherwise keep an unused connection, and what it holds, for
+ * ever. Idleness is counted in streams, not bytes: a watch that sees no
+ * event for an hour still keeps its connection.
+ */
+function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
+  let open = 0;
+  // One timer for the connection's life, restarted when its last stream closes; firing while streams are open, it does nothing.
+  const timer = setTimeout(() => {
+    if (open === 0) session.close();
+  }, idleMs).unref();
+  const streamClosed = (): void => {
+    open -= 1;
+    if (open === 0) timer.refresh();
+  };
+  session.on('stream', (stream) => {
+    open += 1;
+    stream.once('close', streamClosed);
+  });
+  session.once('close', () => clearTimeout(timer));
 }

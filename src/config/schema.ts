@@ -21,9 +21,14 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(6443),
         /** Offer HTTP/2 besides HTTP/1.1 (ALPN), as kube-apiserver does: client-go multiplexes its requests and watches. */
         http2: z.boolean().default(true),
+        /**
+         * A client connection carrying no request for this long is closed: an idle HTTP/1.1 keep-alive
+         * connection, or an HTTP/2 connection with no stream open (a watch keeps its connection).
+         */
+        idleTimeoutSeconds: z.number().int().min(1).max(86_400).default(65),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 6443, http2: true }),
+      .default({ host: '127.0.0.1', port: 6443, http2: true, idleTimeoutSeconds: 65 }),
     tls: z
       .object({
         certFile: z.string().optional(),

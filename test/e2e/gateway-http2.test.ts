@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, constants } from 'node:http2';
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -168,6 +170,43 @@ describe('HTTP/2 towards clients', () => {
       expect(JSON.parse(line)).toMatchObject({ http: '1.1', status: 200 });
     } finally {
       await h1.stop();
+    }
+  });
+
+  it('closes connections idle for listen.idleTimeoutSeconds; an open watch keeps its connection', async () => {
+    const other = await startGatewayProcess(cluster.adminKubeconfig, ['--config', configFile('idle', { listen: { idleTimeoutSeconds: 1 } })]);
+    const ca = readFileSync(join(other.dataDir, 'ca.crt'), 'utf8');
+    const unused = connect(other.url, { ca });
+    const watching = connect(other.url, { ca });
+    try {
+      const closed = (s: ClientHttp2Session, which: string): Promise<true> =>
+        waitFor(`the gateway to close the ${which} connection`, () => (s.closed || s.destroyed ? true : undefined), 15_000);
+      const watch = watching.request({ ':path': `/api/v1/namespaces/${ns}/configmaps?watch=1`, authorization: `Bearer ${other.adminToken}` });
+      await once(watch, 'response');
+      watch.resume();
+      // A connection that never carried a stream goes; the one with a watch open stays past the idle time.
+      await closed(unused, 'unused');
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(watching.closed || watching.destroyed).toBe(false);
+      watch.close(constants.NGHTTP2_CANCEL);
+      await closed(watching, 'watch');
+
+      // HTTP/1.1: a keep-alive connection goes once idle. A raw socket, as Node's own client would end it itself
+      // on the server's `Keep-Alive: timeout=1`: here only the gateway can close it.
+      const socket = tlsConnect({ host: '127.0.0.1', port: Number(new URL(other.url).port), ca, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+      let answer = '';
+      socket.setEncoding('utf8').on('data', (d: string) => (answer += d));
+      const ended = once(socket, 'end');
+      await once(socket, 'secureConnect');
+      socket.write(`GET /api/v1/namespaces/${ns}/configmaps/plain HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${other.adminToken}\r\nConnection: keep-alive\r\n\r\n`);
+      await ended;
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+      expect(answer).toMatch(/keep-alive: timeout=1/i);
+      socket.destroy();
+    } finally {
+      unused.destroy();
+      watching.destroy();
+      await other.stop();
     }
   });
 

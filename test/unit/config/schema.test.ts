@@ -7,7 +7,7 @@ import { parseConfig, readConfigFile } from '../../../src/config/schema.js';
 describe('config', () => {
   it('fills secure defaults', () => {
     const c = parseConfig({ upstream: { kubeconfig: '/k' } });
-    expect(c.listen).toEqual({ host: '127.0.0.1', port: 6443, http2: true });
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 6443, http2: true, idleTimeoutSeconds: 65 });
     expect(c.limits.maxBodyBytes).toBe(3 * 1024 * 1024);
     expect(c.timeouts).toEqual({ connectMs: 10_000, responseHeadersMs: 120_000 });
   });
