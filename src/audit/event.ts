@@ -155,8 +155,16 @@ export const auditEventSchema = z.looseObject({
   /**
    * What the client got: the HTTP status, for a refusal by the gateway its
    * GH_ code, and the time from `time` until the response was complete.
+   * `cut`: the answer did not reach its end, because the client went away
+   * (`client`: a Ctrl-C on `get -w`, a reset stream) or the API server, or
+   * the way to it, did (`upstream`).
    */
-  result: z.looseObject({ status: z.number().int(), code: z.string().optional(), durationMs: z.number().optional() }),
+  result: z.looseObject({
+    status: z.number().int(),
+    code: z.string().optional(),
+    durationMs: z.number().optional(),
+    cut: z.enum(['client', 'upstream']).optional(),
+  }),
   bodies: z.looseObject({
     request: bodySchema.optional(),
     response: bodySchema.optional(),
@@ -172,6 +180,13 @@ export type AuditBody = z.infer<typeof bodySchema>;
 export type AuditDecision = z.infer<typeof decisionSchema>;
 export type AuditStreamRef = z.infer<typeof streamSchema>;
 export type AuditOutage = z.infer<typeof outageSchema>;
+/** Who ended an answer before its end (see `result.cut`). */
+export type ExchangeCut = 'client' | 'upstream';
+
+/** `result` in one short phrase, for tables: `200`, `503 GH_UPSTREAM_UNAVAILABLE`, `200 cut by client`. */
+export function resultLabel(result: AuditEvent['result']): string {
+  return `${result.status}${result.code ? ` ${result.code}` : ''}${result.cut ? ` cut by ${result.cut}` : ''}`;
+}
 
 /** An approval as the recorder gets it (src/approvals/types.ts). */
 export interface AuditApprovalInput {
@@ -208,7 +223,7 @@ export interface AuditEventInput {
   approval?: AuditApprovalInput | undefined;
   proposal?: { id: string; action: 'proposed' | 'applied' } | undefined;
   upstream?: { status?: number | undefined; latencyMs: number; bytesIn: number; bytesOut: number } | undefined;
-  result: { status: number; code?: string | undefined; durationMs?: number | undefined };
+  result: { status: number; code?: string | undefined; durationMs?: number | undefined; cut?: ExchangeCut | undefined };
   /** Bodies as the client saw them (after masking); build them with {@link captureBody}. */
   bodies?: { request?: AuditBody | undefined; response?: AuditBody | undefined; masked?: boolean | undefined } | undefined;
   stream?: AuditStreamRef | undefined;
@@ -271,7 +286,7 @@ export function buildAuditEvent(input: AuditEventInput): AuditEvent {
       query: r?.query ?? query,
       ...(r?.cluster !== undefined ? { cluster: r.cluster } : {}),
     },
-    result: { status: input.result.status, code: input.result.code, durationMs: input.result.durationMs },
+    result: { status: input.result.status, code: input.result.code, durationMs: input.result.durationMs, cut: input.result.cut },
     bodies: { request: input.bodies?.request, response: input.bodies?.response, masked: input.bodies?.masked ?? false },
   };
   if (input.principal) {

@@ -32,6 +32,7 @@ export function k8sAuditEvent(row: StoredEventRow): Record<string, unknown> {
   note('rule', e.decision?.rule);
   note('matched-rules', e.decision?.matched.map((m) => m.rule).join(','));
   note('error-code', e.result.code);
+  note('cut-by', e.result.cut);
   note('approval-id', e.approval?.id);
   note('approved-by', e.approval?.by);
   note('approved-at', e.approval?.at);

@@ -8,7 +8,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asciicastInfo, readSessionRecording, toAsciicast } from '../audit/asciicast.js';
-import { auditEventSchema } from '../audit/event.js';
+import { auditEventSchema, resultLabel } from '../audit/event.js';
 import type { AuditEvent } from '../audit/event.js';
 import { jsonlRecord } from '../audit/export.js';
 import { findSessions, readSession, sessionSummary } from '../audit/sessions.js';
@@ -123,7 +123,7 @@ function logLine(e: AuditEvent): string[] {
     r.verb || r.method.toLowerCase() || '-',
     r.namespace ? `${resource} (${r.namespace})` : resource,
     e.decision ? e.decision.action + (e.decision.rule ? ` (${e.decision.rule})` : '') : '-',
-    String(e.result.status) + (e.result.code ? ` ${e.result.code}` : ''),
+    resultLabel(e.result),
     approval,
     e.stream ? `${e.stream.kind} ${e.stream.sessionId}${e.stream.truncated ? ' (truncated)' : ''}` : '',
   ];

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { asciicastInfo, readSessionRecording, toAsciicast } from '../audit/asciicast.js';
 import { loadAuditSigner, SIGNING_KEY_FILE, trustedKeysFromPem } from '../audit/checkpoint.js';
 import type { TrustedKeys } from '../audit/checkpoint.js';
-import { auditEventSchema } from '../audit/event.js';
+import { auditEventSchema, resultLabel } from '../audit/event.js';
 import { exportRows, jsonlRecord, k8sAuditEvent } from '../audit/export.js';
 import { pruneAuditBefore } from '../audit/retention.js';
 import type { AuditFilter, StoredEventRow } from '../audit/store.js';
@@ -285,7 +285,7 @@ function formatTable(rows: StoredEventRow[]): string {
         e.request.namespace || '-',
         e.request.name || '-',
         e.decision ? e.decision.action + (e.decision.rule ? ` (${e.decision.rule})` : '') : '-',
-        String(e.result.status) + (e.result.code ? ` ${e.result.code}` : ''),
+        resultLabel(e.result),
       ];
     }),
   ];

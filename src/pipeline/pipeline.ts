@@ -228,7 +228,7 @@ function traced(ctx: RequestContext, completion: Completion, onStatus?: (status:
 
 function endUpstream(span: StageSpan, outcome: ExchangeOutcome): void {
   if (outcome.upstream?.status !== undefined) span.annotate({ 'http.response.status_code': outcome.upstream.status });
-  if (outcome.aborted) span.annotate({ 'gatehouse.aborted': true });
+  if (outcome.cut) span.annotate({ 'gatehouse.cut_by': outcome.cut });
   if (outcome.code !== undefined) span.annotate({ 'gatehouse.error_code': outcome.code });
   span.end();
 }

@@ -9,7 +9,7 @@ import type { ForwardOptions } from './upstream-errors.js';
 import { GatehouseError } from '../errors/codes.js';
 import type { Completion } from '../pipeline/pipeline.js';
 import type { ExchangeOutcome } from '../record/recorder.js';
-import type { AuditStreamRef } from '../audit/event.js';
+import type { AuditStreamRef, ExchangeCut } from '../audit/event.js';
 import type { StreamRecorder } from '../audit/stream.js';
 import { addImpersonation } from './impersonation.js';
 import { maskPlanFor, requestHeadersForMasking } from './mask-response.js';
@@ -83,12 +83,15 @@ export async function forwardRequest(
   // says it was cut short. Only end() tells a complete answer from a cut one on both protocols: a reset HTTP/2
   // response reports itself finished and not destroyed.
   let clientGone = false;
+  // Whom the record names when the answer ends early: the client, unless the gateway dropped the client itself
+  // because the upstream broke off mid-answer.
+  let cutBy: ExchangeCut = 'client';
   const abortUpstream = (): void => {
     clientGone = true;
     if (res.writableEnded) return;
     upReq.destroy();
     void endStream()
-      .then((ref) => finish({ status: res.statusCode, aborted: true, upstream: upstreamFacts(res.statusCode), stream: ref, masked: maskedSoFar() }))
+      .then((ref) => finish({ status: res.statusCode, cut: cutBy, upstream: upstreamFacts(res.statusCode), stream: ref, masked: maskedSoFar() }))
       .catch(() => undefined);
   };
   res.once('close', abortUpstream);
@@ -239,6 +242,7 @@ export async function forwardRequest(
         wasCut = true;
         if (masking) maskingEnded(masking.report(), err);
         if (!watchJson || !stream || !atLineEnd) {
+          cutBy = 'upstream';
           res.destroy();
           return;
         }
@@ -249,7 +253,7 @@ export async function forwardRequest(
         stream.write(channel, event);
         res.off('close', abortUpstream);
         void endStream().then((ref) =>
-          finish({ status, aborted: true, upstream: upstreamFacts(status), stream: ref, masked: maskedSoFar() }).then(
+          finish({ status, cut: 'upstream', upstream: upstreamFacts(status), stream: ref, masked: maskedSoFar() }).then(
             () => res.end(event),
             () => res.destroy(),
           ),
@@ -265,8 +269,10 @@ export async function forwardRequest(
   let cutShort: ((err: Error) => void) | undefined;
   upReq.on('error', (err) => {
     if (cutShort) cutShort(err);
-    else if (res.headersSent) res.destroy();
-    else {
+    else if (res.headersSent) {
+      cutBy = 'upstream';
+      res.destroy();
+    } else {
       res.off('close', abortUpstream);
       void refuseAfterRecording(ctx, res, upstreamFailure(err, upstream), finish);
     }

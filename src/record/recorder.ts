@@ -3,7 +3,7 @@ import { buildAuditEvent, captureBody } from '../audit/index.js';
 import type { AuditEventInput, AuditWriter } from '../audit/index.js';
 import { sessionsConfigSchema, whenStoreDownSchema } from '../audit/config.js';
 import type { SessionsConfig, WhenStoreDown } from '../audit/config.js';
-import type { AuditStreamRef } from '../audit/event.js';
+import type { AuditStreamRef, ExchangeCut } from '../audit/event.js';
 import type { StreamRecorder } from '../audit/stream.js';
 import { GatehouseError } from '../errors/codes.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -19,8 +19,8 @@ export interface ExchangeOutcome {
   upstream?: { status?: number | undefined; latencyMs: number; bytesIn: number; bytesOut: number } | undefined;
   /** The response body as the client saw it, when captured (see responseCaptureLimit). */
   responseBody?: { data: Buffer; contentType: string | undefined } | undefined;
-  /** The client went away before the response was complete. */
-  aborted?: boolean | undefined;
+  /** The answer did not reach its end: the client went away, or the API server (or the way to it) did. */
+  cut?: ExchangeCut | undefined;
   /** Masking replaced at least one value in the response. */
   masked?: boolean | undefined;
   /** An established upgrade: recorded as it flows, and summed up in a second event when it closes. */
@@ -194,7 +194,7 @@ function exchangeFacts(ctx: RequestContext, outcome: ExchangeOutcome): AuditEven
     clientAddress: ctx.req.socket.remoteAddress ?? 'unknown',
     headers: ctx.req.headers,
     upstream: outcome.upstream,
-    result: { status: outcome.status, code: outcome.code, durationMs: Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 },
+    result: { status: outcome.status, code: outcome.code, durationMs: Number(process.hrtime.bigint() - ctx.startedAt) / 1e6, cut: outcome.cut },
     timeMicros: ctx.arrivedMicros,
   };
 }

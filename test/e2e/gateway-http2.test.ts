@@ -73,7 +73,7 @@ async function metric(sample: string): Promise<number> {
 
 interface Recorded {
   request: { verb: string };
-  result: { status: number };
+  result: { status: number; cut?: string };
   stream?: { kind: string; sessionId: string };
 }
 
@@ -157,7 +157,7 @@ describe('HTTP/2 towards clients', () => {
       return found.length === count ? found : undefined;
     });
     for (const w of watches) {
-      expect(w.result.status).toBe(200);
+      expect(w.result).toMatchObject({ status: 200, cut: 'client' });
       expect(w.stream).toMatchObject({ kind: 'watch' });
     }
   });

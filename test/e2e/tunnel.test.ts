@@ -228,6 +228,17 @@ describe('agent failures', () => {
     expect(last.type).toBe('ERROR');
     expect(last.object).toMatchObject({ kind: 'Status', code: 503 });
     expect(last.object.message).toMatch(/^the watch was cut off: .*the tunnel to the cluster agent closed.*; watch again$/);
+    // …and its record says who cut it (a read: recorded just after its answer ended; the latest such watch).
+    const cutWatch = async (): Promise<unknown> => {
+      const exported = await gatehouse(['audit', 'export', '--data-dir', gateway.dataDir, '--format', 'jsonl']);
+      return exported.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { event: { request: { path: string; query: string; verb: string }; result: { status: number; cut?: string } } }).event)
+        .filter((e) => e.request.verb === 'watch' && e.request.path.endsWith(`/namespaces/${ns}/configmaps`) && e.request.query === `watch=1&resourceVersion=${rv}`)
+        .at(-1)?.result;
+    };
+    await expect.poll(cutWatch, { timeout: 30_000, interval: 200 }).toMatchObject({ status: 200, cut: 'upstream' });
 
     // With no agent, a request waits (agent.waitSeconds) for one to connect instead of failing at once.
     const waiting = viaProd(['-n', ns, 'get', 'configmaps', '-o', 'name'], { timeoutMs: 60_000 });

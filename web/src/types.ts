@@ -127,7 +127,7 @@ export interface AuditEvent {
   };
   decision?: { action: string; rule?: string; message?: string; hint?: string; matched: { rule: string; action: string; message?: string }[] };
   approval?: { id: string; by: string; at: string; comment?: string };
-  result: { status: number; code?: string; durationMs?: number };
+  result: { status: number; code?: string; durationMs?: number; cut?: 'client' | 'upstream' };
   bodies: { request?: AuditBody; response?: AuditBody; masked: boolean };
   stream?: { sessionId: string; kind: string };
 }

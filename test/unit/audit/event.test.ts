@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { auditEventSchema, buildAuditEvent, captureBody, eventTimeMicros, rfc3339Micros } from '../../../src/audit/event.js';
+import { auditEventSchema, buildAuditEvent, captureBody, eventTimeMicros, resultLabel, rfc3339Micros } from '../../../src/audit/event.js';
+import { k8sAuditEvent } from '../../../src/audit/export.js';
 import { canonicalJson } from '../../../src/audit/canonical.js';
 
 describe('buildAuditEvent', () => {
@@ -56,6 +57,19 @@ describe('buildAuditEvent', () => {
     const event = buildAuditEvent({ requestId: 'r', method: 'GET', path: '/api', clientAddress: '::1', headers: {}, result: { status: 401, code: 'GH_UNAUTHENTICATED' } });
     expect(event.principal).toBeUndefined();
     expect(auditEventSchema.safeParse(JSON.parse(canonicalJson(event))).success).toBe(true);
+  });
+
+  it('says who cut an answer short, in the record, its label and the Kubernetes export; an answer that ended has no cut', () => {
+    const cut = buildAuditEvent({ requestId: 'r', method: 'GET', path: '/api/v1/pods?watch=1', clientAddress: '::1', headers: {}, result: { status: 200, cut: 'client' } });
+    const whole = buildAuditEvent({ requestId: 's', method: 'GET', path: '/api/v1/pods', clientAddress: '::1', headers: {}, result: { status: 200 } });
+    const stored = auditEventSchema.parse(JSON.parse(canonicalJson(cut)));
+    expect(stored.result).toEqual({ status: 200, cut: 'client' });
+    expect(canonicalJson(whole)).not.toContain('"cut"');
+    expect(resultLabel(stored.result)).toBe('200 cut by client');
+    expect(resultLabel({ status: 503, code: 'GH_UPSTREAM_UNAVAILABLE' })).toBe('503 GH_UPSTREAM_UNAVAILABLE');
+    expect(auditEventSchema.safeParse({ ...JSON.parse(canonicalJson(cut)), result: { status: 200, cut: 'someone' } }).success).toBe(false);
+    const row = { seq: 1, prevHash: '0'.repeat(64), hash: 'h', eventJson: canonicalJson(cut) };
+    expect(k8sAuditEvent(row as Parameters<typeof k8sAuditEvent>[0])).toMatchObject({ annotations: { 'gatehouse.dev/cut-by': 'client' } });
   });
 
   it('keeps fields a newer Gatehouse added when reading back', () => {

@@ -42,6 +42,7 @@ export function EventTable({
                 {e.result.status}
                 {/* A stream has a start and an end event with the same status; this says which is which. */}
                 {e.stream !== undefined && <span className="muted"> ({e.stream.kind} ended)</span>}
+                {e.result.cut !== undefined && <span className="muted"> cut by {e.result.cut}</span>}
               </td>
               <td>{e.approval === undefined ? '—' : `by ${e.approval.by}`}</td>
               <td>
