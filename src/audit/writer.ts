@@ -7,10 +7,11 @@
  * single commit (one fsync) carries many events, and when idle an event is
  * written on the next tick. Records nobody waits for (reads recorded after
  * their answer, stream chunks) wait a little for others first: at one
- * request at a time, a transaction per read cost the store's thread more
- * than the gateway spent on the read itself. A failed batch rejects exactly its own events
- * (with `GH_AUDIT_UNAVAILABLE`); the writer keeps going, and the next batch
- * retries the store, so it recovers by itself when the store comes back.
+ * request at a time, a transaction per read cost the store's thread about
+ * a third of what the gateway spent on the read itself. A failed batch
+ * rejects exactly its own events (with `GH_AUDIT_UNAVAILABLE`); the writer
+ * keeps going, and the next batch retries the store, so it recovers by
+ * itself when the store comes back.
  *
  * Durability (docs/audit.md): `append` resolves only after COMMIT returned,
  * i.e. SQLite (WAL, synchronous=FULL) or PostgreSQL (synchronous_commit on)
