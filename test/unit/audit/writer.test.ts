@@ -85,7 +85,8 @@ describe('createAuditWriter', () => {
   it('writes background records when their window ends, and at once on close', async () => {
     const batches: number[] = [];
     const counting: AuditRepo = { ...store.audit, append: (batch) => (batches.push(batch.events.length), store.audit.append(batch)) };
-    const soon = createAuditWriter(counting, { signer, backgroundWindowMs: 30 });
+    // Long enough that three ticks always fit in it, however busy the machine.
+    const soon = createAuditWriter(counting, { signer, backgroundWindowMs: 1000 });
     const queued: Array<Promise<{ seq: number }>> = [];
     for (let i = 0; i < 3; i++) {
       queued.push(soon.append(sampleEvent(i), { background: true }));
