@@ -373,7 +373,8 @@ function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
   };
   session.on('stream', (stream) => {
     open += 1;
-    stream.once('close', streamClosed);
+    // `on`, not `once`: a stream closes once, and `once` would wrap the listener anew for every request.
+    stream.on('close', streamClosed);
   });
   session.once('close', () => clearTimeout(timer));
 }
