@@ -9,6 +9,8 @@ import { isLongLived } from './exchange.js';
 import type { UpstreamRequest } from './exchange.js';
 import { createHttp2Pool } from './http2-pool.js';
 import type { Http2Pool, Http2PoolStats } from './http2-pool.js';
+import { createReadPool } from './read-pool.js';
+import type { ReadPool } from './read-pool.js';
 import type { UpstreamTarget } from './kubeconfig.js';
 
 export type { UpstreamRequest, UpstreamResponse } from './exchange.js';
@@ -27,8 +29,9 @@ export interface Upstream {
   readonly where: string;
   /**
    * A request with the gateway credential applied: on a keep-alive HTTP/1.1
-   * connection, or, when it is long-lived (a watch, `logs -f`) and the API
-   * server speaks HTTP/2, as a stream of a shared HTTP/2 session.
+   * connection (undici's for short reads, Node's for the rest), or, when it is
+   * long-lived (a watch, `logs -f`) and the API server speaks HTTP/2, as a
+   * stream of a shared HTTP/2 session.
    */
   request(init: UpstreamRequestInit): Promise<UpstreamRequest>;
   /**
@@ -81,14 +84,14 @@ export function createUpstream(
   };
   const poolsFor = (cred: UpstreamCredential): Pools => {
     if (agentFor && agentFor.cert === cred.clientCert) return agentFor;
-    agentFor?.agent.destroy();
-    agentFor?.http2?.close();
+    closePools(agentFor);
     const options = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' as const };
     const tls = tlsOptions(cred);
     const agent = secure ? new https.Agent({ ...options, ...tls }) : new http.Agent(options);
     // Plain-HTTP upstreams (tests, a local proxy) stay on HTTP/1.1: no cleartext HTTP/2 guessing.
     const http2 = secure ? createHttp2Pool({ host: hostname, port, authority: hostHeader, tls, connectMs: timing.connectMs }) : undefined;
-    agentFor = { cert: cred.clientCert, agent, tls, http2 };
+    const reads = createReadPool({ origin: target.server.origin, tls: secure ? tls : undefined, connectMs: timing.connectMs });
+    agentFor = { cert: cred.clientCert, agent, tls, http2, reads };
     return agentFor;
   };
 
@@ -104,13 +107,13 @@ export function createUpstream(
     where: target.server.origin,
     async request(init) {
       const cred = await credentials.get();
-      const { agent, http2 } = poolsFor(cred);
+      const { agent, http2, reads } = poolsFor(cred);
       const path = prefix + init.path;
       const headers = headersWith(cred, init.headers);
-      if (http2 && isLongLived(init.method, init.path)) {
-        const stream = await http2.request(init.method, path, headers);
+      if (isLongLived(init.method, init.path)) {
+        const stream = await http2?.request(init.method, path, headers);
         if (stream) return stream;
-      }
+      } else if (init.method === 'GET' || init.method === 'HEAD') return reads.request(init.method, path, headers);
       const transport = secure ? https : http;
       return transport.request({ hostname, port, method: init.method, path, headers, agent });
     },
@@ -133,8 +136,7 @@ export function createUpstream(
       return agentFor?.http2?.stats() ?? { sessions: 0, streams: 0 };
     },
     close() {
-      agentFor?.agent.destroy();
-      agentFor?.http2?.close();
+      closePools(agentFor);
       agentFor = undefined;
     },
   };
@@ -148,6 +150,14 @@ interface Pools {
   agent: http.Agent;
   tls: TlsOptions;
   http2: Http2Pool | undefined;
+  /** Short reads (GET, HEAD). */
+  reads: ReadPool;
+}
+
+function closePools(pools: Pools | undefined): void {
+  pools?.agent.destroy();
+  pools?.http2?.close();
+  pools?.reads.close();
 }
 
 function isIp(host: string): boolean {

@@ -1,14 +1,14 @@
 import * as http2 from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isLongLived } from '../../../src/upstream/exchange.js';
-import type { UpstreamRequest, UpstreamResponse } from '../../../src/upstream/exchange.js';
+import type { UpstreamRequest } from '../../../src/upstream/exchange.js';
 import { createHttp2Pool } from '../../../src/upstream/http2-pool.js';
 import type { Http2Pool } from '../../../src/upstream/http2-pool.js';
 import { createPki } from '../agent/pki.js';
+import { bodyOf, responseOf, silentServerPort, waitFor } from './exchange-helpers.js';
 
 const pki = await createPki('h2-upstream');
 const cleanups: Array<() => unknown> = [];
@@ -56,24 +56,6 @@ function poolFor(port: number, idleMs?: number, connectMs?: number): Http2Pool {
   cleanups.push(() => pool.close());
   return pool;
 }
-
-function responseOf(req: UpstreamRequest): Promise<UpstreamResponse> {
-  return new Promise((resolve, reject) => {
-    req.once('response', resolve);
-    req.once('error', reject);
-  });
-}
-
-async function bodyOf(res: UpstreamResponse): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of res) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString();
-}
-
-const waitFor = async (what: string, check: () => boolean): Promise<void> => {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-};
 
 describe('createHttp2Pool', () => {
   it('relays a request and its answer as HTTP/1.1 would show them', async () => {
@@ -244,12 +226,8 @@ describe('createHttp2Pool', () => {
   });
 
   it('gives up on a server that accepts the connection and never completes TLS', async () => {
-    const held: Socket[] = [];
-    const silent = createNetServer((socket) => held.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => silent.close(resolve)));
-    cleanups.push(() => held.forEach((socket) => socket.destroy()));
-    const pool = poolFor((silent.address() as AddressInfo).port, undefined, 100);
+    const silentPort = await silentServerPort(cleanups);
+    const pool = poolFor(silentPort, undefined, 100);
     await expect(pool.request('GET', '/api/v1/pods?watch=1', {})).rejects.toThrow('no HTTP/2 session within 100 ms');
   });
 
