@@ -43,3 +43,13 @@ export function closeAfter(res: ServerResponse): void {
 export function clientSideOf(req: IncomingMessage): Duplex {
   return isHttp2(req) ? (req as unknown as Http2ServerRequest).stream : req.socket;
 }
+
+/**
+ * Whether the request has no body left to read: all of it arrived and none is
+ * buffered, or (HTTP/2) its HEADERS frame ended the stream. An HTTP/2 request
+ * reports `complete` only once read to its end, so that flag alone says no.
+ */
+export function bodyless(req: IncomingMessage): boolean {
+  if (req.readableLength > 0) return false;
+  return isHttp2(req) ? (req as unknown as Http2ServerRequest).stream.endAfterHeaders : req.complete;
+}

@@ -16,6 +16,7 @@ import { maskPlanFor, requestHeadersForMasking } from './mask-response.js';
 import { createBodyMaskStream } from '../masking/index.js';
 import type { MaskReport } from '../masking/index.js';
 import { statusFor } from '../kube/status.js';
+import { bodyless } from '../pipeline/http2-compat.js';
 
 /**
  * Forwards one ordinary (non-upgrade) request to the upstream and streams the
@@ -279,7 +280,11 @@ export async function forwardRequest(
   });
 
   if (ctx.body !== undefined) upReq.end(ctx.body);
-  else {
+  else if (bodyless(req)) {
+    // Nothing came and nothing will (a GET, mostly): sent now, not a tick later through a pipe built for a body.
+    upReq.end();
+    req.resume();
+  } else {
     req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
     req.pipe(upReq);
   }
