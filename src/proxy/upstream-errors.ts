@@ -56,7 +56,8 @@ export function armUpstreamTimeouts(upReq: UpstreamRequest, timeouts: UpstreamTi
     upReq.off('close', clear);
     upReq.off('socket', onSocket);
   };
-  // HTTP/1.1 only: an HTTP/2 stream rides a session its pool connects (and times out) itself.
+  // Node's HTTP/1.1 client only: an HTTP/2 stream, or a read on undici's pool, rides a connection its pool connects
+  // (and times out) itself.
   const onSocket = (socket: Socket): void => {
     upReq.off('socket', onSocket);
     if (!socket.connecting) return;
