@@ -118,7 +118,7 @@ export async function openEnv(given: ClusterInfo | undefined, log: Log): Promise
         if (found) resolve(found);
       });
     });
-    const target: Target = { name: 'proxy', origin: `http://127.0.0.1:${port}`, caPem: undefined, token: undefined, pid: undefined };
+    const target: Target = { name: 'proxy', origin: `http://127.0.0.1:${port}`, caPem: undefined, token: undefined, pid: child.pid };
     return target;
   });
 

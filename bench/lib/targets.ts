@@ -18,7 +18,7 @@ export interface Target {
   readonly caPem: string | undefined;
   /** Bearer token; undefined for kubectl proxy, which adds its own credential. */
   readonly token: string | undefined;
-  /** Process whose memory is reported (the gateway); undefined for the API server itself. */
+  /** Process whose memory or CPU is reported (the gateway, kubectl proxy); undefined for the API server itself. */
   readonly pid: number | undefined;
 }
 
@@ -152,6 +152,19 @@ export function http2Streams(target: Target): { open: StreamOpener; close(): voi
 /** A dedicated pool for many long-lived streams to one target. */
 export function streamPool(target: Target, connections: number): Pool {
   return new Pool(target.origin, { connections, pipelining: 1, connect: target.caPem === undefined ? {} : { ca: target.caPem }, bodyTimeout: 0, headersTimeout: 60_000 });
+}
+
+/** CPU time of a process's main thread so far, in ms (`/proc/<pid>/schedstat`: nanoseconds on a CPU). */
+export function mainThreadCpuMs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+}
+
+/** CPU time of a whole process so far (every thread, user and system), in ms (`/proc/<pid>/stat`, 10 ms ticks). */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Resident and peak resident memory of a process, in MB (Linux /proc). */

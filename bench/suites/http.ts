@@ -7,7 +7,7 @@ import { configMap, createMany, createNamespace, deleteNamespace, expectCreated 
 import { summarize } from '../lib/stats.js';
 import type { Bench, BenchContext } from '../lib/suite.js';
 import { rotated } from '../lib/suite.js';
-import { clientFor } from '../lib/targets.js';
+import { clientFor, processCpuMs } from '../lib/targets.js';
 import type { Client, Target } from '../lib/targets.js';
 
 async function allTargets(ctx: BenchContext): Promise<Target[]> {
@@ -53,8 +53,13 @@ export async function latency(ctx: BenchContext, targets: readonly Target[], ben
   }
 }
 
-/** Requests per second that `concurrency` callers sustain for `seconds`, each waiting for its answer before the next. */
-async function throughputOf(target: Target, path: string, concurrency: number, seconds: number): Promise<number> {
+/**
+ * Requests per second that `concurrency` callers sustain for `seconds`, each
+ * waiting for its answer before the next, and the CPU the side's process
+ * (gateway, kubectl proxy) spent per request meanwhile: on a shared machine
+ * the rate follows the other load, the CPU per request much less.
+ */
+async function throughputOf(target: Target, path: string, concurrency: number, seconds: number): Promise<{ rps: number; cpuUs: number | undefined }> {
   const client = clientFor(target, concurrency);
   try {
     const loop = async (until: number): Promise<number> => {
@@ -68,9 +73,12 @@ async function throughputOf(target: Target, path: string, concurrency: number, s
     // Warm-up: opens every connection and lets the JIT settle.
     const warm = performance.now() + 300;
     await Promise.all(Array.from({ length: concurrency }, () => loop(warm)));
+    const cpu0 = target.pid === undefined ? 0 : processCpuMs(target.pid);
     const start = performance.now();
     const counts = await Promise.all(Array.from({ length: concurrency }, () => loop(start + seconds * 1000)));
-    return counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
+    const requests = counts.reduce((a, b) => a + b, 0);
+    const cpuUs = target.pid === undefined ? undefined : ((processCpuMs(target.pid) - cpu0) * 1000) / requests;
+    return { rps: requests / ((performance.now() - start) / 1000), cpuUs };
   } finally {
     await client.close();
   }
@@ -110,7 +118,7 @@ export const listBench: Bench = {
 
 export const throughputBench: Bench = {
   name: 'throughput',
-  description: 'small-GET requests/s at concurrency 1, 16, 64',
+  description: 'small-GET requests/s at concurrency 1, 16, 64, and CPU µs per request of the gateway and kubectl proxy',
   run: (ctx) =>
     withOneObject(ctx, async (path) => {
       const targets = await allTargets(ctx);
@@ -118,11 +126,19 @@ export const throughputBench: Bench = {
       const seconds = ctx.quick ? 1 : 4;
       for (const concurrency of [1, 16, 64]) {
         const rps = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+        const cpu = new Map<string, number[]>(targets.map((t) => [t.name, []]));
         for (let r = 0; r < runs; r++) {
-          for (const target of rotated(targets, r)) rps.get(target.name)!.push(await throughputOf(target, path, concurrency, seconds));
+          for (const target of rotated(targets, r)) {
+            const measured = await throughputOf(target, path, concurrency, seconds);
+            rps.get(target.name)!.push(measured.rps);
+            if (measured.cpuUs !== undefined) cpu.get(target.name)!.push(measured.cpuUs);
+          }
         }
         ctx.log(`  throughput c=${concurrency}: ${targets.map((t) => `${t.name} ${Math.round(rps.get(t.name)!.at(-1)!)}/s`).join(', ')}`);
-        for (const t of targets) ctx.add('throughput', `req/s c=${concurrency}`, t.name, 'higher', rps.get(t.name)!);
+        for (const t of targets) {
+          ctx.add('throughput', `req/s c=${concurrency}`, t.name, 'higher', rps.get(t.name)!);
+          if (cpu.get(t.name)!.length > 0) ctx.add('throughput', `CPU µs per request c=${concurrency}`, t.name, 'lower', cpu.get(t.name)!);
+        }
       }
     }),
 };

@@ -5,16 +5,10 @@
  * and less at the mercy of other load on a shared machine than the time), and
  * how much the gateway's memory grows while it masks.
  */
-import { readFileSync } from 'node:fs';
 import { createMany, createNamespace, deleteNamespace, secret } from '../lib/objects.js';
 import type { Bench } from '../lib/suite.js';
 import { rotated } from '../lib/suite.js';
-import { clientFor, memoryOf, resetPeak } from '../lib/targets.js';
-
-/** CPU time of a process's main thread so far, in ms (`/proc/<pid>/schedstat`: nanoseconds on a CPU). */
-function mainThreadCpuMs(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-}
+import { clientFor, mainThreadCpuMs, memoryOf, resetPeak } from '../lib/targets.js';
 
 interface SecretList {
   items: Array<{ data: Record<string, string> }>;
@@ -43,21 +37,23 @@ export const secretsBench: Bench = {
       for (let r = 0; r < runs; r++) {
         for (const target of rotated(targets, r)) {
           const client = clients.get(target.name)!;
-          const before = target.pid === undefined ? undefined : memoryOf(target.pid);
-          if (target.pid !== undefined) resetPeak(target.pid);
-          const cpu0 = target.pid === undefined ? 0 : mainThreadCpuMs(target.pid);
+          // The gateway's memory and CPU are what this measures (kubectl proxy has a pid too).
+          const pid = target === gateway ? gateway.pid : undefined;
+          const before = pid === undefined ? undefined : memoryOf(pid);
+          if (pid !== undefined) resetPeak(pid);
+          const cpu0 = pid === undefined ? 0 : mainThreadCpuMs(pid);
           const t0 = performance.now();
           const res = await client.request(path);
           times.get(target.name)!.push(performance.now() - t0);
-          if (target.pid !== undefined) cpu.push(mainThreadCpuMs(target.pid) - cpu0);
+          if (pid !== undefined) cpu.push(mainThreadCpuMs(pid) - cpu0);
           if (res.status !== 200) throw new Error(`${target.name} LIST secrets: HTTP ${res.status}`);
           const first = (JSON.parse(res.body.toString()) as SecretList).items[0]?.data.password ?? '';
           if (target.name === 'direct') {
             clear = first;
             bodyMb = res.body.length / 1e6;
           }
-          if (before !== undefined && target.pid !== undefined) {
-            const peak = memoryOf(target.pid).peakMb;
+          if (before !== undefined && pid !== undefined) {
+            const peak = memoryOf(pid).peakMb;
             peaks.push(peak);
             growth.push(peak - before.rssMb);
           }
