@@ -1,9 +1,13 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { createRequire } from 'node:module';
 import { Readable, Writable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
-import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import type { UpstreamRequest, UpstreamResponse } from './exchange.js';
+
+// Only undici's connection pool, not its index: the index also loads fetch, WebSocket, caches and mocks, ~9 MB
+// more resident memory in every gateway (measured: a bare Node process grows 11 MB with the pool, 20 MB with all).
+const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
 
 export interface ReadPoolOptions {
   /** The API server's origin, e.g. `https://10.0.0.1:6443`. */
@@ -64,7 +68,7 @@ class ReadRequest extends Writable {
   private response: ReadResponse | undefined;
 
   constructor(
-    private readonly pool: Pool,
+    private readonly pool: UndiciPool,
     private readonly method: string,
     private readonly path: string,
     private readonly headers: OutgoingHttpHeaders,
