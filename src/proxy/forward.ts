@@ -42,9 +42,16 @@ export async function forwardRequest(
     if (!options.masker) throw new Error('policy decided to mask, and the gateway has no masker');
     requestHeadersForMasking(headers);
   }
+  // How the body goes: read already (sent with its length), none at all, or streamed from the client.
+  const streamed = ctx.body === undefined && !bodyless(req);
   if (ctx.body !== undefined) {
     delete headers['transfer-encoding'];
     headers['content-length'] = ctx.body.length;
+  } else if (streamed && headers['content-length'] === undefined) {
+    // A body of unknown length (chunked, or HTTP/2 without Content-Length) is sent chunked. Node's client frames the
+    // body of a GET, DELETE or OPTIONS in no way unless told: its bytes would reach the API server as the next
+    // request on the connection, authenticated as the gateway wherever a client certificate is its credential.
+    headers['transfer-encoding'] = 'chunked';
   }
   const sentAt = process.hrtime.bigint();
   let bytesIn = ctx.body?.length ?? 0;
@@ -280,7 +287,7 @@ export async function forwardRequest(
   });
 
   if (ctx.body !== undefined) upReq.end(ctx.body);
-  else if (bodyless(req)) {
+  else if (!streamed) {
     // Nothing came and nothing will (a GET, mostly): sent now, not a tick later through a pipe built for a body.
     upReq.end();
     req.resume();

@@ -664,6 +664,25 @@ describe('smuggling on one connection', () => {
     tally.blocked++;
   });
 
+  it('a body of unknown length is framed upstream: a request hidden in it never reaches the API server', async () => {
+    // Without framing, the body's bytes follow the carrier on the gateway's connection to the API server, and the
+    // hidden request runs as the gateway's credential (here a client certificate: the connection is the identity).
+    const hidden = `DELETE /api/v1/namespaces/${L}/configmaps/cm1 HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const chunked = Buffer.from(`${hidden.length.toString(16)}\r\n${hidden}\r\n0\r\n\r\n`, 'latin1');
+    for (const [method, target] of [
+      ['GET', `/api/v1/namespaces/${O}/configmaps`],
+      ['DELETE', `/api/v1/namespaces/${O}/configmaps/absent-${suffix}`],
+      ['OPTIONS', `/api/v1/namespaces/${O}/configmaps`],
+    ] as const) {
+      tally.attempts++;
+      const head = httpRequest(method, target, { ...auth, 'Transfer-Encoding': 'chunked' });
+      const r = await sendRaw(gateway.url, caPem, Buffer.concat([head, chunked]), 5000);
+      expect(r.status, `${method} carrier`).toBeGreaterThan(0);
+      expect(await exists(`/api/v1/namespaces/${L}/configmaps/cm1`), `${method} carrier`).toBe(true);
+      tally.blocked++;
+    }
+  });
+
   it('Content-Length with Transfer-Encoding is refused', async () => {
     tally.attempts++;
     const raw = `POST /api/v1/namespaces/${O}/pods HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gateway.adminToken}\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`;
