@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { Readable, Writable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
+import { GatehouseError } from '../errors/codes.js';
 import type { UpstreamRequest, UpstreamResponse } from './exchange.js';
 
 // Only undici's connection pool, not its index: the index also loads fetch, WebSocket, caches and mocks, ~9 MB
@@ -23,6 +24,13 @@ export interface ReadPool {
   request(method: string, path: string, headers: OutgoingHttpHeaders): UpstreamRequest;
   close(): void;
 }
+
+/**
+ * Most bytes of a read's body held to send with it. Kubernetes reads carry
+ * none (the API server ignores one), but a client may send one, and undici
+ * sends a body whole: this bounds what one request can make the gateway hold.
+ */
+export const MAX_READ_BODY_BYTES = 1024 * 1024;
 
 // Headers undici refuses in a request (it manages them itself); the forwarder strips the others already.
 const REFUSED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect']);
@@ -64,6 +72,7 @@ export function createReadPool(options: ReadPoolOptions): ReadPool {
 /** The request side of one read; `response` carries the answer as a {@link ReadResponse}. */
 class ReadRequest extends Writable {
   private readonly body: Buffer[] = [];
+  private bodyBytes = 0;
   private controller: Dispatcher.DispatchController | undefined;
   private response: ReadResponse | undefined;
 
@@ -79,6 +88,11 @@ class ReadRequest extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.bodyBytes += chunk.length;
+    if (this.bodyBytes > MAX_READ_BODY_BYTES) {
+      callback(new GatehouseError('GH_BODY_TOO_LARGE', `the body of this ${this.method} request is larger than ${MAX_READ_BODY_BYTES} bytes, the most the gateway forwards with a read`));
+      return;
+    }
     this.body.push(chunk);
     callback();
   }
@@ -90,7 +104,7 @@ class ReadRequest extends Writable {
       if (value === undefined || REFUSED.has(name)) continue;
       headers[name] = typeof value === 'number' ? String(value) : value;
     }
-    const body = this.body.length === 0 ? null : Buffer.concat(this.body);
+    const body = this.body.length === 0 ? null : Buffer.concat(this.body, this.bodyBytes);
     try {
       this.pool.dispatch({ method: this.method, path: this.path, headers, body }, this.handler());
       callback();

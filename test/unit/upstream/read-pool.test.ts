@@ -5,7 +5,7 @@ import { createSecureContext } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { armUpstreamTimeouts } from '../../../src/proxy/upstream-errors.js';
 import type { Upstream } from '../../../src/upstream/client.js';
-import { createReadPool } from '../../../src/upstream/read-pool.js';
+import { createReadPool, MAX_READ_BODY_BYTES } from '../../../src/upstream/read-pool.js';
 import type { ReadPool } from '../../../src/upstream/read-pool.js';
 import { createPki } from '../agent/pki.js';
 import { bodyOf, responseOf, silentServerPort, waitFor } from './exchange-helpers.js';
@@ -94,6 +94,19 @@ describe('createReadPool', () => {
     req.write('he');
     req.end('llo');
     expect(await bodyOf(await responseOf(req))).toBe('GET 5 hello');
+  });
+
+  it('refuses to hold a read’s body past MAX_READ_BODY_BYTES, and sends nothing', async () => {
+    const server = await startServer((_req, res) => res.end('sent'));
+    const req = poolFor(server.port).request('GET', '/x', {});
+    req.write(Buffer.alloc(MAX_READ_BODY_BYTES));
+    req.end(Buffer.alloc(1));
+    const err = await responseOf(req).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: string },
+    );
+    expect(err?.code).toBe('GH_BODY_TOO_LARGE');
+    expect(server.requests).toHaveLength(0);
   });
 
   it('emits close on the request once its answer is in, not when it was sent', async () => {
