@@ -16,7 +16,7 @@ import { maskPlanFor, requestHeadersForMasking } from './mask-response.js';
 import { createBodyMaskStream } from '../masking/index.js';
 import type { MaskReport } from '../masking/index.js';
 import { statusFor } from '../kube/status.js';
-import { bodyless } from '../pipeline/http2-compat.js';
+import { bodyless, closeAfter, isHttp2 } from '../pipeline/http2-compat.js';
 
 /**
  * Forwards one ordinary (non-upgrade) request to the upstream and streams the
@@ -282,6 +282,9 @@ export async function forwardRequest(
       res.destroy();
     } else {
       res.off('close', abortUpstream);
+      // A body left half read would be parsed as the connection's next request: an HTTP/1.1 client is told to close
+      // it. (An HTTP/2 stream ends with its answer; the others on the connection are not concerned.)
+      if (streamed && !req.readableEnded && !isHttp2(req)) closeAfter(res);
       void refuseAfterRecording(ctx, res, upstreamFailure(err, upstream), finish);
     }
   });

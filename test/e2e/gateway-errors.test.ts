@@ -99,6 +99,8 @@ describe('malformed requests', () => {
     expect(res.status).toBe(413);
     expect(statusOf(res.body)).toMatchObject({ reason: 'RequestEntityTooLarge', code: 413 });
     expect(statusOf(res.body).message).toContain('the body of this GET request is larger than 1048576 bytes');
+    // The rest of that body was never read: the connection closes rather than read it as the next request.
+    expect(res.headers.connection).toBe('close');
   });
 
   it('refuses a write whose JSON body cannot be decoded', async () => {
