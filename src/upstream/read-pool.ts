@@ -37,10 +37,11 @@ const REFUSED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgra
 
 /**
  * Creates the pool that carries short reads (GET of an object, LIST) over
- * undici instead of Node's `https` client: measured against the harness's
- * API server, a small GET relayed through undici costs ~40 µs less CPU, and
- * short reads are most of what clients send. Writes keep Node's client: they
- * stream bodies the classify stage may not have read.
+ * undici instead of Node's `https` client: measured side by side under the
+ * same load, the gateway spends 5 % (one request at a time) to 15 % (16 at
+ * once) less CPU per small GET, and short reads are most of what clients
+ * send. Writes keep Node's client: they stream bodies the classify stage may
+ * not have read.
  *
  * @example
  * const pool = createReadPool({ origin: 'https://10.0.0.1:6443', tls });
@@ -55,7 +56,7 @@ export function createReadPool(options: ReadPoolOptions): ReadPool {
     // The forwarder times the answer's headers itself, and a LIST may take long between chunks: no undici timers.
     headersTimeout: 0,
     bodyTimeout: 0,
-    // As Node's agent kept them: a connection unused for long is closed rather than found dead by the next read.
+    // Idle connections are kept 30 s: undici's default (4 s) would cost a TLS handshake after every short pause.
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 30_000,
   });
