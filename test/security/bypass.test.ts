@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import * as http2 from 'node:http2';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -681,6 +682,24 @@ describe('smuggling on one connection', () => {
       expect(await exists(`/api/v1/namespaces/${L}/configmaps/cm1`), `${method} carrier`).toBe(true);
       tally.blocked++;
     }
+    // HTTP/2 has no chunks: a body without Content-Length has no length at all until its stream ends.
+    tally.attempts++;
+    const session = http2.connect(gateway.url, { ca: caPem });
+    try {
+      const stream = session.request({ ':method': 'DELETE', ':path': `/api/v1/namespaces/${O}/configmaps/absent-${suffix}`, ...auth }, { endStream: false });
+      stream.end(hidden);
+      stream.resume();
+      const status = await new Promise<number>((resolve, reject) => {
+        stream.once('response', (headers) => resolve(Number(headers[':status'])));
+        stream.once('error', reject);
+      });
+      expect(status, 'HTTP/2 DELETE carrier').toBeGreaterThan(0);
+      await new Promise((resolve) => stream.once('close', resolve));
+    } finally {
+      session.close();
+    }
+    expect(await exists(`/api/v1/namespaces/${L}/configmaps/cm1`), 'HTTP/2 DELETE carrier').toBe(true);
+    tally.blocked++;
   });
 
   it('Content-Length with Transfer-Encoding is refused', async () => {
