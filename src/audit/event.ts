@@ -180,8 +180,8 @@ export type AuditBody = z.infer<typeof bodySchema>;
 export type AuditDecision = z.infer<typeof decisionSchema>;
 export type AuditStreamRef = z.infer<typeof streamSchema>;
 export type AuditOutage = z.infer<typeof outageSchema>;
-/** Who ended an answer before its end (see `result.cut`). */
-export type ExchangeCut = 'client' | 'upstream';
+/** Who ended an answer before its end (see `result.cut`): the schema's list, not a second one. */
+export type ExchangeCut = NonNullable<AuditEvent['result']['cut']>;
 
 /** `result` in one short phrase, for tables: `200`, `503 GH_UPSTREAM_UNAVAILABLE`, `200 cut by client`. */
 export function resultLabel(result: AuditEvent['result']): string {
