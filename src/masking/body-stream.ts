@@ -14,17 +14,19 @@
  * the whole object (same rules, kinds, report paths); a part with nothing to
  * mask is forwarded byte for byte, so an unmasked body is byte-identical. In
  * a masked object part (a list item) only the members that changed are
- * re-serialised (compact JSON); the others keep their bytes. Output goes out
- * in pieces of 64 KiB, and the rest once the input at hand is consumed.
+ * re-serialised (compact JSON); the others keep their bytes. A list item's
+ * members that no rule reaches are checked as text rather than parsed
+ * ({@link PartMasker.listItem}). Output goes out in pieces of 64 KiB, and
+ * the rest once the input at hand is consumed.
  * Output length differs from the input when something is masked: drop
  * `Content-Length`, send chunked.
  *
  * @module
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { DEFAULT_MAX_HELD_BYTES, DEFAULT_STREAM_REPORT_PATHS, JsonValueFramer, isJsonSpace, isObject, maskStreamError, parseFramed, parseFramedText, memberReplacements } from './json-frame.js';
+import { DEFAULT_MAX_HELD_BYTES, DEFAULT_STREAM_REPORT_PATHS, JsonValueFramer, isJsonSpace, isObject, maskStreamError, parseFramed, parseFramedText, memberReplacements, type Replacement } from './json-frame.js';
 import { ChunkOutput } from './chunk-output.js';
-import { responsePartMasker, type Masker, type ResponsePart } from './masker.js';
+import { responsePartMasker, type FramedObject, type Masker, type PartMasker } from './masker.js';
 import { ReportBuilder, type MaskReport } from './report.js';
 
 export interface BodyMaskOptions {
@@ -53,8 +55,7 @@ interface HeldMember {
   prefix: Buffer[];
   key: string;
   bytes: Buffer;
-  /** Its {@link JsonValueFramer.memberCommas}. */
-  commas: readonly number[];
+  framed: FramedObject;
 }
 
 /**
@@ -67,7 +68,7 @@ export class BodyMaskStream extends Transform {
   private readonly framer: JsonValueFramer;
   private readonly maxBuffered: number;
   private readonly total: ReportBuilder;
-  private readonly maskParts: (part: ResponsePart) => unknown;
+  private readonly parts: PartMasker;
   private readonly out = new ChunkOutput(COALESCE_BYTES + 16 * 1024);
   private state: State = 'start';
   /** Bytes since the end of the previous member (`{`, `,`, whitespace, the key and colon): forwarded with the member. */
@@ -91,7 +92,7 @@ export class BodyMaskStream extends Transform {
     this.maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_HELD_BYTES;
     this.framer = new JsonValueFramer(this.maxBuffered, WHAT);
     this.total = new ReportBuilder(options.maxReportPaths ?? DEFAULT_STREAM_REPORT_PATHS);
-    this.maskParts = responsePartMasker(masker, this.total);
+    this.parts = responsePartMasker(masker, this.total);
   }
 
   /** Everything masked so far. */
@@ -212,7 +213,7 @@ export class BodyMaskStream extends Transform {
         case 'memberValue': {
           const end = this.framer.feed(chunk, i);
           if (end < 0) return;
-          this.endMember(this.framer.take(), this.framer.memberCommas, out);
+          this.endMember(this.framer.take(), this.framer, out);
           i = end;
           this.state = 'member';
           this.after = 'value';
@@ -241,7 +242,7 @@ export class BodyMaskStream extends Transform {
         case 'element': {
           const end = this.framer.feed(chunk, i);
           if (end < 0) return;
-          this.maskPart(this.framer.take(), this.framer.memberCommas, this.index++, out);
+          this.maskPart(this.framer.take(), this.framer, this.index++, out);
           i = end;
           this.state = 'elements';
           this.after = 'value';
@@ -288,14 +289,15 @@ export class BodyMaskStream extends Transform {
     for (const piece of this.takePrefix()) out.bytes(piece);
   }
 
-  private endMember(bytes: Buffer, commas: readonly number[], out: ChunkOutput): void {
+  private endMember(bytes: Buffer, framed: FramedObject, out: ChunkOutput): void {
     if (this.kindKnown) {
       this.forwardPrefix(out);
-      this.maskPart(bytes, commas, undefined, out);
+      this.maskPart(bytes, framed, undefined, out);
       return;
     }
     const prefix = this.takePrefix();
-    this.held.push({ prefix, key: this.key, bytes, commas });
+    // What the framer tells of the member is kept with it: the framer moves on.
+    this.held.push({ prefix, key: this.key, bytes, framed: { memberCommas: framed.memberCommas, plainStrings: framed.plainStrings } });
     this.heldBytes += bytes.length + prefix.reduce((sum, b) => sum + b.length, 0);
     if (this.heldBytes > this.maxBuffered) throw maskStreamError(WHAT, `more than ${this.maxBuffered} bytes before the object's kind`);
     if (this.key === 'kind') {
@@ -320,7 +322,7 @@ export class BodyMaskStream extends Transform {
     for (const member of held) {
       this.key = member.key;
       for (const piece of member.prefix) out.bytes(piece);
-      this.maskPart(member.bytes, member.commas, undefined, out);
+      this.maskPart(member.bytes, member.framed, undefined, out);
     }
   }
 
@@ -329,27 +331,25 @@ export class BodyMaskStream extends Transform {
    * into `out`: the original bytes when nothing changed, else JSON with
    * only the changed members of an object re-serialised.
    */
-  private maskPart(bytes: Buffer, commas: readonly number[], index: number | undefined, out: ChunkOutput): void {
+  private maskPart(bytes: Buffer, framed: FramedObject, index: number | undefined, out: ChunkOutput): void {
     const text = bytes.toString('utf8');
+    // Byte offsets are string offsets only in ASCII text.
+    const ascii = text.length === bytes.length;
+    // A list item: only the members that need it are parsed (most of a Secret, its metadata, is scanned as text).
+    const spliced = ascii && index !== undefined ? this.parts.listItem(this.kind, this.key, index, text, framed, WHAT) : undefined;
+    if (spliced !== undefined) {
+      splice(bytes, spliced, out);
+      return;
+    }
     const value = parseFramedText(text, WHAT);
-    const masked = this.maskParts(index === undefined ? { kind: this.kind, key: this.key, value } : { kind: this.kind, key: this.key, index, value });
+    const masked = this.parts.part(index === undefined ? { kind: this.kind, key: this.key, value } : { kind: this.kind, key: this.key, index, value });
     if (masked === value) {
       out.bytes(bytes);
       return;
     }
-    // Byte offsets are string offsets only in ASCII text.
-    const replacements = text.length === bytes.length && isObject(value) && isObject(masked) ? memberReplacements(text, commas, value, masked) : undefined;
-    if (replacements === undefined) {
-      out.string(JSON.stringify(masked));
-      return;
-    }
-    let at = 0;
-    for (const r of replacements) {
-      out.range(bytes, at, r.from);
-      out.string(r.text);
-      at = r.to;
-    }
-    out.range(bytes, at, bytes.length);
+    const replacements = ascii && isObject(value) && isObject(masked) ? memberReplacements(text, framed.memberCommas, value, masked) : undefined;
+    if (replacements === undefined) out.string(JSON.stringify(masked));
+    else splice(bytes, replacements, out);
   }
 
   private maskWhole(bytes: Buffer, out: ChunkOutput): void {
@@ -359,6 +359,17 @@ export class BodyMaskStream extends Transform {
     if (masked === value) out.bytes(bytes);
     else out.string(JSON.stringify(masked));
   }
+}
+
+/** Adds `bytes` to `out` with the replacements (in order) made. */
+function splice(bytes: Buffer, replacements: readonly Replacement[], out: ChunkOutput): void {
+  let at = 0;
+  for (const r of replacements) {
+    out.range(bytes, at, r.from);
+    out.string(r.text);
+    at = r.to;
+  }
+  out.range(bytes, at, bytes.length);
 }
 
 function spaceRunEnd(chunk: Buffer, from: number): number {

@@ -43,6 +43,9 @@ export class JsonValueFramer {
   /** Offsets (from the value's first byte) of the commas between the members of the object being framed. */
   private commas: number[] = [];
   private doneCommas: readonly number[] = NO_COMMAS;
+  /** No string of the value so far holds an escape or a control character. */
+  private plain = true;
+  private donePlain = true;
 
   constructor(
     private readonly maxBytes: number,
@@ -93,10 +96,16 @@ export class JsonValueFramer {
     while (i < n) {
       if (inString) {
         let c = chunk[i]!;
-        while (c !== 0x22 && c !== 0x5c && ++i < n) c = chunk[i]!;
+        while (c !== 0x22 && c !== 0x5c && c >= 0x20 && ++i < n) c = chunk[i]!;
         if (i >= n) break;
         if (c === 0x5c) {
+          this.plain = false;
           i += 2; // past n when the escaped byte is in the next chunk
+          continue;
+        }
+        if (c < 0x20) {
+          this.plain = false; // not JSON: the parse that follows says so
+          i++;
           continue;
         }
         i++;
@@ -121,6 +130,7 @@ export class JsonValueFramer {
     if (!this.started || !this.scalar) return undefined;
     this.done = Buffer.concat(this.parts, this.size);
     this.doneCommas = NO_COMMAS;
+    this.donePlain = true;
     this.reset();
     return this.done;
   }
@@ -132,9 +142,14 @@ export class JsonValueFramer {
     return done;
   }
 
-  /** For the value just taken, when it is an object: the offsets of the commas between its members (see {@link spliceMembers}). */
+  /** For the value just taken, when it is an object: the offsets of the commas between its members (see {@link memberReplacements}). */
   get memberCommas(): readonly number[] {
     return this.doneCommas;
+  }
+
+  /** For the value just taken: true when none of its strings holds an escape or a control character (each is spelt as it decodes). */
+  get plainStrings(): boolean {
+    return this.donePlain;
   }
 
   /** Keeps `chunk[from…]`, a value's bytes that continue in the next chunk. */
@@ -151,6 +166,7 @@ export class JsonValueFramer {
     if (size > this.maxBytes) throw this.tooLarge();
     this.done = this.parts.length === 0 ? tail : Buffer.concat([...this.parts, tail], size);
     this.doneCommas = this.commas.length === 0 ? NO_COMMAS : this.commas;
+    this.donePlain = this.plain;
     this.reset();
     return end;
   }
@@ -164,6 +180,7 @@ export class JsonValueFramer {
     this.scalar = false;
     this.object = false;
     this.started = false;
+    this.plain = true;
     if (this.commas.length > 0) this.commas = [];
   }
 

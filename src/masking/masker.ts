@@ -22,8 +22,9 @@ import { GatehouseError } from '../errors/codes.js';
 import { ReportBuilder, formatPath, type MaskReport } from './report.js';
 import { MASK_BASE64, MASK_TEXT, enabledRules, maskingConfigSchema, type MaskingConfigInput, type SessionMaskingConfig } from './config.js';
 import { createTextScanner, type TextScanner } from './detectors/index.js';
-import { isObject } from './json-frame.js';
+import { compactJson, isJsonSpace, isObject, parseFramedText, type Replacement } from './json-frame.js';
 import { MEMO_BUDGET, NO_STATES, StateSet, type CompiledRule, type State } from './path-states.js';
+import { plainJsonHasNoFinding } from './plain-json.js';
 import { compilePattern, parseRulePath } from './rule-path.js';
 import { applySpans } from './text.js';
 
@@ -120,6 +121,53 @@ export function createMasker(config?: MaskingConfigInput): Masker {
 
 const internals = new WeakMap<Masker, Shared>();
 
+/** Keys whose values the masker treats apart from their strings (see {@link PartMasker.listItem}). */
+const WALKED_KEYS: readonly string[] = ['kind', LAST_APPLIED_ANNOTATION];
+
+/**
+ * The members of a framed JSON object, read from its text and the offsets
+ * of the commas between them: each one's key and where its value is.
+ */
+class ItemMembers {
+  count = 0;
+  readonly keys: string[] = [];
+  /** Where each member starts (after the `{` or the comma before it), where its value starts and where it ends (its comma, or the `}`). */
+  readonly memberFrom: number[] = [];
+  readonly valueFrom: number[] = [];
+  readonly valueTo: number[] = [];
+  private readonly seen = new Set<string>();
+
+  /** False when the object is not one this reads: see {@link PartMasker.listItem}. */
+  read(text: string, commas: readonly number[]): boolean {
+    this.count = 0;
+    this.seen.clear();
+    if (text.charCodeAt(0) !== 0x7b) return false;
+    let start = 1;
+    for (let m = 0; m <= commas.length; m++) {
+      const end = m < commas.length ? commas[m]! : text.length - 1;
+      let at = start;
+      while (at < end && isJsonSpace(text.charCodeAt(at))) at++;
+      if (text.charCodeAt(at) !== 0x22) return false; // `{}`, or not a key
+      const close = text.indexOf('"', at + 1);
+      if (close < 0 || close >= end) return false;
+      const key = text.slice(at + 1, close);
+      const first = key.charCodeAt(0);
+      if (key === 'kind' || (first >= 0x30 && first <= 0x39) || this.seen.has(key)) return false;
+      this.seen.add(key);
+      let colon = close + 1;
+      while (colon < end && isJsonSpace(text.charCodeAt(colon))) colon++;
+      if (text.charCodeAt(colon) !== 0x3a) return false;
+      this.keys[this.count] = key;
+      this.memberFrom[this.count] = start;
+      this.valueFrom[this.count] = colon + 1;
+      this.valueTo[this.count] = end;
+      this.count++;
+      start = end + 1;
+    }
+    return true;
+  }
+}
+
 /** A piece of a top-level JSON object that arrives in parts: one member, or one element of an array member. */
 export interface ResponsePart {
   /** The top-level object's `kind` (undefined when it has none). */
@@ -132,18 +180,51 @@ export interface ResponsePart {
 }
 
 /**
- * A function masking the parts of one top-level object, each exactly as
+ * Masks the parts of one top-level object, each exactly as
  * {@link Masker.maskValue} would mask it inside the whole object, adding
- * findings to `report`. For the streaming maskers of this folder (a List's
- * items arrive one by one); one per stream, parts in order.
+ * findings to the report. For the streaming maskers of this folder (a
+ * List's items arrive one by one); one per stream, parts in order.
+ */
+export interface PartMasker {
+  /** Masks one part; the same reference when nothing changed. */
+  part(part: ResponsePart): unknown;
+  /**
+   * Masks an element of the `items` of a `…List` from its JSON text. Members
+   * no rule reaches, with no finding in any string, are not parsed (see
+   * plain-json.ts); the others are parsed and masked as {@link part} would.
+   * Returns the members to replace, each a whole member (as
+   * `memberReplacements` gives them; none when nothing changed), or
+   * undefined when the item has to be parsed whole and given to
+   * {@link part}: not a list of one kind, a string with an escape, an item
+   * with a `kind` of its own, a key twice or integer-like (JavaScript orders
+   * those first). Nothing is reported when it returns undefined.
+   *
+   * @throws GatehouseError (GH_MASKING_FAILED) when a member parsed is not JSON (`what` names the response).
+   */
+  listItem(listKind: string | undefined, key: string, index: number, text: string, framed: FramedObject, what: string): Replacement[] | undefined;
+}
+
+/** What the framer of a list item tells of it (a `JsonValueFramer` right after its `take()`). */
+export interface FramedObject {
+  /** The offsets of the commas between its members. */
+  readonly memberCommas: readonly number[];
+  /** No string holds an escape or a control character. */
+  readonly plainStrings: boolean;
+}
+
+/**
+ * The {@link PartMasker} of one response, adding findings to `report`.
  *
  * @throws TypeError when `masker` was not made by {@link createMasker}.
  */
-export function responsePartMasker(masker: Masker, report: ReportBuilder): (part: ResponsePart) => unknown {
+export function responsePartMasker(masker: Masker, report: ReportBuilder): PartMasker {
   const shared = internals.get(masker);
   if (shared === undefined) throw new TypeError('responsePartMasker needs a masker made by createMasker');
   const walk = new Walk(shared, report);
-  return (part) => walk.part(part);
+  return {
+    part: (part) => walk.part(part),
+    listItem: (listKind, key, index, text, framed, what) => walk.listItem(listKind, key, index, text, framed, what),
+  };
 }
 
 /** What a list's items are: `SecretList` → `Secret`; a plain `List`'s items carry their own kind. */
@@ -167,6 +248,8 @@ export const MAX_DEPTH = 512;
 class Walk {
   private readonly path: (string | number)[] = [];
   private depth = 0;
+  /** The members of the list item being masked from its text (reused: one item at a time). */
+  private readonly members = new ItemMembers();
 
   constructor(
     private readonly shared: Shared,
@@ -184,6 +267,36 @@ class Walk {
     const masked = this.element(value, index, next, kind, itemsAreRoots, itemsAreRoots ? itemKindOf(kind) : undefined);
     this.path.pop();
     return masked;
+  }
+
+  /** See {@link PartMasker.listItem}. */
+  listItem(listKind: string | undefined, key: string, index: number, text: string, framed: FramedObject, what: string): Replacement[] | undefined {
+    const itemKind = listKind === undefined || key !== 'items' || !listKind.endsWith('List') || !framed.plainStrings ? undefined : itemKindOf(listKind);
+    // Items that are lists, or that rules of the list's own kind reach into, are walked whole.
+    if (itemKind === undefined || itemKind.endsWith('List') || !this.shared.rootStates(listKind).key(key).next.empty) return undefined;
+    const members = this.members;
+    if (!members.read(text, framed.memberCommas)) return undefined;
+    const states = this.shared.rootStates(itemKind);
+    const out: Replacement[] = [];
+    this.enter();
+    this.path.push(key, index);
+    for (let m = 0; m < members.count; m++) {
+      const name = members.keys[m]!;
+      const from = members.valueFrom[m]!;
+      const to = members.valueTo[m]!;
+      const step = states.key(name);
+      // A member no rule reaches changes only through a finding in a string, a nested resource (an object with a
+      // `kind`: rules of its kind) or the last-applied annotation (masked as the object it records).
+      const unchanged = step.target === undefined && step.next.empty && plainJsonHasNoFinding(text, from, to, this.shared.scanner, MAX_DEPTH - this.depth, WALKED_KEYS);
+      if (unchanged) continue;
+      const value = parseFramedText(text.slice(from, to), what);
+      const masked = this.member(name, value, states, itemKind, false, false);
+      if (masked !== value) out.push({ from: members.memberFrom[m]!, to, text: `"${name}":${compactJson(masked)}` });
+    }
+    this.path.pop();
+    this.path.pop();
+    this.depth--;
+    return out;
   }
 
   value(v: unknown, states: StateSet, kind: string | undefined): unknown {

@@ -41,6 +41,14 @@ export interface TextScanner {
   readonly names: readonly DetectorName[];
   /** The findings in `text`, sorted and merged (overlaps become one span, named by the earliest, then longest, then most specific); undefined when none. */
   scan(text: string): Span[] | undefined;
+  /**
+   * For a caller's own pass over a text: per ASCII char code, bits of what
+   * the detectors need; OR them over the text's characters and ask
+   * {@link mayFind} before calling {@link scan}.
+   */
+  readonly needBits: Readonly<Uint32Array>;
+  /** False when no detector can find anything in a text of `length` characters whose {@link needBits} OR to `present`. */
+  mayFind(present: number, length: number): boolean;
 }
 
 export function createTextScanner(names: readonly DetectorName[] = detectorNames): TextScanner {
@@ -65,6 +73,10 @@ export function createTextScanner(names: readonly DetectorName[] = detectorNames
       }
       return spans === undefined ? undefined : mergeSpans(spans);
     },
+    needBits: gate.bits,
+    mayFind(present, length) {
+      return length >= MIN_TEXT && gate.mayFind(present);
+    },
   };
 }
 
@@ -80,7 +92,7 @@ class CharGate {
   /** Per detector: the bits of its needs. */
   readonly needs: readonly number[];
   /** Per ASCII character: the bits of the needs it satisfies. */
-  private readonly bits = new Uint32Array(128);
+  readonly bits = new Uint32Array(128);
   private readonly all: number;
 
   constructor(detectors: readonly Detector[]) {
@@ -116,6 +128,12 @@ class CharGate {
       if (c < 128) present |= bits[c]!;
     }
     return present;
+  }
+
+  /** True when some detector's needs are all in `present`. */
+  mayFind(present: number): boolean {
+    for (const needs of this.needs) if ((present & needs) === needs) return true;
+    return false;
   }
 }
 
