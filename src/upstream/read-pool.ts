@@ -134,8 +134,8 @@ class ReadRequest extends Writable {
         this.response = new ReadResponse(controller, statusCode, statusMessage ?? '', nodeHeaders(headers));
         this.emit('response', this.response);
       },
-      onResponseData: (controller, chunk) => {
-        if (this.response && !this.response.push(chunk)) controller.pause();
+      onResponseData: (_controller, chunk) => {
+        this.response?.gather(chunk);
       },
       onResponseEnd: () => {
         this.response?.arrived();
@@ -161,10 +161,18 @@ class ReadRequest extends Writable {
   }
 }
 
+/** Bytes of an answer held before pushing them on in one piece, and the most its reader holds before undici pauses. */
+const GATHER_BYTES = 64 * 1024;
+
 /** The answer of one read, with the fields of Node's `IncomingMessage` the forwarder reads. */
 class ReadResponse extends Readable implements UpstreamResponse {
   /** The whole answer arrived (it may not all be read yet). */
   complete = false;
+  /** Pieces taken and not yet pushed. */
+  private gathered: Buffer[] = [];
+  private gatheredBytes = 0;
+  private pushScheduled = false;
+  private pushedAny = false;
 
   constructor(
     private readonly controller: Dispatcher.DispatchController,
@@ -172,13 +180,47 @@ class ReadResponse extends Readable implements UpstreamResponse {
     readonly statusMessage: string,
     readonly headers: IncomingHttpHeaders,
   ) {
-    super();
+    super({ highWaterMark: GATHER_BYTES });
+  }
+
+  /**
+   * Takes a piece of the body. The API server sends a LIST in pieces of
+   * 2 KiB or less, each a TLS record read on its own; pushing each through
+   * the streams after this costs more than copying them together, so the
+   * pieces one turn of the event loop brings are pushed as one (or at once
+   * from 64 KiB on). The first goes at once: most answers are one piece.
+   */
+  gather(chunk: Buffer): void {
+    if (!this.pushedAny) {
+      this.pushedAny = true;
+      if (!this.push(chunk)) this.controller.pause();
+      return;
+    }
+    this.gathered.push(chunk);
+    this.gatheredBytes += chunk.length;
+    if (this.gatheredBytes >= GATHER_BYTES) this.pushGathered();
+    else if (!this.pushScheduled) {
+      this.pushScheduled = true;
+      setImmediate(this.pushGathered);
+    }
   }
 
   arrived(): void {
     this.complete = true;
+    this.pushGathered();
     this.push(null);
   }
+
+  private readonly pushGathered = (): void => {
+    this.pushScheduled = false;
+    if (this.gatheredBytes === 0 || this.destroyed) return;
+    const gathered = this.gathered;
+    const piece = gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered, this.gatheredBytes);
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    // Paused only right after a push: the stream asks for more (`_read`) once its reader has taken enough of it.
+    if (!this.push(piece)) this.controller.pause();
+  };
 
   override _read(): void {
     if (this.controller.paused) this.controller.resume();

@@ -2,6 +2,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { armUpstreamTimeouts } from '../../../src/proxy/upstream-errors.js';
 import type { Upstream } from '../../../src/upstream/client.js';
@@ -165,6 +166,39 @@ describe('createReadPool', () => {
     // Paused at the stream's high-water mark plus what undici had already read: far from the 8 MiB sent.
     expect(res.readableLength).toBeLessThan(1024 * 1024);
     expect((await bodyOf(res)).length).toBe(size);
+  });
+
+  it('passes on the pieces of an answer that arrive together as one (a LIST comes in TLS records of ~2 KiB)', async () => {
+    // The server in a worker thread, so it goes on sending while this thread is busy; each piece in a turn of its
+    // event loop of its own, so a TLS record of its own.
+    const sent = new MessageChannel();
+    const worker = new Worker(
+      `const { createServer } = require('node:https');
+      const { parentPort, workerData } = require('node:worker_threads');
+      const server = createServer({ cert: workerData.cert, key: workerData.key }, (_req, res) => {
+        res.write('first');
+        const next = (i) => (i === 40 ? res.end(() => workerData.sent.postMessage(true)) : res.write(String(i).padStart(2, '0') + 'x'.repeat(1022), () => setImmediate(next, i + 1)));
+        next(0);
+      });
+      server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));`,
+      { eval: true, workerData: { cert: pki.cert.certPem, key: pki.cert.keyPem, sent: sent.port2 }, transferList: [sent.port2] },
+    );
+    cleanups.push(() => worker.terminate());
+    const port = await new Promise<number>((resolve) => worker.once('message', resolve));
+    const req = poolFor(port).request('GET', '/list', {});
+    req.end();
+    const res = await responseOf(req);
+    // Busy until all of it is sent: the pieces wait in the socket, and are read in one go.
+    while (receiveMessageOnPort(sent.port1) === undefined);
+    sent.port1.close();
+    const seen: string[] = [];
+    res.on('data', (chunk: Buffer) => seen.push(chunk.toString()));
+    await new Promise((resolve) => res.once('end', resolve));
+    const pieces = Array.from({ length: 40 }, (_, i) => `${String(i).padStart(2, '0')}${'x'.repeat(1022)}`);
+    expect(seen.join('')).toBe(`first${pieces.join('')}`);
+    // The first piece at once (most answers are one piece), the other 40 in a few.
+    expect(seen[0]).toBe('first');
+    expect(seen.length).toBeLessThanOrEqual(5);
   });
 
   it('aborts a read the forwarder times out before any answer, with the forwarder’s error', async () => {
