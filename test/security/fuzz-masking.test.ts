@@ -59,8 +59,13 @@ const wrappedArb: fc.Arbitrary<(s: string) => unknown> = fc.tuple(objectArb, fc.
   switch (wrap) {
     case 'List':
       return { apiVersion: 'v1', kind: 'List', metadata: {}, items: [...others, o] };
-    case 'typedList':
-      return { apiVersion: 'v1', kind: `${String(o['kind'])}List`, metadata: { resourceVersion: '1' }, items: [o, { ...o, metadata: { name: 'second' } }] };
+    case 'typedList': {
+      // The API server sends a typed list's items without kind and apiVersion; the masker reads those from their text.
+      const bare: Record<string, unknown> = { ...o };
+      delete bare['kind'];
+      delete bare['apiVersion'];
+      return { apiVersion: 'v1', kind: `${String(o['kind'])}List`, metadata: { resourceVersion: '1' }, items: [bare, { ...o, metadata: { name: 'second' } }] };
+    }
     case 'Table':
       return {
         apiVersion: 'meta.k8s.io/v1',
