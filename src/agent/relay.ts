@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../errors/codes.js';
-import { clientResponseHeaderPairs, clientResponseHeaders } from '../proxy/headers.js';
+import { clientResponseHeaderPairs, clientResponseHeaders, keepBodyDelimited } from '../proxy/headers.js';
 import { respondWithStatus, respondWithStatusOnSocket, writeRawResponse } from '../proxy/respond.js';
 import type { Upstream, UpstreamResponse } from '../upstream/client.js';
 import { TunnelStream } from '../tunnel/session.js';
@@ -74,7 +74,7 @@ export function createAgentRelay(upstream: Upstream, log: Logger): AgentRelay {
   const forward = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let upReq;
     try {
-      upReq = await upstream.request({ method: req.method ?? 'GET', path: req.url ?? '/', headers: agentRequestHeaders(req.headers, false) });
+      upReq = await upstream.request({ method: req.method ?? 'GET', path: req.url ?? '/', headers: agentRequestHeaders(req, false) });
     } catch (err) {
       respondWithStatus(res, unreachable(req, err), requestId(req));
       return;
@@ -95,7 +95,7 @@ export function createAgentRelay(upstream: Upstream, log: Logger): AgentRelay {
     const refuse = (err: unknown): void => respondWithStatusOnSocket(socket, unreachable(req, err), requestId(req));
     let upReq;
     try {
-      upReq = await upstream.upgradeRequest({ method: req.method ?? 'GET', path: req.url ?? '/', headers: agentRequestHeaders(req.headers, true) });
+      upReq = await upstream.upgradeRequest({ method: req.method ?? 'GET', path: req.url ?? '/', headers: agentRequestHeaders(req, true) });
     } catch (err) {
       refuse(err);
       return;
@@ -140,18 +140,17 @@ export function createAgentRelay(upstream: Upstream, log: Logger): AgentRelay {
 /**
  * The gateway's request headers for the API server: hop-by-hop headers and
  * the gateway's own Authorization removed (the upstream applies the agent's
- * credential), chunked framing kept so a streamed body stays delimited.
+ * credential), a streamed body kept delimited.
  */
-function agentRequestHeaders(headers: IncomingHttpHeaders, upgrade: boolean): OutgoingHttpHeaders {
+function agentRequestHeaders(req: IncomingMessage, upgrade: boolean): OutgoingHttpHeaders {
   // Hop-by-hop filtering is the same as for responses: Connection, Keep-Alive, Transfer-Encoding and what Connection names.
-  const out = clientResponseHeaders(headers);
+  const out = clientResponseHeaders(req.headers);
   for (const name of AGENT_DROPPED) delete out[name];
   if (upgrade) {
     out.connection = 'Upgrade';
-    out.upgrade = headers.upgrade;
-  } else if (headers['transfer-encoding'] !== undefined) {
-    // Node decoded the chunks; without this it would not re-frame a body of a DELETE or of an unknown length.
-    out['transfer-encoding'] = 'chunked';
+    out.upgrade = req.headers.upgrade;
+  } else {
+    keepBodyDelimited(out, req);
   }
   return out;
 }

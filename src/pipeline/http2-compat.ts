@@ -45,11 +45,14 @@ export function clientSideOf(req: IncomingMessage): Duplex {
 }
 
 /**
- * Whether the request has no body left to read: all of it arrived and none is
- * buffered, or (HTTP/2) its HEADERS frame ended the stream. An HTTP/2 request
- * reports `complete` only once read to its end, so that flag alone says no.
+ * Whether the request has no body: on HTTP/1.1 neither Transfer-Encoding nor
+ * a Content-Length above 0 (RFC 9112: the body then has no bytes), on HTTP/2
+ * a HEADERS frame that ended the stream. Both are known once the headers are
+ * (`complete` is not: Node sets it after the request handler returns, and an
+ * HTTP/2 request only once read to its end).
  */
 export function bodyless(req: IncomingMessage): boolean {
-  if (req.readableLength > 0) return false;
-  return isHttp2(req) ? (req as unknown as Http2ServerRequest).stream.endAfterHeaders : req.complete;
+  if (isHttp2(req)) return (req as unknown as Http2ServerRequest).stream.endAfterHeaders;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || Number(length) === 0);
 }

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable, Transform } from 'node:stream';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Upstream, UpstreamResponse } from '../upstream/client.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaders, keepBodyDelimited, upstreamRequestHeaders } from './headers.js';
 import { respondWithStatus } from './respond.js';
 import { armUpstreamTimeouts, upstreamFailure } from './upstream-errors.js';
 import type { ForwardOptions } from './upstream-errors.js';
@@ -16,7 +16,7 @@ import { maskPlanFor, requestHeadersForMasking } from './mask-response.js';
 import { createBodyMaskStream } from '../masking/index.js';
 import type { MaskReport } from '../masking/index.js';
 import { statusFor } from '../kube/status.js';
-import { bodyless, closeAfter, isHttp2 } from '../pipeline/http2-compat.js';
+import { closeAfter, isHttp2 } from '../pipeline/http2-compat.js';
 
 /**
  * Forwards one ordinary (non-upgrade) request to the upstream and streams the
@@ -43,16 +43,11 @@ export async function forwardRequest(
     requestHeadersForMasking(headers);
   }
   // How the body goes: read already (sent with its length), none at all, or streamed from the client.
-  const streamed = ctx.body === undefined && !bodyless(req);
   if (ctx.body !== undefined) {
     delete headers['transfer-encoding'];
     headers['content-length'] = ctx.body.length;
-  } else if (streamed && headers['content-length'] === undefined) {
-    // A body of unknown length (chunked, or HTTP/2 without Content-Length) is sent chunked. Node's client frames the
-    // body of a GET, DELETE or OPTIONS in no way unless told: its bytes would reach the API server as the next
-    // request on the connection, authenticated as the gateway wherever a client certificate is its credential.
-    headers['transfer-encoding'] = 'chunked';
   }
+  const streamed = ctx.body === undefined && keepBodyDelimited(headers, req);
   const sentAt = process.hrtime.bigint();
   let bytesIn = ctx.body?.length ?? 0;
   let bytesOut = 0;

@@ -1,6 +1,6 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { WEBSOCKET_BEARER_PREFIX } from '../identity/bearer.js';
-import { isPseudoHeader } from '../pipeline/http2-compat.js';
+import { bodyless, isPseudoHeader } from '../pipeline/http2-compat.js';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) plus everything that carries the
 // client's identity: the upstream only ever sees the gateway's credential.
@@ -60,6 +60,22 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, upgrade: bo
     }
   }
   return out;
+}
+
+/**
+ * Keeps the body `req` streams delimited on its way upstream: a body of
+ * unknown length (chunked on HTTP/1.1, HTTP/2 without Content-Length) is
+ * sent chunked. The client's `Transfer-Encoding` is hop-by-hop and dropped,
+ * and Node's client frames the body of a GET, DELETE or OPTIONS in no way
+ * unless told: its bytes would reach the API server as the next request on
+ * the connection, authenticated as the gateway wherever a client
+ * certificate is its credential (docs/security.md, finding 10). False when
+ * the request has no body.
+ */
+export function keepBodyDelimited(headers: OutgoingHttpHeaders, req: IncomingMessage): boolean {
+  if (bodyless(req)) return false;
+  if (headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
+  return true;
 }
 
 /** Copies the upstream's response headers for the client, minus hop-by-hop headers. */

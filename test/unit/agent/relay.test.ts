@@ -97,6 +97,22 @@ describe('agent relay', () => {
     expect(api.seen.get('/echo')?.['transfer-encoding']).toBe(headers['content-length'] === undefined ? 'chunked' : undefined);
   });
 
+  it('keeps the chunked body of a DELETE framed on its way up (unframed, it would be read as the next request)', async () => {
+    const gateway = await tunnelTo();
+    const req = send(gateway, 'DELETE', '/echo', { 'transfer-encoding': 'chunked' });
+    const response = next<IncomingMessage>(req, 'response');
+    req.end('{"kind":"DeleteOptions"}');
+    const res = await response;
+    expect(res.statusCode).toBe(200);
+    expect(await body(res)).toBe('{"kind":"DeleteOptions"}');
+    expect(api.seen.get('/echo')?.['transfer-encoding']).toBe('chunked');
+    // Without a body, nothing is added.
+    const empty = send(gateway, 'DELETE', '/echo');
+    empty.end();
+    expect((await next<IncomingMessage>(empty, 'response')).statusCode).toBe(200);
+    expect(api.seen.get('/echo')?.['transfer-encoding']).toBeUndefined();
+  });
+
   it('delivers a streaming response chunk by chunk as the API server writes it', async () => {
     const gateway = await tunnelTo();
     const req = send(gateway, 'GET', '/watch?watch=true');

@@ -6,13 +6,15 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bodyless } from '../../../src/pipeline/http2-compat.js';
 
-// Each server answers with what bodyless() said a while after the request arrived (stages may take that long): by
-// then an HTTP/1.1 body has arrived whole, unread.
+// Each server answers with what bodyless() said in the request handler (where Node has not yet marked even a request
+// without a body complete) and a while later (stages may take that long: by then an HTTP/1.1 body has arrived whole,
+// unread).
 const handler = (req: IncomingMessage, res: ServerResponse): void => {
+  const atOnce = bodyless(req);
   setTimeout(() => {
-    const said = bodyless(req);
+    const later = bodyless(req);
     req.resume();
-    req.on('end', () => res.end(String(said)));
+    req.on('end', () => res.end(`${atOnce} ${later}`));
   }, 20);
 };
 const h1 = createServer(handler);
@@ -31,10 +33,11 @@ afterAll(() => {
 });
 
 // The whole request in one write, so a body arrives with its headers: complete, but not read.
-async function overHttp1(method: string, body?: string): Promise<string> {
+async function overHttp1(method: string, body?: string, chunked = false): Promise<string> {
   const socket = connect(h1Port, '127.0.0.1');
-  const length = body === undefined ? '' : `content-length: ${Buffer.byteLength(body)}\r\n`;
-  socket.write(`${method} / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n${length}\r\n${body ?? ''}`);
+  const framing = body === undefined ? '' : chunked ? 'transfer-encoding: chunked\r\n' : `content-length: ${Buffer.byteLength(body)}\r\n`;
+  const payload = body === undefined ? '' : chunked ? `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n` : body;
+  socket.write(`${method} / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n${framing}\r\n${payload}`);
   let text = '';
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => (text += chunk));
@@ -56,8 +59,15 @@ describe('bodyless', () => {
   it.each([
     ['HTTP/1.1', overHttp1],
     ['HTTP/2', overHttp2],
-  ])('tells a request without a body from one with a body on %s', async (_protocol, send) => {
-    expect(await send('GET')).toBe('true');
-    expect(await send('POST', '{"kind":"ConfigMap"}')).toBe('false');
+  ])('tells a request without a body from one with a body on %s, from the headers on', async (_protocol, send) => {
+    expect(await send('GET')).toBe('true true');
+    expect(await send('DELETE')).toBe('true true');
+    expect(await send('POST', '{"kind":"ConfigMap"}')).toBe('false false');
+    expect(await send('POST', '')).toBe(send === overHttp1 ? 'true true' : 'false false');
+  });
+
+  it('takes a chunked HTTP/1.1 body for a body, whatever its method', async () => {
+    expect(await overHttp1('DELETE', '{"kind":"DeleteOptions"}', true)).toBe('false false');
+    expect(await overHttp1('GET', 'x', true)).toBe('false false');
   });
 });
