@@ -93,7 +93,10 @@ describe('exec output masking (policy action mask on pods/exec)', () => {
     const command = `env KUBECONFIG='${on.adminKubeconfig}' kubectl -n ${ns} exec -it ${pod} -- sh -c 'tty; echo "tty ${token}"; sleep 0.3'`;
     const result = await run('script', ['-qec', command, '/dev/null'], { timeoutMs: 30_000 });
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/\/dev\/pts\/\d+\r\ntty <masked:github-token>\r\n/);
+    // Twice in the clean-clone runs of session 10 the pod's terminal echoed a NUL (`^@`) at the start of the second
+    // line, never in a run of this file alone; the gateway passes stdin through byte for byte, so it is tolerated here
+    // (and noted in the issue) rather than failing a test of masking.
+    expect(result.stdout).toMatch(/\/dev\/pts\/\d+\r\n(\^@)?tty <masked:github-token>\r\n/);
     expect(result.stdout).not.toContain(token.slice(4));
   });
 
