@@ -230,23 +230,64 @@ export interface Replacement {
  */
 export function memberReplacements(text: string, commas: readonly number[], before: Record<string, unknown>, after: Record<string, unknown>): Replacement[] | undefined {
   const keys = Object.keys(before);
-  if (keys.length !== commas.length + 1 || !sameKeys(keys, after)) return undefined;
+  if (keys.length !== commas.length + 1 || !sameKeys(keys, after) || !replacedMembers.read(text, commas)) return undefined;
   const out: Replacement[] = [];
-  let start = 1; // after `{`
   for (let m = 0; m < keys.length; m++) {
     const key = keys[m]!;
-    const end = m < commas.length ? commas[m]! : text.length - 1; // the comma, or the closing `}`
-    let at = start;
-    while (isJsonSpace(text.charCodeAt(at))) at++;
-    // The member's key as written must be this key, so its text is this member's.
-    if (text.charCodeAt(at) !== 0x22 || !text.startsWith(key, at + 1) || text.charCodeAt(at + 1 + key.length) !== 0x22) return undefined;
+    // The key as written must be this key, so the member's text is this member's (and the key is valid JSON as it is).
+    if (replacedMembers.keys[m] !== key) return undefined;
     const value = after[key];
-    // The key as written is the key (checked above), so it is valid JSON for it.
-    if (value !== before[key]) out.push({ from: start, to: end, text: `${text.slice(at, at + key.length + 2)}:${compactJson(value)}` });
-    start = end + 1;
+    if (value !== before[key]) out.push({ from: replacedMembers.memberFrom[m]!, to: replacedMembers.valueTo[m]!, text: `"${key}":${compactJson(value)}` });
   }
   return out;
 }
+
+/**
+ * The members of a framed JSON object, read from its text and the offsets of
+ * the commas between them ({@link JsonValueFramer.memberCommas}): each one's
+ * key as written between its quotes, and where the member and its value are.
+ * Reused from object to object.
+ */
+export class ObjectMembers {
+  count = 0;
+  readonly keys: string[] = [];
+  /** Where each member starts (after the `{` or the comma before it), where its value starts and where it ends (its comma, or the `}`). */
+  readonly memberFrom: number[] = [];
+  readonly valueFrom: number[] = [];
+  readonly valueTo: number[] = [];
+
+  /**
+   * False when the text is not an object of `"key":value` members (`{}`
+   * among them). A key is read up to the next `"`, so an escaped key reads
+   * as something else: callers compare keys, or know there is no escape.
+   */
+  read(text: string, commas: readonly number[]): boolean {
+    this.count = 0;
+    if (text.charCodeAt(0) !== 0x7b) return false;
+    let start = 1;
+    for (let m = 0; m <= commas.length; m++) {
+      const end = m < commas.length ? commas[m]! : text.length - 1;
+      let at = start;
+      while (at < end && isJsonSpace(text.charCodeAt(at))) at++;
+      if (text.charCodeAt(at) !== 0x22) return false;
+      const close = text.indexOf('"', at + 1);
+      if (close < 0 || close >= end) return false;
+      let colon = close + 1;
+      while (colon < end && isJsonSpace(text.charCodeAt(colon))) colon++;
+      if (text.charCodeAt(colon) !== 0x3a) return false;
+      this.keys[this.count] = text.slice(at + 1, close);
+      this.memberFrom[this.count] = start;
+      this.valueFrom[this.count] = colon + 1;
+      this.valueTo[this.count] = end;
+      this.count++;
+      start = end + 1;
+    }
+    return true;
+  }
+}
+
+// One object at a time: memberReplacements runs to its end without yielding.
+const replacedMembers = new ObjectMembers();
 
 /**
  * `JSON.stringify(value)`, written by hand for the common masked member: an

@@ -22,7 +22,7 @@ import { GatehouseError } from '../errors/codes.js';
 import { ReportBuilder, formatPath, type MaskReport } from './report.js';
 import { MASK_BASE64, MASK_TEXT, enabledRules, maskingConfigSchema, type MaskingConfigInput, type SessionMaskingConfig } from './config.js';
 import { createTextScanner, type TextScanner } from './detectors/index.js';
-import { compactJson, isJsonSpace, isObject, parseFramedText, type Replacement } from './json-frame.js';
+import { ObjectMembers, compactJson, isObject, parseFramedText, type Replacement } from './json-frame.js';
 import { MEMO_BUDGET, NO_STATES, StateSet, type CompiledRule, type State } from './path-states.js';
 import { plainJsonHasNoFinding } from './plain-json.js';
 import { compilePattern, parseRulePath } from './rule-path.js';
@@ -125,47 +125,19 @@ const internals = new WeakMap<Masker, Shared>();
 const WALKED_KEYS: readonly string[] = ['kind', LAST_APPLIED_ANNOTATION];
 
 /**
- * The members of a framed JSON object, read from its text and the offsets
- * of the commas between them: each one's key and where its value is.
+ * True when every key of `members` is one a list item's text path can take:
+ * not `kind` (a nested resource), not integer-like (JavaScript orders those
+ * first), none twice. `seen` is emptied and reused.
  */
-class ItemMembers {
-  count = 0;
-  readonly keys: string[] = [];
-  /** Where each member starts (after the `{` or the comma before it), where its value starts and where it ends (its comma, or the `}`). */
-  readonly memberFrom: number[] = [];
-  readonly valueFrom: number[] = [];
-  readonly valueTo: number[] = [];
-  private readonly seen = new Set<string>();
-
-  /** False when the object is not one this reads: see {@link PartMasker.listItem}. */
-  read(text: string, commas: readonly number[]): boolean {
-    this.count = 0;
-    this.seen.clear();
-    if (text.charCodeAt(0) !== 0x7b) return false;
-    let start = 1;
-    for (let m = 0; m <= commas.length; m++) {
-      const end = m < commas.length ? commas[m]! : text.length - 1;
-      let at = start;
-      while (at < end && isJsonSpace(text.charCodeAt(at))) at++;
-      if (text.charCodeAt(at) !== 0x22) return false; // `{}`, or not a key
-      const close = text.indexOf('"', at + 1);
-      if (close < 0 || close >= end) return false;
-      const key = text.slice(at + 1, close);
-      const first = key.charCodeAt(0);
-      if (key === 'kind' || (first >= 0x30 && first <= 0x39) || this.seen.has(key)) return false;
-      this.seen.add(key);
-      let colon = close + 1;
-      while (colon < end && isJsonSpace(text.charCodeAt(colon))) colon++;
-      if (text.charCodeAt(colon) !== 0x3a) return false;
-      this.keys[this.count] = key;
-      this.memberFrom[this.count] = start;
-      this.valueFrom[this.count] = colon + 1;
-      this.valueTo[this.count] = end;
-      this.count++;
-      start = end + 1;
-    }
-    return true;
+function fieldKeysOnly(members: ObjectMembers, seen: Set<string>): boolean {
+  seen.clear();
+  for (let m = 0; m < members.count; m++) {
+    const key = members.keys[m]!;
+    const first = key.charCodeAt(0);
+    if (key === 'kind' || (first >= 0x30 && first <= 0x39) || seen.has(key)) return false;
+    seen.add(key);
   }
+  return true;
 }
 
 /** A piece of a top-level JSON object that arrives in parts: one member, or one element of an array member. */
@@ -249,7 +221,8 @@ class Walk {
   private readonly path: (string | number)[] = [];
   private depth = 0;
   /** The members of the list item being masked from its text (reused: one item at a time). */
-  private readonly members = new ItemMembers();
+  private readonly members = new ObjectMembers();
+  private readonly seenKeys = new Set<string>();
 
   constructor(
     private readonly shared: Shared,
@@ -275,7 +248,7 @@ class Walk {
     // Items that are lists, or that rules of the list's own kind reach into, are walked whole.
     if (itemKind === undefined || itemKind.endsWith('List') || !this.shared.rootStates(listKind).key(key).next.empty) return undefined;
     const members = this.members;
-    if (!members.read(text, framed.memberCommas)) return undefined;
+    if (!members.read(text, framed.memberCommas) || !fieldKeysOnly(members, this.seenKeys)) return undefined;
     const states = this.shared.rootStates(itemKind);
     const out: Replacement[] = [];
     this.enter();
