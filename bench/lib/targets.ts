@@ -3,7 +3,7 @@
  * measured with the same code: keep-alive undici pools, HTTP/1.1, one request
  * per connection at a time.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:http2';
 import type { ClientHttp2Session } from 'node:http2';
 import { Pool } from 'undici';
@@ -157,6 +157,21 @@ export function streamPool(target: Target, connections: number): Pool {
 /** CPU time of a process's main thread so far, in ms (`/proc/<pid>/schedstat`: nanoseconds on a CPU). */
 export function mainThreadCpuMs(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+}
+
+/** CPU time of every thread of a process but its main thread so far, in ms (their `schedstat`, in nanoseconds). */
+export function otherThreadsCpuMs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    if (tid === String(pid)) continue;
+    // A thread may end between the listing and the read.
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      continue;
+    }
+  }
+  return ns / 1e6;
 }
 
 /** CPU time of a whole process so far (every thread, user and system), in ms (`/proc/<pid>/stat`, 10 ms ticks). */
