@@ -73,7 +73,7 @@ export async function openEnv(given: ClusterInfo | undefined, log: Log): Promise
 
   const startGateway = async (): Promise<Target> => {
     log('starting a gateway (guardrails + baseline-allow, audit in SQLite)');
-    const gw = await startGatewayProcess(adminKubeconfig);
+    const gw = await startGatewayProcess(adminKubeconfig, [], { logToFile: true });
     stops.push(() => gw.stop());
     return asTarget('gateway', gw);
   };
@@ -94,7 +94,7 @@ export async function openEnv(given: ClusterInfo | undefined, log: Log): Promise
     // gatehouse.yaml is YAML, and JSON is YAML.
     const config = join(dir, 'gatehouse.yaml');
     writeFileSync(config, JSON.stringify({ store: { postgres: { url } } }));
-    const gw = await startGatewayProcess(adminKubeconfig, ['--config', config]);
+    const gw = await startGatewayProcess(adminKubeconfig, ['--config', config], { logToFile: true });
     stops.push(() => gw.stop());
     return asTarget('gateway-pg', gw);
   });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../../src/harness/binaries.js';
@@ -25,8 +25,21 @@ export interface GatewayProcess {
  * clusters), and waits until it listens. `prefix` runs it under another
  * command, e.g. `ip netns exec <ns>`.
  */
-export async function startGatewayProcess(upstreamKubeconfig: string | undefined, extraArgs: string[] = [], options: { prefix?: string[] } = {}): Promise<GatewayProcess> {
+export async function startGatewayProcess(
+  upstreamKubeconfig: string | undefined,
+  extraArgs: string[] = [],
+  options: {
+    prefix?: string[];
+    /**
+     * Its stderr (the access log) goes to a file in its data directory instead of a pipe this process reads: a
+     * benchmark's client then does no work per request the gateway logs, as it does none for the API server.
+     */
+    logToFile?: boolean;
+  } = {},
+): Promise<GatewayProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+  const logFile = options.logToFile ? join(dataDir, 'gateway.log') : undefined;
+  const logFd = logFile === undefined ? undefined : openSync(logFile, 'a');
   // Found by walking up, not by a fixed depth: the benchmark runs a compiled copy of this file.
   const repoRoot = await packageRoot();
   // Node options for the gateway only (NODE_OPTIONS refuses some, e.g. --cpu-prof): GATEHOUSE_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
@@ -49,25 +62,36 @@ export async function startGatewayProcess(upstreamKubeconfig: string | undefined
       join(repoRoot, 'policies/baseline-allow.yaml'),
       ...extraArgs,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', logFd ?? 'pipe'] },
   );
+  if (logFd !== undefined) closeSync(logFd);
   let stderr = '';
-  child.stderr!.setEncoding('utf8');
+  const log = (): string => (logFile === undefined ? stderr : readFileSync(logFile, 'utf8'));
   const ready = new Promise<{ url: string; token: string }>((resolvePromise, reject) => {
-    let listening = false;
-    const onData = (d: string): void => {
-      stderr += d;
-      // Scanned only until ready: the access log keeps coming, and rescanning all of it per chunk costs the caller O(n²) CPU.
-      if (listening) return;
-      const url = /listening on (https:\/\/\S+)/.exec(stderr)?.[1];
-      const token = /shown once: (\S+)/.exec(stderr)?.[1];
-      if (url && token && stderr.includes('Try: ')) {
-        listening = true;
-        resolvePromise({ url, token });
-      }
+    let poll: NodeJS.Timeout | undefined;
+    const listening = (text: string): boolean => {
+      const url = /listening on (https:\/\/\S+)/.exec(text)?.[1];
+      const token = /shown once: (\S+)/.exec(text)?.[1];
+      if (!url || !token || !text.includes('Try: ')) return false;
+      clearInterval(poll);
+      resolvePromise({ url, token });
+      return true;
     };
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`gatehouse serve exited ${code} before listening:\n${stderr}`)));
+    if (logFile === undefined) {
+      child.stderr!.setEncoding('utf8');
+      let found = false;
+      child.stderr!.on('data', (d: string) => {
+        stderr += d;
+        // Scanned only until ready: the access log keeps coming, and rescanning all of it per chunk costs the caller O(n²) CPU.
+        if (!found) found = listening(stderr);
+      });
+    } else {
+      poll = setInterval(() => listening(log()), 25);
+    }
+    child.once('exit', (code) => {
+      clearInterval(poll);
+      reject(new Error(`gatehouse serve exited ${code} before listening:\n${log()}`));
+    });
   });
   const { url, token } = await ready;
   const exited = new Promise<NodeJS.Signals | null>((resolveExit) => child.once('exit', (_code, signal) => resolveExit(signal)));
@@ -78,7 +102,7 @@ export async function startGatewayProcess(upstreamKubeconfig: string | undefined
     dataDir,
     adminKubeconfig: join(dataDir, 'admin.kubeconfig'),
     adminToken: token,
-    stderr: () => stderr,
+    stderr: log,
     kill: (signal) => {
       if (running()) child.kill(signal);
       return exited;
