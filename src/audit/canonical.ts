@@ -33,10 +33,13 @@ export function canonicalJson(value: unknown): string {
   // Where the encoder is, kept as a stack and spelled out only for an error: every event of every request is encoded.
   const path: Array<string | number> = [];
   try {
-    return encode(value, path);
+    encode(value, path, 0);
+    return parts.join('');
   } catch (err) {
     if (err instanceof Refusal) throw new TypeError(`canonical JSON: ${spell(path)} ${err.message}`);
     throw err;
+  } finally {
+    parts.length = 0;
   }
 }
 
@@ -49,41 +52,92 @@ function spell(path: ReadonlyArray<string | number>): string {
   return at;
 }
 
-function encode(value: unknown, path: Array<string | number>): string {
+// Every request's event is encoded, so the encoder makes little garbage: the pieces of the text are gathered in one
+// array and joined once (concatenating them makes a tree of strings that hashing must flatten), each depth sorts its
+// keys in an array of its own that is reused, and the quoted form of the keys seen is kept. One encoding runs at a
+// time: it never yields.
+const parts: string[] = [];
+const keysAtDepth: string[][] = [];
+const quotedKeys = new Map<string, string>();
+/** Most keys kept quoted: an event's field names and the few names of its maps (headers, labels) repeat. */
+const MAX_QUOTED_KEYS = 4096;
+
+function quoted(key: string): string {
+  let q = quotedKeys.get(key);
+  if (q === undefined) {
+    q = `${JSON.stringify(key)}:`;
+    if (quotedKeys.size < MAX_QUOTED_KEYS) quotedKeys.set(key, q);
+  }
+  return q;
+}
+
+/** Sorts `keys[0, n)` by UTF-16 code units, as `Array#sort` does without a comparator: an object has a handful. */
+function sortKeys(keys: string[], n: number): void {
+  for (let i = 1; i < n; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+}
+
+function encode(value: unknown, path: Array<string | number>, depth: number): void {
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      parts.push(JSON.stringify(value));
+      return;
     case 'boolean':
-      return value ? 'true' : 'false';
+      parts.push(value ? 'true' : 'false');
+      return;
     case 'number':
       if (!Number.isFinite(value)) throw new Refusal(`is ${value}, not a finite number`);
       if (Number.isInteger(value) && !Number.isSafeInteger(value)) throw new Refusal('is an integer beyond 2^53 - 1');
-      return Object.is(value, -0) ? '0' : String(value);
+      parts.push(Object.is(value, -0) ? '0' : String(value));
+      return;
     case 'object': {
-      if (value === null) return 'null';
+      if (value === null) {
+        parts.push('null');
+        return;
+      }
       if (Array.isArray(value)) {
-        let out = '[';
+        parts.push('[');
         for (let i = 0; i < value.length; i++) {
           const item: unknown = value[i];
           path.push(i);
           if (item === undefined) throw new Refusal('is undefined');
-          out += i === 0 ? encode(item, path) : `,${encode(item, path)}`;
+          if (i > 0) parts.push(',');
+          encode(item, path, depth + 1);
           path.pop();
         }
-        return `${out}]`;
+        parts.push(']');
+        return;
       }
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) throw new Refusal('is not a plain object');
       const record = value as Record<string, unknown>;
-      let out = '{';
-      for (const key of Object.keys(record).sort()) {
+      const keys = (keysAtDepth[depth] ??= []);
+      let n = 0;
+      // Own keys only, as Object.keys gives them (for…in would also visit enumerable keys an Object.prototype gained).
+      for (const key in record) if (Object.hasOwn(record, key)) keys[n++] = key;
+      sortKeys(keys, n);
+      parts.push('{');
+      let first = true;
+      for (let k = 0; k < n; k++) {
+        const key = keys[k]!;
         const item = record[key];
         if (item === undefined) continue;
         path.push(key);
-        out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${encode(item, path)}`;
+        if (!first) parts.push(',');
+        parts.push(quoted(key));
+        first = false;
+        encode(item, path, depth + 1);
         path.pop();
       }
-      return `${out}}`;
+      parts.push('}');
+      return;
     }
     default:
       throw new Refusal(`is a ${typeof value}, which has no JSON form`);

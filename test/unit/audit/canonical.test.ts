@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../../src/audit/canonical.js';
 import { chunkHash } from '../../../src/audit/stream.js';
@@ -22,6 +23,40 @@ describe('canonicalJson', () => {
 
   it('leaves out undefined properties, as JSON does', () => {
     expect(canonicalJson({ a: undefined, b: 1 })).toBe('{"b":1}');
+  });
+
+  it('gives what the rules above spell out, for any JSON value (a plain reference encoder)', () => {
+    const key = fc.oneof(fc.string(), fc.constantFrom('0', '10', '9', 'a', 'A', 'é', '\ud800', '__proto__'));
+    const value = fc.letrec<{ value: unknown }>((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.string(),
+        fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Number.isInteger(d) || Number.isSafeInteger(d)),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('value'), { maxLength: 5 }),
+        fc.dictionary(key, fc.option(tie('value'), { nil: undefined }), { maxKeys: 6 }),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(canonicalJson(v)).toBe(reference(v));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('starts afresh after a refusal, and ignores keys an Object.prototype gained', () => {
+    expect(() => canonicalJson({ a: [1, { b: Number.NaN }] })).toThrow('$.a[1].b');
+    expect(canonicalJson({ b: [1, 2], a: { c: 'x' } })).toBe('{"a":{"c":"x"},"b":[1,2]}');
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.polluted = 'x';
+    try {
+      expect(canonicalJson({ b: 1, a: {} })).toBe('{"a":{},"b":1}');
+    } finally {
+      delete proto.polluted;
+    }
   });
 
   it.each([
@@ -70,3 +105,17 @@ describe('the hash chain', () => {
     expect(events[1]!.hash).toBe(chainHash(events[0]!.hash, 43, JSON.parse(events[1]!.eventJson)));
   });
 });
+
+/** The encoding as the module doc spells it, written the plain way: sorted `Object.keys`, `JSON.stringify` for leaves. */
+function reference(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    const members = Object.keys(record)
+      .sort()
+      .filter((k) => record[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${reference(record[k])}`);
+    return `{${members.join(',')}}`;
+  }
+  return Object.is(value, -0) ? '0' : JSON.stringify(value);
+}
