@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AuditSigner } from './checkpoint.js';
+import { DEFAULT_BACKGROUND_WINDOW_MS } from './writer.js';
 import type { AuditWriterOptions } from './writer.js';
 
 const SESSIONS_DEFAULT = { maxBytes: 16 * 1024 * 1024, onLimit: 'stop-recording' } as const;
@@ -65,7 +66,7 @@ export const auditConfigSchema = z
      * long for other records before a batch starts (0: next tick); a record a
      * request waits for starts it at once.
      */
-    backgroundWindowMs: z.number().int().min(0).max(1000).default(20),
+    backgroundWindowMs: z.number().int().min(0).max(1000).default(DEFAULT_BACKGROUND_WINDOW_MS),
     /** Records waiting beyond which requests are refused (GH_AUDIT_UNAVAILABLE). */
     maxQueue: z.number().int().positive().default(50_000),
     /** Request and response bodies are recorded up to this many bytes each, then marked truncated. */
@@ -88,7 +89,7 @@ export const auditConfigSchema = z
     checkpointIntervalMs: 60_000,
     maxBatch: 512,
     batchWindowMs: 0,
-    backgroundWindowMs: 20,
+    backgroundWindowMs: DEFAULT_BACKGROUND_WINDOW_MS,
     maxQueue: 50_000,
     maxBodyBytes: 64 * 1024,
     maxStreamBytes: 64 * 1024 * 1024,
