@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type * as WorkerThreads from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { DbHeadRow } from './audit-rows.js';
-import { applyPragmas, CONNECTION_PRAGMAS } from './sqlite-pragmas.js';
+import { APPEND_CONNECTION_PRAGMAS, applyPragmas } from './sqlite-pragmas.js';
 import type { ConnectionPragma } from './sqlite-pragmas.js';
 
 /** The rows of one planned append, and the head they were planned on. */
@@ -58,7 +58,7 @@ export function startAppendWorker(
   path: string,
   busyTimeoutMs: number,
   statements: AppendStatements,
-  pragmas: readonly ConnectionPragma[] = CONNECTION_PRAGMAS,
+  pragmas: readonly ConnectionPragma[] = APPEND_CONNECTION_PRAGMAS,
 ): AppendWorker {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   let worker: Worker | undefined;

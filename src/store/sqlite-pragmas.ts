@@ -21,6 +21,15 @@ export const CONNECTION_PRAGMAS: readonly ConnectionPragma[] = [
 ];
 
 /**
+ * The audit append thread's connection: the above, and a page cache of
+ * 2 MiB. better-sqlite3 builds SQLite with a 16 MB default cache, which an
+ * appending connection fills with pages it never reads again (a burst of
+ * 20 000 watch events grew the thread's memory by ~16 MB that stayed); what
+ * it does reuse is the right edge of each B-tree, a few dozen pages.
+ */
+export const APPEND_CONNECTION_PRAGMAS: readonly ConnectionPragma[] = [...CONNECTION_PRAGMAS, { name: 'cache_size', value: '-2048', reads: -2048 }];
+
+/**
  * Sets each pragma and reads it back: SQLite ignores a value it does not
  * take without an error, and a store that is less durable than it says must
  * not open. Self-contained: the append thread runs it from its source text.

@@ -8,7 +8,7 @@ import type { Migration } from '../../../src/store/migrations.js';
 import { openSqliteStore } from '../../../src/store/sqlite.js';
 import { startAppendWorker } from '../../../src/store/sqlite-append-worker.js';
 import { sqliteAppendStatements } from '../../../src/store/sqlite-audit.js';
-import { applyPragmas, CONNECTION_PRAGMAS } from '../../../src/store/sqlite-pragmas.js';
+import { APPEND_CONNECTION_PRAGMAS, applyPragmas, CONNECTION_PRAGMAS } from '../../../src/store/sqlite-pragmas.js';
 import type { SqliteStore } from '../../../src/store/sqlite.js';
 
 describe('openSqliteStore', () => {
@@ -61,10 +61,14 @@ describe('openSqliteStore', () => {
     db.close();
   });
 
-  it('sets the same connection pragmas on the audit append thread', async () => {
+  it('sets the same connection pragmas on the audit append thread, and a small page cache', async () => {
+    // Durability is the same on both connections; only the append thread's cache is smaller (2 MiB, not 16 MB).
+    expect(APPEND_CONNECTION_PRAGMAS).toEqual(expect.arrayContaining([...CONNECTION_PRAGMAS]));
+    expect(APPEND_CONNECTION_PRAGMAS.find((p) => p.name === 'cache_size')?.reads).toBe(-2048);
     const store = openStore(path);
     const marker = { name: 'user_version', value: '77', reads: 77 };
-    const worker = startAppendWorker(path, 1000, sqliteAppendStatements(), [...CONNECTION_PRAGMAS, marker]);
+    // The thread refuses to start when a pragma does not read back, so an answer means all of them took.
+    const worker = startAppendWorker(path, 1000, sqliteAppendStatements(), [...APPEND_CONNECTION_PRAGMAS, marker]);
     try {
       // A plan on a head that is not there: nothing is written, the thread only starts and answers.
       const reply = await worker.write({ expect: [99, 'no-such-head', 0, 0], eventRows: [], chunkRows: [], checkpointRow: undefined, headRow: [] });
