@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import type { AuditSigner } from './checkpoint.js';
-import { DEFAULT_BACKGROUND_WINDOW_MS } from './writer.js';
+import { DEFAULT_MAX_STREAM_BYTES } from './stream.js';
+import { AUDIT_WRITER_DEFAULTS as WRITER } from './writer.js';
 import type { AuditWriterOptions } from './writer.js';
+
+// Request and response bodies are recorded up to this many bytes each.
+const MAX_BODY_BYTES = 64 * 1024;
 
 const SESSIONS_DEFAULT = { maxBytes: 16 * 1024 * 1024, onLimit: 'stop-recording' } as const;
 
@@ -54,25 +58,25 @@ export type WhenStoreDown = z.infer<typeof whenStoreDownSchema>;
 export const auditConfigSchema = z
   .object({
     /** A signed checkpoint at least every this many events… */
-    checkpointEvery: z.number().int().positive().default(1000),
+    checkpointEvery: z.number().int().positive().default(WRITER.checkpointEvery),
     /** …and at least this often while events arrive. */
-    checkpointIntervalMs: z.number().int().positive().default(60_000),
+    checkpointIntervalMs: z.number().int().positive().default(WRITER.checkpointIntervalMs),
     /** Most events and stream chunks in one transaction. */
-    maxBatch: z.number().int().positive().default(512),
+    maxBatch: z.number().int().positive().default(WRITER.maxBatch),
     /** Extra wait before a batch is written, to gather more (0: next tick). */
-    batchWindowMs: z.number().int().min(0).default(0),
+    batchWindowMs: z.number().int().min(0).default(WRITER.batchWindowMs),
     /**
      * Reads recorded after their answer and stream chunks wait up to this
      * long for other records before a batch starts (0: next tick); a record a
      * request waits for starts it at once.
      */
-    backgroundWindowMs: z.number().int().min(0).max(1000).default(DEFAULT_BACKGROUND_WINDOW_MS),
+    backgroundWindowMs: z.number().int().min(0).max(1000).default(WRITER.backgroundWindowMs),
     /** Records waiting beyond which requests are refused (GH_AUDIT_UNAVAILABLE). */
-    maxQueue: z.number().int().positive().default(50_000),
+    maxQueue: z.number().int().positive().default(WRITER.maxQueue),
     /** Request and response bodies are recorded up to this many bytes each, then marked truncated. */
-    maxBodyBytes: z.number().int().min(0).default(64 * 1024),
+    maxBodyBytes: z.number().int().min(0).default(MAX_BODY_BYTES),
     /** Per watch / log stream. */
-    maxStreamBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+    maxStreamBytes: z.number().int().min(0).default(DEFAULT_MAX_STREAM_BYTES),
     /** exec / attach sessions (docs/audit.md, sessions). */
     sessions: sessionsConfigSchema,
     /**
@@ -85,14 +89,14 @@ export const auditConfigSchema = z
   })
   .strict()
   .default({
-    checkpointEvery: 1000,
-    checkpointIntervalMs: 60_000,
-    maxBatch: 512,
-    batchWindowMs: 0,
-    backgroundWindowMs: DEFAULT_BACKGROUND_WINDOW_MS,
-    maxQueue: 50_000,
-    maxBodyBytes: 64 * 1024,
-    maxStreamBytes: 64 * 1024 * 1024,
+    checkpointEvery: WRITER.checkpointEvery,
+    checkpointIntervalMs: WRITER.checkpointIntervalMs,
+    maxBatch: WRITER.maxBatch,
+    batchWindowMs: WRITER.batchWindowMs,
+    backgroundWindowMs: WRITER.backgroundWindowMs,
+    maxQueue: WRITER.maxQueue,
+    maxBodyBytes: MAX_BODY_BYTES,
+    maxStreamBytes: DEFAULT_MAX_STREAM_BYTES,
     sessions: SESSIONS_DEFAULT,
     awaitReads: false,
     whenStoreDown: WHEN_STORE_DOWN_DEFAULT,

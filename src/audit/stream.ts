@@ -90,6 +90,9 @@ function createChunkHasher(sessionId: string): (prevHash: string, seq: number, t
   };
 }
 
+/** Per-stream cap on recorded bytes unless told otherwise (`audit.maxStreamBytes`). */
+export const DEFAULT_MAX_STREAM_BYTES = 64 * 1024 * 1024;
+
 /** Records one stream; built by {@link AuditWriter.openStream}. */
 export interface StreamRecorder {
   readonly sessionId: string;
@@ -146,7 +149,7 @@ export type ChunkQueue = (chunk: StreamChunk, owner: ChunkOwner) => void;
  */
 export function createStreamRecorder(queue: ChunkQueue, options: StreamRecorderOptions): StreamRecorder {
   const sessionId = options.sessionId ?? randomUUID();
-  const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_STREAM_BYTES;
   const hashChunk = createChunkHasher(sessionId);
   let prevHash = GENESIS_HASH;
   let seq = 0;

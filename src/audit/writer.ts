@@ -32,14 +32,23 @@ import type { AuditRepo, HeadState, SealFn } from './store.js';
 import { createStreamRecorder } from './stream.js';
 import type { ChunkOwner, ChunkQueue, StreamChunk, StreamRecorder, StreamRecorderOptions } from './stream.js';
 
-/**
- * How long records nobody waits for gather before their batch starts. Each
- * batch is a transaction with an fsync and a page write per index touched:
- * at one request at a time, 50 ms instead of 20 took the gateway's CPU per
- * small GET from ~517 to ~449 µs (all threads; session 11), at the price of
- * up to 50 ms of answered reads a crash can lose (docs/audit.md).
- */
-export const DEFAULT_BACKGROUND_WINDOW_MS = 50;
+/** The writer's defaults; the `audit:` section of gatehouse.yaml (config.ts) states the same. */
+export const AUDIT_WRITER_DEFAULTS = {
+  checkpointEvery: 1000,
+  checkpointIntervalMs: 60_000,
+  maxBatch: 512,
+  maxBatchBytes: 8 * 1024 * 1024,
+  batchWindowMs: 0,
+  /**
+   * How long records nobody waits for gather before their batch starts. Each
+   * batch is a transaction with an fsync and a page write per index touched:
+   * at one request at a time, 50 ms instead of 20 took the gateway's CPU per
+   * small GET from ~517 to ~449 µs (all threads; session 11), at the price of
+   * up to 50 ms of answered reads a crash can lose (docs/audit.md).
+   */
+  backgroundWindowMs: 50,
+  maxQueue: 50_000,
+} as const;
 
 export interface AuditWriterOptions {
   signer: AuditSigner;
@@ -56,7 +65,7 @@ export interface AuditWriterOptions {
   /**
    * Records nobody waits for (reads recorded after their answer, stream
    * chunks) wait up to this long for company before a batch starts (default
-   * {@link DEFAULT_BACKGROUND_WINDOW_MS}); a record a caller waits for starts
+   * `AUDIT_WRITER_DEFAULTS.backgroundWindowMs`); a record a caller waits for starts
    * it at once and takes them along.
    */
   backgroundWindowMs?: number;
@@ -143,13 +152,13 @@ type Item =
  * metrics.auditQueue.set(writer.stats().queueDepth);
  */
 export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions): AuditWriter {
-  const every = options.checkpointEvery ?? 1000;
-  const intervalMs = options.checkpointIntervalMs ?? 60_000;
-  const maxBatch = options.maxBatch ?? 512;
-  const maxBatchBytes = options.maxBatchBytes ?? 8 * 1024 * 1024;
-  const maxQueue = options.maxQueue ?? 50_000;
-  const window = options.batchWindowMs ?? 0;
-  const backgroundWindow = options.backgroundWindowMs ?? DEFAULT_BACKGROUND_WINDOW_MS;
+  const every = options.checkpointEvery ?? AUDIT_WRITER_DEFAULTS.checkpointEvery;
+  const intervalMs = options.checkpointIntervalMs ?? AUDIT_WRITER_DEFAULTS.checkpointIntervalMs;
+  const maxBatch = options.maxBatch ?? AUDIT_WRITER_DEFAULTS.maxBatch;
+  const maxBatchBytes = options.maxBatchBytes ?? AUDIT_WRITER_DEFAULTS.maxBatchBytes;
+  const maxQueue = options.maxQueue ?? AUDIT_WRITER_DEFAULTS.maxQueue;
+  const window = options.batchWindowMs ?? AUDIT_WRITER_DEFAULTS.batchWindowMs;
+  const backgroundWindow = options.backgroundWindowMs ?? AUDIT_WRITER_DEFAULTS.backgroundWindowMs;
   const now = options.now ?? Date.now;
 
   const queue: Item[] = [];

@@ -64,7 +64,6 @@ export interface Recorder {
 }
 
 const READ_VERBS: ReadonlySet<string> = new Set(['get', 'list', 'watch']);
-const DEFAULT_MAX_STREAM_BYTES = 64 * 1024 * 1024;
 
 /** Watches and pod logs (followed or not) are recorded as streams: their answers arrive over time. */
 function streamKind(ctx: RequestContext): 'watch' | 'log' | undefined {
@@ -117,7 +116,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
     openStream(ctx) {
       const kind = streamKind(ctx);
       if (kind === undefined || !bodiesAllowed(ctx) || options.maxStreamBytes === 0) return undefined;
-      return writer.openStream({ kind, sessionId: ctx.id, maxBytes: options.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES });
+      return writer.openStream({ kind, sessionId: ctx.id, maxBytes: options.maxStreamBytes });
     },
     record(ctx, outcome) {
       const withBodies = bodiesAllowed(ctx);
