@@ -62,9 +62,9 @@ describe('openSqliteStore', () => {
   });
 
   it('sets the same connection pragmas on the audit append thread, and a small page cache', async () => {
-    // Durability is the same on both connections; only the append thread's cache is smaller (2 MiB, not 16 MB).
+    // Durability is the same on both connections; only the append thread's cache is smaller (4 MiB, not 16 MB).
     expect(APPEND_CONNECTION_PRAGMAS).toEqual(expect.arrayContaining([...CONNECTION_PRAGMAS]));
-    expect(APPEND_CONNECTION_PRAGMAS.find((p) => p.name === 'cache_size')?.reads).toBe(-2048);
+    expect(APPEND_CONNECTION_PRAGMAS.find((p) => p.name === 'cache_size')?.reads).toBe(-4096);
     const store = openStore(path);
     const marker = { name: 'user_version', value: '77', reads: 77 };
     // The thread refuses to start when a pragma does not read back, so an answer means all of them took.
