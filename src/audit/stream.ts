@@ -62,10 +62,10 @@ const quotedChannels = new Map<string, { json: string; bytes: number }>();
  * rfc3339Micros (nothing to escape). A session id or channel too long for the
  * buffer goes the string way.
  */
-function createChunkHasher(sessionId: string): (prevHash: string, seq: number, time: string, channel: string, data: Buffer) => string {
+function createChunkHasher(sessionId: string): (prevHash: string, seq: number, time: string, channel: string, data: Buffer, dataSha256: string) => string {
   const sessionPart = `,"sessionId":${JSON.stringify(sessionId)},"time":"`;
   const sessionBytes = Buffer.byteLength(sessionPart);
-  return (prevHash, seq, time, channel, data) => {
+  return (prevHash, seq, time, channel, data, dataSha256) => {
     let quoted = quotedChannels.get(channel);
     if (quoted === undefined) {
       const json = JSON.stringify(channel);
@@ -78,7 +78,7 @@ function createChunkHasher(sessionId: string): (prevHash: string, seq: number, t
     let n = header.write('{"channel":', 0, 'latin1');
     n += header.write(quoted.json, n, 'utf8');
     n += header.write(',"dataSha256":"', n, 'latin1');
-    n += header.write(hash('sha256', data, 'hex'), n, 'latin1');
+    n += header.write(dataSha256, n, 'latin1');
     n += header.write('","prevHash":"', n, 'latin1');
     n += header.write(prevHash, n, 'latin1');
     n += header.write('","seq":', n, 'latin1');
@@ -133,8 +133,10 @@ export interface ChunkOwner {
 /**
  * Takes a chunk for the store (the writer's queue) and later tells `owner`
  * how it went; a chunk it cannot take is settled with the error at once.
+ * `dataSha256` is the hex SHA-256 of `chunk.data`, which the chunk's hash
+ * covers: a queue may keep one buffer for chunks whose bytes are the same.
  */
-export type ChunkQueue = (chunk: StreamChunk, owner: ChunkOwner) => void;
+export type ChunkQueue = (chunk: StreamChunk, owner: ChunkOwner, dataSha256: string) => void;
 
 /**
  * A recorder that hashes chunks as they come and hands them to `queue` (the
@@ -183,9 +185,10 @@ export function createStreamRecorder(queue: ChunkQueue, options: StreamRecorderO
     seq += 1;
     bytes += data.length;
     const time = rfc3339Micros(nowMicros());
-    prevHash = hashChunk(prevHash, seq, time, channel, data);
+    const dataSha256 = hash('sha256', data, 'hex');
+    prevHash = hashChunk(prevHash, seq, time, channel, data, dataSha256);
     pending += 1;
-    queue({ sessionId, seq, time, channel, data, hash: prevHash }, owner);
+    queue({ sessionId, seq, time, channel, data, hash: prevHash }, owner, dataSha256);
   };
 
   const mark = (text: string): void => push(MARKER_CHANNEL, Buffer.from(text));

@@ -143,7 +143,13 @@ export function idleAuditWriterStats(): AuditWriterStats {
  */
 type Item =
   | { event: EncodedEvent; enqueuedAt: number; resolve(value: AppendedEvent): void; reject(err: unknown): void }
-  | { chunk: StreamChunk; enqueuedAt: number; owner: ChunkOwner };
+  | { chunk: StreamChunk; enqueuedAt: number; owner: ChunkOwner; dataSha256: string };
+
+/** The buffer waiting chunks with the same bytes share, and how many of them wait. */
+interface SharedData {
+  data: Buffer;
+  chunks: number;
+}
 
 /**
  * @example
@@ -163,6 +169,9 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
 
   const queue: Item[] = [];
   let inFlight: Item[] = [];
+  // By SHA-256: the bytes of the chunks waiting, each kept once. A thousand watches of one resource are sent the same
+  // events, each copy read from its own upstream stream; without this the queue held every copy until it was written.
+  const waitingData = new Map<string, SharedData>();
   let running: Promise<void> | undefined;
   let scheduled = false;
   // Set while only background records wait: the batch starts when it fires, or earlier for one a caller waits for.
@@ -234,6 +243,7 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
       for (const w of waiters) w(undefined, refusal);
     } finally {
       inFlight = [];
+      for (const item of items) if ('chunk' in item) release(item.dataSha256);
     }
   };
 
@@ -286,11 +296,23 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
     });
   };
 
-  const enqueueChunk: ChunkQueue = (chunk, owner) => {
+  const enqueueChunk: ChunkQueue = (chunk, owner, dataSha256) => {
     const refused = refusal();
     if (refused) return owner.chunkSettled(refused);
-    queue.push({ chunk, enqueuedAt: now(), owner });
+    const shared = waitingData.get(dataSha256);
+    if (shared === undefined) waitingData.set(dataSha256, { data: chunk.data, chunks: 1 });
+    else {
+      chunk.data = shared.data;
+      shared.chunks += 1;
+    }
+    queue.push({ chunk, enqueuedAt: now(), owner, dataSha256 });
     kickLater();
+  };
+
+  /** A chunk written (or refused) no longer holds its bytes for later chunks with the same. */
+  const release = (dataSha256: string): void => {
+    const shared = waitingData.get(dataSha256)!;
+    if (--shared.chunks === 0) waitingData.delete(dataSha256);
   };
 
   const timer = setInterval(() => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAuditSigner } from '../../../src/audit/checkpoint.js';
 import type { AuditRepo } from '../../../src/audit/store.js';
+import type { StreamChunk } from '../../../src/audit/stream.js';
 import { createAuditWriter } from '../../../src/audit/writer.js';
 import { openSqliteStore } from '../../../src/store/sqlite.js';
 import type { SqliteStore } from '../../../src/store/sqlite.js';
@@ -43,6 +44,33 @@ describe('createAuditWriter', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'GH_INTERNAL' });
     expect((await store.audit.head()).seq).toBe(2);
+    await writer.close();
+  });
+
+  it('keeps one buffer for waiting chunks with the same bytes; each is stored whole, and a later one keeps its own', async () => {
+    const batches: StreamChunk[][] = [];
+    const spy: AuditRepo = { ...store.audit, append: (batch) => (batches.push([...batch.chunks]), store.audit.append(batch)) };
+    const writer = createAuditWriter(spy, { signer });
+    // Two watches of one resource are sent the same event, each in a buffer of its own.
+    const event = '{"type":"ADDED","object":{"kind":"ConfigMap","metadata":{"name":"one"}}}\n';
+    const a = writer.openStream({ kind: 'watch' });
+    const b = writer.openStream({ kind: 'watch' });
+    a.write('watch', Buffer.from(event));
+    b.write('watch', Buffer.from(event));
+    b.write('watch', Buffer.from('{"type":"DELETED"}\n'));
+    const [refA, refB] = await Promise.all([a.end(), b.end()]);
+    expect(batches).toHaveLength(1);
+    const [first, second, third] = batches[0]!;
+    expect(first!.data).toBe(second!.data);
+    expect(third!.data).not.toBe(first!.data);
+    expect((await store.audit.chunks(refA.sessionId)).map((c) => c.data.toString())).toEqual([event]);
+    expect((await store.audit.chunks(refB.sessionId)).map((c) => c.data.toString())).toEqual([event, '{"type":"DELETED"}\n']);
+    // Written, the bytes are not held for later chunks: the next one with the same bytes keeps its own buffer.
+    const c = writer.openStream({ kind: 'watch' });
+    const later = Buffer.from(event);
+    c.write('watch', later);
+    await c.end();
+    expect(batches.at(-1)![0]!.data).toBe(later);
     await writer.close();
   });
 
