@@ -36,7 +36,11 @@ export interface StreamChunk {
  * written into a buffer (createChunkHasher below).
  */
 export function chunkHash(prevHash: string, chunk: Omit<StreamChunk, 'hash'>): string {
-  const dataSha256 = hash('sha256', chunk.data, 'hex');
+  return headerHash(prevHash, chunk, hash('sha256', chunk.data, 'hex'));
+}
+
+/** {@link chunkHash} of a chunk whose data's hex SHA-256 is known. */
+function headerHash(prevHash: string, chunk: Omit<StreamChunk, 'hash' | 'data'>, dataSha256: string): string {
   const header =
     `{"channel":${JSON.stringify(chunk.channel)},"dataSha256":"${dataSha256}","prevHash":${JSON.stringify(prevHash)},` +
     `"seq":${chunk.seq},"sessionId":${JSON.stringify(chunk.sessionId)},"time":${JSON.stringify(chunk.time)},"v":1}`;
@@ -62,10 +66,10 @@ const quotedChannels = new Map<string, { json: string; bytes: number }>();
  * rfc3339Micros (nothing to escape). A session id or channel too long for the
  * buffer goes the string way.
  */
-function createChunkHasher(sessionId: string): (prevHash: string, seq: number, time: string, channel: string, data: Buffer, dataSha256: string) => string {
+function createChunkHasher(sessionId: string): (prevHash: string, seq: number, time: string, channel: string, dataSha256: string) => string {
   const sessionPart = `,"sessionId":${JSON.stringify(sessionId)},"time":"`;
   const sessionBytes = Buffer.byteLength(sessionPart);
-  return (prevHash, seq, time, channel, data, dataSha256) => {
+  return (prevHash, seq, time, channel, dataSha256) => {
     let quoted = quotedChannels.get(channel);
     if (quoted === undefined) {
       const json = JSON.stringify(channel);
@@ -73,7 +77,7 @@ function createChunkHasher(sessionId: string): (prevHash: string, seq: number, t
       if (quotedChannels.size < 64) quotedChannels.set(channel, quoted);
     }
     if (HEADER_FIXED_BYTES + sessionBytes + quoted.bytes + time.length > HEADER_ROOM) {
-      return chunkHash(prevHash, { sessionId, seq, time, channel, data });
+      return headerHash(prevHash, { sessionId, seq, time, channel }, dataSha256);
     }
     let n = header.write('{"channel":', 0, 'latin1');
     n += header.write(quoted.json, n, 'utf8');
@@ -186,7 +190,7 @@ export function createStreamRecorder(queue: ChunkQueue, options: StreamRecorderO
     bytes += data.length;
     const time = rfc3339Micros(nowMicros());
     const dataSha256 = hash('sha256', data, 'hex');
-    prevHash = hashChunk(prevHash, seq, time, channel, data, dataSha256);
+    prevHash = hashChunk(prevHash, seq, time, channel, dataSha256);
     pending += 1;
     queue({ sessionId, seq, time, channel, data, hash: prevHash }, owner, dataSha256);
   };
