@@ -61,10 +61,16 @@ describe('gatehouse up in front of a cluster', () => {
     expect(out).toContain(`wrote ${join(dataDir, 'gatehouse.yaml')}`);
   });
 
-  it('the agent kubeconfig works for an allowed command and is held for a risky one', async () => {
+  it('the agent kubeconfig works for the commands it prints: the read allowed, the risky one held', async () => {
     const kubectl = kubectlFor(agentKubeconfig);
-    await kubectl.ok(['get', 'pods', '-n', 'default']);
-    const risky = await kubectl(['run', 'first-run-x', '--image=registry.invalid/a:1', '--privileged']);
+    // The commands exactly as printed: a newcomer copies them (an unpinned image there was refused by another rule).
+    const printed = (comment: string): string[] => {
+      const line = gateway.proc.lines().find((l) => l.trimStart().startsWith('kubectl ') && l.includes(comment));
+      expect(line, `a kubectl line marked "${comment}"`).toBeDefined();
+      return line!.split('#')[0]!.trim().split(/\s+/).slice(1);
+    };
+    await kubectl.ok(printed('# allowed, recorded'));
+    const risky = await kubectl(printed('# held for a person to approve'));
     expect(risky.code).not.toBe(0);
     expect(risky.stderr).toMatch(/needs approval: policy rule "privileged-containers".*Approval apr_/);
   });

@@ -37,7 +37,7 @@ export function printNextSteps(term: Terminal, s: NextSteps): void {
   line(term.bold('  Your AI agent (Cursor, Claude Code, any kubectl) — ') + term.dim(agentNote));
   line(`    export KUBECONFIG=${s.agent.path}`);
   line(`    kubectl get pods                                         ${term.dim('# allowed, recorded')}`);
-  line(`    kubectl run x --image=nginx --privileged                 ${term.dim('# held for a person to approve')}`);
+  line(`    kubectl run x --image=nginx:1.27.3 --privileged          ${term.dim('# held for a person to approve')}`);
   line();
   line(term.bold('  Approve or deny held requests'));
   if (s.demoUsers) line(`    in the console as alice, or:`);
