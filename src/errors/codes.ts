@@ -35,6 +35,7 @@ export const errorCodes = {
   // Nominal status: the real one and its reason are copied from the API server's refusal of the dry-run.
   GH_DRY_RUN_REFUSED: { httpStatus: 422, reason: 'Invalid' },
   GH_MASKING_FAILED: { httpStatus: 502, reason: 'InternalError' },
+  GH_MASKED_VALUE: { httpStatus: 400, reason: 'BadRequest' },
   GH_AUDIT_UNAVAILABLE: { httpStatus: 503, reason: 'ServiceUnavailable' },
   GH_SESSION_LIMIT: { httpStatus: 413, reason: 'RequestEntityTooLarge' },
   GH_INTERNAL: { httpStatus: 500, reason: 'InternalError' },

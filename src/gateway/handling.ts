@@ -24,7 +24,7 @@ import { createOidcAuthenticator } from '../identity/oidc/index.js';
 import { createIdentityStage } from '../identity/stage.js';
 import type { Authenticator } from '../identity/stage.js';
 import { accessLogger } from '../log/access.js';
-import { createMasker } from '../masking/index.js';
+import { createMaskedWriteGuard, createMasker } from '../masking/index.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { observedRecorder, requestObserver } from '../metrics/observe.js';
 import type { RequestContext, Stage } from '../pipeline/context.js';
@@ -113,6 +113,7 @@ export function buildHandling(config: GatehouseConfig, parts: LongLivedParts, lo
     createRouteStage({ defaultCluster: clusterList.defaultName, known: (name) => clusters.get(name) !== undefined, names: () => clusters.all().map((c) => c.name) }),
     createClassifyStage(config.limits),
     createImpersonationGuard(),
+    createMaskedWriteGuard(),
     createPolicyStage({
       policy,
       namespaceLabels: (namespace, ctx) => clusters.of(ctx).namespaceLabels(namespace),

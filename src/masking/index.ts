@@ -37,6 +37,7 @@ export {
 } from './line-stream.js';
 export { createSessionOutputMasker, type SessionOutputMasker } from './session-output.js';
 export { RulePathError } from './rule-path.js';
+export { createMaskedWriteGuard } from './write-guard.js';
 
 /**
  * Masks credentials in free text with the masker's detectors (`<masked:jwt>`…).

@@ -193,6 +193,22 @@ async function auditEvents(ready: (events: Event[]) => boolean): Promise<{ event
   throw new Error(`the audit records never got complete: ${JSON.stringify(events.map((e) => e.request))}`);
 }
 
+describe('a masked value written back', () => {
+  it('is refused, replace and server-side apply alike, and the real value stays; a change of other fields passes', async () => {
+    const masked = await via.ok(['-n', ns, 'get', 'secret', 'creds', '-o', 'yaml']);
+    expect(masked).toContain(`password: ${MASK_BASE64}`);
+    for (const args of [['replace', '-f', '-'], ['apply', '--server-side', '--force-conflicts', '-f', '-']]) {
+      const refused = await via(args, { input: masked });
+      expect(refused.code, args.join(' ')).not.toBe(0);
+      // Both the value and the last-applied annotation (which records it) are named.
+      expect(refused.stderr).toMatch(/^Error from server \(BadRequest\): .*the request would store a value Gatehouse masked \(at data\.password, metadata\.annotations\["kubectl\.kubernetes\.io\/last-applied-configuration"\]\)/);
+    }
+    expect(leaks(await direct.ok(['-n', ns, 'get', 'secret', 'creds', '-o', 'yaml']))).toBe(true);
+    await via.ok(['-n', ns, 'label', 'secret', 'creds', 'checked=yes']);
+    expect(await direct.ok(['-n', ns, 'get', 'secret', 'creds', '-o', 'jsonpath={.metadata.labels.checked} {.data.password}'])).toBe(`yes ${value64}`);
+  });
+});
+
 describe('the audit record', () => {
   it('shows that masking happened, and never the value', async () => {
     const of = (events: Event[], resource: string, verb: string, subresource = '') =>
