@@ -184,6 +184,10 @@ describe('gatehouse up --demo', () => {
       expect(discovery.issuer).toBe(issuer);
       const agent = kubectlFor(join(dataDir, 'gatehouse-agent.kubeconfig'));
       expect(await agent.ok(['get', 'namespace', 'demo', '-o', 'name'])).toBe('namespace/demo\n');
+      // The demo's planted credentials reach the agent masked: the Deployment's env value and the ConfigMap's token.
+      const web = await agent.ok(['-n', 'demo', 'get', 'deployment', 'web', '-o', 'jsonpath={.spec.template.spec.containers[0].env[0].value}']);
+      expect(web).toBe('<masked by gatehouse>');
+      expect(await agent.ok(['-n', 'demo', 'get', 'configmap', 'web-config', '-o', 'jsonpath={.data.api_token} {.data.LOG_LEVEL}'])).toBe('<masked by gatehouse> info');
       expect(demo.proc.lines().join('\n')).toMatch(/alice +password alice-password/);
     } finally {
       await stop(demo.proc);

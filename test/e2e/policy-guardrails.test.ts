@@ -8,6 +8,7 @@ import type { GatewayProcess } from './helpers/gateway.js';
 import { kubectlFor, run } from './helpers/run.js';
 import { startLongRunning } from './helpers/long-running.js';
 import { rawRequest } from './helpers/https.js';
+import { appendPodLog } from '../../src/harness/index.js';
 import { MASK_BASE64, MASK_TEXT } from '../../src/masking/index.js';
 import type { Kubectl } from './helpers/run.js';
 
@@ -56,6 +57,21 @@ afterAll(async () => {
   await direct?.(['delete', 'namespace', ns, '--wait=false']);
   await gateway?.stop();
 });
+
+let agentKubectl: Kubectl | undefined;
+
+/** kubectl as an AI agent: a Gatehouse token of kind agent, made on first use. */
+async function asAgent(): Promise<Kubectl> {
+  if (agentKubectl) return agentKubectl;
+  const tokenFile = join(gateway.dataDir, 'agent.token');
+  const created = await run(process.execPath, ['bin/gatehouse.js', 'tokens', 'create', '--data-dir', gateway.dataDir, '--name', 'policy-agent', '--kind', 'agent', '--ttl', '1h', '-o', tokenFile]);
+  expect(created.code, created.stderr).toBe(0);
+  expect(readFileSync(tokenFile, 'utf8')).toMatch(/^ght_/);
+  const agentConfig = join(gateway.dataDir, 'agent.kubeconfig');
+  const written = await run(process.execPath, ['bin/gatehouse.js', 'kubeconfig', '--token-file', tokenFile, '--server', gateway.url, '--data-dir', gateway.dataDir, '-o', agentConfig]);
+  expect(written.code, written.stderr).toBe(0);
+  return (agentKubectl = kubectlFor(agentConfig));
+}
 
 async function refused(args: string[], input?: string): Promise<string> {
   const r = await via(args, input === undefined ? {} : { input });
@@ -185,19 +201,40 @@ describe('guardrails on real kubectl requests', () => {
   });
 
   it('holds an agent\'s pod that mounts a Secret, but not a person\'s', async () => {
-    const tokenFile = join(gateway.dataDir, 'agent.token');
-    const created = await run(process.execPath, ['bin/gatehouse.js', 'tokens', 'create', '--data-dir', gateway.dataDir, '--name', 'policy-agent', '--kind', 'agent', '--ttl', '1h', '-o', tokenFile]);
-    expect(created.code, created.stderr).toBe(0);
-    const agentConfig = join(gateway.dataDir, 'agent.kubeconfig');
-    const written = await run(process.execPath, ['bin/gatehouse.js', 'kubeconfig', '--token-file', tokenFile, '--server', gateway.url, '--data-dir', gateway.dataDir, '-o', agentConfig]);
-    expect(written.code, written.stderr).toBe(0);
     const mounting = (name: string) => pod(name, { volumes: [{ name: 's', secret: { secretName: 'creds' } }], containers: [{ name: 'c', image: 'registry.invalid/app:1', volumeMounts: [{ name: 's', mountPath: '/s' }] }] });
-    const agent = await kubectlFor(agentConfig)(['create', '-f', '-'], { input: mounting('agent-mount') });
+    const agent = await (await asAgent())(['create', '-f', '-'], { input: mounting('agent-mount') });
     expect(agent.code).toBe(1);
     expect(agent.stderr).toContain('"agent-secret-mounts"');
     expect(await via.ok(['create', '-f', '-'], { input: mounting('person-mount') })).toBe('pod/person-mount created\n');
-    expect(readFileSync(tokenFile, 'utf8')).toMatch(/^ght_/);
   });
+
+  it('masks credentials in whatever an agent reads (env values, ConfigMap keys, a token in a log), not in what a person reads', async () => {
+    const planted = `pl4nted-${randomBytes(6).toString('hex')}`;
+    // Token-shaped, built by concatenation so no such literal lives in the repository.
+    const token = ['gh', 'p_', randomBytes(27).toString('base64url').replace(/[-_]/g, 'y').slice(0, 36)].join('');
+    await direct.ok(['-n', ns, 'create', 'configmap', 'agent-cfg', `--from-literal=api_token=${planted}`, '--from-literal=mode=plain']);
+    await direct.ok(['apply', '-f', '-'], {
+      input: pod('agent-env', { containers: [{ name: 'c', image: 'registry.invalid/app:1', env: [{ name: 'DB_PASSWORD', value: planted }, { name: 'MODE', value: 'plain' }] }] }),
+    });
+    await direct.ok(['-n', ns, 'wait', '--for=condition=Ready', 'pod/agent-env', '--timeout=90s'], { timeoutMs: 100_000 });
+    const line = `agent-log-${randomBytes(4).toString('hex')} pushing with ${token}`;
+    await appendPodLog(cluster, line);
+    const agent = await asAgent();
+
+    expect(await agent.ok(['-n', ns, 'get', 'configmap', 'agent-cfg', '-o', 'jsonpath={.data.api_token} {.data.mode}'])).toBe(`${MASK_TEXT} plain`);
+    const spec = await agent.ok(['-n', ns, 'get', 'pod', 'agent-env', '-o', 'yaml']);
+    expect(spec).toMatch(new RegExp(`- name: DB_PASSWORD\\n\\s+value: ${MASK_TEXT}`));
+    expect(spec).toMatch(/- name: MODE\n\s+value: plain/);
+    expect(spec).not.toContain(planted);
+    const logs = await agent.ok(['-n', ns, 'logs', 'agent-env']);
+    expect(logs).toContain(line.replace(token, '<masked:github-token>'));
+    expect(logs).not.toContain(token);
+
+    // A person through the same gateway sees what the API server holds (Secrets aside).
+    expect(await via.ok(['-n', ns, 'get', 'configmap', 'agent-cfg', '-o', 'jsonpath={.data.api_token}'])).toBe(planted);
+    expect(await via.ok(['-n', ns, 'get', 'pod', 'agent-env', '-o', 'yaml'])).toContain(planted);
+    expect(await via.ok(['-n', ns, 'logs', 'agent-env'])).toContain(line);
+  }, 150_000);
 
   it('holds a binding to a ClusterRole that grants every verb, read from the cluster, but not one to a narrow role', async () => {
     // The roles exist only in the cluster: the gateway reads the one a binding names with its own credential.

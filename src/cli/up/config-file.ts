@@ -99,7 +99,8 @@ const STARTER_POLICY_YAML = `# What Gatehouse allows, written by \`gatehouse up\
 # reloads it on save (an invalid edit keeps the last good policy).
 # Anything no rule allows is refused (policy.defaultAction: deny), and the
 # built-in guardrails still hold risky requests for a person's approval,
-# refuse some outright and mask Secrets, whatever these rules allow.
+# refuse some outright, mask Secrets and mask credentials in what agents
+# read, whatever these rules allow.
 apiVersion: gatehouse.dev/v1alpha1
 kind: Policy
 metadata:

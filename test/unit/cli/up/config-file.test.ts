@@ -63,7 +63,7 @@ describe('gatehouse up: the first-run configuration', () => {
     });
 
     it.each([
-      ['reads', 'GET', '/api/v1/namespaces/demo/pods', 'allow'],
+      ["an agent's reads (masked)", 'GET', '/api/v1/namespaces/demo/pods', 'mask'],
       ['discovery', 'GET', '/apis', 'allow'],
       ['Secret reads (masked)', 'GET', '/api/v1/namespaces/demo/secrets/db', 'mask'],
       ['deletes in a namespace', 'DELETE', '/apis/apps/v1/namespaces/demo/deployments/web', 'allow'],
@@ -76,6 +76,12 @@ describe('gatehouse up: the first-run configuration', () => {
       const tagged = (privileged: boolean) => ({ ...pod('x'), spec: { containers: [{ name: 'c', image: 'nginx:1.27', securityContext: { privileged } }] } });
       expect(decide('POST', '/api/v1/namespaces/demo/pods', undefined, tagged(true))).toBe('review');
       expect(decide('POST', '/api/v1/namespaces/demo/pods', undefined, tagged(false))).toBe('allow');
+    });
+
+    it("lets a person's reads through unmasked, Secrets aside", () => {
+      const person = principal({ subject: 'oidc:bob@example.com', kind: 'human', groups: ['dev'] });
+      expect(decide('GET', '/api/v1/namespaces/demo/pods', person)).toBe('allow');
+      expect(decide('GET', '/api/v1/namespaces/demo/secrets/db', person)).toBe('mask');
     });
 
     it('lets the bootstrap admin make cluster-scoped changes', () => {
