@@ -117,14 +117,20 @@ describe('policy backtest on recorded kubectl traffic', () => {
     expect(report.principals.map((g) => g.key)).toEqual(['token:cursor allow→deny']);
   });
 
-  it('reports the recorded Secret reads as exposed by a policy without the Secret masking rule', async () => {
+  it('reports the recorded masked reads (Secrets, and what the agent read) as exposed by a policy without the masking rules', async () => {
     const r = await gatehouse(['policy', 'backtest', '--policy', baseline, '--json', '--examples', '10']);
     const report = JSON.parse(r.stdout) as BacktestReport;
-    const secretReads = events.filter((e) => e.request.resource === 'secrets' && ['get', 'list'].includes(e.request.verb) && e.decision?.action === 'mask');
+    const masked = events.filter((e) => e.decision?.action === 'mask');
+    // CI's and the agent's Secret reads; the agent's other reads too (the pod kubectl exec looks up first), by agent-reads.
+    const secretReads = masked.filter((e) => e.request.resource === 'secrets' && ['get', 'list'].includes(e.request.verb));
     expect(secretReads.length).toBeGreaterThanOrEqual(2);
+    const agentReads = masked.filter((e) => e.request.resource !== 'secrets');
+    expect(agentReads.length).toBeGreaterThanOrEqual(1);
+    expect(agentReads.every((e) => e.principal?.subject === 'token:cursor' && e.decision?.rule === 'agent-reads')).toBe(true);
+    expect(masked.length).toBeLessThanOrEqual(10);
     const exposed = report.transitions.find((g) => g.key === 'mask→allow');
-    expect(exposed?.count).toBe(secretReads.length);
-    expect(exposed!.examples.map((e) => e.requestId).sort()).toEqual(secretReads.map((e) => e.requestId).sort());
+    expect(exposed?.count).toBe(masked.length);
+    expect(exposed!.examples.map((e) => e.requestId).sort()).toEqual(masked.map((e) => e.requestId).sort());
     expect(new Set(exposed!.examples.map((e) => e.principal))).toEqual(new Set(['token:cursor', 'token:deployer']));
   });
 

@@ -75,7 +75,7 @@ describe('load with bounded resources', () => {
     const baselineRss = rssMiB();
 
     const until = Date.now() + LOAD_MS;
-    const counts = { events: 0, watches: 0, execs: 0, writes: 0, errors: [] as string[] };
+    const counts = { events: 0, watches: 0, execs: 0, clientRaces: 0, writes: 0, errors: [] as string[] };
     let peakFds = baselineFds;
     let peakRss = baselineRss;
     const sampler = setInterval(() => {
@@ -102,8 +102,15 @@ describe('load with bounded resources', () => {
     const execs = Array.from({ length: EXECS }, async () => {
       while (Date.now() < until) {
         const r = await kubectl(['-n', ns, 'exec', pod, '--', 'echo', 'hi']);
-        if (r.code !== 0 || r.stdout !== 'hi\n') counts.errors.push(`exec: ${r.code} ${r.stderr.slice(0, 200)}`);
         counts.execs++;
+        // kubectl before 1.34 starts reading the WebSocket before it has made its streams, so output that comes back
+        // at once can be dropped by kubectl itself ("Unknown stream id 1, discarding message"; client-go v0.34 waits).
+        // Under load that race is kubectl's, not the gateway's: counted, and the exec tried again.
+        if (r.code !== 0 && r.stderr.includes('Unknown stream id')) {
+          counts.clientRaces++;
+          continue;
+        }
+        if (r.code !== 0 || r.stdout !== 'hi\n') counts.errors.push(`exec: ${r.code} ${r.stderr.slice(0, 200)}`);
       }
     });
     await Promise.all([...watchers, ...writers, ...execs]);
@@ -119,13 +126,13 @@ describe('load with bounded resources', () => {
     }
     const afterRss = rssMiB();
     process.stderr.write(
-      `[security] load ${LOAD_MS / 1000}s: ${counts.watches} watches (${counts.events} events), ${counts.execs} execs, ${counts.writes} writes; ` +
+      `[security] load ${LOAD_MS / 1000}s: ${counts.watches} watches (${counts.events} events), ${counts.execs} execs (${counts.clientRaces} lost to kubectl's own stream race), ${counts.writes} writes; ` +
         `fds baseline ${baselineFds}, peak ${peakFds}, after ${after}; RSS baseline ${baselineRss.toFixed(0)} MiB, peak ${peakRss.toFixed(0)} MiB, after ${afterRss.toFixed(0)} MiB\n`,
     );
     recordTally('load', { faultsSurvived: 1 });
     expect(counts.errors).toEqual([]);
     expect(counts.watches).toBeGreaterThan(WATCHES);
-    expect(counts.execs).toBeGreaterThan(0);
+    expect(counts.execs - counts.clientRaces).toBeGreaterThan(0);
     expect(peakFds).toBeGreaterThan(baselineFds);
     expect(after, `descriptors: baseline ${baselineFds}, after ${after}: ${readdirSync(`/proc/${gateway.pid}/fd`).length}`).toBeLessThanOrEqual(baselineFds + FD_MARGIN);
     // Bounded, not tight: the load must not grow the heap without limit (a leak of bodies or events would).
