@@ -78,14 +78,14 @@ export const defaultRules: readonly MaskRule[] = Object.freeze([
 
 /**
  * exec and attach sessions that policy marks `mask` (docs/masking.md,
- * "exec and attach"): refused unless `enabled`; their stdout and stderr are
- * then masked line by line, and a mid-word tail of output that went quiet is
- * released after `holdMs` — the bound on how long typed characters echoed by
- * a terminal wait.
+ * "exec and attach"; the guardrails mark an agent's): refused unless
+ * `enabled`; their stdout and stderr are then masked line by line, and a
+ * mid-word tail of output that went quiet is released after `holdMs` — the
+ * bound on how long typed characters echoed by a terminal wait.
  */
 export const sessionMaskingSchema = z
   .object({
-    enabled: z.boolean().default(false),
+    enabled: z.boolean().default(true),
     holdMs: z.number().int().min(0).max(5000).default(50),
   })
   .strict();
@@ -101,7 +101,7 @@ export type SessionMaskingConfig = z.infer<typeof sessionMaskingSchema>;
  *   detectors: [jwt, …]      # credential detectors run on every string (default: all; [] turns them off)
  *   maxReportPaths: 64       # paths listed per report (the count is always exact)
  *   sessions:                # exec / attach output (WebSocket only)
- *     enabled: false         # opt-in: when false, a masked exec or attach is refused
+ *     enabled: true          # false: an exec or attach policy marks `mask` is refused instead
  *     holdMs: 50             # how long a quiet mid-word tail of output is held
  * ```
  */

@@ -112,21 +112,23 @@ describe('policy backtest on recorded kubectl traffic', () => {
     const execs = events.filter((e) => e.request.subresource === 'exec' && e.stream === undefined);
     expect(execs).toHaveLength(2);
     expect(report.changed).toBe(2);
-    expect(report.rules.map((g) => [g.key, g.count])).toEqual([['no-exec-here allow→deny', 2]]);
+    // The agent's sessions were masked (agent-sessions): now denied.
+    expect(report.rules.map((g) => [g.key, g.count])).toEqual([['no-exec-here mask→deny', 2]]);
     expect(report.transitions[0]!.examples.map((e) => e.requestId).sort()).toEqual(execs.map((e) => e.requestId).sort());
-    expect(report.principals.map((g) => g.key)).toEqual(['token:cursor allow→deny']);
+    expect(report.principals.map((g) => g.key)).toEqual(['token:cursor mask→deny']);
   });
 
-  it('reports the recorded masked reads (Secrets, and what the agent read) as exposed by a policy without the masking rules', async () => {
+  it('reports the recorded masked requests (Secret reads, and what the agent read and ran) as exposed by a policy without the masking rules', async () => {
     const r = await gatehouse(['policy', 'backtest', '--policy', baseline, '--json', '--examples', '10']);
     const report = JSON.parse(r.stdout) as BacktestReport;
-    const masked = events.filter((e) => e.decision?.action === 'mask');
-    // CI's and the agent's Secret reads; the agent's other reads too (the pod kubectl exec looks up first), by agent-reads.
+    // One event per request: an exec's end event (with its recording) belongs to its start.
+    const masked = events.filter((e) => e.decision?.action === 'mask' && e.stream === undefined);
+    // CI's and the agent's Secret reads; the agent's other reads (the pod kubectl exec looks up first) and its execs.
     const secretReads = masked.filter((e) => e.request.resource === 'secrets' && ['get', 'list'].includes(e.request.verb));
     expect(secretReads.length).toBeGreaterThanOrEqual(2);
-    const agentReads = masked.filter((e) => e.request.resource !== 'secrets');
-    expect(agentReads.length).toBeGreaterThanOrEqual(1);
-    expect(agentReads.every((e) => e.principal?.subject === 'token:cursor' && e.decision?.rule === 'agent-reads')).toBe(true);
+    const agentOnly = masked.filter((e) => e.request.resource !== 'secrets');
+    expect(new Set(agentOnly.map((e) => e.decision?.rule))).toEqual(new Set(['agent-reads', 'agent-sessions']));
+    expect(agentOnly.every((e) => e.principal?.subject === 'token:cursor')).toBe(true);
     expect(masked.length).toBeLessThanOrEqual(10);
     const exposed = report.transitions.find((g) => g.key === 'mask→allow');
     expect(exposed?.count).toBe(masked.length);

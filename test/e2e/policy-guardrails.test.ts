@@ -208,7 +208,7 @@ describe('guardrails on real kubectl requests', () => {
     expect(await via.ok(['create', '-f', '-'], { input: mounting('person-mount') })).toBe('pod/person-mount created\n');
   });
 
-  it('masks credentials in whatever an agent reads (env values, ConfigMap keys, a token in a log), not in what a person reads', async () => {
+  it('masks credentials in whatever an agent reads or runs (env values, ConfigMap keys, a token in a log or exec output), not for a person', async () => {
     const planted = `pl4nted-${randomBytes(6).toString('hex')}`;
     // Token-shaped, built by concatenation so no such literal lives in the repository.
     const token = ['gh', 'p_', randomBytes(27).toString('base64url').replace(/[-_]/g, 'y').slice(0, 36)].join('');
@@ -229,11 +229,14 @@ describe('guardrails on real kubectl requests', () => {
     const logs = await agent.ok(['-n', ns, 'logs', 'agent-env']);
     expect(logs).toContain(line.replace(token, '<masked:github-token>'));
     expect(logs).not.toContain(token);
+    // kwok runs an exec's command on this machine: what it prints reaches the agent masked (agent-sessions).
+    expect(await agent.ok(['-n', ns, 'exec', 'agent-env', '--', 'echo', `pushing with ${token}`])).toBe('pushing with <masked:github-token>\n');
 
     // A person through the same gateway sees what the API server holds (Secrets aside).
     expect(await via.ok(['-n', ns, 'get', 'configmap', 'agent-cfg', '-o', 'jsonpath={.data.api_token}'])).toBe(planted);
     expect(await via.ok(['-n', ns, 'get', 'pod', 'agent-env', '-o', 'yaml'])).toContain(planted);
     expect(await via.ok(['-n', ns, 'logs', 'agent-env'])).toContain(line);
+    expect(await via.ok(['-n', ns, 'exec', 'agent-env', '--', 'echo', `pushing with ${token}`])).toBe(`pushing with ${token}\n`);
   }, 150_000);
 
   it('holds a binding to a ClusterRole that grants every verb, read from the cluster, but not one to a narrow role', async () => {

@@ -46,8 +46,8 @@ describe('config', () => {
       rules: [],
       detectors: expect.arrayContaining(['jwt', 'private-key', 'assignment']) as unknown,
       maxReportPaths: 64,
-      // Session output masking is opt-in: off, a masked exec or attach is refused rather than masked.
-      sessions: { enabled: false, holdMs: 50 },
+      // Sessions policy marks `mask` (the guardrails mark an agent's) are masked; off, they would be refused.
+      sessions: { enabled: true, holdMs: 50 },
     });
   });
 
