@@ -15,6 +15,7 @@ import { CONTINUE, stop } from '../pipeline/context.js';
 import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js';
 import { MASK_BASE64, MASK_TEXT } from './config.js';
 import { detectorNames } from './detectors/index.js';
+import { MAX_DEPTH } from './masker.js';
 
 const WRITE_VERBS: ReadonlySet<string> = new Set(['create', 'update', 'patch']);
 
@@ -62,15 +63,22 @@ export function createMaskedWriteGuard(): Stage {
   };
 }
 
-/** Collects the paths (`data.password`, `spec.containers[0].env[1].value`, `metadata.annotations["a.b/c"]`) of strings in `value` that hold a masked value. */
-function maskedPaths(value: unknown, path: string, out: string[]): void {
-  if (out.length >= MAX_PATHS) return;
+/**
+ * Collects the paths (`data.password`, `spec.containers[0].env[1].value`,
+ * `metadata.annotations["a.b/c"]`) of strings in `value` that hold a masked
+ * value; no deeper than the masker walks (the refusal stands without them).
+ */
+function maskedPaths(value: unknown, path: string, out: string[], depth = 0): void {
+  if (out.length >= MAX_PATHS || depth > MAX_DEPTH) return;
   if (typeof value === 'string') {
     if (MASKED.test(value)) out.push(path === '' ? '(the body)' : path);
   } else if (Array.isArray(value)) {
-    value.forEach((item, i) => maskedPaths(item, `${path}[${i}]`, out));
+    value.forEach((item, i) => maskedPaths(item, `${path}[${i}]`, out, depth + 1));
   } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) maskedPaths(item, /^[A-Za-z_][\w-]*$/.test(key) ? (path === '' ? key : `${path}.${key}`) : `${path}[${JSON.stringify(key)}]`, out);
+    for (const [key, item] of Object.entries(value)) {
+      const at = /^[A-Za-z_][\w-]*$/.test(key) ? (path === '' ? key : `${path}.${key}`) : `${path}[${JSON.stringify(key)}]`;
+      maskedPaths(item, at, out, depth + 1);
+    }
   }
 }
 

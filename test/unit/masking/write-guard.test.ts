@@ -59,6 +59,12 @@ describe('the masked-write guard', () => {
     expect(err.message).not.toContain('(at ');
   });
 
+  it('refuses a masked value nested deeper than it names fields, without naming one', async () => {
+    const deep = `${'['.repeat(2000)}"${MASK_TEXT}"${']'.repeat(2000)}`;
+    const err = refusal(await guarded('POST', '/api/v1/namespaces/a/configmaps', `{"kind":"ConfigMap","data":{"deep":${deep}}}`));
+    expect(err.message).not.toContain('(at ');
+  });
+
   it('lets through writes without a masked value, and requests that write nothing', async () => {
     expect(await guarded('POST', SECRETS, secret({ password: Buffer.from('the masked by gatehouse story').toString('base64') }))).toEqual({ action: 'continue' });
     expect(await guarded('PATCH', `${SECRETS}/db`, JSON.stringify({ metadata: { annotations: { note: 'values are masked: see docs' } } }), 'application/merge-patch+json')).toEqual({
