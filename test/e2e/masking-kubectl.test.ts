@@ -10,6 +10,7 @@ import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { startLongRunning } from './helpers/long-running.js';
 import { kubectlFor, run } from './helpers/run.js';
+import { sessionToken } from './helpers/session-masking.js';
 import type { Kubectl } from './helpers/run.js';
 
 // Issue 7's end-to-end scenarios, as named: real kubectl (and a Node.js watch
@@ -22,8 +23,7 @@ const cluster = inject('cluster');
 const ns = `maskkc-${randomBytes(3).toString('hex')}`;
 const value = `pl4nted-${randomBytes(6).toString('hex')}`;
 const value64 = Buffer.from(value).toString('base64');
-// Token-shaped, built by concatenation so no such literal lives in the repository.
-const token = ['gh', 'p_', randomBytes(27).toString('base64url').replace(/[-_]/g, 'y').slice(0, 36)].join('');
+const token = sessionToken();
 let gateway: GatewayProcess;
 let direct: Kubectl;
 let via: Kubectl;

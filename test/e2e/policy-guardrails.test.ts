@@ -5,9 +5,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
-import { kubectlFor, run } from './helpers/run.js';
+import { kubectlFor } from './helpers/run.js';
 import { startLongRunning } from './helpers/long-running.js';
 import { rawRequest } from './helpers/https.js';
+import { identity } from './helpers/identities.js';
+import { sessionToken } from './helpers/session-masking.js';
 import { appendPodLog } from '../../src/harness/index.js';
 import { MASK_BASE64, MASK_TEXT } from '../../src/masking/index.js';
 import type { Kubectl } from './helpers/run.js';
@@ -63,14 +65,9 @@ let agentKubectl: Kubectl | undefined;
 /** kubectl as an AI agent: a Gatehouse token of kind agent, made on first use. */
 async function asAgent(): Promise<Kubectl> {
   if (agentKubectl) return agentKubectl;
-  const tokenFile = join(gateway.dataDir, 'agent.token');
-  const created = await run(process.execPath, ['bin/gatehouse.js', 'tokens', 'create', '--data-dir', gateway.dataDir, '--name', 'policy-agent', '--kind', 'agent', '--ttl', '1h', '-o', tokenFile]);
-  expect(created.code, created.stderr).toBe(0);
-  expect(readFileSync(tokenFile, 'utf8')).toMatch(/^ght_/);
-  const agentConfig = join(gateway.dataDir, 'agent.kubeconfig');
-  const written = await run(process.execPath, ['bin/gatehouse.js', 'kubeconfig', '--token-file', tokenFile, '--server', gateway.url, '--data-dir', gateway.dataDir, '-o', agentConfig]);
-  expect(written.code, written.stderr).toBe(0);
-  return (agentKubectl = kubectlFor(agentConfig));
+  const agent = await identity(gateway, 'policy-agent', ns, { kind: 'agent', groups: 'agents' });
+  expect(agent.token).toMatch(/^ght_/);
+  return (agentKubectl = agent.kubectl);
 }
 
 async function refused(args: string[], input?: string): Promise<string> {
@@ -210,8 +207,7 @@ describe('guardrails on real kubectl requests', () => {
 
   it('masks credentials in whatever an agent reads or runs (env values, ConfigMap keys, a token in a log or exec output), not for a person', async () => {
     const planted = `pl4nted-${randomBytes(6).toString('hex')}`;
-    // Token-shaped, built by concatenation so no such literal lives in the repository.
-    const token = ['gh', 'p_', randomBytes(27).toString('base64url').replace(/[-_]/g, 'y').slice(0, 36)].join('');
+    const token = sessionToken();
     await direct.ok(['-n', ns, 'create', 'configmap', 'agent-cfg', `--from-literal=api_token=${planted}`, '--from-literal=mode=plain']);
     await direct.ok(['apply', '-f', '-'], {
       input: pod('agent-env', { containers: [{ name: 'c', image: 'registry.invalid/app:1', env: [{ name: 'DB_PASSWORD', value: planted }, { name: 'MODE', value: 'plain' }] }] }),
