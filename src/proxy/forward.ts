@@ -210,15 +210,22 @@ export async function forwardRequest(
       // A body of known length is complete for the client with its last byte, before res.end(): hold that byte back
       // until the exchange is recorded, so no client ever holds an answer the record lacks (kill -9 included).
       // Chunked bodies (watches, logs) are complete only with the terminating chunk res.end() sends. An answer
-      // recorded after the fact (a read, unless audit.awaitReads) goes out whole, in as few writes as it came.
+      // recorded after the fact (a read, unless audit.awaitReads) keeps its last chunk for res.end(): an end() with
+      // nothing left to send costs an empty write on the client's socket, a syscall per GET.
       let held: Buffer | undefined;
-      if (headers['content-length'] === undefined || !completion.holdsAnswer) source.pipe(res, { end: false });
+      if (headers['content-length'] === undefined) source.pipe(res, { end: false });
       else {
         source.on('data', (chunk: Buffer) => {
           if (chunk.length === 0) return;
-          const out = held === undefined ? chunk.subarray(0, -1) : Buffer.concat([held, chunk.subarray(0, -1)]);
-          held = chunk.subarray(-1);
-          if (out.length > 0 && !res.write(out)) {
+          let out: Buffer | undefined;
+          if (!completion.holdsAnswer) {
+            out = held;
+            held = chunk;
+          } else {
+            out = held === undefined ? chunk.subarray(0, -1) : Buffer.concat([held, chunk.subarray(0, -1)]);
+            held = chunk.subarray(-1);
+          }
+          if (out !== undefined && out.length > 0 && !res.write(out)) {
             source.pause();
             res.once('drain', () => source.resume());
           }
