@@ -42,6 +42,7 @@ import { respondWithStatus, respondWithStatusOnSocket } from '../proxy/respond.j
 import { forwardUpgrade } from '../proxy/upgrade.js';
 import type { Recorder } from '../record/recorder.js';
 import type { Store } from '../store/types.js';
+import { createSelfReviews } from '../reviews/answer.js';
 import type { RequestTracer } from '../tracing/index.js';
 import type { TunnelRegistry } from '../tunnel/registry.js';
 import { createTunnelUpstream } from '../upstream/tunnel.js';
@@ -87,7 +88,8 @@ export interface Handling extends PolicyParts {
 
 /**
  * Builds the request path for `config`: identity → route → classify →
- * impersonation guard → policy → budget → propose → approval → upstream,
+ * impersonation guard → policy → budget → propose → approval → upstream
+ * (or the gateway's own answer to a self review),
  * plus the readiness checks of its clusters. Throws when a part cannot be
  * built (e.g. an unreadable cluster kubeconfig), before anything is in use.
  *
@@ -143,6 +145,8 @@ export function buildHandling(config: GatehouseConfig, parts: LongLivedParts, lo
   ];
   const observe = requestObserver(metrics, config.log.access ? accessLogger(log) : undefined);
   const forwarding = { timeouts: config.timeouts, impersonate: config.identity.impersonation.enabled, masker };
+  // `kubectl auth whoami` and `can-i` are answered for the caller, not for the gateway's credential.
+  const selfReviews = createSelfReviews({ policy, namespaceLabels: (namespace, ctx) => clusters.of(ctx).namespaceLabels(namespace) });
   const pipeline = createPipeline(
     stages,
     {
@@ -151,7 +155,7 @@ export function buildHandling(config: GatehouseConfig, parts: LongLivedParts, lo
       forward: (ctx, res, completion) => {
         ctx.req.headers['audit-id'] = ctx.id;
         res.setHeader('audit-id', ctx.id);
-        return forwardRequest(ctx, res, clusters.of(ctx).upstream, forwarding, completion);
+        return selfReviews(ctx, res, completion, () => forwardRequest(ctx, res, clusters.of(ctx).upstream, forwarding, completion));
       },
       forwardUpgrade: (ctx, socket, head, completion) => {
         ctx.req.headers['audit-id'] = ctx.id;

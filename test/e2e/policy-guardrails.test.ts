@@ -47,6 +47,12 @@ beforeAll(async () => {
             message: 'registry.invalid/retired is being shut down',
             hint: 'pull the same image from registry.invalid/app instead',
           },
+          {
+            name: 'keep-audit-configmaps',
+            match: { verbs: ['delete'], resources: [{ group: '', resource: 'configmaps' }], namespaces: [ns] },
+            action: 'deny',
+            message: 'ConfigMaps here are evidence and are not deleted',
+          },
         ],
       },
     }),
@@ -195,6 +201,39 @@ describe('guardrails on real kubectl requests', () => {
     expect(stderr).toContain(
       'Error from server (Forbidden): error when creating "STDIN": denied by policy rule "retired-registry": registry.invalid/retired is being shut down. pull the same image from registry.invalid/app instead.',
     );
+  });
+
+  it('answers kubectl auth whoami and can-i for the caller by policy, not for the gateway credential', async () => {
+    const agent = await asAgent();
+    const me = await agent(['auth', 'whoami', '-o', 'json']);
+    expect(me.code, me.stderr).toBe(0);
+    const upstream = JSON.parse(await direct.ok(['auth', 'whoami', '-o', 'json'])) as { status: { userInfo: { username: string } } };
+    expect(JSON.parse(me.stdout)).toMatchObject({
+      kind: 'SelfSubjectReview',
+      status: { userInfo: { username: 'token:policy-agent', groups: ['agents'], extra: { 'gatehouse-principal-kind': ['agent'], 'gatehouse-via': ['token'] } } },
+    });
+    expect(me.stdout).not.toContain(upstream.status.userInfo.username);
+    // kubectl sends these reviews as protobuf; each answer names the rule that decides.
+    const canI = (args: string[]) => agent(['auth', 'can-i', ...args]);
+    const held = await canI(['create', 'customresourcedefinitions']);
+    expect([held.code, held.stdout.trim()]).toEqual([1, `no - Gatehouse policy rule "crd-changes" holds this request for a person's approval: changing a CustomResourceDefinition needs a person's approval`]);
+    const denied = await canI(['delete', 'configmaps', '-n', ns]);
+    expect([denied.code, denied.stdout.trim()]).toEqual([1, 'no - Gatehouse policy rule "keep-audit-configmaps" denies this request: ConfigMaps here are evidence and are not deleted']);
+    // Allowed by policy: the cluster's RBAC answers (the gateway credential may). A rule about the pod itself cannot be judged here.
+    for (const allowed of [['get', 'configmaps'], ['create', 'pods'], ['create', 'pods/exec'], ['get', '/version']]) {
+      const r = await canI([...allowed, '-n', ns]);
+      expect([allowed, r.code, r.stdout.trim()]).toEqual([allowed, 0, 'yes']);
+    }
+    // As JSON (client-go's other encoding) the same question gets the same answer.
+    const review = { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: 'delete', resource: 'configmaps', namespace: ns } } };
+    const asJson = await agent(['create', '-f', '-', '-o', 'json'], { input: JSON.stringify(review) });
+    expect(JSON.parse(asJson.stdout), asJson.stderr).toMatchObject({ status: { allowed: false, denied: true, reason: expect.stringContaining('keep-audit-configmaps') as string } });
+    const list = await agent(['auth', 'can-i', '--list', '-n', ns]);
+    expect(list.stderr).toContain('Gatehouse decides every request by its policy');
+    expect(list.stdout).not.toContain('*.*');
+    // A person gets the same kind of answer about themselves.
+    const admin = await via(['auth', 'can-i', 'delete', 'configmaps', '-n', ns]);
+    expect(admin.stdout.trim()).toContain('keep-audit-configmaps');
   });
 
   it('holds an agent\'s pod that mounts a Secret, but not a person\'s', async () => {
