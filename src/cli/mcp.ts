@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { resolveGatewayEndpoint, withConsoleClientOptions } from './console-client.js';
 import type { ConsoleClientFlags } from './console-client.js';
 
@@ -34,17 +35,50 @@ export function registerMcp(program: Command): void {
       const client = createGatewayClient(endpoint);
       const server = createGatehouseMcpServer({ client, readOnly: flags.readOnly ?? false, defaultNamespace: flags.namespace ?? endpoint.namespace, maxOutput });
       const transport = new StdioServerTransport();
-      // The client closing stdin ends the session; a signal from the terminal too.
+      // A signal ends the session at once; the client closing stdin ends it once every request it sent is
+      // answered (`… | gatehouse mcp` in a script writes its calls and closes stdin before the answers come).
       const closed = new Promise<void>((resolve) => {
         transport.onclose = resolve;
-        process.stdin.once('end', resolve);
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
       await server.connect(transport);
+      const answered = answeredAfterInput(transport);
       process.stderr.write(`gatehouse mcp: serving ${flags.readOnly ? 'read-only ' : ''}tools over stdio through ${endpoint.server}\n`);
-      await closed;
+      await Promise.race([closed, answered]);
       await server.close();
       await client.close();
     });
+}
+
+/**
+ * Resolves once stdin has ended and every request that came in on it was
+ * answered: counts requests in (messages with an id and a method) and
+ * responses out (an id, no method) on the connected transport.
+ */
+export function answeredAfterInput(transport: Transport, input: NodeJS.ReadableStream = process.stdin): Promise<void> {
+  const pending = new Set<string | number>();
+  let ended = false;
+  return new Promise((resolve) => {
+    const settle = (): void => {
+      if (ended && pending.size === 0) resolve();
+    };
+    const received = transport.onmessage;
+    transport.onmessage = (message, extra) => {
+      if ('id' in message && 'method' in message) pending.add(message.id);
+      received?.(message, extra);
+    };
+    const send = transport.send.bind(transport);
+    transport.send = async (message, options) => {
+      await send(message, options);
+      if ('id' in message && message.id !== undefined && !('method' in message)) {
+        pending.delete(message.id);
+        settle();
+      }
+    };
+    input.once('end', () => {
+      ended = true;
+      settle();
+    });
+  });
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { gatehouse, identity } from './helpers/identities.js';
-import { kubectlFor } from './helpers/run.js';
+import { kubectlFor, run } from './helpers/run.js';
 
 // The MCP server end to end: the SDK's own client drives `gatehouse mcp`
 // (stdio) and the gateway's `/mcp` (Streamable HTTP); every tool call is a
@@ -187,6 +187,22 @@ describe('gatehouse mcp (stdio)', () => {
     expect(created?.client).toMatchObject({ userAgent: 'gatehouse-mcp/0.1.0 (e2e-agent/1.0.0)', kubectlCommand: 'mcp apply_manifest dryRun=false forceConflicts=false' });
     // Every request of one MCP session shares its session id.
     expect(new Set(events.filter((e) => e.client.userAgent.includes('e2e-agent')).map((e) => e.client.kubectlSession)).size).toBe(1);
+  });
+
+  it('answers every call a script sends before it closes stdin, then exits', async () => {
+    const lines = [
+      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'script', version: '1' } } },
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_resource', arguments: { resource: 'secret', name: 'db' } } },
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'list_resources', arguments: { resource: 'po' } } },
+    ];
+    const r = await run(process.execPath, ['bin/gatehouse.js', 'mcp', '--kubeconfig', agentKubeconfig], { input: lines.map((l) => JSON.stringify(l)).join('\n') + '\n' });
+    expect(r.code, r.stderr).toBe(0);
+    const answers = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; result?: CallToolResult });
+    expect(answers.map((a) => a.id).sort()).toEqual([1, 2, 3]);
+    const text = (id: number) => answers.find((a) => a.id === id)!.result!.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+    expect(text(2)).toContain('password: PG1hc2tlZCBieSBnYXRlaG91c2U+');
+    expect(text(3)).toMatch(/\nweb\s/);
   });
 
   it('offers no write tools in read-only mode', async () => {
