@@ -306,8 +306,8 @@ function unmaskable(what: string | undefined): GatehouseError {
   return new GatehouseError('GH_MASKING_FAILED', `the response must be masked and could not be (${what ?? 'unknown content'}), so it was withheld`);
 }
 
-/** The upstream could not be used: record that, then answer with the Status (or with the recording failure). */
-async function refuseAfterRecording(ctx: RequestContext, res: ServerResponse, error: GatehouseError, finish: (o: ExchangeOutcome) => Promise<void>): Promise<void> {
+/** A refusal after the stages (the upstream could not be used, a malformed review): record it, then answer with the Status (or with the recording failure). */
+export async function refuseAfterRecording(ctx: RequestContext, res: ServerResponse, error: GatehouseError, finish: (o: ExchangeOutcome) => Promise<void>): Promise<void> {
   try {
     await finish({ status: error.httpStatus, code: error.code });
     respondWithStatus(res, error, ctx.id);

@@ -4,6 +4,7 @@ import { GatehouseError } from '../errors/codes.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Completion } from '../pipeline/pipeline.js';
 import type { PolicyHandle } from '../policy/model.js';
+import { refuseAfterRecording } from '../proxy/forward.js';
 import { respondWithStatus } from '../proxy/respond.js';
 import { ProtobufError } from '../kube/protobuf.js';
 import {
@@ -51,7 +52,7 @@ export function createSelfReviews(options: SelfReviewOptions): SelfReviewTermina
     } catch (err) {
       const problem = err instanceof z.ZodError ? z.prettifyError(err).replaceAll('\n', '; ') : err instanceof ProtobufError ? err.message : undefined;
       if (problem === undefined) throw err;
-      return refuse(ctx, res, completion, new GatehouseError('GH_BAD_REQUEST_BODY', `the SelfSubjectAccessReview is malformed: ${problem}`));
+      return refuseAfterRecording(ctx, res, new GatehouseError('GH_BAD_REQUEST_BODY', `the SelfSubjectAccessReview is malformed: ${problem}`), (o) => completion.done(o));
     }
     if (!question.ok) return answer(ctx, res, completion, selfSubjectAccessReview(request, review, { allowed: false, reason: question.reason }));
     let decided;
@@ -62,7 +63,7 @@ export function createSelfReviews(options: SelfReviewOptions): SelfReviewTermina
         err instanceof GatehouseError
           ? err
           : new GatehouseError('GH_POLICY_UNAVAILABLE', `the gateway could not get what policy needs to answer this review (${(err as Error).message}); retry shortly`, { cause: err, retryAfterSeconds: 5 });
-      return refuse(ctx, res, completion, error);
+      return refuseAfterRecording(ctx, res, error, (o) => completion.done(o));
     }
     const status = accessStatusOf(decided);
     if (status === undefined) return forward();
@@ -82,13 +83,4 @@ async function answer(ctx: RequestContext, res: ServerResponse, completion: Comp
   }
   res.writeHead(201, { 'content-type': 'application/json', 'content-length': data.length, 'cache-control': 'no-cache, private' });
   res.end(data);
-}
-
-async function refuse(ctx: RequestContext, res: ServerResponse, completion: Completion, error: GatehouseError): Promise<void> {
-  try {
-    await completion.done({ status: error.httpStatus, code: error.code });
-  } catch (err) {
-    if (err instanceof GatehouseError) error = err;
-  }
-  respondWithStatus(res, error, ctx.id);
 }
