@@ -146,7 +146,11 @@ export function buildHandling(config: GatehouseConfig, parts: LongLivedParts, lo
   const observe = requestObserver(metrics, config.log.access ? accessLogger(log) : undefined);
   const forwarding = { timeouts: config.timeouts, impersonate: config.identity.impersonation.enabled, masker };
   // `kubectl auth whoami` and `can-i` are answered for the caller, not for the gateway's credential.
-  const selfReviews = createSelfReviews({ policy, namespaceLabels: (namespace, ctx) => clusters.of(ctx).namespaceLabels(namespace) });
+  const selfReviews = createSelfReviews({
+    policy,
+    namespaceLabels: (namespace, ctx) => clusters.of(ctx).namespaceLabels(namespace),
+    impersonate: config.identity.impersonation.enabled,
+  });
   const pipeline = createPipeline(
     stages,
     {

@@ -23,6 +23,11 @@ export interface SelfReviewOptions {
   policy: PolicyHandle;
   /** Labels of a namespace of the request's cluster, as the policy stage looks them up. */
   namespaceLabels: (namespace: string, ctx: RequestContext) => Promise<Readonly<Record<string, string>> | undefined>;
+  /**
+   * The gateway impersonates its callers: the API server then answers whoami
+   * for the caller itself (with what it adds, such as `system:authenticated`).
+   */
+  impersonate: boolean;
 }
 
 /** Answers the request when it is a self review the gateway answers, else hands it to `forward`. */
@@ -33,7 +38,7 @@ export type SelfReviewTerminal = (ctx: RequestContext, res: ServerResponse, comp
  * recorded like any exchange, or forwarded when the cluster has the last word.
  *
  * @example
- * const reviews = createSelfReviews({ policy, namespaceLabels });
+ * const reviews = createSelfReviews({ policy, namespaceLabels, impersonate: false });
  * forward: (ctx, res, completion) => reviews(ctx, res, completion, () => forwardRequest(ctx, res, upstream, options, completion)),
  */
 export function createSelfReviews(options: SelfReviewOptions): SelfReviewTerminal {
@@ -41,7 +46,7 @@ export function createSelfReviews(options: SelfReviewOptions): SelfReviewTermina
     const request = ctx.request;
     const kind = selfReviewOf(request);
     if (kind === undefined || request === undefined || ctx.principal === undefined) return forward();
-    if (kind === 'user') return answer(ctx, res, completion, selfSubjectReview(request, ctx.principal));
+    if (kind === 'user') return options.impersonate ? forward() : answer(ctx, res, completion, selfSubjectReview(request, ctx.principal));
     if (kind === 'rules') return answer(ctx, res, completion, selfSubjectRulesReview(request));
     let review: unknown;
     let question;

@@ -6,7 +6,8 @@
  * the cluster's RBAC, so the gateway answers them for the caller:
  *
  * - SelfSubjectReview: the Gatehouse principal (subject, groups, kind, how
- *   it signed in, sponsor).
+ *   it signed in, sponsor). Under impersonation the API server answers it:
+ *   it sees the caller then.
  * - SelfSubjectAccessReview: what policy decides for the attributes asked
  *   about. A refusal or a hold for approval is answered here with the rule
  *   that decides it; when policy lets the request through, the review goes
