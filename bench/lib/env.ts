@@ -5,12 +5,13 @@
  * server, and on demand a second gateway recording to PostgreSQL. Each piece
  * starts the first time a benchmark asks for it.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { packageRoot } from '../../src/harness/binaries.js';
 import { startCluster } from '../../src/harness/cluster.js';
 import { startPostgres } from '../../src/harness/postgres.js';
 import type { PostgresServer } from '../../src/harness/postgres.js';
@@ -31,6 +32,8 @@ export interface BenchEnv {
   readonly cluster: ClusterInfo;
   readonly direct: Target;
   gateway(): Promise<Target>;
+  /** The same gateway as {@link BenchEnv.gateway}, called with an AI agent's Gatehouse token: its reads are masked (guardrail agent-reads). */
+  gatewayAsAgent(): Promise<Target>;
   /** Another gateway like {@link BenchEnv.gateway}, just started: memory figures without what earlier benchmarks left behind. */
   freshGateway(): Promise<Target>;
   proxy(): Promise<Target>;
@@ -71,13 +74,20 @@ export async function openEnv(given: ClusterInfo | undefined, log: Log): Promise
     pid: gw.pid,
   });
 
-  const startGateway = async (): Promise<Target> => {
+  const startGateway = async (): Promise<GatewayProcess> => {
     log('starting a gateway (guardrails + baseline-allow, audit in SQLite)');
     const gw = await startGatewayProcess(adminKubeconfig, [], { logToFile: true });
     stops.push(() => gw.stop());
-    return asTarget('gateway', gw);
+    return gw;
   };
-  const gateway = lazy(startGateway);
+  const gatewayProcess = lazy(startGateway);
+  const gateway = lazy(async () => asTarget('gateway', await gatewayProcess()));
+  const gatewayAsAgent = lazy(async (): Promise<Target> => {
+    const gw = await gatewayProcess();
+    const tokenFile = join(gw.dataDir, 'bench-agent.token');
+    execFileSync(process.execPath, [join(await packageRoot(), 'bin/gatehouse.js'), 'tokens', 'create', '--data-dir', gw.dataDir, '--name', 'bench-agent', '--kind', 'agent', '--groups', 'ai-agents', '--ttl', '1d', '-o', tokenFile], { stdio: 'ignore' });
+    return { ...asTarget('gateway', gw), token: readFileSync(tokenFile, 'utf8').trim() };
+  });
 
   const postgres = lazy(async () => {
     log('starting PostgreSQL (harness)');
@@ -127,7 +137,8 @@ export async function openEnv(given: ClusterInfo | undefined, log: Log): Promise
     cluster,
     direct,
     gateway,
-    freshGateway: startGateway,
+    gatewayAsAgent,
+    freshGateway: async () => asTarget('gateway', await startGateway()),
     proxy,
     gatewayPg,
     postgres,

@@ -106,8 +106,15 @@ export async function withOneObject(ctx: BenchContext, fn: (path: string) => Pro
 
 export const getBench: Bench = {
   name: 'get',
-  description: 'latency of GET of one ConfigMap (p50/p99 per run)',
-  run: (ctx) => withOneObject(ctx, async (path) => latency(ctx, await allTargets(ctx), 'get', 'GET', path, ctx.quick ? 100 : 500, ctx.quick ? 2 : 7)),
+  description: 'latency of GET of one ConfigMap (p50/p99 per run), also as an AI agent (token, masked reads)',
+  run: (ctx) =>
+    withOneObject(ctx, async (path) => {
+      const perRun = ctx.quick ? 100 : 500;
+      const runs = ctx.quick ? 2 : 7;
+      await latency(ctx, await allTargets(ctx), 'get', 'GET', path, perRun, runs);
+      // What an AI agent gets: its Gatehouse token is looked up in the store, and its reads go through the masker.
+      await latency(ctx, [ctx.env.direct, await ctx.env.gatewayAsAgent()], 'get', 'GET as an agent (masked)', path, perRun, runs);
+    }),
 };
 
 export const listBench: Bench = {
