@@ -22,14 +22,16 @@ it('runs `--quick --only get` and writes results with figures for every side, ra
   const sides = (metric: string): string[] => results.figures.filter((f) => f.metric === metric).map((f) => f.side).sort();
   expect(sides('GET p50 ms')).toEqual(['direct', 'gateway', 'proxy']);
   expect(sides('GET p99 ms')).toEqual(['direct', 'gateway', 'proxy']);
+  // The same GET with an AI agent's token (masked reads), against direct.
+  expect(sides('GET as an agent (masked) p50 ms')).toEqual(['direct', 'gateway']);
   for (const f of results.figures) {
     expect(f).toMatchObject({ bench: 'get', better: 'lower', value: { runs: 2 } });
     expect(f.value.min).toBeGreaterThan(0);
   }
-  expect(results.ratios.map((r) => r.metric)).toEqual(['GET p50 ms', 'GET p99 ms']);
+  expect(results.ratios.map((r) => r.metric)).toEqual(['GET p50 ms', 'GET p99 ms', 'GET as an agent (masked) p50 ms', 'GET as an agent (masked) p99 ms']);
   for (const r of results.ratios) {
     expect(r.vsDirect).toBeGreaterThan(0);
-    expect(r.vsProxy).toBeGreaterThan(0);
+    if (!r.metric.includes('agent')) expect(r.vsProxy).toBeGreaterThan(0);
   }
   const judged = results.goals.filter((g) => g.pass !== undefined).map((g) => g.id);
   expect(judged).toEqual(['get-p50-direct', 'get-p50-proxy']);

@@ -140,11 +140,12 @@ describe('createAuditWriter', () => {
   });
 
   it('writes a checkpoint on its timer while idle', async () => {
-    const writer = createAuditWriter(store.audit, { signer, checkpointEvery: 100, checkpointIntervalMs: 50 });
+    // A second long: the appends and the first look are done well before it (50 ms was not, once, on a loaded CI machine).
+    const writer = createAuditWriter(store.audit, { signer, checkpointEvery: 100, checkpointIntervalMs: 1000 });
     await writer.append(sampleEvent(0));
     await writer.append(sampleEvent(1));
     expect((await store.audit.checkpoints()).map((c) => c.seq)).toEqual([1]);
-    await expect.poll(async () => (await store.audit.checkpoints()).map((c) => c.seq), { timeout: 2000 }).toEqual([1, 2]);
+    await expect.poll(async () => (await store.audit.checkpoints()).map((c) => c.seq), { timeout: 5000 }).toEqual([1, 2]);
     await writer.close();
   });
 });
