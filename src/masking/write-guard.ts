@@ -16,6 +16,7 @@ import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js
 import { MASK_BASE64, MASK_TEXT } from './config.js';
 import { detectorNames } from './detectors/index.js';
 import { MAX_DEPTH } from './masker.js';
+import { formatPath } from './report.js';
 
 const WRITE_VERBS: ReadonlySet<string> = new Set(['create', 'update', 'patch']);
 
@@ -51,7 +52,7 @@ export function createMaskedWriteGuard(): Stage {
       // latin1 keeps every byte one character, so the search sees protobuf and invalid UTF-8 as they are.
       if (!MASKED.test(body.toString('latin1'))) return CONTINUE;
       const paths: string[] = [];
-      maskedPaths(request.object ?? yamlObject(body, request.contentType), '', paths);
+      maskedPaths(request.object ?? yamlObject(body, request.contentType), [], paths);
       const where = paths.length > 0 ? ` (at ${paths.join(', ')})` : '';
       return stop(
         new GatehouseError(
@@ -65,20 +66,22 @@ export function createMaskedWriteGuard(): Stage {
 
 /**
  * Collects the paths (`data.password`, `spec.containers[0].env[1].value`,
- * `metadata.annotations["a.b/c"]`) of strings in `value` that hold a masked
- * value; no deeper than the masker walks (the refusal stands without them).
+ * `metadata.annotations["a.b/c"]`, written as the masker's reports write
+ * them) of strings in `value` that hold a masked value; no deeper than the
+ * masker walks (the refusal stands without them).
  */
-function maskedPaths(value: unknown, path: string, out: string[], depth = 0): void {
-  if (out.length >= MAX_PATHS || depth > MAX_DEPTH) return;
+function maskedPaths(value: unknown, path: (string | number)[], out: string[]): void {
+  if (out.length >= MAX_PATHS || path.length > MAX_DEPTH) return;
   if (typeof value === 'string') {
-    if (MASKED.test(value)) out.push(path === '' ? '(the body)' : path);
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => maskedPaths(item, `${path}[${i}]`, out, depth + 1));
-  } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      const at = /^[A-Za-z_][\w-]*$/.test(key) ? (path === '' ? key : `${path}.${key}`) : `${path}[${JSON.stringify(key)}]`;
-      maskedPaths(item, at, out, depth + 1);
-    }
+    if (MASKED.test(value)) out.push(path.length === 0 ? '(the body)' : formatPath(path));
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  const entries: Iterable<[string | number, unknown]> = Array.isArray(value) ? value.entries() : Object.entries(value);
+  for (const [key, item] of entries) {
+    path.push(key);
+    maskedPaths(item, path, out);
+    path.pop();
   }
 }
 
