@@ -50,12 +50,12 @@ export function selfSubjectReview(request: KubeRequest, principal: Principal): R
     [IMPERSONATION_EXTRA.via]: [principal.via],
   };
   if (principal.sponsor) extra[IMPERSONATION_EXTRA.sponsor] = [principal.sponsor];
-  return {
-    kind: 'SelfSubjectReview',
-    apiVersion: `${request.apiGroup}/${request.apiVersion}`,
-    metadata: { creationTimestamp: null },
-    status: { userInfo: { username: principal.subject, groups: principal.groups, extra } },
-  };
+  return reviewOf(request, 'SelfSubjectReview', { status: { userInfo: { username: principal.subject, groups: principal.groups, extra } } });
+}
+
+/** A review object as the API server returns a created one, in the group and version the request named. */
+function reviewOf(request: KubeRequest, kind: string, fields: Record<string, unknown>): Record<string, unknown> {
+  return { kind, apiVersion: `${request.apiGroup}/${request.apiVersion}`, metadata: { creationTimestamp: null }, ...fields };
 }
 
 /** Why `can-i --list` lists no rules. */
@@ -64,14 +64,10 @@ export const RULES_REVIEW_NOTE =
 
 /** The answer to `kubectl auth can-i --list`. */
 export function selfSubjectRulesReview(request: KubeRequest): Record<string, unknown> {
-  const spec = specOf(request.object);
-  return {
-    kind: 'SelfSubjectRulesReview',
-    apiVersion: `${request.apiGroup}/${request.apiVersion}`,
-    metadata: { creationTimestamp: null },
-    spec,
+  return reviewOf(request, 'SelfSubjectRulesReview', {
+    spec: specOf(request.object),
     status: { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: RULES_REVIEW_NOTE },
-  };
+  });
 }
 
 function specOf(object: unknown): unknown {
@@ -113,7 +109,7 @@ export function accessQuestionOf(object: unknown): AccessQuestion {
     if (fields.some((f) => f === '*')) return { ok: false, reason: 'Gatehouse policy decides each request on its own, so it cannot allow every verb or resource at once (*)' };
     const verb = res.verb ?? '';
     if (verb === '' || (res.resource ?? '') === '') return { ok: false, reason: 'the review names no verb or no resource' };
-    try {
+    return carried(() => {
       // A subresource's path needs a name (`can-i create pods/exec` has none): a stand-in, taken out again, places it.
       const name = res.name ?? '';
       const standIn = name === '' && (res.subresource ?? '') !== '';
@@ -126,18 +122,24 @@ export function accessQuestionOf(object: unknown): AccessQuestion {
         name: standIn ? 'name' : name,
       });
       if (standIn) request.name = '';
-      return { ok: true, request };
-    } catch (err) {
-      return { ok: false, reason: `no request could carry these attributes (${(err as Error).message})` };
-    }
+      return request;
+    });
   }
-  const non = spec.nonResourceAttributes;
-  if (non?.path === undefined || non.verb === undefined || non.path === '' || non.verb === '') return { ok: false, reason: 'the review names neither resource nor non-resource attributes' };
-  if (non.path.includes('*') || non.verb === '*') return { ok: false, reason: 'Gatehouse policy decides each request on its own, so it cannot allow a path or verb pattern (*)' };
+  const nonResourcePath = spec.nonResourceAttributes?.path ?? '';
+  const nonResourceVerb = spec.nonResourceAttributes?.verb ?? '';
+  if (nonResourcePath === '' || nonResourceVerb === '') return { ok: false, reason: 'the review names neither resource nor non-resource attributes' };
+  if (nonResourcePath.includes('*') || nonResourceVerb === '*') return { ok: false, reason: 'Gatehouse policy decides each request on its own, so it cannot allow a path or verb pattern (*)' };
+  return carried(() => {
+    const request = nonResourceRequestFor(nonResourceVerb === 'get' ? 'GET' : nonResourceVerb, nonResourcePath);
+    request.verb = nonResourceVerb;
+    return request;
+  });
+}
+
+/** The request `build` makes, or why no request could carry the attributes (the classifier refused its path). */
+function carried(build: () => KubeRequest): AccessQuestion {
   try {
-    const request = nonResourceRequestFor(non.verb === 'get' ? 'GET' : non.verb, non.path);
-    request.verb = non.verb;
-    return { ok: true, request };
+    return { ok: true, request: build() };
   } catch (err) {
     return { ok: false, reason: `no request could carry these attributes (${(err as Error).message})` };
   }
@@ -218,11 +220,5 @@ export function accessStatusOf({ decision }: AttributeDecision): { allowed: fals
 
 /** The answer to `kubectl auth can-i` when policy decides it. */
 export function selfSubjectAccessReview(request: KubeRequest, review: unknown, status: Record<string, unknown>): Record<string, unknown> {
-  return {
-    kind: 'SelfSubjectAccessReview',
-    apiVersion: `${request.apiGroup}/${request.apiVersion}`,
-    metadata: { creationTimestamp: null },
-    spec: specOf(review),
-    status,
-  };
+  return reviewOf(request, 'SelfSubjectAccessReview', { spec: specOf(review), status });
 }
