@@ -85,7 +85,7 @@ export async function openEnv(given: ClusterInfo | undefined, log: Log): Promise
   const gatewayAsAgent = lazy(async (): Promise<Target> => {
     const gw = await gatewayProcess();
     const tokenFile = join(gw.dataDir, 'bench-agent.token');
-    execFileSync(process.execPath, [join(await packageRoot(), 'bin/gatehouse.js'), 'tokens', 'create', '--data-dir', gw.dataDir, '--name', 'bench-agent', '--kind', 'agent', '--groups', 'ai-agents', '--ttl', '1d', '-o', tokenFile], { stdio: 'ignore' });
+    execFileSync(process.execPath, [join(await packageRoot(), 'bin/gatehouse.js'), 'tokens', 'create', '--data-dir', gw.dataDir, '--name', 'bench-agent', '--kind', 'agent', '--groups', 'ai-agents', '--ttl', '1d', '-o', tokenFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     return { ...asTarget('gateway', gw), token: readFileSync(tokenFile, 'utf8').trim() };
   });
 
