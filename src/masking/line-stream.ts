@@ -19,12 +19,13 @@
  *
  * @module
  */
+import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
-import { endsInsidePrivateKey, privateKeyEnd } from './detectors/index.js';
+import { endsInsidePrivateKey, privateKeyEnd, type Span } from './detectors/index.js';
 import type { Masker } from './masker.js';
 import { ReportBuilder, type MaskReport } from './report.js';
 import { DEFAULT_STREAM_REPORT_PATHS } from './json-frame.js';
-import { applySpans, detectorMask } from './text.js';
+import { applySpans, detectorMask, maskOfLength, maskSpansInPlace } from './text.js';
 
 /** Default longest line masked whole (bytes). */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
@@ -40,6 +41,13 @@ export interface LineMaskOptions {
   maxLineBytes?: number;
   /** Paths kept in the cumulative report (default 64). */
   maxReportPaths?: number;
+  /**
+   * Replace each finding with a mask of its own byte length (`<masked:jwt>***…`,
+   * or `*`s when shorter), so the output is exactly as long as the input:
+   * for exec and attach output, where a `kubectl cp` tar stream's file sizes
+   * and a terminal's columns must stay true. Default off (log lines).
+   */
+  keepLength?: boolean;
 }
 
 /**
@@ -123,6 +131,7 @@ export function createLineMasker(masker: Masker, options: LineMaskOptions = {}):
   if (!Number.isInteger(maxLineBytes) || maxLineBytes < MIN_MAX_LINE_BYTES) {
     throw new RangeError(`maxLineBytes must be an integer of at least ${MIN_MAX_LINE_BYTES}`);
   }
+  const keepLength = options.keepLength ?? false;
   const scanner = masker.detectors;
   const followsKeys = scanner.names.includes('private-key');
   const report = new ReportBuilder(options.maxReportPaths ?? DEFAULT_STREAM_REPORT_PATHS);
@@ -138,30 +147,38 @@ export function createLineMasker(masker: Masker, options: LineMaskOptions = {}):
 
   /** Masks a line (`complete`) or a piece of one; returns bytes to emit (without the newline). */
   const maskSegment = (bytes: Buffer, complete: boolean): Buffer => {
-    let text = bytes.toString('utf8');
-    let prefix = '';
+    // Bytes that are not UTF-8 (a binary file in a tar stream) are read one character per byte, so keepLength can
+    // overwrite a finding's own bytes and leave every other byte as it came.
+    const encoding = keepLength && !isUtf8(bytes) ? 'latin1' : 'utf8';
+    const text = bytes.toString(encoding);
+    let keyEnd = 0; // characters at the start of `text` that end a private key block
     if (keyLines >= 0) {
+      found('private-key');
       const end = privateKeyEnd(text, 0);
       if (end < 0) {
-        found('private-key');
         if (++keyLines >= MAX_KEY_LINES) keyLines = -1;
         if (complete) lineNo++;
-        return Buffer.from(detectorMask('private-key'));
+        return Buffer.from(keepLength ? maskOfLength('private-key', bytes.length) : detectorMask('private-key'), 'latin1');
       }
-      found('private-key');
       keyLines = -1;
-      prefix = detectorMask('private-key');
-      text = text.slice(end);
+      keyEnd = end;
       context = '';
     }
-    const full = context + text;
+    const rest = keyEnd === 0 ? text : text.slice(keyEnd);
+    const full = context + rest;
     const spans = scanner.scan(full);
+    if (spans !== undefined) for (const s of spans) if (s.end > context.length) found(s.detector);
     let out: Buffer;
-    if (spans === undefined) {
-      out = prefix === '' ? bytes : Buffer.from(prefix + text);
+    if (spans === undefined && keyEnd === 0) {
+      out = bytes;
+    } else if (keepLength) {
+      // Offsets in `full` less the context (already emitted) plus the key block's end are offsets in `text`.
+      const shift = keyEnd - context.length;
+      const inText: Span[] = keyEnd > 0 ? [{ start: 0, end: keyEnd, detector: 'private-key' }] : [];
+      for (const s of spans ?? []) if (s.end > context.length) inText.push({ start: Math.max(s.start, context.length) + shift, end: s.end + shift, detector: s.detector });
+      out = maskSpansInPlace(bytes, text, encoding, inText);
     } else {
-      for (const s of spans) if (s.end > context.length) found(s.detector);
-      out = Buffer.from(prefix + applySpans(full, spans, context.length));
+      out = Buffer.from((keyEnd > 0 ? detectorMask('private-key') : '') + (spans === undefined ? rest : applySpans(full, spans, context.length)));
     }
     if (followsKeys && endsInsidePrivateKey(full)) keyLines = 0;
     context = complete ? '' : full.slice(-CONTEXT_CHARS);
@@ -181,9 +198,9 @@ export function createLineMasker(masker: Masker, options: LineMaskOptions = {}):
       } else {
         // A run of maxLineBytes with no cut byte: never forwarded.
         found('long-run');
-        out.push(Buffer.from(detectorMask('long-run')));
-        context = '';
         const next = firstCut(buf, maxLineBytes);
+        out.push(Buffer.from(keepLength ? maskOfLength('long-run', next < 0 ? buf.length : next) : detectorMask('long-run'), 'latin1'));
+        context = '';
         if (next < 0) skippingRun = true;
         rest = next < 0 ? EMPTY : buf.subarray(next);
       }
@@ -198,7 +215,8 @@ export function createLineMasker(masker: Masker, options: LineMaskOptions = {}):
       let from = 0;
       if (skippingRun) {
         while (from < chunk.length && chunk[from] !== 0x0a && !isCutByte(chunk[from]!)) from++;
-        if (from === chunk.length) return EMPTY;
+        if (keepLength && from > 0) out.push(Buffer.alloc(from, '*'));
+        if (from === chunk.length) return out.length === 0 ? EMPTY : out[0]!;
         skippingRun = false;
       }
       for (let nl = chunk.indexOf(0x0a, from); nl >= 0; nl = chunk.indexOf(0x0a, from)) {

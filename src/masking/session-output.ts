@@ -9,6 +9,9 @@
  * through a line masker (src/masking/line-stream.ts), which holds a line
  * until its newline — so a credential split across frames or chunks is seen
  * whole — and the masked bytes leave as fresh, unfragmented binary frames.
+ * A finding is overwritten by a mask of its own length, so the output is as
+ * long as the command's: `kubectl cp` reads a tar stream through exec, whose
+ * headers give each file's size.
  * Other messages (the error channel's exit Status) are passed whole, after
  * the output held so far; control frames (ping, pong, close) pass as they
  * came, a close after the held output.
@@ -64,7 +67,7 @@ export interface SessionOutputMasker {
  * // after a quiet moment: if (output.holding) clientSocket.write(output.release());
  */
 export function createSessionOutputMasker(masker: Masker, options: LineMaskOptions = {}): SessionOutputMasker {
-  const lines = new Map<number, LineMasker>([...MASKED_CHANNELS.keys()].map((channel) => [channel, createLineMasker(masker, options)]));
+  const lines = new Map<number, LineMasker>([...MASKED_CHANNELS.keys()].map((channel) => [channel, createLineMasker(masker, { ...options, keepLength: true })]));
   let out: Buffer[] = [];
   let failure: string | undefined;
   // The current data message: its opcode, its masker once its first byte named a masked channel, else its bytes.

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { appendPodLog } from '../../src/harness/index.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { createRunningPod } from './helpers/pods.js';
-import { recordedSession, sessionToken, startSessionMaskingGateway } from './helpers/session-masking.js';
+import { recordedSession, sessionMask, sessionToken, startSessionMaskingGateway } from './helpers/session-masking.js';
 import { kubectlFor } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 import { waitFor } from './helpers/wait.js';
@@ -70,14 +70,14 @@ describe('attach output masking (policy action mask on pods/attach)', () => {
 
     const marker = `attach-${randomBytes(4).toString('hex')}`;
     const { stdout, stderr } = await attachUntilShown(gateway.adminKubeconfig, marker);
-    expect(stdout).toContain(`${marker} pushing with <masked:github-token>\n`);
+    expect(stdout).toContain(`${marker} pushing with ${sessionMask(token)}\n`);
     expect(stdout + stderr).not.toContain(token.slice(4));
 
     const { event, stdout: recorded, all } = await recordedSession(gateway, ns, 'attach', marker);
     expect(event.decision?.action).toBe('mask');
     expect(event.result.status).toBe(101);
     expect(event.bodies.masked).toBe(true);
-    expect(recorded).toContain(`${marker} pushing with <masked:github-token>\n`);
+    expect(recorded).toContain(`${marker} pushing with ${sessionMask(token)}\n`);
     expect(all).not.toContain(token.slice(4));
   });
 });

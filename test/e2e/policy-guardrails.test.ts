@@ -9,7 +9,7 @@ import { kubectlFor } from './helpers/run.js';
 import { startLongRunning } from './helpers/long-running.js';
 import { rawRequest } from './helpers/https.js';
 import { identity } from './helpers/identities.js';
-import { sessionToken } from './helpers/session-masking.js';
+import { sessionMask, sessionToken } from './helpers/session-masking.js';
 import { appendPodLog } from '../../src/harness/index.js';
 import { MASK_BASE64, MASK_TEXT } from '../../src/masking/index.js';
 import type { Kubectl } from './helpers/run.js';
@@ -265,7 +265,7 @@ describe('guardrails on real kubectl requests', () => {
     expect(logs).toContain(line.replace(token, '<masked:github-token>'));
     expect(logs).not.toContain(token);
     // kwok runs an exec's command on this machine: what it prints reaches the agent masked (agent-sessions).
-    expect(await agent.ok(['-n', ns, 'exec', 'agent-env', '--', 'echo', `pushing with ${token}`])).toBe('pushing with <masked:github-token>\n');
+    expect(await agent.ok(['-n', ns, 'exec', 'agent-env', '--', 'echo', `pushing with ${token}`])).toBe(`pushing with ${sessionMask(token)}\n`);
 
     // A person through the same gateway sees what the API server holds (Secrets aside).
     expect(await via.ok(['-n', ns, 'get', 'configmap', 'agent-cfg', '-o', 'jsonpath={.data.api_token}'])).toBe(planted);

@@ -13,6 +13,11 @@ export function sessionToken(): string {
   return ['gh', 'p_', randomBytes(27).toString('base64url').replace(/[-_]/g, 'x').slice(0, 36)].join('');
 }
 
+/** How exec and attach output shows `token`: its mask padded with `*` to the token's length (session output keeps its length). */
+export function sessionMask(token: string): string {
+  return '<masked:github-token>'.padEnd(token.length, '*');
+}
+
 /**
  * Starts a gateway whose policy says `mask` for exec, attach and port-forward
  * in `ns`, with `masking.sessions.enabled` as given; files go to `work`.

@@ -138,6 +138,51 @@ describe('interactive output (exec/attach)', () => {
   });
 });
 
+describe('keepLength (exec and attach output: a kubectl cp tar stream keeps its file sizes)', () => {
+  /** A finding's mask padded with `*` to the finding's byte length (only `*` when it is shorter than the mask). */
+  const sized = (detector: string, finding: string): string => {
+    const mask = `<masked:${detector}>`;
+    const length = Buffer.byteLength(finding);
+    return mask.length <= length ? mask.padEnd(length, '*') : '*'.repeat(length);
+  };
+  // Text and findings in order; the findings' bytes are the only ones that change.
+  const parts: (Buffer | { detector: string; finding: string })[] = [
+    Buffer.from('héllo ✓ '),
+    { detector: 'github-token', finding: fake.githubClassic },
+    Buffer.from(' naïve\n'),
+    Buffer.from([0xff, 0xfe, 0x00, 0x20, 0xc3]), // not UTF-8: a binary file's bytes
+    { detector: 'jwt', finding: fake.jwt },
+    Buffer.from(' \x80\npassword='),
+    { detector: 'assignment', finding: fake.password },
+    Buffer.from('\n'),
+  ];
+  const input = Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p.finding))));
+  const expected = Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(sized(p.detector, p.finding)))));
+
+  it('overwrites each finding with a mask of its byte length and keeps every other byte, however the input is split', () => {
+    for (let at = 0; at <= input.length; at++) {
+      const lines = createLineMasker(masker, { keepLength: true });
+      const out = Buffer.concat([lines.write(input.subarray(0, at)), lines.write(input.subarray(at)), lines.end()]);
+      expect(out.equals(expected), `split at ${at}: ${out.toString('latin1')}`).toBe(true);
+    }
+    expect(feed([input], { keepLength: true }).report.detectors).toEqual(['github-token', 'jwt', 'assignment']);
+  });
+
+  it('keeps the length of a private key block, line by line, and of a run with no cut byte', () => {
+    const key = pem();
+    const { out } = feed([`key: ${key}\nafter\n`], { keepLength: true });
+    const [begin, ...rest] = key.split('\n');
+    expect(out).toBe(`key: ${[sized('private-key', begin!), ...rest.map((l) => sized('private-key', l))].join('\n')}\nafter\n`);
+
+    const max = 4096;
+    const run = 'A'.repeat(3 * max);
+    const chunks = [`start ${run.slice(0, 5000)}`, run.slice(5000), ' end\n'];
+    const long = feed(chunks, { keepLength: true, maxLineBytes: max });
+    expect(long.out).toBe(`start ${sized('long-run', run)} end\n`);
+    expect(long.report.detectors).toEqual(['long-run']);
+  });
+});
+
 describe('the Transform', () => {
   it('masks a piped log stream and emits its report at the end', async () => {
     const stream = createLineMaskStream(masker);
