@@ -243,6 +243,8 @@ export interface DecisionLike {
   namespaceLabels?: Readonly<Record<string, string>> | undefined;
   /** Blast-radius budgets the request counted against, or the one that stopped it (src/budgets). */
   budgets?: ReadonlyArray<object> | undefined;
+  /** For a write answered with the object: how a read of it is decided, when not allowed as it is (its answer was masked). */
+  readBack?: { action: string; rule: string | undefined } | undefined;
 }
 
 /**
@@ -312,6 +314,7 @@ function decisionRecord(d: DecisionLike): AuditDecision {
     errors: d.errors && d.errors.length > 0 ? d.errors.map((e) => ({ rule: e.rule, error: e.error })) : undefined,
     ...(d.namespaceLabels !== undefined ? { namespaceLabels: { ...d.namespaceLabels } } : {}),
     ...(d.budgets !== undefined && d.budgets.length > 0 ? { budgets: d.budgets.map((b) => ({ ...b })) } : {}),
+    ...(d.readBack !== undefined ? { readBack: { action: d.readBack.action, rule: d.readBack.rule } } : {}),
   };
 }
 

@@ -77,6 +77,13 @@ export interface Decision {
   readonly namespaceLabels?: Readonly<Record<string, string>> | undefined;
   /** Blast-radius budgets (the budget stage): the ones the request counted against, or the one that stopped it. */
   readonly budgets?: readonly BudgetNote[] | undefined;
+  /**
+   * For a write the API server answers with the object as stored (the
+   * policy stage): how policy decides a read of that object by the same
+   * caller, when that read is not allowed as it is (mask, deny, review…);
+   * the answer is then masked.
+   */
+  readonly readBack?: { readonly action: PolicyAction; readonly rule: string | undefined } | undefined;
 }
 
 /** A rule's verdict, as the explain tool reports it. */

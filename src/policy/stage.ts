@@ -15,7 +15,7 @@ import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js
 import { candidateRules, decide, needsOf, requestFacts } from './engine.js';
 import type { Decision, PolicyInput } from './engine.js';
 import type { RequestFacts } from './match.js';
-import type { PolicyHandle, RuleNeeds } from './model.js';
+import type { CompiledPolicy, PolicyHandle, RuleNeeds } from './model.js';
 import { evaluateShadow } from './shadow.js';
 import { boundRoleVariable, describeRoleRef, roleRefOf } from './bound-role.js';
 import type { RoleRef, StoredRole } from './bound-role.js';
@@ -89,7 +89,12 @@ export function createPolicyStage(options: PolicyStageOptions): Stage {
       // for every object spread first and then given more properties, ~1 µs each time.
       const input: PolicyInput = { request, principal, requestId: ctx.id, ...inputs };
       const decision = decide(policy, candidates, facts, input);
-      ctx.decision = inputs.namespaceLabels === undefined ? decision : Object.assign({}, decision, { namespaceLabels: inputs.namespaceLabels });
+      const readBack = answersWithObject(ctx, decision) ? await readBackOf(ctx, policy, inputs.namespaceLabels, options) : undefined;
+      if (readBack instanceof GatehouseError) return refuse(ctx, readBack);
+      ctx.decision =
+        inputs.namespaceLabels === undefined && readBack === undefined
+          ? decision
+          : Object.assign({}, decision, inputs.namespaceLabels === undefined ? {} : { namespaceLabels: inputs.namespaceLabels }, readBack === undefined ? {} : { readBack });
       if (options.shadow !== undefined) ctx.shadowDecision = evaluateShadow(options.shadow.current(), input);
       if (decision.action === 'mask' && options.masking === true) return CONTINUE;
       if (decision.action === 'review' && options.approvals === true) return CONTINUE;
@@ -97,6 +102,56 @@ export function createPolicyStage(options: PolicyStageOptions): Stage {
       return outcomeOf(decision);
     },
   };
+}
+
+/** Writes the API server answers with the object as stored (a deletecollection: with the list of them). */
+const OBJECT_ANSWER_VERBS: ReadonlySet<string> = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+/** Subresources whose answers are not objects (proxied HTTP) or are sessions, whose own rules decide them. */
+const NOT_OBJECT_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward', 'proxy']);
+
+/** API groups whose creates are reviews (TokenReview, SubjectAccessReview…): answered with a verdict, nothing stored to read. */
+const REVIEW_GROUPS: ReadonlySet<string> = new Set(['authentication.k8s.io', 'authorization.k8s.io']);
+
+/** A write that goes on (allowed, or held for a person) and whose answer is the object as stored. A masked one is masked already. */
+function answersWithObject(ctx: RequestContext, decision: Decision): boolean {
+  const request = ctx.request!;
+  return (
+    (decision.action === 'allow' || decision.action === 'review') &&
+    request.isResourceRequest &&
+    !ctx.upgrade &&
+    OBJECT_ANSWER_VERBS.has(request.verb) &&
+    !NOT_OBJECT_SUBRESOURCES.has(request.subresource) &&
+    !REVIEW_GROUPS.has(request.apiGroup)
+  );
+}
+
+/**
+ * How policy decides a read of the object a write answers with (a get of
+ * it, a list for a deletecollection, by the same caller) when that read is
+ * not allowed as it is; undefined when it is. A no-op patch or label answers
+ * with the whole object, so what a read would mask (a Secret's data, an
+ * agent's view of env values) is masked in that answer too.
+ */
+async function readBackOf(
+  ctx: RequestContext,
+  policy: CompiledPolicy,
+  namespaceLabels: PolicyInput['namespaceLabels'],
+  options: PolicyStageOptions,
+): Promise<Decision['readBack'] | GatehouseError> {
+  const write = ctx.request!;
+  const principal = ctx.principal!;
+  const request = { ...write, verb: write.verb === 'deletecollection' ? 'list' : 'get', object: undefined };
+  const facts = requestFacts(request, principal, write.object);
+  const candidates = candidateRules(policy, facts);
+  const needs = needsOf(candidates);
+  let labels = namespaceLabels;
+  if (labels === undefined && needs.namespace && request.namespace !== '' && options.namespaceLabels !== undefined) {
+    const looked = await gather(() => options.namespaceLabels!(request.namespace, ctx), `the labels of namespace "${request.namespace}"`);
+    if (looked instanceof GatehouseError) return looked;
+    labels = looked ?? {};
+  }
+  const decision = decide(policy, candidates, facts, { request, principal, requestId: ctx.id, object: undefined, namespaceLabels: labels });
+  return decision.action === 'allow' ? undefined : { action: decision.action, rule: decision.rule };
 }
 
 type Inputs = Pick<PolicyInput, 'object' | 'oldObject' | 'namespaceLabels' | 'boundRole'>;

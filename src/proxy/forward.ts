@@ -12,7 +12,7 @@ import type { ExchangeOutcome } from '../record/recorder.js';
 import type { AuditStreamRef, ExchangeCut } from '../audit/event.js';
 import type { StreamRecorder } from '../audit/stream.js';
 import { addImpersonation } from './impersonation.js';
-import { maskPlanFor, requestHeadersForMasking } from './mask-response.js';
+import { maskPlanFor, masksAnswer, requestHeadersForMasking } from './mask-response.js';
 import { createBodyMaskStream } from '../masking/index.js';
 import type { MaskReport } from '../masking/index.js';
 import { statusFor } from '../kube/status.js';
@@ -36,7 +36,7 @@ export async function forwardRequest(
   const { req } = ctx;
   const headers = upstreamRequestHeaders(req.headers, false);
   if (options.impersonate) addImpersonation(headers, ctx);
-  const masking = ctx.decision?.action === 'mask';
+  const masking = masksAnswer(ctx.decision);
   if (masking) {
     // Fail closed: a mask decision with no masker configured must never forward the raw answer.
     if (!options.masker) throw new Error('policy decided to mask, and the gateway has no masker');

@@ -3,6 +3,7 @@ import type { Transform } from 'node:stream';
 import { createLineMaskStream, createWatchMaskStream } from '../masking/index.js';
 import type { Masker, MaskReport } from '../masking/index.js';
 import type { RequestContext } from '../pipeline/context.js';
+import type { Decision } from '../policy/engine.js';
 
 /** How the response of a request that policy said to mask is rewritten. */
 export type MaskPlan =
@@ -19,6 +20,20 @@ export type MaskPlan =
 // Most single objects and small lists fit. Not more: what is held is late for the client and adds to the gateway's
 // memory, and a larger answer that fails is still never forwarded unmasked (it is cut short).
 const IN_MEMORY_DOCUMENT_BYTES = 64 * 1024;
+
+/**
+ * True when the API server's answer to a request this decision lets through
+ * goes through the masker: the decision is `mask`; or a read of the object a
+ * write answers with would not be allowed as it is (`readBack` is set); or it is a
+ * review or proposal a person let through and a mask rule matched too
+ * (approving a request is not approving the values policy masks).
+ */
+export function masksAnswer(decision: Decision | undefined): boolean {
+  if (decision === undefined) return false;
+  if (decision.action === 'mask') return true;
+  if (decision.readBack !== undefined) return true;
+  return (decision.action === 'review' || decision.action === 'propose') && decision.matched.some((m) => m.action === 'mask');
+}
 
 /**
  * Asks the upstream for a representation the gateway can mask: JSON (or a

@@ -13,6 +13,7 @@ import { addImpersonation } from './impersonation.js';
 import { createSessionTap, sessionFraming } from '../record/session-tap.js';
 import type { SessionTap } from '../record/session-tap.js';
 import { createSessionOutputMasker } from '../masking/index.js';
+import { masksAnswer } from './mask-response.js';
 import type { Masker } from '../masking/index.js';
 
 // How long a client has to read the gateway's farewell and hang up before it is cut off.
@@ -55,8 +56,9 @@ export async function forwardUpgrade(
       (err: unknown) => respondWithStatusOnSocket(clientSocket, err instanceof GatehouseError ? err : error, ctx.id),
     );
   };
-  const masker = ctx.decision?.action === 'mask' ? options.masker : undefined;
-  if (ctx.decision?.action === 'mask') {
+  const masking = masksAnswer(ctx.decision);
+  const masker = masking ? options.masker : undefined;
+  if (masking) {
     // A session policy wants masked is masked or refused, never passed raw.
     const unmaskable = sessionUnmaskable(ctx, masker);
     if (unmaskable) return refuse(new GatehouseError('GH_MASKING_FAILED', `policy wants this session masked, and ${unmaskable}, so it was refused`));

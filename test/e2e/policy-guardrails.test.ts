@@ -8,7 +8,7 @@ import type { GatewayProcess } from './helpers/gateway.js';
 import { kubectlFor } from './helpers/run.js';
 import { startLongRunning } from './helpers/long-running.js';
 import { rawRequest } from './helpers/https.js';
-import { identity } from './helpers/identities.js';
+import { gatehouse, identity } from './helpers/identities.js';
 import { sessionMask, sessionToken } from './helpers/session-masking.js';
 import { appendPodLog } from '../../src/harness/index.js';
 import { MASK_BASE64, MASK_TEXT } from '../../src/masking/index.js';
@@ -165,6 +165,29 @@ describe('guardrails on real kubectl requests', () => {
     }
   });
 
+  it('masks a Secret in what a write answers with, as a read of it is masked, and records why', async () => {
+    await direct.ok(['-n', ns, 'create', 'secret', 'generic', 'labelled', '--from-literal=password=hunter3']);
+    const secretB64 = Buffer.from('hunter3').toString('base64');
+    // A label patch (or a no-op one) answers with the whole Secret, data included.
+    const labelled = JSON.parse(await via.ok(['-n', ns, 'patch', 'secret', 'labelled', '--type=merge', '-p', '{"metadata":{"labels":{"seen":"yes"}}}', '-o', 'json'])) as {
+      metadata: { labels: Record<string, string> };
+      data: Record<string, string>;
+    };
+    expect(labelled.metadata.labels).toEqual({ seen: 'yes' });
+    expect(labelled.data).toEqual({ password: MASK_BASE64 });
+    const dryRun = await via.ok(['-n', ns, 'patch', 'secret', 'labelled', '--type=merge', '-p', '{}', '--dry-run=server', '-o', 'yaml']);
+    expect(dryRun).toContain(`password: ${MASK_BASE64}`);
+    expect(dryRun).not.toContain(secretB64);
+    // The write itself went through, and the Secret keeps its value.
+    expect(await direct.ok(['-n', ns, 'get', 'secret', 'labelled', '-o', 'jsonpath={.metadata.labels.seen} {.data.password}'])).toBe(`yes ${secretB64}`);
+    const found = await gatehouse(['audit', 'search', '--data-dir', gateway.dataDir, '--namespace', ns, '--resource', 'secrets', '--verb', 'patch', '--json', '--limit', '5']);
+    expect(found.code, found.stderr).toBe(0);
+    const events = (JSON.parse(found.stdout) as { event: { request: { name: string }; decision: { action: string; readBack?: unknown }; bodies: { masked?: boolean } } }[]).map((e) => e.event);
+    const patch = events.find((e) => e.request.name === 'labelled');
+    expect(patch?.decision).toMatchObject({ action: 'allow', readBack: { action: 'mask', rule: 'secret-reads' } });
+    expect(patch?.bodies.masked).toBe(true);
+  });
+
   it('masks a list too large to hold (streamed item by item), and a Table of it, with every item intact', async () => {
     const big = `masks-${randomBytes(2).toString('hex')}`;
     await direct.ok(['create', 'namespace', big]);
@@ -266,10 +289,24 @@ describe('guardrails on real kubectl requests', () => {
     expect(logs).not.toContain(token);
     // kwok runs an exec's command on this machine: what it prints reaches the agent masked (agent-sessions).
     expect(await agent.ok(['-n', ns, 'exec', 'agent-env', '--', 'echo', `pushing with ${token}`])).toBe(`pushing with ${sessionMask(token)}\n`);
+    // A write answers with the whole object: a no-op dry-run patch must not show what a read masks.
+    const patched = await agent.ok(['-n', ns, 'patch', 'pod', 'agent-env', '--type=merge', '-p', '{}', '--dry-run=server', '-o', 'yaml']);
+    expect(patched).toMatch(new RegExp(`- name: DB_PASSWORD\\n\\s+value: ${MASK_TEXT}`));
+    expect(patched).not.toContain(planted);
+    // A service account token minted by an agent would reach the API server around the gateway: held for a person
+    // (service-account-tokens), and once approved its answer is masked as an agent's read of it would be.
+    const held = await agent(['-n', ns, 'create', 'token', 'default']);
+    const approval = /Approval (apr_[\w-]+) is waiting/.exec(held.stderr)?.[1];
+    expect(approval, held.stderr).toBeDefined();
+    const approver = await identity(gateway, 'token-approver', ns, { kind: 'human', groups: 'gatehouse:approvers' });
+    expect((await approver.approvals(['approve', approval!])).code).toBe(0);
+    const minted = await agent(['-n', ns, 'create', 'token', 'default']);
+    expect([minted.code, minted.stdout, minted.stderr]).toEqual([0, '<masked:jwt>', '']);
 
     // A person through the same gateway sees what the API server holds (Secrets aside).
     expect(await via.ok(['-n', ns, 'get', 'configmap', 'agent-cfg', '-o', 'jsonpath={.data.api_token}'])).toBe(planted);
     expect(await via.ok(['-n', ns, 'get', 'pod', 'agent-env', '-o', 'yaml'])).toContain(planted);
+    expect(await via.ok(['-n', ns, 'patch', 'pod', 'agent-env', '--type=merge', '-p', '{}', '--dry-run=server', '-o', 'yaml'])).toContain(planted);
     expect(await via.ok(['-n', ns, 'logs', 'agent-env'])).toContain(line);
     expect(await via.ok(['-n', ns, 'exec', 'agent-env', '--', 'echo', `pushing with ${token}`])).toBe(`pushing with ${token}\n`);
   }, 150_000);

@@ -5,6 +5,7 @@ import type { RequestContext, StageOutcome } from '../../../src/pipeline/context
 import { staticPolicy } from '../../../src/policy/model.js';
 import type { CompiledPolicy } from '../../../src/policy/model.js';
 import { createPolicyStage } from '../../../src/policy/stage.js';
+import { masksAnswer } from '../../../src/proxy/mask-response.js';
 import type { PolicyStageOptions } from '../../../src/policy/stage.js';
 import { pod, policyOf, policyYaml, principal, stageContext } from './helpers.js';
 
@@ -184,6 +185,66 @@ describe('policy stage', () => {
     expect(refusal(await run(rules, context('DELETE', '/api/v1/namespaces/a/pods/x'), { namespaceLabels: () => Promise.reject(own) }))).toBe(own);
     // Without any lookup configured the selector rule cannot be checked: deny.
     expect(refusal(await run(rules, context('DELETE', '/api/v1/namespaces/a/pods/x'))).message).toContain('denied by policy rule "protected-delete": the rule could not be evaluated');
+  });
+
+  it('notes when a read of the object a write answers with would not be allowed as it is, so its answer is masked', async () => {
+    const guarded = policyOf(
+      policyYaml(`    - name: secrets
+      match: { verbs: [get, list, watch], resources: [{ group: "", resource: secrets }] }
+      action: mask
+      message: secret values are sensitive
+    - name: sealed
+      match: { verbs: [get], resources: [{ group: "", resource: configmaps }], names: [sealed], namespaceSelector: { matchLabels: { tier: prod } } }
+      action: deny
+      message: not to be read
+    - name: review-reads
+      match: { verbs: [get], resources: [{ group: authentication.k8s.io, resource: "*" }] }
+      action: mask
+      message: a read would be masked, if there were one
+    - name: shell-reads
+      match: { verbs: [get], resources: [{ group: "", resource: "*" }], names: [shell] }
+      action: mask
+      message: what is read of the shell pod and service is masked
+    - name: reads
+      match: { verbs: [get, list, watch] }
+      action: allow
+    - name: writes
+      match: { verbs: [create, update, patch, delete, deletecollection] }
+      action: allow
+`),
+    );
+    const answer = async (method: string, url: string, object?: unknown, extra: Partial<PolicyStageOptions> = {}) => {
+      const ctx = context(method, url, object);
+      expect(await run(guarded, ctx, extra)).toEqual({ action: 'continue' });
+      expect(ctx.decision).toMatchObject({ action: 'allow', rule: 'writes' });
+      return { readBack: ctx.decision!.readBack, masked: masksAnswer(ctx.decision) };
+    };
+    // A no-op patch of a Secret answers with its data: masked as a get of it is.
+    expect(await answer('PATCH', '/api/v1/namespaces/a/secrets/db', {})).toEqual({ readBack: { action: 'mask', rule: 'secrets' }, masked: true });
+    // A create names its object in the body; a deletecollection answers with a list.
+    expect(await answer('POST', '/api/v1/namespaces/a/secrets', { metadata: { name: 'new' } })).toEqual({ readBack: { action: 'mask', rule: 'secrets' }, masked: true });
+    expect(await answer('DELETE', '/api/v1/namespaces/a/secrets')).toEqual({ readBack: { action: 'mask', rule: 'secrets' }, masked: true });
+    // What may be read as it is comes back as it is.
+    expect(await answer('PATCH', '/api/v1/namespaces/a/pods/web', {})).toEqual({ readBack: undefined, masked: false });
+    // A read policy would refuse: the answer is masked (the namespace's labels looked up for the read's rule).
+    const namespaceLabels = vi.fn(() => Promise.resolve({ tier: 'prod' }));
+    expect(await answer('PATCH', '/api/v1/namespaces/a/configmaps/sealed', {}, { namespaceLabels })).toEqual({ readBack: { action: 'deny', rule: 'sealed' }, masked: true });
+    expect(namespaceLabels).toHaveBeenCalledTimes(1);
+    // Sessions and proxied HTTP are not objects: their own rules decide them.
+    expect(await answer('POST', '/api/v1/namespaces/a/pods/shell/exec?command=env', undefined)).toEqual({ readBack: undefined, masked: false });
+    expect(await answer('POST', '/api/v1/namespaces/a/services/shell/proxy/x', undefined)).toEqual({ readBack: undefined, masked: false });
+    expect(await answer('PATCH', '/api/v1/namespaces/a/pods/shell/status', {})).toEqual({ readBack: { action: 'mask', rule: 'shell-reads' }, masked: true });
+    // Nor is a review: its answer is a verdict (who the token is, what the caller may do), nothing stored.
+    expect(await answer('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { spec: { token: 'x' } })).toEqual({ readBack: undefined, masked: false });
+  });
+
+  it('masks what a person let through when a mask rule matched too', () => {
+    const decision = { rule: 'held', message: 'm', hint: undefined, errors: [] };
+    const maskRule = { rule: 'sessions', action: 'mask' as const, message: 'masked' };
+    expect(masksAnswer({ ...decision, action: 'review', matched: [{ rule: 'held', action: 'review', message: 'm' }, maskRule] })).toBe(true);
+    expect(masksAnswer({ ...decision, action: 'review', matched: [{ rule: 'held', action: 'review', message: 'm' }] })).toBe(false);
+    expect(masksAnswer({ ...decision, action: 'allow', matched: [] })).toBe(false);
+    expect(masksAnswer(undefined)).toBe(false);
   });
 
   it('judges a patch on the object it would produce', async () => {
