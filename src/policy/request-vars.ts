@@ -67,7 +67,15 @@ export function requestVariable(request: KubeRequest, principal: Principal, name
     verb: request.verb,
     path: request.path,
     cluster: request.cluster ?? '',
+    labelSelector: labelSelectorOf(request.query),
   };
+}
+
+/** A list's or watch's `labelSelector` parameter, decoded ('' when there is none): `name=web,owner=helm`. */
+export function labelSelectorOf(query: string): string {
+  // Most requests have none: no parse for them.
+  if (!query.includes('labelSelector=')) return '';
+  return new URLSearchParams(query).get('labelSelector') ?? '';
 }
 
 function principalUserInfo(principal: Principal): Record<string, unknown> {

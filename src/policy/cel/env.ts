@@ -68,6 +68,8 @@ function build(): Environment {
       dryRun: 'bool',
       verb: 'string',
       path: 'string',
+      cluster: 'string',
+      labelSelector: 'string',
     },
   });
   env.registerType('Principal', {

@@ -184,7 +184,8 @@ export class UserInfo {
 
 /**
  * The `request` variable: Kubernetes AdmissionRequest fields, plus Gatehouse's
- * `verb` (the classified API verb, e.g. `get`, `patch`) and `path`.
+ * `verb` (the classified API verb, e.g. `get`, `patch`), `path`, `cluster`
+ * and `labelSelector`.
  * `requestKind`/`requestResource`/`requestSubResource` default to
  * `kind`/`resource`/`subResource`.
  */
@@ -203,6 +204,8 @@ export class AdmissionRequest {
   readonly dryRun: boolean;
   readonly verb: string;
   readonly path: string;
+  readonly cluster: string;
+  readonly labelSelector: string;
   constructor(v: unknown) {
     const o = rec(v);
     this.uid = str(o.uid);
@@ -219,6 +222,8 @@ export class AdmissionRequest {
     this.dryRun = o.dryRun === true;
     this.verb = str(o.verb);
     this.path = str(o.path);
+    this.cluster = str(o.cluster);
+    this.labelSelector = str(o.labelSelector);
   }
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { candidateRules, evaluatePolicy, requestFacts } from '../../../src/policy/engine.js';
 import { compileCel } from '../../../src/policy/cel/index.js';
 import { baselineAllowFile, builtinGuardrailsDir } from '../../../src/policy/config.js';
-import { loadPolicy } from '../../../src/policy/load.js';
+import { compilePolicy, loadPolicy } from '../../../src/policy/load.js';
 import type { PolicyInput } from '../../../src/policy/engine.js';
 import type { CompiledPolicy } from '../../../src/policy/model.js';
 import { kubeRequest, pod, policyOf, policyYaml, principal } from './helpers.js';
@@ -18,6 +18,18 @@ function matcher(match: string): CompiledPolicy {
   return policyOf(policyYaml(`    - name: r\n      match: ${match}\n      action: allow\n`));
 }
 const matches = (policy: CompiledPolicy, i: PolicyInput): boolean => evaluatePolicy(policy, i).rule === 'r';
+
+describe('policy engine: request variables Gatehouse adds', () => {
+  it('gives CEL the cluster and a list\'s label selector, decoded', () => {
+    const when = (expression: string) =>
+      compilePolicy([{ file: 't.yaml', text: policyYaml(`    - name: r\n      match: { verbs: [list] }\n      when: "${expression}"\n      action: allow\n`) }], { compile: compileCel, defaultAction: 'deny' });
+    const helmList = input('GET', '/api/v1/namespaces/a/secrets?labelSelector=name%3Drel%2Cowner%3Dhelm&limit=500');
+    expect(matches(when("request.labelSelector == 'name=rel,owner=helm'"), helmList)).toBe(true);
+    expect(matches(when("request.labelSelector == ''"), input('GET', '/api/v1/namespaces/a/secrets'))).toBe(true);
+    expect(matches(when("request.cluster == 'prod'"), { ...helmList, request: { ...helmList.request, cluster: 'prod' } })).toBe(true);
+    expect(matches(when("request.cluster == 'prod'"), helmList)).toBe(false);
+  });
+});
 
 describe('policy engine: precedence and default', () => {
   const all = (order: string[]): CompiledPolicy =>
@@ -304,6 +316,7 @@ describe('policy engine: when and messages', () => {
         verb: 'patch',
         path: '/apis/apps/v1/namespaces/prod/deployments/web',
         cluster: '',
+        labelSelector: '',
       },
     });
   });
