@@ -143,13 +143,8 @@ async function readBackOf(
   const request = { ...write, verb: write.verb === 'deletecollection' ? 'list' : 'get', object: undefined };
   const facts = requestFacts(request, principal, write.object);
   const candidates = candidateRules(policy, facts);
-  const needs = needsOf(candidates);
-  let labels = namespaceLabels;
-  if (labels === undefined && needs.namespace && request.namespace !== '' && options.namespaceLabels !== undefined) {
-    const looked = await gather(() => options.namespaceLabels!(request.namespace, ctx), `the labels of namespace "${request.namespace}"`);
-    if (looked instanceof GatehouseError) return looked;
-    labels = looked ?? {};
-  }
+  const labels = namespaceLabels ?? (needsOf(candidates).namespace ? await labelsOf(ctx, options) : undefined);
+  if (labels instanceof GatehouseError) return labels;
   const decision = decide(policy, candidates, facts, { request, principal, requestId: ctx.id, object: undefined, namespaceLabels: labels });
   return decision.action === 'allow' ? undefined : { action: decision.action, rule: decision.rule };
 }
@@ -183,10 +178,10 @@ async function gatherInputs(ctx: RequestContext, facts: RequestFacts, needs: Rul
       `denied by policy: a rule must judge the object this patch would produce, and this gateway cannot work it out (no server-side dry-run is configured). Send the whole object with an update instead (kubectl replace), or ask a gateway administrator.`,
     );
   }
-  if (needs.namespace && request.namespace !== '' && options.namespaceLabels !== undefined) {
-    const labels = await gather(() => options.namespaceLabels!(request.namespace, ctx), `the labels of namespace "${request.namespace}"`);
+  if (needs.namespace) {
+    const labels = await labelsOf(ctx, options);
     if (labels instanceof GatehouseError) return labels;
-    inputs.namespaceLabels = labels ?? {};
+    if (labels !== undefined) inputs.namespaceLabels = labels;
   }
   const ref = needs.boundRole && options.boundRole !== undefined ? roleRefOf(facts, inputs.object) : undefined;
   if (ref !== undefined) {
@@ -195,6 +190,14 @@ async function gatherInputs(ctx: RequestContext, facts: RequestFacts, needs: Rul
     inputs.boundRole = boundRoleVariable(ref, role);
   }
   return inputs;
+}
+
+/** The labels of the request's namespace ({} when it does not exist); undefined for a cluster-wide request or without a lookup. */
+async function labelsOf(ctx: RequestContext, options: PolicyStageOptions): Promise<Readonly<Record<string, string>> | undefined | GatehouseError> {
+  const namespace = ctx.request!.namespace;
+  if (namespace === '' || options.namespaceLabels === undefined) return undefined;
+  const labels = await gather(() => options.namespaceLabels!(namespace, ctx), `the labels of namespace "${namespace}"`);
+  return labels instanceof GatehouseError ? labels : (labels ?? {});
 }
 
 /** A write whose body was sent but could not be decoded (protobuf, CBOR…). */
