@@ -38,6 +38,7 @@ export {
 export { createSessionOutputMasker, type SessionOutputMasker } from './session-output.js';
 export { RulePathError } from './rule-path.js';
 export { createMaskedWriteGuard } from './write-guard.js';
+export { knownValuesOf, MIN_KNOWN_VALUE, withKnownValues } from './known-values.js';
 
 /**
  * Masks credentials in free text with the masker's detectors (`<masked:jwt>`…).

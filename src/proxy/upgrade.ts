@@ -14,6 +14,7 @@ import { createSessionTap, sessionFraming } from '../record/session-tap.js';
 import type { SessionTap } from '../record/session-tap.js';
 import { createSessionOutputMasker } from '../masking/index.js';
 import { masksAnswer } from './mask-response.js';
+import { maskerForPod } from './pod-secrets.js';
 import type { Masker } from '../masking/index.js';
 
 // How long a client has to read the gateway's farewell and hang up before it is cut off.
@@ -57,11 +58,17 @@ export async function forwardUpgrade(
     );
   };
   const masking = masksAnswer(ctx.decision);
-  const masker = masking ? options.masker : undefined;
+  let masker = masking ? options.masker : undefined;
   if (masking) {
     // A session policy wants masked is masked or refused, never passed raw.
     const unmaskable = sessionUnmaskable(ctx, masker);
     if (unmaskable) return refuse(new GatehouseError('GH_MASKING_FAILED', `policy wants this session masked, and ${unmaskable}, so it was refused`));
+    // Only pods' exec and attach get here: the values of the pod's Secrets are looked for too.
+    try {
+      masker = await maskerForPod(masker!, upstream, ctx.request!.namespace, ctx.request!.name);
+    } catch (err) {
+      return refuse(err as GatehouseError);
+    }
   }
   const headers = upstreamRequestHeaders(req.headers, true);
   if (options.impersonate) addImpersonation(headers, ctx);

@@ -137,7 +137,7 @@ class CharGate {
   }
 }
 
-function mergeSpans(spans: Span[]): Span[] {
+export function mergeSpans(spans: Span[]): Span[] {
   if (spans.length === 1) return spans;
   spans.sort((a, b) => a.start - b.start || b.end - a.end || RANK.get(a.detector)! - RANK.get(b.detector)!);
   const out: Span[] = [];

@@ -1,5 +1,11 @@
-/** Every detector's name, in the order overlapping findings are named (most specific first). */
+/**
+ * Every detector's name, in the order overlapping findings are named (most
+ * specific first). `pod-secret` is not a pattern: it names the values of the
+ * Secrets a pod uses, found in that pod's exec, attach and log output
+ * (src/masking/known-values.ts).
+ */
 export const detectorNames = [
+  'pod-secret',
   'gcp-private-key',
   'private-key',
   'jwt',

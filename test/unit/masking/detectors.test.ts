@@ -105,8 +105,8 @@ describe('detectors: true positives', () => {
     expect(mask(once)).toBe(once);
   });
 
-  it('every detector has a true positive above', () => {
-    expect(new Set(positives.map(([d]) => d))).toEqual(new Set(detectorNames));
+  it('every detector has a true positive above (pod-secret, values known in advance, in known-values.test.ts)', () => {
+    expect(new Set(positives.map(([d]) => d))).toEqual(new Set(detectorNames.filter((d) => d !== 'pod-secret')));
   });
 });
 
