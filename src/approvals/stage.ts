@@ -62,7 +62,11 @@ export function createApprovalStage(options: ApprovalStageOptions): Stage {
   async function hold(ctx: RequestContext, decision: Decision, opts: ApprovalStageOptions): Promise<StageOutcome> {
     const principal = ctx.principal!;
     const request = ctx.request!;
-    const fp = fingerprint(principal.subject, ctx.cluster ?? '', ctx.req.method ?? 'GET', ctx.req.url ?? '/', ctx.body);
+    // kubectl asks for a session over WebSocket (GET) and, refused, again over SPDY (POST): one request, so one
+    // approval covers either, and the retry's WebSocket attempt is the one let through. `:` is in no HTTP method,
+    // so no plain request shares the grant.
+    const method = ctx.upgrade ? 'upgrade:' : (ctx.req.method ?? 'GET');
+    const fp = fingerprint(principal.subject, ctx.cluster ?? '', method, ctx.req.url ?? '/', ctx.body);
     let approval = await approvals.findOpen(principal.subject, fp);
     if (approval?.state === 'approved') {
       const spent = await approvals.spend(approval.id);

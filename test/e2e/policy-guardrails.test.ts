@@ -7,6 +7,7 @@ import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { kubectlFor } from './helpers/run.js';
 import { startLongRunning } from './helpers/long-running.js';
+import { createRunningPod } from './helpers/pods.js';
 import { rawRequest } from './helpers/https.js';
 import { gatehouse, identity } from './helpers/identities.js';
 import { sessionMask, sessionToken } from './helpers/session-masking.js';
@@ -327,6 +328,26 @@ describe('guardrails on real kubectl requests', () => {
     expect(await via.ok(['-n', ns, 'logs', 'agent-env'])).toContain(dbLine);
     expect(await via.ok(['-n', ns, 'exec', 'agent-env', '--', 'echo', `pushing with ${token}`])).toBe(`pushing with ${token}\n`);
   }, 150_000);
+
+  it("masks an agent's exec into a protected namespace once a person approved it (approving the session is not unmasking it)", async () => {
+    const prod = `${ns}-prod`;
+    const shell = await createRunningPod(direct, prod, 'shell');
+    await direct.ok(['label', 'namespace', prod, 'gatehouse.dev/protected=true']);
+    try {
+      const token = sessionToken();
+      const agent = await identity(gateway, 'prod-agent', prod, { kind: 'agent', groups: 'ai-agents' });
+      const command = ['-n', prod, 'exec', shell, '--', 'echo', `deploying with ${token}`];
+      const held = await agent.kubectl(command);
+      const approval = /Approval (apr_[\w-]+) is waiting/.exec(held.stderr)?.[1];
+      expect(held.stderr).toContain('"protected-exec"');
+      expect(approval, held.stderr).toBeDefined();
+      const approver = await identity(gateway, 'prod-approver', prod, { kind: 'human', groups: 'gatehouse:approvers' });
+      expect((await approver.approvals(['approve', approval!])).code).toBe(0);
+      expect(await agent.kubectl.ok(command)).toBe(`deploying with ${sessionMask(token)}\n`);
+    } finally {
+      await direct(['delete', 'namespace', prod, '--wait=false']);
+    }
+  });
 
   it('holds a binding to a ClusterRole that grants every verb, read from the cluster, but not one to a narrow role', async () => {
     // The roles exist only in the cluster: the gateway reads the one a binding names with its own credential.
