@@ -8,10 +8,8 @@
  *
  * @module
  */
-import type { Masker } from './masker.js';
+import { maskTextWith, type Masker } from './masker.js';
 import { mergeSpans, type Span, type TextScanner } from './detectors/index.js';
-import { applySpans } from './text.js';
-import { ReportBuilder } from './report.js';
 
 /**
  * Shortest value looked for. Shorter values (`true`, a port, `admin`) are
@@ -23,16 +21,17 @@ export const MIN_KNOWN_VALUE = 8;
 const MAX_KNOWN_VALUES = 1024;
 
 /**
- * The values to look for in `values`: each one, and each line of a
- * multi-line one (a certificate, a JSON key file) since output is masked
- * line by line; at least {@link MIN_KNOWN_VALUE} characters, longest first.
+ * The values to look for in `values`: each line of each value, trimmed (a
+ * one-line value is itself; a certificate or a JSON key file gives its
+ * lines, since output is masked line by line); at least
+ * {@link MIN_KNOWN_VALUE} characters, longest first.
  */
 export function knownValuesOf(values: Iterable<string>): string[] {
   const out = new Set<string>();
   for (const value of values) {
-    for (const piece of [value, ...value.split(/\r?\n/)]) {
-      const trimmed = piece.trim();
-      if (trimmed.length >= MIN_KNOWN_VALUE && !trimmed.includes('\n')) out.add(trimmed);
+    for (const line of value.split(/\r?\n/)) {
+      const trimmed = line.trim();
+      if (trimmed.length >= MIN_KNOWN_VALUE) out.add(trimmed);
     }
   }
   return [...out].sort((a, b) => b.length - a.length).slice(0, MAX_KNOWN_VALUES);
@@ -65,15 +64,6 @@ export function withKnownValues(masker: Masker, values: Iterable<string>): Maske
     // Any text as long as the shortest value may hold one.
     mayFind: (present, length) => length >= known.at(-1)!.length || base.mayFind(present, length),
   };
-  return {
-    ...masker,
-    detectors,
-    maskText(text) {
-      const spans = detectors.scan(text);
-      if (spans === undefined) return { text, report: { masked: 0, paths: [], detectors: [] } };
-      const report = new ReportBuilder(0);
-      for (const s of spans) report.add(s.detector, undefined);
-      return { text: applySpans(text, spans), report: report.build() };
-    },
-  };
+  // Free text keeps no paths: a report names only the detectors.
+  return { ...masker, detectors, maskText: (text) => maskTextWith(detectors, text, 0) };
 }

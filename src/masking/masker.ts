@@ -107,16 +107,19 @@ export function createMasker(config?: MaskingConfigInput): Masker {
       const masked = isObject(value) ? walk.object(value, NO_STATES, undefined, true, undefined) : walk.value(value, NO_STATES, undefined);
       return { value: masked, report: walk.report.build() };
     },
-    maskText(text) {
-      const spans = scanner.scan(text);
-      if (spans === undefined) return { text, report: { masked: 0, paths: [], detectors: [] } };
-      const report = new ReportBuilder(parsed.maxReportPaths);
-      for (const s of spans) report.add(s.detector, undefined);
-      return { text: applySpans(text, spans), report: report.build() };
-    },
+    maskText: (text) => maskTextWith(scanner, text, parsed.maxReportPaths),
   };
   internals.set(masker, shared);
   return masker;
+}
+
+/** Masks the findings of `scanner` in free text (what {@link Masker.maskText} does with a masker's detectors). */
+export function maskTextWith(scanner: TextScanner, text: string, maxReportPaths: number): { text: string; report: MaskReport } {
+  const spans = scanner.scan(text);
+  if (spans === undefined) return { text, report: { masked: 0, paths: [], detectors: [] } };
+  const report = new ReportBuilder(maxReportPaths);
+  for (const s of spans) report.add(s.detector, undefined);
+  return { text: applySpans(text, spans), report: report.build() };
 }
 
 const internals = new WeakMap<Masker, Shared>();
