@@ -4,7 +4,7 @@ import { SECRET_NAME_PATTERN, withKnownValues } from '../masking/index.js';
 import type { Masker } from '../masking/index.js';
 import { compilePattern } from '../masking/rule-path.js';
 import type { Upstream } from '../upstream/client.js';
-import { upstreamFetch } from '../upstream/fetch.js';
+import { getObject, ObjectReadError } from '../upstream/fetch.js';
 
 const TIMEOUT_MS = 5_000;
 const credentialName = compilePattern(SECRET_NAME_PATTERN);
@@ -75,15 +75,12 @@ export async function podSecretValues(upstream: Upstream, namespace: string, pod
 }
 
 async function read<T>(upstream: Upstream, path: string, what: string): Promise<T | undefined> {
-  let reply;
   try {
-    reply = await upstreamFetch(upstream, { method: 'GET', path, timeoutMs: TIMEOUT_MS });
+    return (await getObject(upstream, path, TIMEOUT_MS)) as T | undefined;
   } catch (err) {
-    throw unreadable(what, (err as Error).message, err);
+    if (!(err instanceof ObjectReadError)) throw err;
+    throw unreadable(what, err.message, err.cause);
   }
-  if (reply.status === 404) return undefined;
-  if (reply.status !== 200) throw unreadable(what, `the API server answered ${reply.status}`);
-  return JSON.parse(reply.body.toString('utf8')) as T;
 }
 
 function unreadable(what: string, why: string, cause?: unknown): GatehouseError {

@@ -1,6 +1,6 @@
 import { GatehouseError } from '../errors/codes.js';
 import type { Upstream } from './client.js';
-import { upstreamFetch } from './fetch.js';
+import { getObject, ObjectReadError } from './fetch.js';
 
 /** How long answers are kept, and how long one lookup may take. */
 export interface CachedGetOptions {
@@ -25,17 +25,15 @@ const MAX_ENTRIES = 10_000;
 export function createCachedGet<T>(upstream: Upstream, pick: (object: unknown) => T, options: CachedGetOptions): (path: string, what: string) => Promise<T | undefined> {
   const cache = new Map<string, { at: number; value: Promise<T | undefined> }>();
   const read = async (path: string, what: string): Promise<T | undefined> => {
-    let reply;
+    let object;
     try {
-      reply = await upstreamFetch(upstream, { method: 'GET', path, timeoutMs: options.timeoutMs ?? 5_000 });
+      object = await getObject(upstream, path, options.timeoutMs ?? 5_000);
     } catch (err) {
-      throw new GatehouseError('GH_POLICY_UNAVAILABLE', `the gateway could not read ${what} for policy: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 2 });
+      if (!(err instanceof ObjectReadError)) throw err;
+      const because = err.status === undefined ? `: ${err.message}` : ` (${err.message})`;
+      throw new GatehouseError('GH_POLICY_UNAVAILABLE', `the gateway could not read ${what} for policy${because}`, { cause: err.cause, retryAfterSeconds: 2 });
     }
-    if (reply.status === 404) return undefined;
-    if (reply.status !== 200) {
-      throw new GatehouseError('GH_POLICY_UNAVAILABLE', `the gateway could not read ${what} for policy (the API server answered ${reply.status})`, { retryAfterSeconds: 2 });
-    }
-    return pick(JSON.parse(reply.body.toString('utf8')));
+    return object === undefined ? undefined : pick(object);
   };
   return (path, what) => {
     const now = Date.now();

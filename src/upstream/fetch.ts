@@ -45,3 +45,34 @@ export async function upstreamFetch(
     req.end(init.body);
   });
 }
+
+/** Why {@link getObject} read nothing: no answer (`status` undefined), or a status other than 200 and 404. */
+export class ObjectReadError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * GETs one object with the gateway's own credential: its decoded JSON, or
+ * undefined when it does not exist (404).
+ *
+ * @throws ObjectReadError when there is no answer, or another status.
+ * @example
+ * await getObject(upstream, '/api/v1/namespaces/prod', 5000); // → { kind: 'Namespace', … } or undefined
+ */
+export async function getObject(upstream: Upstream, path: string, timeoutMs: number): Promise<unknown> {
+  let reply;
+  try {
+    reply = await upstreamFetch(upstream, { method: 'GET', path, timeoutMs });
+  } catch (err) {
+    throw new ObjectReadError((err as Error).message, undefined, { cause: err });
+  }
+  if (reply.status === 404) return undefined;
+  if (reply.status !== 200) throw new ObjectReadError(`the API server answered ${reply.status}`, reply.status);
+  return JSON.parse(reply.body.toString('utf8')) as unknown;
+}
