@@ -14,7 +14,7 @@ import type { StreamRecorder } from '../audit/stream.js';
 import { addImpersonation } from './impersonation.js';
 import { maskPlanFor, masksAnswer, requestHeadersForMasking } from './mask-response.js';
 import { createBodyMaskStream } from '../masking/index.js';
-import type { Masker, MaskReport } from '../masking/index.js';
+import type { MaskReport } from '../masking/index.js';
 import { maskerForPod } from './pod-secrets.js';
 import { statusFor } from '../kube/status.js';
 import { closeAfter, isHttp2 } from '../pipeline/http2-compat.js';
@@ -38,20 +38,10 @@ export async function forwardRequest(
   const headers = upstreamRequestHeaders(req.headers, false);
   if (options.impersonate) addImpersonation(headers, ctx);
   const masking = masksAnswer(ctx.decision);
-  let logMasker: Masker | undefined;
   if (masking) {
     // Fail closed: a mask decision with no masker configured must never forward the raw answer.
     if (!options.masker) throw new Error('policy decided to mask, and the gateway has no masker');
     requestHeadersForMasking(headers);
-    // A pod's log is also searched for the values of the Secrets the pod uses.
-    if (ctx.request?.resource === 'pods' && ctx.request.subresource === 'log' && ctx.request.apiGroup === '') {
-      try {
-        logMasker = await maskerForPod(options.masker, upstream, ctx.request.namespace, ctx.request.name);
-      } catch (err) {
-        await refuseAfterRecording(ctx, res, err as GatehouseError, (outcome) => completion.done(outcome));
-        return;
-      }
-    }
   }
   // How the body goes: read already (sent with its length), none at all, or streamed from the client.
   if (ctx.body !== undefined) {
@@ -74,6 +64,17 @@ export async function forwardRequest(
     bytesIn,
     bytesOut,
   });
+
+  // A pod's log is also searched for the values of the Secrets the pod uses.
+  let masker = masking ? options.masker : undefined;
+  if (masker && ctx.request?.resource === 'pods' && ctx.request.subresource === 'log' && ctx.request.apiGroup === '') {
+    try {
+      masker = await maskerForPod(masker, upstream, ctx.request.namespace, ctx.request.name);
+    } catch (err) {
+      await refuseAfterRecording(ctx, res, err as GatehouseError, finish);
+      return;
+    }
+  }
 
   let upReq;
   try {
@@ -113,7 +114,6 @@ export async function forwardRequest(
   upReq.on('response', (upRes: UpstreamResponse) => {
     const status = upRes.statusCode ?? 502;
     if (status === 401) upstream.invalidateCredential();
-    const masker = masking ? (logMasker ?? options.masker) : undefined;
     // Only successful answers carry objects; errors are Status objects and pass as they are.
     const plan = masker && status >= 200 && status < 300 ? maskPlanFor(ctx, upRes.headers, masker) : undefined;
     if (plan === 'refuse') {
