@@ -37,6 +37,16 @@ export const fake = {
   password: 'hunter2-db',
 };
 
+/**
+ * How exec and attach output shows `finding` (session output keeps its length): the detector's mask padded with `*`
+ * to the finding's byte length, or only `*` when it is shorter than the mask.
+ */
+export function sizedMask(detector: string, finding: string): string {
+  const mask = `<masked:${detector}>`;
+  const length = Buffer.byteLength(finding);
+  return mask.length <= length ? mask.padEnd(length, '*') : '*'.repeat(length);
+}
+
 /** A PEM private key block (`label` e.g. `RSA PRIVATE KEY`). */
 export function pem(label = 'RSA PRIVATE KEY', newline = '\n'): string {
   return [`-----BEGIN ${label}-----`, ...fake.pemBody.split('\n'), `-----END ${label}-----`].join(newline);

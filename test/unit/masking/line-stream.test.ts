@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLineMasker, createLineMaskStream, createMasker, type LineMaskOptions, type MaskReport } from '../../../src/masking/index.js';
-import { drain, fake, pem } from './fixtures.js';
+import { drain, fake, pem, sizedMask } from './fixtures.js';
 
 const masker = createMasker();
 
@@ -139,12 +139,6 @@ describe('interactive output (exec/attach)', () => {
 });
 
 describe('keepLength (exec and attach output: a kubectl cp tar stream keeps its file sizes)', () => {
-  /** A finding's mask padded with `*` to the finding's byte length (only `*` when it is shorter than the mask). */
-  const sized = (detector: string, finding: string): string => {
-    const mask = `<masked:${detector}>`;
-    const length = Buffer.byteLength(finding);
-    return mask.length <= length ? mask.padEnd(length, '*') : '*'.repeat(length);
-  };
   // Text and findings in order; the findings' bytes are the only ones that change.
   const parts: (Buffer | { detector: string; finding: string })[] = [
     Buffer.from('héllo ✓ '),
@@ -157,7 +151,7 @@ describe('keepLength (exec and attach output: a kubectl cp tar stream keeps its 
     Buffer.from('\n'),
   ];
   const input = Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p.finding))));
-  const expected = Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(sized(p.detector, p.finding)))));
+  const expected = Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(sizedMask(p.detector, p.finding)))));
 
   it('overwrites each finding with a mask of its byte length and keeps every other byte, however the input is split', () => {
     for (let at = 0; at <= input.length; at++) {
@@ -172,13 +166,13 @@ describe('keepLength (exec and attach output: a kubectl cp tar stream keeps its 
     const key = pem();
     const { out } = feed([`key: ${key}\nafter\n`], { keepLength: true });
     const [begin, ...rest] = key.split('\n');
-    expect(out).toBe(`key: ${[sized('private-key', begin!), ...rest.map((l) => sized('private-key', l))].join('\n')}\nafter\n`);
+    expect(out).toBe(`key: ${[sizedMask('private-key', begin!), ...rest.map((l) => sizedMask('private-key', l))].join('\n')}\nafter\n`);
 
     const max = 4096;
     const run = 'A'.repeat(3 * max);
     const chunks = [`start ${run.slice(0, 5000)}`, run.slice(5000), ' end\n'];
     const long = feed(chunks, { keepLength: true, maxLineBytes: max });
-    expect(long.out).toBe(`start ${sized('long-run', run)} end\n`);
+    expect(long.out).toBe(`start ${sizedMask('long-run', run)} end\n`);
     expect(long.report.detectors).toEqual(['long-run']);
   });
 });

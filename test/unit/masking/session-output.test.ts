@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMasker, createSessionOutputMasker } from '../../../src/masking/index.js';
 import { serverFrame, WebSocketFrameReader } from '../../../src/record/websocket-frames.js';
-import { fake } from './fixtures.js';
+import { fake, sizedMask } from './fixtures.js';
 
 const masker = createMasker();
 const STDOUT = 1;
@@ -55,8 +55,6 @@ function run(chunks: Buffer[]): Buffer {
 }
 
 const token = fake.githubClassic;
-/** Session output keeps its length: a finding becomes its mask padded with `*` to the finding's length. */
-const sized = (mask: string, finding: string): string => (mask.length <= finding.length ? mask.padEnd(finding.length, '*') : '*'.repeat(finding.length));
 
 describe('exec output masking over WebSocket', () => {
   const session = Buffer.concat([
@@ -68,8 +66,8 @@ describe('exec output masking over WebSocket', () => {
     serverFrame(0x8, Buffer.from([0x03, 0xe8])),
   ]);
   const expected = {
-    stdout: `starting\ntoken=${sized('<masked:github-token>', token)}\nand done\n`,
-    stderr: `warning: bearer Bearer ${sized('<masked:jwt>', fake.jwt)}\n`,
+    stdout: `starting\ntoken=${sizedMask('github-token', token)}\nand done\n`,
+    stderr: `warning: bearer Bearer ${sizedMask('jwt', fake.jwt)}\n`,
   };
 
   it('masks stdout and stderr, passes the exit Status and the close after them', () => {
@@ -96,12 +94,12 @@ describe('exec output masking over WebSocket', () => {
       for (const bytes of [fragmented(STDOUT, parts), Buffer.concat(parts.map((p) => message(STDOUT, p)))]) {
         const out = run([bytes]);
         expect(out.includes(token.slice(4, 16)), `split at ${at}`).toBe(false);
-        expect(decode(out).stdout).toBe(`export GITHUB_TOKEN=${sized('<masked:github-token>', token)}\n`);
+        expect(decode(out).stdout).toBe(`export GITHUB_TOKEN=${sizedMask('github-token', token)}\n`);
       }
     }
     // One byte per frame, one byte per chunk.
     const out = run([...fragmented(STDOUT, [...line])].map((b) => Buffer.from([b])));
-    expect(decode(out).stdout).toBe(`export GITHUB_TOKEN=${sized('<masked:github-token>', token)}\n`);
+    expect(decode(out).stdout).toBe(`export GITHUB_TOKEN=${sizedMask('github-token', token)}\n`);
   });
 
   it('passes a ping between fragments, and a fragmented error message whole', () => {
@@ -121,7 +119,7 @@ describe('exec output masking over WebSocket', () => {
     // The context stays: a value released after its key is still masked.
     expect(decode(output.write(message(STDOUT, 'password='))).events).toEqual([]);
     decode(output.release());
-    expect(decode(output.write(message(STDOUT, 'hunter2-db\n'))).events).toEqual([`1:${sized('<masked:assignment>', 'hunter2-db')}\n`]);
+    expect(decode(output.write(message(STDOUT, 'hunter2-db\n'))).events).toEqual([`1:${sizedMask('assignment', 'hunter2-db')}\n`]);
     expect(output.report()).toMatchObject({ masked: 1, paths: ['stdout line 1'], detectors: ['assignment'] });
   });
 
