@@ -63,6 +63,7 @@ export function withKnownValues(masker: Masker, values: Iterable<string>): Maske
     needBits: base.needBits,
     // Any text as long as the shortest value may hold one.
     mayFind: (present, length) => length >= known.at(-1)!.length || base.mayFind(present, length),
+    minLength: Math.min(base.minLength, known.at(-1)!.length),
   };
   // Free text keeps no paths: a report names only the detectors.
   return { ...masker, detectors, maskText: (text) => maskTextWith(detectors, text, 0) };

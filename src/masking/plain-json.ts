@@ -115,7 +115,7 @@ function stringEnd(text: string, at: number, to: number, scanner: TextScanner, k
   const close = text.indexOf('"', at + 1);
   if (close < 0 || close >= to) return -1;
   const length = close - at - 1;
-  if (key && !isValueKey(text, at + 1)) return close + 1;
+  if (length < scanner.minLength || (key && !isValueKey(text, at + 1))) return close + 1;
   const bits = scanner.needBits;
   let present = 0;
   for (let i = at + 1; i < close; i++) {

@@ -49,6 +49,8 @@ export interface TextScanner {
   readonly needBits: Readonly<Uint32Array>;
   /** False when no detector can find anything in a text of `length` characters whose {@link needBits} OR to `present`. */
   mayFind(present: number, length: number): boolean;
+  /** No finding fits in fewer characters: a shorter text needs no pass over its characters. */
+  readonly minLength: number;
 }
 
 export function createTextScanner(names: readonly DetectorName[] = detectorNames): TextScanner {
@@ -77,6 +79,7 @@ export function createTextScanner(names: readonly DetectorName[] = detectorNames
     mayFind(present, length) {
       return length >= MIN_TEXT && gate.mayFind(present);
     },
+    minLength: MIN_TEXT,
   };
 }
 
