@@ -284,6 +284,33 @@ export class ObjectMembers {
     }
     return true;
   }
+
+  /**
+   * Reads `text[from, to)` as an object of `"key":"string"` members written
+   * compactly (no space), each string without an escape (callers know: the
+   * framer's {@link JsonValueFramer.plainStrings}). False for anything else,
+   * `{}` among them.
+   */
+  readStrings(text: string, from: number, to: number): boolean {
+    this.count = 0;
+    if (text.charCodeAt(from) !== 0x7b || text.charCodeAt(to - 1) !== 0x7d) return false;
+    let at = from + 1;
+    for (;;) {
+      if (text.charCodeAt(at) !== 0x22) return false;
+      const close = text.indexOf('"', at + 1);
+      if (close < 0 || close + 2 >= to || text.charCodeAt(close + 1) !== 0x3a || text.charCodeAt(close + 2) !== 0x22) return false;
+      const valueTo = text.indexOf('"', close + 3) + 1;
+      if (valueTo <= 0 || valueTo >= to) return false;
+      this.keys[this.count] = text.slice(at + 1, close);
+      this.memberFrom[this.count] = at;
+      this.valueFrom[this.count] = close + 2;
+      this.valueTo[this.count] = valueTo;
+      this.count++;
+      if (valueTo === to - 1) return true;
+      if (text.charCodeAt(valueTo) !== 0x2c) return false;
+      at = valueTo + 1;
+    }
+  }
 }
 
 // One object at a time: memberReplacements runs to its end without yielding.

@@ -74,13 +74,17 @@ function setOwn(obj: JsonObject, key: string, value: unknown): void {
  */
 export function createMasker(config?: MaskingConfigInput): Masker {
   const parsed = maskingConfigSchema.parse(config ?? {});
-  const rules: CompiledRule[] = enabledRules(parsed).map((rule, i) => ({
-    name: rule.name ?? `rule-${i}`,
-    kinds: rule.kinds === undefined ? undefined : new Set(rule.kinds),
-    keyTest: rule.keyPattern === undefined ? undefined : compilePattern(rule.keyPattern),
-    replacement: rule.encoding === 'base64' ? MASK_BASE64 : MASK_TEXT,
-    paths: rule.paths.map(parseRulePath),
-  }));
+  const rules: CompiledRule[] = enabledRules(parsed).map((rule, i) => {
+    const replacement = rule.encoding === 'base64' ? MASK_BASE64 : MASK_TEXT;
+    return {
+      name: rule.name ?? `rule-${i}`,
+      kinds: rule.kinds === undefined ? undefined : new Set(rule.kinds),
+      keyTest: rule.keyPattern === undefined ? undefined : compilePattern(rule.keyPattern),
+      replacement,
+      replacementJson: JSON.stringify(replacement),
+      paths: rule.paths.map(parseRulePath),
+    };
+  });
   const scanner = createTextScanner(parsed.detectors);
   const budget = { left: MEMO_BUDGET };
   const rootStatesByKind = new Map<string, StateSet>();
@@ -225,6 +229,9 @@ class Walk {
   private depth = 0;
   /** The members of the list item being masked from its text (reused: one item at a time). */
   private readonly members = new ObjectMembers();
+  /** The members of one of its members, an object of strings (see {@link replacedStrings}). */
+  private readonly strings = new ObjectMembers();
+  private readonly stringTargets: CompiledRule[] = [];
   private readonly seenKeys = new Set<string>();
 
   constructor(
@@ -265,6 +272,11 @@ class Walk {
       // `kind`: rules of its kind) or the last-applied annotation (masked as the object it records).
       const unchanged = step.target === undefined && step.next.empty && plainJsonHasNoFinding(text, from, to, this.shared.scanner, MAX_DEPTH - this.depth, WALKED_KEYS);
       if (unchanged) continue;
+      const replaced = step.target === undefined ? this.replacedStrings(name, text, from, to, step.next) : undefined;
+      if (replaced !== undefined) {
+        out.push({ from: members.memberFrom[m]!, to, text: `"${name}":${replaced}` });
+        continue;
+      }
       const value = parseFramedText(text.slice(from, to), what);
       const masked = this.member(name, value, states, itemKind, false, false);
       if (masked !== value) out.push({ from: members.memberFrom[m]!, to, text: `"${name}":${compactJson(masked)}` });
@@ -273,6 +285,37 @@ class Walk {
     this.path.pop();
     this.depth--;
     return out;
+  }
+
+  /**
+   * The masked JSON of the member `name` of a list item when its value,
+   * `text[from, to)`, is an object of strings each of which a rule replaces
+   * whole (a Secret's `data`): written from its keys, without a parse, a
+   * walk or a stringify; findings reported as the walk would. Undefined
+   * when anything else is there (a value that is not a string, a key no
+   * rule replaces, a key `kind`, twice or integer-like, a space): the
+   * caller then parses and walks it, which reports instead.
+   */
+  private replacedStrings(name: string, text: string, from: number, to: number, states: StateSet): string | undefined {
+    const strings = this.strings;
+    if (!strings.readStrings(text, from, to) || !fieldKeysOnly(strings, this.seenKeys)) return undefined;
+    const targets = this.stringTargets;
+    let out = '{';
+    for (let k = 0; k < strings.count; k++) {
+      const key = strings.keys[k]!;
+      const step = states.key(key);
+      if (step.target === undefined) return undefined;
+      targets[k] = step.target;
+      out += `${k === 0 ? '' : ','}"${key}":${step.target.replacementJson}`;
+    }
+    this.path.push(name);
+    for (let k = 0; k < strings.count; k++) {
+      this.path.push(strings.keys[k]!);
+      this.found(targets[k]!.name);
+      this.path.pop();
+    }
+    this.path.pop();
+    return `${out}}`;
   }
 
   value(v: unknown, states: StateSet, kind: string | undefined): unknown {

@@ -17,6 +17,8 @@ export interface CompiledRule {
   readonly kinds: ReadonlySet<string> | undefined;
   readonly keyTest: StringTest | undefined;
   readonly replacement: string;
+  /** `replacement` as a JSON string. */
+  readonly replacementJson: string;
   readonly paths: readonly (readonly PathStep[])[];
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { JsonValueFramer, compactJson, memberReplacements } from '../../../src/masking/json-frame.js';
+import { JsonValueFramer, ObjectMembers, compactJson, memberReplacements } from '../../../src/masking/json-frame.js';
 
 /** Frames one value fed in the given chunks; its bytes and member commas. */
 function frame(chunks: Buffer[]): { bytes: Buffer; commas: readonly number[] } {
@@ -172,5 +172,26 @@ describe('compact JSON of a masked member', () => {
       { numRuns: 2000 },
     );
     expect(compactJson(JSON.parse('{"b":"x","2":"y","__proto__":"z","a":"PG1h"}'))).toBe('{"2":"y","b":"x","__proto__":"z","a":"PG1h"}');
+  });
+});
+
+describe('reading an object of strings from its text', () => {
+  const read = (text: string, from = 0, to = text.length): string[] | undefined => {
+    const members = new ObjectMembers();
+    return members.readStrings(text, from, to) ? members.keys.slice(0, members.count) : undefined;
+  };
+
+  it('gives the keys of a compact object of strings, also inside a larger text', () => {
+    expect(read('{"a":"x"}')).toEqual(['a']);
+    expect(read('{"username":"c2E=","password":"","url:x":"eQ=="}')).toEqual(['username', 'password', 'url:x']);
+    const text = '{"metadata":{},"data":{"a":"x","b":"y"},"type":"Opaque"}';
+    expect(read(text, text.indexOf('{"a"'), text.indexOf(',"type"'))).toEqual(['a', 'b']);
+  });
+
+  it('refuses anything else', () => {
+    for (const text of ['{}', '{"a": "x"}', '{"a" :"x"}', '{"a":"x",}', '{"a":"x""b":"y"}', '{"a":1}', '{"a":null}', '{"a":{}}', '{"a":["x"]}', '{"a":"x"', '"a":"x"}', '{"a":"x"} ', '[]'])
+      expect(read(text), text).toBeUndefined();
+    // The range ends before the value's closing quote.
+    expect(read('{"a":"x"}', 0, 8)).toBeUndefined();
   });
 });

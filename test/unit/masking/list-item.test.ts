@@ -45,6 +45,20 @@ describe('masking a list item from its text', () => {
     }
   });
 
+  it('writes a member of strings each replaced whole from its keys, and walks any other shape of it', () => {
+    const data = (json: string): string => {
+      const item = `{"metadata":{"name":"s"},"data":${json}}`;
+      const { replacements } = listItem(masker, 'SecretList', item);
+      expect(replacements).toHaveLength(1);
+      return replacements![0]!.text;
+    };
+    expect(data('{"username":"c2E=","password":"aHVudGVyMg==","url":"eA=="}')).toBe(`"data":{"username":"${MASK_BASE64}","password":"${MASK_BASE64}","url":"${MASK_BASE64}"}`);
+    expect(listItem(masker, 'SecretList', '{"metadata":{},"data":{"a":"eA==","b":"eQ=="}}').report).toEqual({ masked: 2, paths: ['items[0].data.a', 'items[0].data.b'], detectors: ['secret-data'] });
+    // As JSON.parse reads them: a key given twice is one member; a value that is not a string is no Secret value.
+    expect(data('{"password":"eA==","password":"eQ=="}')).toBe(`"data":{"password":"${MASK_BASE64}"}`);
+    expect(data('{"a":1,"b":"eA=="}')).toBe(`"data":{"a":1,"b":"${MASK_BASE64}"}`);
+  });
+
   it('leaves to the whole-item walk what it does not read', () => {
     const whole = (listKind: string, item: string, m = masker): void => expect(listItem(m, listKind, item).replacements, `${listKind} ${item}`).toBeUndefined();
     whole('SecretList', secretItem({ name: 'with "quotes"' }));
