@@ -131,18 +131,28 @@ const internals = new WeakMap<Masker, Shared>();
 /** Keys whose values the masker treats apart from their strings (see {@link PartMasker.listItem}). */
 const WALKED_KEYS: readonly string[] = ['kind', LAST_APPLIED_ANNOTATION];
 
+/** Objects with at most this many members are checked for a key given twice by comparing keys, not with a set. */
+const FEW_KEYS = 16;
+
 /**
  * True when every key of `members` is one a list item's text path can take:
  * not `kind` (a nested resource), not integer-like (JavaScript orders those
- * first), none twice. `seen` is emptied and reused.
+ * first), none twice. `seen` is emptied and reused for many members.
  */
 function fieldKeysOnly(members: ObjectMembers, seen: Set<string>): boolean {
-  seen.clear();
+  const keys = members.keys;
+  const few = members.count <= FEW_KEYS;
+  if (!few) seen.clear();
   for (let m = 0; m < members.count; m++) {
-    const key = members.keys[m]!;
+    const key = keys[m]!;
     const first = key.charCodeAt(0);
-    if (key === 'kind' || (first >= 0x30 && first <= 0x39) || seen.has(key)) return false;
-    seen.add(key);
+    if (key === 'kind' || (first >= 0x30 && first <= 0x39)) return false;
+    if (few) {
+      for (let other = 0; other < m; other++) if (keys[other] === key) return false;
+    } else {
+      if (seen.has(key)) return false;
+      seen.add(key);
+    }
   }
   return true;
 }
