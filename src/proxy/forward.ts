@@ -25,7 +25,8 @@ import { closeAfter, isHttp2 } from '../pipeline/http2-compat.js';
  * upstream sends them. A body the classify stage already read is sent from
  * memory; otherwise the client's body is piped. The response is completed
  * only after the exchange is recorded (completion.done), so a client never
- * receives the end of a write the record does not hold.
+ * receives the end of a write the record does not hold; a read recorded in
+ * the background (`holdsAnswer` false) is answered first.
  */
 export async function forwardRequest(
   ctx: RequestContext,
@@ -58,6 +59,10 @@ export async function forwardRequest(
     finished = true;
     return completion.done(outcome);
   };
+  // A read recorded in the background (not a watch or log, whose record ends with its stream) promises the client
+  // nothing about its record, so its answer ends before the audit event is built: for a small GET that work no
+  // longer delays the last bytes. Anything else is answered once recorded.
+  const answersFirst = (): boolean => !completion.holdsAnswer && stream === undefined;
   const upstreamFacts = (status: number | undefined): NonNullable<ExchangeOutcome['upstream']> => ({
     status,
     latencyMs: Number(process.hrtime.bigint() - sentAt) / 1e6,
@@ -163,18 +168,20 @@ export async function forwardRequest(
         maskingEnded(report);
         bytesOut = body.length;
         const kept = completion.captureBytes > 0 ? body.subarray(0, completion.captureBytes) : undefined;
-        finish({
+        const answer = (): void => {
+          res.writeHead(status, { ...headers, 'content-length': body.length });
+          res.end(body);
+        };
+        const first = answersFirst();
+        if (first) answer();
+        const recorded = finish({
           status,
           upstream: upstreamFacts(status),
           responseBody: kept ? { data: kept, contentType: upRes.headers['content-type'] } : undefined,
           masked: report.masked > 0,
-        }).then(
-          () => {
-            res.writeHead(status, { ...headers, 'content-length': body.length });
-            res.end(body);
-          },
-          (err: unknown) => respondWithStatus(res, err instanceof GatehouseError ? err : unmaskable(undefined), ctx.id),
-        );
+        });
+        if (first) recorded.catch(() => undefined); // the recorder logs a read it could not record
+        else recorded.then(answer, (err: unknown) => respondWithStatus(res, err instanceof GatehouseError ? err : unmaskable(undefined), ctx.id));
       };
       // Not the masker's message (it may describe the body): what could not be masked, as before.
       const onError = (err: Error): void => {
@@ -246,12 +253,13 @@ export async function forwardRequest(
         if (masking) maskingEnded(masking.report());
         const responseBody = captured.length > 0 ? { data: Buffer.concat(captured), contentType: upRes.headers['content-type'] } : undefined;
         const masked = maskedSoFar();
-        void endStream().then((ref) =>
-          finish({ status, upstream: upstreamFacts(status), responseBody, masked, stream: ref }).then(
-            () => res.end(held),
-            () => res.destroy(),
-          ),
-        );
+        const first = answersFirst();
+        if (first) res.end(held);
+        void endStream().then((ref) => {
+          const recorded = finish({ status, upstream: upstreamFacts(status), responseBody, masked, stream: ref });
+          if (first) recorded.catch(() => undefined); // the recorder logs a read it could not record
+          else recorded.then(() => res.end(held), () => res.destroy());
+        });
       });
       const watchJson = ctx.request?.verb === 'watch' && (upRes.headers['content-type'] ?? '').startsWith('application/json');
       // A JSON watch cut off upstream (the API server or a cluster agent's tunnel went away) between events ends
