@@ -115,7 +115,7 @@ function compileBare(n: Node, scope: Scope, newSlot: NewSlot): Closure | undefin
       }
       return (f) => {
         let v = l(f);
-        for (const key of keys) v = field(v, key);
+        for (let k = 0; k < keys.length; k++) v = field(v, keys[k]!);
         return v;
       };
     }
@@ -334,7 +334,8 @@ function optionalChain(n: Node): { base: Node; keys: string[] } | undefined {
 function orValueOfChain(base: Closure, keys: readonly string[], dflt: Closure): Closure {
   return (f) => {
     let v = base(f);
-    for (const key of keys) {
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
       if (v === null || typeof v !== 'object' || Array.isArray(v)) return dflt(f);
       if (!isPlainObject(v)) return bail();
       const x = Object.hasOwn(v, key) ? v[key] : undefined;
@@ -399,7 +400,8 @@ function compileComprehension(n: Node, expansion: Node, scope: Scope, newSlot: N
 function loopOf(name: string, arity: number, slot: number, first: Closure, second: Closure | undefined): Loop | undefined {
   if (name === 'exists' && arity === 1) {
     return (items, f) => {
-      for (const x of items) {
+      for (let i = 0; i < items.length; i++) {
+        const x = items[i];
         f[slot] = x;
         if (bool(first(f))) return true;
       }
@@ -408,7 +410,8 @@ function loopOf(name: string, arity: number, slot: number, first: Closure, secon
   }
   if (name === 'all' && arity === 1) {
     return (items, f) => {
-      for (const x of items) {
+      for (let i = 0; i < items.length; i++) {
+        const x = items[i];
         f[slot] = x;
         if (!bool(first(f))) return false;
       }
@@ -418,7 +421,8 @@ function loopOf(name: string, arity: number, slot: number, first: Closure, secon
   if (name === 'exists_one' && arity === 1) {
     return (items, f) => {
       let count = 0;
-      for (const x of items) {
+      for (let i = 0; i < items.length; i++) {
+        const x = items[i];
         f[slot] = x;
         if (bool(first(f))) count++;
       }
@@ -428,7 +432,8 @@ function loopOf(name: string, arity: number, slot: number, first: Closure, secon
   if (name === 'filter' && arity === 1) {
     return (items, f) => {
       const out: unknown[] = [];
-      for (const x of items) {
+      for (let i = 0; i < items.length; i++) {
+        const x = items[i];
         f[slot] = x;
         if (bool(first(f))) out.push(x);
       }
@@ -438,7 +443,8 @@ function loopOf(name: string, arity: number, slot: number, first: Closure, secon
   if (name === 'map' && arity === 1) {
     return (items, f) => {
       const out: unknown[] = [];
-      for (const x of items) {
+      for (let i = 0; i < items.length; i++) {
+        const x = items[i];
         f[slot] = x;
         out.push(first(f));
       }
@@ -448,7 +454,8 @@ function loopOf(name: string, arity: number, slot: number, first: Closure, secon
   if (name === 'map' && arity === 2 && second !== undefined) {
     return (items, f) => {
       const out: unknown[] = [];
-      for (const x of items) {
+      for (let i = 0; i < items.length; i++) {
+        const x = items[i];
         f[slot] = x;
         if (bool(first(f))) out.push(second(f));
       }
