@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { createRunningPod } from './helpers/pods.js';
 import { recordedSession, sessionMask, sessionToken, startSessionMaskingGateway } from './helpers/session-masking.js';
-import { kubectlFor, run } from './helpers/run.js';
+import { kubectlFor, retryingKubectlRace, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 
 // A policy that says `mask` for exec and attach: with masking.sessions on, what
@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 const exec = (gateway: GatewayProcess, args: string[], env?: NodeJS.ProcessEnv) =>
-  kubectlFor(gateway.adminKubeconfig)(['-n', ns, 'exec', ...args], { env, timeoutMs: 30_000 });
+  retryingKubectlRace(() => kubectlFor(gateway.adminKubeconfig)(['-n', ns, 'exec', ...args], { env, timeoutMs: 30_000 }));
 
 describe('exec output masking (policy action mask on pods/exec)', () => {
   it('shows kubectl exec the mask, not the token, on stdout and stderr, and records it masked', async () => {

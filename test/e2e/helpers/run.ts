@@ -34,6 +34,23 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
   });
 }
 
+/**
+ * kubectl before 1.34 starts reading an exec's WebSocket before it has made
+ * its streams, so output that comes back at once can be dropped by kubectl
+ * itself ("Unknown stream id 1, discarding message"; client-go v0.34 waits):
+ * kubectl's race, not the gateway's. It may exit 0 without the output.
+ */
+export function lostToKubectlRace(r: RunResult): boolean {
+  return r.stderr.includes('Unknown stream id');
+}
+
+/** Runs an exec again (up to twice more) while its output was lost to kubectl's own race; a fault that repeats still fails. */
+export async function retryingKubectlRace(attempt: () => Promise<RunResult>): Promise<RunResult> {
+  let r = await attempt();
+  for (let i = 0; i < 2 && lostToKubectlRace(r); i++) r = await attempt();
+  return r;
+}
+
 /** A kubectl bound to one kubeconfig (and optionally another kubectl binary). */
 export function kubectlFor(kubeconfig: string, binary = 'kubectl') {
   const kubectl = (args: string[], options: RunOptions = {}): Promise<RunResult> =>
