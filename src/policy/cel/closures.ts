@@ -397,6 +397,8 @@ function compileComprehension(n: Node, expansion: Node, scope: Scope, newSlot: N
   };
 }
 
+// Index loops, here and in field chains: these closures run for every comprehension, and for…of left V8 allocating an
+// iterator result per element (2.7 of the 13.4 KB a pod create's evaluation allocated).
 function loopOf(name: string, arity: number, slot: number, first: Closure, second: Closure | undefined): Loop | undefined {
   if (name === 'exists' && arity === 1) {
     return (items, f) => {
