@@ -63,6 +63,15 @@ export async function forwardRequest(
   // nothing about its record, so its answer ends before the audit event is built: for a small GET that work no
   // longer delays the last bytes. Anything else is answered once recorded.
   const answersFirst = (): boolean => !completion.holdsAnswer && stream === undefined;
+  /** Ends the answer and records the exchange, in the order {@link answersFirst} says; `failed` when a record the answer waits for fails. */
+  const answerAndRecord = (answer: () => void, record: () => Promise<void>, failed: (err: unknown) => void): void => {
+    if (!answersFirst()) {
+      record().then(answer, failed);
+      return;
+    }
+    answer();
+    record().catch(() => undefined); // the recorder logs a read it could not record
+  };
   const upstreamFacts = (status: number | undefined): NonNullable<ExchangeOutcome['upstream']> => ({
     status,
     latencyMs: Number(process.hrtime.bigint() - sentAt) / 1e6,
@@ -168,20 +177,20 @@ export async function forwardRequest(
         maskingEnded(report);
         bytesOut = body.length;
         const kept = completion.captureBytes > 0 ? body.subarray(0, completion.captureBytes) : undefined;
-        const answer = (): void => {
-          res.writeHead(status, { ...headers, 'content-length': body.length });
-          res.end(body);
-        };
-        const first = answersFirst();
-        if (first) answer();
-        const recorded = finish({
-          status,
-          upstream: upstreamFacts(status),
-          responseBody: kept ? { data: kept, contentType: upRes.headers['content-type'] } : undefined,
-          masked: report.masked > 0,
-        });
-        if (first) recorded.catch(() => undefined); // the recorder logs a read it could not record
-        else recorded.then(answer, (err: unknown) => respondWithStatus(res, err instanceof GatehouseError ? err : unmaskable(undefined), ctx.id));
+        answerAndRecord(
+          () => {
+            res.writeHead(status, { ...headers, 'content-length': body.length });
+            res.end(body);
+          },
+          () =>
+            finish({
+              status,
+              upstream: upstreamFacts(status),
+              responseBody: kept ? { data: kept, contentType: upRes.headers['content-type'] } : undefined,
+              masked: report.masked > 0,
+            }),
+          (err) => respondWithStatus(res, err instanceof GatehouseError ? err : unmaskable(undefined), ctx.id),
+        );
       };
       // Not the masker's message (it may describe the body): what could not be masked, as before.
       const onError = (err: Error): void => {
@@ -253,13 +262,11 @@ export async function forwardRequest(
         if (masking) maskingEnded(masking.report());
         const responseBody = captured.length > 0 ? { data: Buffer.concat(captured), contentType: upRes.headers['content-type'] } : undefined;
         const masked = maskedSoFar();
-        const first = answersFirst();
-        if (first) res.end(held);
-        void endStream().then((ref) => {
-          const recorded = finish({ status, upstream: upstreamFacts(status), responseBody, masked, stream: ref });
-          if (first) recorded.catch(() => undefined); // the recorder logs a read it could not record
-          else recorded.then(() => res.end(held), () => res.destroy());
-        });
+        answerAndRecord(
+          () => res.end(held),
+          () => endStream().then((ref) => finish({ status, upstream: upstreamFacts(status), responseBody, masked, stream: ref })),
+          () => res.destroy(),
+        );
       });
       const watchJson = ctx.request?.verb === 'watch' && (upRes.headers['content-type'] ?? '').startsWith('application/json');
       // A JSON watch cut off upstream (the API server or a cluster agent's tunnel went away) between events ends
