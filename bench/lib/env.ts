@@ -26,6 +26,8 @@ export interface ClusterInfo {
   readonly caPem: string;
   readonly adminToken: string;
   readonly adminKubeconfig: string;
+  /** Process groups of the API server and etcd, when the benchmark started the control plane (for their CPU). */
+  readonly pids?: Readonly<Record<'kube-apiserver' | 'etcd', number>>;
 }
 
 export interface BenchEnv {

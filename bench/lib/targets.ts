@@ -182,12 +182,39 @@ export function otherThreadsCpuMs(pid: number): number {
   return ms;
 }
 
+/** The fields of `/proc/<pid>/stat` after the command name (which may hold spaces): state, ppid, pgrp… */
+function statFields(pid: number | string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** utime + stime of stat fields, in ms (10 ms ticks): every thread's, those that ended included. */
+function cpuMsOf(fields: readonly string[]): number {
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** CPU time of a whole process so far (every thread, user and system), in ms (`/proc/<pid>/stat`, 10 ms ticks). */
 export function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return cpuMsOf(statFields(pid));
+}
+
+/**
+ * CPU time so far of every process in a process group, in ms: the harness runs
+ * each control-plane binary in a group of its own, under a watchdog.
+ */
+export function groupCpuMs(pgid: number): number {
+  let ms = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    // A process may end between the listing and the read.
+    try {
+      const fields = statFields(entry);
+      if (Number(fields[2]) === pgid) ms += cpuMsOf(fields);
+    } catch {
+      continue;
+    }
+  }
+  return ms;
 }
 
 /** Resident and peak resident memory of a process, in MB (Linux /proc). */

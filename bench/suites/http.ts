@@ -7,8 +7,9 @@ import { configMap, createMany, createNamespace, deleteNamespace, expectCreated 
 import { summarize } from '../lib/stats.js';
 import type { Bench, BenchContext } from '../lib/suite.js';
 import { rotated } from '../lib/suite.js';
-import { clientFor, processCpuMs } from '../lib/targets.js';
+import { clientFor, groupCpuMs, processCpuMs } from '../lib/targets.js';
 import type { Client, Target } from '../lib/targets.js';
+import type { ClusterInfo } from '../lib/env.js';
 
 async function allTargets(ctx: BenchContext): Promise<Target[]> {
   return [ctx.env.direct, await ctx.env.proxy(), await ctx.env.gateway()];
@@ -30,7 +31,7 @@ async function expectOk(client: Client, path: string): Promise<void> {
  */
 export async function latency(ctx: BenchContext, targets: readonly Target[], bench: string, label: string, path: string, perRun: number, runs: number): Promise<void> {
   const clients = new Map(targets.map((t) => [t.name, clientFor(t, 1)]));
-  const perSide = new Map(targets.map((t) => [t.name, { p50: [] as number[], p99: [] as number[] }]));
+  const perSide = new Map(targets.map((t) => [t.name, { p50: [] as number[], p99: [] as number[], cpu: new Map<ChainPart, number[]>() }]));
   const warmMs = ctx.quick ? 200 : 5000;
   try {
     for (const client of clients.values()) {
@@ -41,6 +42,7 @@ export async function latency(ctx: BenchContext, targets: readonly Target[], ben
       for (const target of rotated(targets, r)) {
         const client = clients.get(target.name)!;
         const samples: number[] = [];
+        const cpu = chainCpu(ctx.env.cluster, target);
         for (let i = 0; i < perRun; i++) {
           const t0 = performance.now();
           await expectOk(client, path);
@@ -50,6 +52,7 @@ export async function latency(ctx: BenchContext, targets: readonly Target[], ben
         const side = perSide.get(target.name)!;
         side.p50.push(s.p50);
         side.p99.push(s.p99);
+        for (const [part, ms] of cpu()) side.cpu.set(part, [...(side.cpu.get(part) ?? []), (ms * 1000) / perRun]);
       }
       ctx.log(`  ${bench}: run ${r + 1}/${runs} ${targets.map((t) => `${t.name} p50 ${perSide.get(t.name)!.p50.at(-1)!.toFixed(2)} ms`).join(', ')}`);
     }
@@ -57,9 +60,46 @@ export async function latency(ctx: BenchContext, targets: readonly Target[], ben
     for (const client of clients.values()) await client.close();
   }
   for (const t of targets) {
-    ctx.add(bench, `${label} p50 ms`, t.name, 'lower', perSide.get(t.name)!.p50);
-    ctx.add(bench, `${label} p99 ms`, t.name, 'lower', perSide.get(t.name)!.p99);
+    const side = perSide.get(t.name)!;
+    ctx.add(bench, `${label} p50 ms`, t.name, 'lower', side.p50);
+    ctx.add(bench, `${label} p99 ms`, t.name, 'lower', side.p99);
+    for (const [part, values] of side.cpu) ctx.add(bench, `${label} CPU µs per request, ${part}`, t.name, 'lower', values);
   }
+}
+
+/** Whose CPU a request costs, as {@link chainCpu} adds it up. */
+type ChainPart = 'whole chain' | 'kube-apiserver + etcd' | 'the side itself';
+
+/**
+ * Starts counting the CPU time a run costs every process on its path: this
+ * client, the side's own process (gateway, kubectl proxy) and, when the
+ * benchmark started the control plane, kube-apiserver and etcd. On a machine
+ * with few cores a request's latency follows what the whole chain spends, and
+ * a process in between also changes what the API server and etcd spend.
+ * The returned function gives the ms spent since, per part.
+ */
+function chainCpu(cluster: ClusterInfo, target: Target): () => Map<ChainPart, number> {
+  const upstream = (): number | undefined => (cluster.pids === undefined ? undefined : groupCpuMs(cluster.pids['kube-apiserver']) + groupCpuMs(cluster.pids.etcd));
+  const side = (): number => (target.pid === undefined ? 0 : processCpuMs(target.pid));
+  const client = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const up0 = upstream();
+  const side0 = side();
+  const client0 = client();
+  return () => {
+    // The client first: reading /proc costs this process CPU too.
+    const clientMs = client() - client0;
+    const parts = new Map<ChainPart, number>();
+    const up = upstream();
+    const sideMs = side() - side0;
+    if (target.pid !== undefined) parts.set('the side itself', sideMs);
+    if (up === undefined || up0 === undefined) return parts;
+    parts.set('kube-apiserver + etcd', up - up0);
+    parts.set('whole chain', up - up0 + sideMs + clientMs);
+    return parts;
+  };
 }
 
 /**
