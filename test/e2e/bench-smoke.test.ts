@@ -24,13 +24,26 @@ it('runs `--quick --only get` and writes results with figures for every side, ra
   expect(sides('GET p99 ms')).toEqual(['direct', 'gateway', 'proxy']);
   // The same GET with an AI agent's token (masked reads), against direct.
   expect(sides('GET as an agent (masked) p50 ms')).toEqual(['direct', 'gateway']);
+  // What each GET cost in CPU: the side in between, and (the harness names their process groups) kube-apiserver + etcd.
+  expect(sides('GET CPU µs per request, the side itself')).toEqual(['gateway', 'proxy']);
+  expect(sides('GET CPU µs per request, kube-apiserver + etcd')).toEqual(['direct', 'gateway', 'proxy']);
+  expect(sides('GET CPU µs per request, whole chain')).toEqual(['direct', 'gateway', 'proxy']);
   for (const f of results.figures) {
     expect(f).toMatchObject({ bench: 'get', better: 'lower', value: { runs: 2 } });
     expect(f.value.min).toBeGreaterThan(0);
   }
-  expect(results.ratios.map((r) => r.metric)).toEqual(['GET p50 ms', 'GET p99 ms', 'GET as an agent (masked) p50 ms', 'GET as an agent (masked) p99 ms']);
+  const cpu = ['the side itself', 'kube-apiserver + etcd', 'whole chain'];
+  expect(results.ratios.map((r) => r.metric)).toEqual([
+    'GET p50 ms',
+    'GET p99 ms',
+    ...cpu.map((part) => `GET CPU µs per request, ${part}`),
+    'GET as an agent (masked) p50 ms',
+    'GET as an agent (masked) p99 ms',
+    ...cpu.map((part) => `GET as an agent (masked) CPU µs per request, ${part}`),
+  ]);
   for (const r of results.ratios) {
-    expect(r.vsDirect).toBeGreaterThan(0);
+    // The side itself has no direct counterpart; the agent's GET no proxy one.
+    if (!r.metric.endsWith('the side itself')) expect(r.vsDirect).toBeGreaterThan(0);
     if (!r.metric.includes('agent')) expect(r.vsProxy).toBeGreaterThan(0);
   }
   const judged = results.goals.filter((g) => g.pass !== undefined).map((g) => g.id);

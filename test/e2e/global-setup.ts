@@ -14,7 +14,7 @@ import type { Cluster } from '../../src/harness/index.js';
 /** The serialisable part of a started cluster: its plain fields and its files, derived from `Cluster` so the two cannot drift. */
 export type ProvidedCluster = Pick<
   Cluster,
-  'server' | 'caPem' | 'adminKubeconfig' | 'adminToken' | 'workDir' | 'nodeName' | 'echoPort' | 'podLogFile' | 'logDir' | 'binDir'
+  'server' | 'caPem' | 'adminKubeconfig' | 'adminToken' | 'workDir' | 'nodeName' | 'echoPort' | 'podLogFile' | 'logDir' | 'binDir' | 'pids'
 > &
   Cluster['files'];
 
@@ -40,6 +40,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     podLogFile: cluster.podLogFile,
     logDir: cluster.logDir,
     binDir: cluster.binDir,
+    pids: cluster.pids,
     ...cluster.files,
   };
   project.provide('cluster', provided);
