@@ -29,7 +29,7 @@ describe('groupCpuMs', () => {
   });
 
   it('is 0 for a group with no processes', () => {
-    // Process group ids are pids; a pid beyond pid_max's default has no group.
+    // Process group ids are pids, and no pid exceeds the kernel's limit of 2^22.
     expect(groupCpuMs(2 ** 22 + 1)).toBe(0);
   });
 });
