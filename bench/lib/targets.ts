@@ -199,17 +199,18 @@ export function processCpuMs(pid: number): number {
 }
 
 /**
- * CPU time so far of every process in a process group, in ms: the harness runs
- * each control-plane binary in a group of its own, under a watchdog.
+ * CPU time so far of every process in these process groups, in ms, from one
+ * pass over /proc: the harness runs each control-plane binary in a group of
+ * its own, under a watchdog.
  */
-export function groupCpuMs(pgid: number): number {
+export function groupCpuMs(...pgids: number[]): number {
   let ms = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     // A process may end between the listing and the read.
     try {
       const fields = statFields(entry);
-      if (Number(fields[2]) === pgid) ms += cpuMsOf(fields);
+      if (pgids.includes(Number(fields[2]))) ms += cpuMsOf(fields);
     } catch {
       continue;
     }

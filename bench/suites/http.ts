@@ -79,7 +79,7 @@ type ChainPart = 'whole chain' | 'kube-apiserver + etcd' | 'the side itself';
  * The returned function gives the ms spent since, per part.
  */
 function chainCpu(cluster: ClusterInfo, target: Target): () => Map<ChainPart, number> {
-  const upstream = (): number | undefined => (cluster.pids === undefined ? undefined : groupCpuMs(cluster.pids['kube-apiserver']) + groupCpuMs(cluster.pids.etcd));
+  const upstream = (): number | undefined => (cluster.pids === undefined ? undefined : groupCpuMs(cluster.pids['kube-apiserver'], cluster.pids.etcd));
   const side = (): number => (target.pid === undefined ? 0 : processCpuMs(target.pid));
   const client = (): number => {
     const u = process.cpuUsage();

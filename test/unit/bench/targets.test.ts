@@ -22,10 +22,14 @@ describe('groupCpuMs', () => {
 
     const before = processCpuMs(group) + processCpuMs(other);
     const total = groupCpuMs(group);
+    // Several groups in one pass: an empty one adds nothing.
+    const withEmpty = groupCpuMs(2 ** 22 + 1, group);
     const after = processCpuMs(group) + processCpuMs(other);
     expect(total).toBeGreaterThanOrEqual(before);
+    expect(withEmpty).toBeGreaterThanOrEqual(total);
     // This test's own process, busy polling, is not in the group.
     expect(total).toBeLessThanOrEqual(after);
+    expect(withEmpty).toBeLessThanOrEqual(after);
   });
 
   it('is 0 for a group with no processes', () => {
