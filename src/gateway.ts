@@ -105,6 +105,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
             return { cluster, agents: agents.length, openStreams: agents.reduce((n, a) => n + a.openStreams, 0) };
           }),
         upstreamHttp2: () => slot.current().clusters.all().map((c) => ({ cluster: c.name, ...c.upstream.http2Stats() })),
+        sharedWatches: () => slot.current().clusters.all().map((c) => ({ cluster: c.name, ...c.upstream.sharedWatches() })),
       })
     : undefined;
   const loadPolicy = (c: GatehouseConfig): PolicyParts => {

@@ -46,11 +46,13 @@ export function createClusterSet(
     impersonate: boolean;
     /** timeouts.connectMs: how long a new connection to a direct cluster's API server may take. */
     connectMs?: number;
+    /** watches.share: identical watches of a direct cluster ride one upstream watch. */
+    shareWatches?: boolean;
   },
 ): ClusterSet {
   const byName = new Map<string, Cluster>();
   for (const config of configs) {
-    const upstream = config.kubeconfig !== undefined ? createUpstream(loadKubeconfig(config.kubeconfig, config.context), undefined, { connectMs: options.connectMs }) : options.agentUpstream(config);
+    const upstream = config.kubeconfig !== undefined ? createUpstream(loadKubeconfig(config.kubeconfig, config.context), undefined, { connectMs: options.connectMs, shareWatches: options.shareWatches }) : options.agentUpstream(config);
     byName.set(config.name, {
       name: config.name,
       mode: config.kubeconfig !== undefined ? 'direct' : 'agent',

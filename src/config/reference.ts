@@ -48,6 +48,7 @@ const SECTION_DOCS: Readonly<Record<string, string>> = {
   shutdown: 'docs/operations.md',
   timeouts: 'docs/errors.md',
   limits: 'docs/errors.md',
+  watches: 'docs/operations.md',
   tls: 'README.md#commands',
   listen: 'README.md#commands',
   dataDir: 'README.md#commands',

@@ -67,6 +67,16 @@ export const configSchema = z
       })
       .strict()
       .default({ connectMs: 10_000, responseHeadersMs: 120_000 }),
+    watches: z
+      .object({
+        /**
+         * Serve identical watches (same collection, resourceVersion, selectors and content type) from one
+         * watch to the API server (docs/operations.md, Watches).
+         */
+        share: z.boolean().default(true),
+      })
+      .strict()
+      .default({ share: true }),
     identity: z
       .object({
         /** Trusted OpenID Connect issuers for people (and workload identities). */

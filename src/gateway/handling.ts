@@ -105,6 +105,7 @@ export function buildHandling(config: GatehouseConfig, parts: LongLivedParts, lo
     agentUpstream: (c) => createTunnelUpstream(c.name, tunnels, { waitMs: (c.agent?.waitSeconds ?? 10) * 1000 }),
     impersonate: config.identity.impersonation.enabled,
     connectMs: config.timeouts.connectMs,
+    shareWatches: config.watches.share,
   });
   const authenticators = [...parts.authenticators, ...(config.identity.oidc.length > 0 ? [createOidcAuthenticator(config.identity.oidc, { log })] : [])];
   const masker = createMasker(config.masking);

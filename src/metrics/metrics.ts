@@ -31,6 +31,8 @@ export interface MetricsSources {
   tunnels(): readonly { cluster: string; agents: number; openStreams: number }[];
   /** HTTP/2 sessions to each cluster's API server and the long-lived requests riding them. */
   upstreamHttp2(): readonly { cluster: string; sessions: number; streams: number }[];
+  /** Upstream watches shared by identical client watches (watches.share), and the client watches they serve, per cluster. */
+  sharedWatches(): readonly { cluster: string; upstreams: number; clients: number }[];
 }
 
 /** Which part of the store failed, for gatehouse_store_errors_total. */
@@ -145,6 +147,12 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
   );
   clusterGauge('gatehouse_upstream_http2_streams', 'Watches and logs -f riding HTTP/2 connections to the API server, by cluster.', () =>
     sources.upstreamHttp2().map((u) => [u.cluster, u.streams]),
+  );
+  clusterGauge('gatehouse_upstream_shared_watches', 'Watches to the API server that serve identical client watches (watches.share), by cluster.', () =>
+    sources.sharedWatches().map((w) => [w.cluster, w.upstreams]),
+  );
+  clusterGauge('gatehouse_upstream_shared_watch_clients', 'Client watches served by a shared watch to the API server, by cluster.', () =>
+    sources.sharedWatches().map((w) => [w.cluster, w.clients]),
   );
   const lastReload = new Gauge({
     name: 'gatehouse_policy_last_reload_success_timestamp_seconds',

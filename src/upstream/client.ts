@@ -10,6 +10,8 @@ import type { UpstreamRequest } from './exchange.js';
 import { createHttp2Pool } from './http2-pool.js';
 import type { Http2Pool, Http2PoolStats } from './http2-pool.js';
 import { createReadPool } from './read-pool.js';
+import { createWatchSharing } from './shared-watch.js';
+import type { WatchSharingStats } from './shared-watch.js';
 import type { ReadPool } from './read-pool.js';
 import type { UpstreamTarget } from './kubeconfig.js';
 
@@ -44,6 +46,8 @@ export interface Upstream {
   invalidateCredential(): void;
   /** The HTTP/2 sessions carrying long-lived requests now (none through a tunnel: the agent holds those). */
   http2Stats(): Http2PoolStats;
+  /** The upstream watches shared by identical client watches, and those clients (none through a tunnel). */
+  sharedWatches(): WatchSharingStats;
   close(): void;
 }
 
@@ -62,7 +66,12 @@ export interface DirectUpstream extends Upstream {
 export function createUpstream(
   target: UpstreamTarget,
   credentials: CredentialProvider = createCredentialProvider(target),
-  timing: { /** Time allowed to connect an HTTP/2 session (HTTP/1.1 connections are timed per request). */ connectMs?: number } = {},
+  options: {
+    /** Time allowed to connect an HTTP/2 session (HTTP/1.1 connections are timed per request). */
+    connectMs?: number;
+    /** Identical watches ride one upstream watch (shared-watch.ts); off unless asked for. */
+    shareWatches?: boolean;
+  } = {},
 ): DirectUpstream {
   const secure = target.server.protocol === 'https:';
   const prefix = target.server.pathname.replace(/\/+$/, '');
@@ -85,12 +94,12 @@ export function createUpstream(
   const poolsFor = (cred: UpstreamCredential): Pools => {
     if (agentFor && agentFor.cert === cred.clientCert) return agentFor;
     closePools(agentFor);
-    const options = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' as const };
+    const keepAlive = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' as const };
     const tls = tlsOptions(cred);
-    const agent = secure ? new https.Agent({ ...options, ...tls }) : new http.Agent(options);
+    const agent = secure ? new https.Agent({ ...keepAlive, ...tls }) : new http.Agent(keepAlive);
     // Plain-HTTP upstreams (tests, a local proxy) stay on HTTP/1.1: no cleartext HTTP/2 guessing.
-    const http2 = secure ? createHttp2Pool({ host: hostname, port, authority: hostHeader, tls, connectMs: timing.connectMs }) : undefined;
-    const reads = createReadPool({ origin: target.server.origin, tls: secure ? tls : undefined, connectMs: timing.connectMs });
+    const http2 = secure ? createHttp2Pool({ host: hostname, port, authority: hostHeader, tls, connectMs: options.connectMs }) : undefined;
+    const reads = createReadPool({ origin: target.server.origin, tls: secure ? tls : undefined, connectMs: options.connectMs });
     agentFor = { cert: cred.clientCert, agent, tls, http2, reads };
     return agentFor;
   };
@@ -102,20 +111,28 @@ export function createUpstream(
     return out;
   };
 
+  const sharing = options.shareWatches === true ? createWatchSharing() : undefined;
+  const transport = secure ? https : http;
+  // Node's HTTP/1.1 client: writes, and long-lived requests when the API server does not speak HTTP/2.
+  const onConnection = (pools: Pools, method: string, path: string, headers: OutgoingHttpHeaders): UpstreamRequest =>
+    transport.request({ hostname, port, method, path, headers, agent: pools.agent });
+  const longLived = async (pools: Pools, method: string, path: string, headers: OutgoingHttpHeaders): Promise<UpstreamRequest> =>
+    (await pools.http2?.request(method, path, headers)) ?? onConnection(pools, method, path, headers);
+
   return {
     target,
     where: target.server.origin,
     async request(init) {
       const cred = await credentials.get();
-      const { agent, http2, reads } = poolsFor(cred);
+      const pools = poolsFor(cred);
       const path = prefix + init.path;
       const headers = headersWith(cred, init.headers);
       if (isLongLived(init.method, init.path)) {
-        const stream = await http2?.request(init.method, path, headers);
-        if (stream) return stream;
-      } else if (init.method === 'GET' || init.method === 'HEAD') return reads.request(init.method, path, headers);
-      const transport = secure ? https : http;
-      return transport.request({ hostname, port, method: init.method, path, headers, agent });
+        const open = (p: string): Promise<UpstreamRequest> => longLived(pools, init.method, p, headers);
+        return sharing?.request(init.method, path, headers, open) ?? open(path);
+      }
+      if (init.method === 'GET' || init.method === 'HEAD') return pools.reads.request(init.method, path, headers);
+      return onConnection(pools, init.method, path, headers);
     },
     async upgradeRequest(init) {
       const cred = await credentials.get();
@@ -134,6 +151,9 @@ export function createUpstream(
     },
     http2Stats() {
       return agentFor?.http2?.stats() ?? { sessions: 0, streams: 0 };
+    },
+    sharedWatches() {
+      return sharing?.stats() ?? { upstreams: 0, clients: 0 };
     },
     close() {
       closePools(agentFor);

@@ -29,6 +29,7 @@ export function createTunnelUpstream(cluster: string, registry: TunnelRegistry, 
     // The agent holds the credential and renews it on a 401 itself.
     invalidateCredential: () => undefined,
     http2Stats: () => ({ sessions: 0, streams: 0 }),
+    sharedWatches: () => ({ upstreams: 0, clients: 0 }),
     close: () => undefined,
   };
 }

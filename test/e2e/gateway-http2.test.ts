@@ -77,9 +77,9 @@ interface Recorded {
   stream?: { kind: string; sessionId: string };
 }
 
-/** This namespace's audit records. */
-async function auditRecords(): Promise<Recorded[]> {
-  const r = await run(process.execPath, ['bin/gatehouse.js', 'audit', 'search', '--namespace', ns, '--json', '--limit', '1000', '--data-dir', gateway.dataDir]);
+/** A namespace's audit records (this file's, unless told). */
+async function auditRecords(namespace = ns): Promise<Recorded[]> {
+  const r = await run(process.execPath, ['bin/gatehouse.js', 'audit', 'search', '--namespace', namespace, '--json', '--limit', '1000', '--data-dir', gateway.dataDir]);
   expect(r.code, r.stderr).toBe(0);
   return (JSON.parse(r.stdout) as { event: Recorded }[]).map((row) => row.event);
 }
@@ -160,6 +160,79 @@ describe('HTTP/2 towards clients', () => {
       expect(w.result).toMatchObject({ status: 200, cut: 'client' });
       expect(w.stream).toMatchObject({ kind: 'watch' });
     }
+  });
+
+  it('serves watches from one resourceVersion with one watch to the API server, each client with its own timeout and record', async () => {
+    const shared = `${ns}-shared`;
+    await direct.ok(['create', 'namespace', shared]);
+    const names = (text: string): string[] =>
+      text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => {
+          const e = JSON.parse(l) as { type: string; object: { metadata: { name: string } } };
+          return `${e.type} ${e.object.metadata.name}`;
+        });
+    const list = JSON.parse((await get(`/api/v1/namespaces/${shared}/configmaps`)).body) as { metadata: { resourceVersion: string } };
+    const path = `/api/v1/namespaces/${shared}/configmaps?watch=1&resourceVersion=${list.metadata.resourceVersion}`;
+    const open = (query = '', userAgent = 'shared-watch-test', base = path) => {
+      const stream = session.request({ ':path': `${base}${query}`, authorization: `Bearer ${gateway.adminToken}`, accept: 'application/json', 'user-agent': userAgent });
+      const client = { stream, text: '', ended: false, status: 0 };
+      stream.on('response', (h) => (client.status = Number(h[':status'])));
+      stream.setEncoding('utf8').on('data', (d: string) => (client.text += d));
+      stream.on('end', () => (client.ended = true));
+      stream.end();
+      return client;
+    };
+    const shares = async (): Promise<[number, number]> => [
+      await metric('gatehouse_upstream_shared_watches{cluster="default"}'),
+      await metric('gatehouse_upstream_shared_watch_clients{cluster="default"}'),
+    ];
+    // Ten watches from the list's resourceVersion, as after a relist; who the client is does not matter.
+    const clients = Array.from({ length: 10 }, (_, i) => open('', `client-${i}`));
+    const all = [...clients];
+    try {
+      await waitFor('the watches to answer', () => (clients.every((c) => c.status === 200) ? true : undefined));
+      expect(await shares()).toEqual([1, 10]);
+      await direct.ok(['-n', shared, 'create', 'configmap', 'first']);
+      await waitFor('the event on every watch', () => (clients.every((c) => names(c.text).includes('ADDED first')) ? true : undefined));
+
+      // A later client from the same resourceVersion is told what it missed; one with a timeout of its own ends then,
+      // cleanly, and the others go on.
+      const late = open('', 'late');
+      const brief = open('&timeoutSeconds=1', 'brief');
+      all.push(late, brief);
+      await waitFor('the late client to catch up', () => (names(late.text).includes('ADDED first') ? true : undefined));
+      await waitFor('the brief watch to end', () => (brief.ended ? true : undefined));
+      expect(brief.status).toBe(200);
+      expect(names(brief.text)).toEqual(['ADDED first']);
+      await direct.ok(['-n', shared, 'patch', 'configmap', 'first', '-p', '{"data":{"k":"v"}}']);
+      await direct.ok(['-n', shared, 'delete', 'configmap', 'first']);
+      const everyone = [...clients, late];
+      await waitFor('the later events on every watch', () => (everyone.every((c) => names(c.text).includes('DELETED first')) ? true : undefined));
+      expect(await shares()).toEqual([1, 11]);
+
+      // What the API server answers a watch of its own from that resourceVersion (ended by its timeout).
+      const own = await direct.ok(['get', '--raw', `${path}&timeoutSeconds=1`]);
+      expect(names(own)).toEqual(['ADDED first', 'MODIFIED first', 'DELETED first']);
+      for (const c of everyone) expect(names(c.text)).toEqual(names(own));
+
+      // Not shared: a watch from "any" resourceVersion begins with the state when it starts.
+      all.push(open('', 'any', `/api/v1/namespaces/${shared}/configmaps?watch=1&resourceVersion=0`));
+      await waitFor('the unshared watch upstream', async () => ((await metric('gatehouse_upstream_http2_streams{cluster="default"}')) >= 1 ? true : undefined));
+      expect((await shares())[0]).toBe(1);
+    } finally {
+      for (const c of all) c.stream.close(constants.NGHTTP2_CANCEL);
+    }
+    await waitFor('the shared watch to close with its last client', async () => ((await shares()).join() === '0,0' ? true : undefined));
+    await waitFor('the upstream streams to close', async () => ((await metric('gatehouse_upstream_http2_streams{cluster="default"}')) === 0 ? true : undefined));
+    // Each client's watch is recorded on its own, with what it was sent.
+    const records = await waitFor('the watch records', async () => {
+      const found = (await auditRecords(shared)).filter((e) => e.request.verb === 'watch');
+      return found.length === 13 ? found : undefined;
+    });
+    expect(records.filter((r) => r.result.cut === undefined)).toHaveLength(1);
+    await direct(['delete', 'namespace', shared, '--wait=false']);
   });
 
   it('is HTTP/1.1 only with listen.http2 off', async () => {

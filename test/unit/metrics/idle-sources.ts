@@ -13,5 +13,6 @@ export function idleMetricsSources(): MetricsSources {
     draining: () => false,
     tunnels: () => [],
     upstreamHttp2: () => [],
+    sharedWatches: () => [],
   };
 }

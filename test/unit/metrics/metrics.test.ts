@@ -46,6 +46,7 @@ function sources(over: Partial<MetricsSources> = {}): MetricsSources {
     draining: () => false,
     tunnels: () => [{ cluster: 'prod', agents: 2, openStreams: 3 }],
     upstreamHttp2: () => [{ cluster: 'default', sessions: 2, streams: 150 }],
+    sharedWatches: () => [{ cluster: 'default', upstreams: 3, clients: 40 }],
     ...over,
   };
 }
@@ -115,6 +116,8 @@ describe('metrics', () => {
     expect(text).toContain('gatehouse_tunnel_open_streams{cluster="prod"} 3');
     expect(text).toContain('gatehouse_upstream_http2_sessions{cluster="default"} 2');
     expect(text).toContain('gatehouse_upstream_http2_streams{cluster="default"} 150');
+    expect(text).toContain('gatehouse_upstream_shared_watches{cluster="default"} 3');
+    expect(text).toContain('gatehouse_upstream_shared_watch_clients{cluster="default"} 40');
     expect(text).toContain('process_cpu_seconds_total');
     expect(text).toContain('nodejs_eventloop_lag_seconds');
   });

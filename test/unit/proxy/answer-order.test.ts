@@ -39,6 +39,7 @@ const upstream: Upstream = {
   upgradeRequest: () => Promise.reject(new Error('no upgrades here')),
   invalidateCredential: () => undefined,
   http2Stats: () => ({ sessions: 0, streams: 0 }),
+  sharedWatches: () => ({ upstreams: 0, clients: 0 }),
   close: () => undefined,
 };
 

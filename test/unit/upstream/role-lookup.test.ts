@@ -26,7 +26,7 @@ beforeAll(async () => {
   const { port } = server.address() as AddressInfo;
   const request = (init: { method: string; path: string; headers: http.OutgoingHttpHeaders }) =>
     Promise.resolve(http.request({ host: '127.0.0.1', port, method: init.method, path: init.path, headers: init.headers }));
-  upstream = { where: 'test', request, upgradeRequest: request, invalidateCredential: () => undefined, http2Stats: () => ({ sessions: 0, streams: 0 }), close: () => undefined };
+  upstream = { where: 'test', request, upgradeRequest: request, invalidateCredential: () => undefined, http2Stats: () => ({ sessions: 0, streams: 0 }), sharedWatches: () => ({ upstreams: 0, clients: 0 }), close: () => undefined };
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
