@@ -94,6 +94,20 @@ function createChunkHasher(sessionId: string): (prevHash: string, seq: number, t
   };
 }
 
+// The last chunk hashed on this thread and its hash: a watch shared by many clients (upstream/shared-watch.ts) hands
+// every client's recorder the same buffer, one after the other, and chunks do not change once written.
+let lastData: Buffer | undefined;
+let lastDataSha256 = '';
+
+/** The hex SHA-256 of a chunk's bytes, worked out once for a buffer recorded by many streams in a row. */
+function dataHash(data: Buffer): string {
+  if (data !== lastData) {
+    lastDataSha256 = hash('sha256', data, 'hex');
+    lastData = data;
+  }
+  return lastDataSha256;
+}
+
 /** Per-stream cap on recorded bytes unless told otherwise (`audit.maxStreamBytes`). */
 export const DEFAULT_MAX_STREAM_BYTES = 64 * 1024 * 1024;
 
@@ -189,7 +203,7 @@ export function createStreamRecorder(queue: ChunkQueue, options: StreamRecorderO
     seq += 1;
     bytes += data.length;
     const time = rfc3339Micros(nowMicros());
-    const dataSha256 = hash('sha256', data, 'hex');
+    const dataSha256 = dataHash(data);
     prevHash = hashChunk(prevHash, seq, time, channel, dataSha256);
     pending += 1;
     queue({ sessionId, seq, time, channel, data, hash: prevHash }, owner, dataSha256);

@@ -42,6 +42,20 @@ describe('createStreamRecorder', () => {
     expect(streamChunksProblem(ref, q.chunks)).toBeUndefined();
   });
 
+  it('hashes right when many streams record the same buffers in turn, as the clients of a shared watch do', () => {
+    const q = queue();
+    const streams = [1, 2, 3].map((n) => createStreamRecorder(q.push, { kind: 'watch', sessionId: `shared-${n}` }));
+    const a = Buffer.from('{"type":"ADDED"}\n');
+    const b = Buffer.from('{"type":"DELETED"}\n');
+    for (const data of [a, a, b, a, b, b]) for (const stream of streams) stream.write('watch', data);
+    const query = (sessionId: string): StreamChunk[] => q.chunks.filter((c) => c.sessionId === sessionId);
+    for (const stream of streams) {
+      const chunks = query(stream.sessionId);
+      expect(chunks.map((c) => c.data.toString())).toEqual([a, a, b, a, b, b].map(String));
+      expect(streamChunksProblem({ sessionId: stream.sessionId, kind: 'watch', chunks: 6, bytes: chunks.reduce((n, c) => n + c.data.length, 0), hash: chunks.at(-1)!.hash, truncated: false }, chunks)).toBeUndefined();
+    }
+  });
+
   it('records a buffer as it is, and text as its UTF-8 bytes', () => {
     const q = queue();
     const stream = createStreamRecorder(q.push, { kind: 'watch' });
