@@ -1,6 +1,6 @@
 /**
  * What a config reload may change while the gateway runs. The request path
- * (identity, limits, policy, masking, clusters, timeouts, logging) is rebuilt
+ * (identity, limits, policy, masking, clusters, timeouts, watches, logging) is rebuilt
  * from the new config and swapped in whole; the settings below belong to
  * state that lives as long as the process, so a change to them is reported
  * and waits for a restart while the rest applies.
