@@ -6,6 +6,8 @@
  */
 
 const EMPTY = Buffer.alloc(0);
+// Below half of Node's pool size: a first buffer this small is carved from the shared pool, not allocated on its own.
+const FIRST_ROOM = 4095;
 
 /**
  * The bytes a masking stream is about to push, written into one buffer as
@@ -18,8 +20,17 @@ export class ChunkOutput {
   private buf: Buffer = EMPTY;
   private size = 0;
 
-  /** @param capacity bytes allocated at least when room runs out: about what the stream pushes at once. */
-  constructor(private readonly capacity: number) {}
+  /** Bytes allocated at least when room runs out: what the largest output so far came to, up to `capacity`. */
+  private room: number;
+
+  /**
+   * @param capacity the most allocated ahead when room runs out: about what the stream pushes at once. A stream
+   * starts small and allocates what its outputs have needed, so masking one small object (an agent's GET) does not
+   * allocate a LIST's worth per request.
+   */
+  constructor(private readonly capacity: number) {
+    this.room = Math.min(capacity, FIRST_ROOM);
+  }
 
   /** Bytes pending. */
   get pending(): number {
@@ -50,6 +61,7 @@ export class ChunkOutput {
   take(): Buffer | undefined {
     if (this.size === 0) return undefined;
     const out = this.buf.subarray(0, this.size);
+    if (this.size > this.room) this.room = Math.min(this.capacity, this.size);
     // The room left is not kept: it would pin the whole allocation while the stream idles (a watch, for hours).
     this.buf = EMPTY;
     this.size = 0;
@@ -59,7 +71,7 @@ export class ChunkOutput {
   /** Makes room for `n` more bytes, moving what is pending into a new buffer when it does not fit. */
   private reserve(n: number): void {
     if (this.buf.length - this.size >= n) return;
-    const next = Buffer.allocUnsafe(Math.max(this.capacity, 2 * (this.size + n)));
+    const next = Buffer.allocUnsafe(Math.max(this.room, 2 * (this.size + n)));
     this.buf.copy(next, 0, 0, this.size);
     this.buf = next;
   }

@@ -65,6 +65,27 @@ describe('streaming a response body', () => {
     expect(leaks(parsed)).toEqual([]);
   });
 
+  it('holds no more memory for a small answer than it needs, and outputs of a large one in pieces of ~64 KiB', async () => {
+    const pieces = async (body: Buffer): Promise<Buffer[]> => {
+      const stream = createBodyMaskStream(masker);
+      const out: Buffer[] = [];
+      stream.on('data', (b: Buffer) => out.push(b));
+      const ended = new Promise((resolve) => stream.on('end', resolve));
+      for (const c of chunked(body, 16 * 1024)) stream.write(c);
+      stream.end();
+      await ended;
+      return out;
+    };
+    // An agent's GET of one object: what the output pins is a few KiB, not a LIST's 80.
+    const small = await pieces(Buffer.from(fixtureText('configmap.json')));
+    expect(small.length).toBeGreaterThan(0);
+    for (const b of small) expect(b.buffer.byteLength).toBeLessThanOrEqual(16 * 1024);
+    const item = (i: number) => ({ metadata: { name: `s${i}` }, data: { password: 'aHVudGVyMg==' } });
+    const list = await pieces(Buffer.from(JSON.stringify({ kind: 'SecretList', apiVersion: 'v1', metadata: {}, items: Array.from({ length: 20_000 }, (_, i) => item(i)) })));
+    expect(list.length).toBeGreaterThan(10);
+    for (const b of list.slice(0, -1)) expect(b.length).toBeGreaterThanOrEqual(64 * 1024);
+  });
+
   it('stops taking input while nobody reads its output (memory stays bounded)', async () => {
     const item = (i: number) => ({ metadata: { name: `s${i}` }, data: { password: 'aHVudGVyMg==' } });
     const body = Buffer.from(JSON.stringify({ kind: 'SecretList', apiVersion: 'v1', metadata: {}, items: Array.from({ length: 40_000 }, (_, i) => item(i)) }));
