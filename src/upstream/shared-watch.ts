@@ -72,6 +72,8 @@ const IRRELEVANT_HEADERS: ReadonlySet<string> = new Set([
   'x-forwarded-proto',
 ]);
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What a watch request shares on: everything but its timeout; undefined when it cannot share. */
 interface Shareable {
   key: string;
@@ -107,7 +109,9 @@ export function shareableWatch(method: string, path: string, headers: OutgoingHt
     if (name === 'timeoutSeconds') {
       // What the API server would refuse, it refuses itself: such a request goes on its own.
       if (!/^\d{1,9}$/.test(value) || timeoutMs !== undefined) return undefined;
-      timeoutMs = Number(value) > 0 ? Number(value) * 1000 : undefined;
+      // Beyond what a timer holds (~24 days) it is no limit: the API server ends its watches sooner.
+      const ms = Number(value) * 1000;
+      timeoutMs = ms > 0 && ms <= MAX_TIMER_MS ? ms : undefined;
       continue;
     }
     if (name === 'resourceVersion') {

@@ -235,6 +235,33 @@ describe('HTTP/2 towards clients', () => {
     await direct(['delete', 'namespace', shared, '--wait=false']);
   });
 
+  it('masks every client of a shared Secret watch on its own', async () => {
+    const list = JSON.parse((await get(`/api/v1/namespaces/${ns}/secrets`)).body) as { metadata: { resourceVersion: string } };
+    const path = `/api/v1/namespaces/${ns}/secrets?watch=1&resourceVersion=${list.metadata.resourceVersion}`;
+    const clients = [0, 1, 2].map(() => {
+      const stream = session.request({ ':path': path, authorization: `Bearer ${gateway.adminToken}`, accept: 'application/json' });
+      const client = { stream, text: '' };
+      stream.setEncoding('utf8').on('data', (d: string) => (client.text += d));
+      stream.end();
+      return client;
+    });
+    try {
+      await waitFor('the watches to share one upstream watch', async () => ((await metric('gatehouse_upstream_shared_watch_clients{cluster="default"}')) === 3 ? true : undefined));
+      expect(await metric('gatehouse_upstream_shared_watches{cluster="default"}')).toBe(1);
+      await direct.ok(['-n', ns, 'create', 'secret', 'generic', 'watched', '--from-literal=password=shared-watch-secret']);
+      await waitFor('the event on every watch', () => (clients.every((c) => c.text.includes('"watched"')) ? true : undefined));
+      for (const c of clients) {
+        const event = JSON.parse(c.text.split('\n').find((l) => l.includes('"watched"'))!) as { type: string; object: { data: Record<string, string> } };
+        expect(event.type).toBe('ADDED');
+        expect(Buffer.from(event.object.data.password!, 'base64').toString()).not.toContain('shared-watch-secret');
+        expect(c.text).not.toContain(Buffer.from('shared-watch-secret').toString('base64'));
+      }
+    } finally {
+      for (const c of clients) c.stream.close(constants.NGHTTP2_CANCEL);
+    }
+    await waitFor('the shared watch to close', async () => ((await metric('gatehouse_upstream_shared_watches{cluster="default"}')) === 0 ? true : undefined));
+  });
+
   it('is HTTP/1.1 only with listen.http2 off', async () => {
     const h1 = await startGatewayProcess(cluster.adminKubeconfig, ['--config', configFile('h1', { listen: { http2: false } })]);
     try {

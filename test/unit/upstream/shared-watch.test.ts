@@ -90,6 +90,9 @@ describe('shareableWatch', () => {
     expect(a!.upstreamPath).toBe(`${WATCH}&labelSelector=app%3Dweb`);
     expect(a!.timeoutMs).toBe(300_000);
     expect(b!.timeoutMs).toBeUndefined();
+    // A timeout no timer can hold is none of the gateway's to keep (a timer would fire at once).
+    expect(shareableWatch('GET', `${WATCH}&timeoutSeconds=999999999`, {})!.timeoutMs).toBeUndefined();
+    expect(shareableWatch('GET', `${WATCH}&timeoutSeconds=0`, {})!.timeoutMs).toBeUndefined();
     // What changes the answer changes the key.
     expect(shareableWatch('GET', WATCH, { accept: 'application/vnd.kubernetes.protobuf' })!.key).not.toBe(shareableWatch('GET', WATCH, { accept: 'application/json' })!.key);
     expect(shareableWatch('GET', WATCH.replace('42', '43'), {})!.key).not.toBe(shareableWatch('GET', WATCH, {})!.key);
