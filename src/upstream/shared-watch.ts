@@ -371,8 +371,9 @@ class WatchClient extends Writable {
     this.shared.leave(this);
   }
 
+  // A body on a watch (a GET) means nothing to the API server, which ignores it; so does a shared watch.
   override _write(_chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    callback(new Error('a watch has no request body'));
+    callback();
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {

@@ -56,7 +56,7 @@ function setUp(options: WatchSharingOptions = {}) {
     return Promise.resolve(req);
   };
   /** A client's watch: its request, and what its answer delivered. */
-  const client = (path = WATCH, headers: Record<string, string> = { accept: 'application/json' }) => {
+  const client = (path = WATCH, headers: Record<string, string> = { accept: 'application/json' }, body?: string) => {
     const req = sharing.request('GET', path, headers, open);
     if (req === undefined) throw new Error(`not shared: ${path}`);
     const seen = { status: 0, data: '', ended: false, aborted: false, error: undefined as Error | undefined, requestError: undefined as Error | undefined, response: undefined as UpstreamResponse | undefined };
@@ -69,7 +69,7 @@ function setUp(options: WatchSharingOptions = {}) {
       res.on('error', (err) => (seen.error = err));
     });
     req.on('error', (err) => (seen.requestError = err));
-    req.end();
+    req.end(body);
     return { req, seen };
   };
   return { sharing, opened, client };
@@ -125,13 +125,15 @@ describe('createWatchSharing', () => {
   it('serves identical watches from one upstream watch, every chunk to every client', async () => {
     const { sharing, opened, client } = setUp();
     const one = client();
-    const two = client(WATCH, { accept: 'application/json', 'user-agent': 'other' });
+    // A body on a GET means nothing to the API server, nor to the sharing.
+    const two = client(WATCH, { accept: 'application/json', 'user-agent': 'other' }, '{"ignored":true}');
     await tick();
     expect(opened).toHaveLength(1);
     expect(opened[0]!.ended).toBe(true);
     expect(sharing.stats()).toEqual({ upstreams: 1, clients: 2 });
     const answer = opened[0]!.respond();
     expect(one.seen.status).toBe(200);
+    expect(two.seen.requestError).toBeUndefined();
     expect(two.seen.response!.headers['content-type']).toBe('application/json');
     answer.push('{"type":"ADDED"}\n');
     answer.push('{"type":"MODIFIED"}\n');
