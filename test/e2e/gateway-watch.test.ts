@@ -78,6 +78,26 @@ describe('watch', () => {
     }
   });
 
+  it('answers kubectl watches from one resourceVersion as the API server does, each ended by its own timeoutSeconds', async () => {
+    const list = JSON.parse(await direct.ok(['get', '--raw', `/api/v1/namespaces/${ns}/configmaps`])) as { metadata: { resourceVersion: string } };
+    // Ended by the API server's timeout (direct) and by the gateway's own for each client (shared).
+    const path = `/api/v1/namespaces/${ns}/configmaps?watch=1&resourceVersion=${list.metadata.resourceVersion}&timeoutSeconds=3`;
+    const throughGateway = kubectlFor(gateway.adminKubeconfig);
+    const watches = [throughGateway.ok(['get', '--raw', path]), throughGateway.ok(['get', '--raw', path])];
+    await direct.ok(['-n', ns, 'create', 'configmap', 'raw-shared']);
+    await direct.ok(['-n', ns, 'delete', 'configmap', 'raw-shared']);
+    const events = (text: string): string[] =>
+      text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } })
+        .filter((e) => e.object.metadata.name === 'raw-shared')
+        .map((e) => e.type);
+    const own = events(await direct.ok(['get', '--raw', path]));
+    expect(own).toEqual(['ADDED', 'DELETED']);
+    for (const answer of await Promise.all(watches)) expect(events(answer)).toEqual(own);
+  });
+
   it('serves a @kubernetes/client-node watch', async () => {
     const kc = new KubeConfig();
     kc.loadFromFile(gateway.adminKubeconfig);
