@@ -35,6 +35,8 @@ export interface WatchSharingOptions {
   maxReplayBytes?: number;
   /** …and only for this long after it started (default 60 s). */
   maxReplayAgeMs?: number;
+  /** What all shared watches of one upstream keep for later clients together (default 16 MiB); past it, they take none. */
+  maxReplayBytesTotal?: number;
   /** A client this far behind the shared watch is cut off (default 16 MiB). */
   maxBehindBytes?: number;
 }
@@ -137,6 +139,7 @@ export function shareableWatch(method: string, path: string, headers: OutgoingHt
 
 const DEFAULT_MAX_REPLAY_BYTES = 1024 * 1024;
 const DEFAULT_MAX_REPLAY_AGE_MS = 60_000;
+const DEFAULT_MAX_REPLAY_BYTES_TOTAL = 16 * 1024 * 1024;
 const DEFAULT_MAX_BEHIND_BYTES = 16 * 1024 * 1024;
 
 /**
@@ -152,9 +155,19 @@ export function createWatchSharing(options: WatchSharingOptions = {}): WatchShar
     replayAgeMs: options.maxReplayAgeMs ?? DEFAULT_MAX_REPLAY_AGE_MS,
     behindBytes: options.maxBehindBytes ?? DEFAULT_MAX_BEHIND_BYTES,
   };
+  const budget = options.maxReplayBytesTotal ?? DEFAULT_MAX_REPLAY_BYTES_TOTAL;
   const joinable = new Map<string, SharedWatch>();
   const live = new Set<SharedWatch>();
+  let kept = 0;
   const events: SharingEvents = {
+    keep(bytes) {
+      if (kept + bytes > budget) return false;
+      kept += bytes;
+      return true;
+    },
+    released(bytes) {
+      kept -= bytes;
+    },
     closed(shared) {
       if (joinable.get(shared.key) === shared) joinable.delete(shared.key);
     },
@@ -189,8 +202,10 @@ interface Limits {
   behindBytes: number;
 }
 
-/** What a shared watch tells its sharing: it takes no more clients; it is over. */
+/** What a shared watch asks and tells its sharing: may it keep more for later clients; it let go of some; it takes no more clients; it is over. */
 interface SharingEvents {
+  keep(bytes: number): boolean;
+  released(bytes: number): void;
   closed(shared: SharedWatch): void;
   gone(shared: SharedWatch): void;
 }
@@ -231,6 +246,7 @@ class SharedWatch {
     if (!this.open) return;
     this.open = false;
     clearTimeout(this.ageTimer);
+    this.events.released(this.replayBytes);
     this.replay = [];
     this.replayBytes = 0;
     this.events.closed(this);
@@ -276,9 +292,11 @@ class SharedWatch {
     for (const view of this.views) view.answered(answer, this.replay, false);
     res.on('data', (chunk: Buffer) => {
       if (this.open) {
-        this.replay.push(chunk);
-        this.replayBytes += chunk.length;
-        if (this.replayBytes > this.limits.replayBytes) this.closeToClients();
+        if (this.replayBytes + chunk.length > this.limits.replayBytes || !this.events.keep(chunk.length)) this.closeToClients();
+        else {
+          this.replay.push(chunk);
+          this.replayBytes += chunk.length;
+        }
       }
       for (const view of this.views) view.chunk(chunk);
     });

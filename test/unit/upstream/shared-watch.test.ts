@@ -183,6 +183,33 @@ describe('createWatchSharing', () => {
     expect(third.seen.data).toBe('{"own":1}\n');
   });
 
+  it('keeps no more for later clients across its shared watches than maxReplayBytesTotal, and counts what they let go of', async () => {
+    const { opened, client } = setUp({ maxReplayBytesTotal: 30 });
+    const other = WATCH.replace('42', '43');
+    client();
+    client(other);
+    await tick();
+    const [a, b] = [opened[0]!.respond(), opened[1]!.respond()];
+    a.push('{"a":"twenty bytes"}\n');
+    await tick();
+    // 20 kept for the first; 20 more would pass the budget, so the second keeps nothing and takes no later client.
+    b.push('{"b":"twenty bytes"}\n');
+    await tick();
+    client(other);
+    client();
+    await tick();
+    expect(opened.map((r) => r.path)).toEqual([WATCH, other, other]);
+    // The first watch ends and lets go of its 20: a new shared watch may keep again.
+    a.push(null);
+    await tick();
+    const third = opened[2]!.respond();
+    third.push('{"c":"twenty bytes"}\n');
+    await tick();
+    client(other);
+    await tick();
+    expect(opened).toHaveLength(3);
+  });
+
   it('takes no new client after maxReplayAgeMs, and lets go of what it kept for them', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { opened, client } = setUp({ maxReplayAgeMs: 1000 });
