@@ -71,6 +71,23 @@ async function metric(sample: string): Promise<number> {
   return line === undefined ? 0 : Number(line.slice(sample.length + 1));
 }
 
+/** A watch of `collection` from the resourceVersion of a LIST of it now, as after a relist. */
+async function watchPathFromNow(collection: string): Promise<string> {
+  const list = JSON.parse((await get(collection)).body) as { metadata: { resourceVersion: string } };
+  return `${collection}?watch=1&resourceVersion=${list.metadata.resourceVersion}`;
+}
+
+/** One watch on the shared HTTP/2 connection, as the admin; what it got so far is in the returned object. */
+function openWatch(path: string, userAgent = 'gateway-http2-test') {
+  const stream = session.request({ ':path': path, authorization: `Bearer ${gateway.adminToken}`, accept: 'application/json', 'user-agent': userAgent });
+  const client = { stream, text: '', ended: false, status: 0 };
+  stream.on('response', (h) => (client.status = Number(h[':status'])));
+  stream.setEncoding('utf8').on('data', (d: string) => (client.text += d));
+  stream.on('end', () => (client.ended = true));
+  stream.end();
+  return client;
+}
+
 interface Recorded {
   request: { verb: string };
   result: { status: number; cut?: string };
@@ -173,23 +190,13 @@ describe('HTTP/2 towards clients', () => {
           const e = JSON.parse(l) as { type: string; object: { metadata: { name: string } } };
           return `${e.type} ${e.object.metadata.name}`;
         });
-    const list = JSON.parse((await get(`/api/v1/namespaces/${shared}/configmaps`)).body) as { metadata: { resourceVersion: string } };
-    const path = `/api/v1/namespaces/${shared}/configmaps?watch=1&resourceVersion=${list.metadata.resourceVersion}`;
-    const open = (query = '', userAgent = 'shared-watch-test', base = path) => {
-      const stream = session.request({ ':path': `${base}${query}`, authorization: `Bearer ${gateway.adminToken}`, accept: 'application/json', 'user-agent': userAgent });
-      const client = { stream, text: '', ended: false, status: 0 };
-      stream.on('response', (h) => (client.status = Number(h[':status'])));
-      stream.setEncoding('utf8').on('data', (d: string) => (client.text += d));
-      stream.on('end', () => (client.ended = true));
-      stream.end();
-      return client;
-    };
+    const path = await watchPathFromNow(`/api/v1/namespaces/${shared}/configmaps`);
     const shares = async (): Promise<[number, number]> => [
       await metric('gatehouse_upstream_shared_watches{cluster="default"}'),
       await metric('gatehouse_upstream_shared_watch_clients{cluster="default"}'),
     ];
     // Ten watches from the list's resourceVersion, as after a relist; who the client is does not matter.
-    const clients = Array.from({ length: 10 }, (_, i) => open('', `client-${i}`));
+    const clients = Array.from({ length: 10 }, (_, i) => openWatch(path, `client-${i}`));
     const all = [...clients];
     try {
       await waitFor('the watches to answer', () => (clients.every((c) => c.status === 200) ? true : undefined));
@@ -199,8 +206,8 @@ describe('HTTP/2 towards clients', () => {
 
       // A later client from the same resourceVersion is told what it missed; one with a timeout of its own ends then,
       // cleanly, and the others go on.
-      const late = open('', 'late');
-      const brief = open('&timeoutSeconds=1', 'brief');
+      const late = openWatch(path, 'late');
+      const brief = openWatch(`${path}&timeoutSeconds=1`, 'brief');
       all.push(late, brief);
       await waitFor('the late client to catch up', () => (names(late.text).includes('ADDED first') ? true : undefined));
       await waitFor('the brief watch to end', () => (brief.ended ? true : undefined));
@@ -218,7 +225,7 @@ describe('HTTP/2 towards clients', () => {
       for (const c of everyone) expect(names(c.text)).toEqual(names(own));
 
       // Not shared: a watch from "any" resourceVersion begins with the state when it starts.
-      all.push(open('', 'any', `/api/v1/namespaces/${shared}/configmaps?watch=1&resourceVersion=0`));
+      all.push(openWatch(`/api/v1/namespaces/${shared}/configmaps?watch=1&resourceVersion=0`, 'any'));
       await waitFor('the unshared watch upstream', async () => ((await metric('gatehouse_upstream_http2_streams{cluster="default"}')) >= 1 ? true : undefined));
       expect((await shares())[0]).toBe(1);
     } finally {
@@ -236,15 +243,8 @@ describe('HTTP/2 towards clients', () => {
   });
 
   it('masks every client of a shared Secret watch on its own', async () => {
-    const list = JSON.parse((await get(`/api/v1/namespaces/${ns}/secrets`)).body) as { metadata: { resourceVersion: string } };
-    const path = `/api/v1/namespaces/${ns}/secrets?watch=1&resourceVersion=${list.metadata.resourceVersion}`;
-    const clients = [0, 1, 2].map(() => {
-      const stream = session.request({ ':path': path, authorization: `Bearer ${gateway.adminToken}`, accept: 'application/json' });
-      const client = { stream, text: '' };
-      stream.setEncoding('utf8').on('data', (d: string) => (client.text += d));
-      stream.end();
-      return client;
-    });
+    const path = await watchPathFromNow(`/api/v1/namespaces/${ns}/secrets`);
+    const clients = [0, 1, 2].map(() => openWatch(path));
     try {
       await waitFor('the watches to share one upstream watch', async () => ((await metric('gatehouse_upstream_shared_watch_clients{cluster="default"}')) === 3 ? true : undefined));
       expect(await metric('gatehouse_upstream_shared_watches{cluster="default"}')).toBe(1);
