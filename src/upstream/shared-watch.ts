@@ -141,6 +141,15 @@ const DEFAULT_MAX_REPLAY_BYTES = 1024 * 1024;
 const DEFAULT_MAX_REPLAY_AGE_MS = 60_000;
 const DEFAULT_MAX_REPLAY_BYTES_TOTAL = 16 * 1024 * 1024;
 const DEFAULT_MAX_BEHIND_BYTES = 16 * 1024 * 1024;
+/**
+ * How many bytes of one chunk's copies go to clients per turn of the event
+ * loop. What every client stream was given in one turn leaves in one write
+ * per HTTP/2 connection, which Node copies whole before encrypting it: the
+ * benchmark's burst (events of ~3 KB to 1 000 clients on four connections)
+ * made writes of up to 3.6 MB each, and left the gateway ~16 MB larger than
+ * with this limit.
+ */
+const FAN_OUT_BYTES_PER_TURN = 256 * 1024;
 
 /**
  * Creates the sharing of one upstream's watches.
@@ -227,6 +236,8 @@ class SharedWatch {
   private open = true;
   private over = false;
   private readonly ageTimer: NodeJS.Timeout;
+  /** What waits for a chunk still on its way to the clients: the upstream's end or failure (in order, after it). */
+  private afterFanOut: (() => void)[] | undefined;
 
   constructor(
     readonly key: string,
@@ -298,14 +309,54 @@ class SharedWatch {
           this.replayBytes += chunk.length;
         }
       }
+      this.fanOut(res, chunk);
+    });
+    res.once('end', () =>
+      this.whenFannedOut(() => {
+        this.finish();
+        for (const view of [...this.views]) view.ended();
+      }),
+    );
+    res.once('aborted', () => this.whenFannedOut(() => this.failed(new Error('the API server closed the connection'), true)));
+    res.on('error', (err: Error) => this.whenFannedOut(() => this.failed(err)));
+  }
+
+  /**
+   * Gives `chunk` to every client, {@link FAN_OUT_BYTES_PER_TURN} at a time:
+   * the upstream answer is paused meanwhile, so chunks reach each client in
+   * order. A client that joins meanwhile has the chunk in its replay.
+   */
+  private fanOut(res: UpstreamResponse, chunk: Buffer): void {
+    const perTurn = Math.max(1, Math.floor(FAN_OUT_BYTES_PER_TURN / Math.max(1, chunk.length)));
+    if (this.views.size <= perTurn) {
       for (const view of this.views) view.chunk(chunk);
-    });
-    res.once('end', () => {
-      this.finish();
-      for (const view of [...this.views]) view.ended();
-    });
-    res.once('aborted', () => this.failed(new Error('the API server closed the connection'), true));
-    res.on('error', (err: Error) => this.failed(err));
+      return;
+    }
+    const views = [...this.views];
+    let next = 0;
+    this.afterFanOut = [];
+    res.pause();
+    const turn = (): void => {
+      const end = Math.min(next + perTurn, views.length);
+      for (; next < end; next++) {
+        const view = views[next]!;
+        if (this.views.has(view)) view.chunk(chunk);
+      }
+      if (next < views.length) {
+        setImmediate(turn);
+        return;
+      }
+      const waiting = this.afterFanOut ?? [];
+      this.afterFanOut = undefined;
+      for (const then of waiting) then();
+      if (!this.over) res.resume();
+    };
+    turn();
+  }
+
+  private whenFannedOut(then: () => void): void {
+    if (this.afterFanOut === undefined) then();
+    else this.afterFanOut.push(then);
   }
 
   private failed(err: Error, aborted = false): void {

@@ -182,25 +182,31 @@ describe('HTTP/2 towards clients', () => {
   it('serves watches from one resourceVersion with one watch to the API server, each client with its own timeout and record', async () => {
     const shared = `${ns}-shared`;
     await direct.ok(['create', 'namespace', shared]);
-    const names = (text: string): string[] =>
+    // The events a client has whole so far (a large one arrives in pieces).
+    const events = (text: string): unknown[] =>
       text
+        .slice(0, text.lastIndexOf('\n') + 1)
         .split('\n')
         .filter((l) => l.trim() !== '')
-        .map((l) => {
-          const e = JSON.parse(l) as { type: string; object: { metadata: { name: string } } };
-          return `${e.type} ${e.object.metadata.name}`;
-        });
+        .map((l) => JSON.parse(l) as unknown);
+    const names = (text: string): string[] =>
+      events(text).map((e) => {
+        const { type, object } = e as { type: string; object: { metadata: { name: string } } };
+        return `${type} ${object.metadata.name}`;
+      });
     const path = await watchPathFromNow(`/api/v1/namespaces/${shared}/configmaps`);
     const shares = async (): Promise<[number, number]> => [
       await metric('gatehouse_upstream_shared_watches{cluster="default"}'),
       await metric('gatehouse_upstream_shared_watch_clients{cluster="default"}'),
     ];
-    // Ten watches from the list's resourceVersion, as after a relist; who the client is does not matter.
-    const clients = Array.from({ length: 10 }, (_, i) => openWatch(path, `client-${i}`));
+    // Watches from the list's resourceVersion, as after a relist; who the client is does not matter. More of them than
+    // the shared watch hands a 16 KB chunk (an HTTP/2 frame from the API server) to per turn of the event loop.
+    const CLIENTS = 24;
+    const clients = Array.from({ length: CLIENTS }, (_, i) => openWatch(path, `client-${i}`));
     const all = [...clients];
     try {
       await waitFor('the watches to answer', () => (clients.every((c) => c.status === 200) ? true : undefined));
-      expect(await shares()).toEqual([1, 10]);
+      expect(await shares()).toEqual([1, CLIENTS]);
       await direct.ok(['-n', shared, 'create', 'configmap', 'first']);
       await waitFor('the event on every watch', () => (clients.every((c) => names(c.text).includes('ADDED first')) ? true : undefined));
 
@@ -213,16 +219,18 @@ describe('HTTP/2 towards clients', () => {
       await waitFor('the brief watch to end', () => (brief.ended ? true : undefined));
       expect(brief.status).toBe(200);
       expect(names(brief.text)).toEqual(['ADDED first']);
-      await direct.ok(['-n', shared, 'patch', 'configmap', 'first', '-p', '{"data":{"k":"v"}}']);
+      // A large event: the shared watch hands it to its clients a few at a time, across turns of the event loop.
+      const large = configFile('large-patch', { data: { k: 'v'.repeat(300 * 1024) } });
+      await direct.ok(['-n', shared, 'patch', 'configmap', 'first', '--patch-file', large]);
       await direct.ok(['-n', shared, 'delete', 'configmap', 'first']);
       const everyone = [...clients, late];
       await waitFor('the later events on every watch', () => (everyone.every((c) => names(c.text).includes('DELETED first')) ? true : undefined));
-      expect(await shares()).toEqual([1, 11]);
+      expect(await shares()).toEqual([1, CLIENTS + 1]);
 
       // What the API server answers a watch of its own from that resourceVersion (ended by its timeout).
       const own = await direct.ok(['get', '--raw', `${path}&timeoutSeconds=1`]);
       expect(names(own)).toEqual(['ADDED first', 'MODIFIED first', 'DELETED first']);
-      for (const c of everyone) expect(names(c.text)).toEqual(names(own));
+      for (const c of everyone) expect(events(c.text)).toEqual(events(own));
 
       // Not shared: a watch from "any" resourceVersion begins with the state when it starts.
       all.push(openWatch(`/api/v1/namespaces/${shared}/configmaps?watch=1&resourceVersion=0`, 'any'));
@@ -236,7 +244,7 @@ describe('HTTP/2 towards clients', () => {
     // Each client's watch is recorded on its own, with what it was sent.
     const records = await waitFor('the watch records', async () => {
       const found = (await auditRecords(shared)).filter((e) => e.request.verb === 'watch');
-      return found.length === 13 ? found : undefined;
+      return found.length === CLIENTS + 3 ? found : undefined;
     });
     expect(records.filter((r) => r.result.cut === undefined)).toHaveLength(1);
     await direct(['delete', 'namespace', shared, '--wait=false']);

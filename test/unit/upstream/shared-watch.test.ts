@@ -336,4 +336,48 @@ describe('createWatchSharing', () => {
     expect(stalled.seen.error?.message).toMatch(/fell more than 64 bytes behind/);
     expect(opened[0]!.cancelled).toBe(false);
   });
+
+  /** Five clients of one shared watch whose streams already flow, each chunk and end they see logged as `client:what`. */
+  async function fiveFlowing() {
+    const { opened, client } = setUp();
+    const clients = Array.from({ length: 5 }, () => client());
+    await tick();
+    const answer = opened[0]!.respond();
+    answer.push('{"n":0}\n');
+    await tick();
+    const log: string[] = [];
+    clients.forEach((c, i) => {
+      c.seen.response!.on('data', (chunk: Buffer) => log.push(`${i}:${chunk.toString().slice(2, 3)}`));
+      c.seen.response!.on('end', () => log.push(`${i}:end`));
+      c.seen.response!.on('aborted', () => log.push(`${i}:aborted`));
+    });
+    // 100 KiB each: two clients' copies per turn of the event loop.
+    const big = (key: string): string => `{"${key}":"${key.repeat(100 * 1024)}"}\n`;
+    return { answer, clients, log, big };
+  }
+
+  it('hands a large chunk to many clients over several turns of the event loop, each client getting its chunks and end in order', async () => {
+    const { answer, clients, log, big } = await fiveFlowing();
+    clients[0]!.seen.response!.once('data', () => setImmediate(() => log.push('turn')));
+    answer.push(big('a'));
+    answer.push(big('b'));
+    answer.push(null);
+    for (let i = 0; i < 20 && !clients.every((c) => c.seen.ended); i++) await tick();
+    for (const c of clients) {
+      expect(c.seen.data).toBe(`{"n":0}\n${big('a')}${big('b')}`);
+      expect(c.seen.ended).toBe(true);
+    }
+    // The event loop turned while the first large chunk was on its way: the last client got it after that.
+    expect(log.indexOf('turn')).toBeGreaterThan(-1);
+    expect(log.indexOf('turn')).toBeLessThan(log.indexOf('4:a'));
+    for (let i = 0; i < 5; i++) expect(log.filter((e) => e.startsWith(`${i}:`))).toEqual([`${i}:a`, `${i}:b`, `${i}:end`]);
+  });
+
+  it('fails the clients of a watch that breaks during a fan-out only once the chunk on its way reached each of them', async () => {
+    const { answer, clients, log, big } = await fiveFlowing();
+    clients[0]!.seen.response!.once('data', () => answer.emit('aborted'));
+    answer.push(big('a'));
+    for (let i = 0; i < 20 && !clients.every((c) => c.seen.aborted); i++) await tick();
+    for (let i = 0; i < 5; i++) expect(log.filter((e) => e.startsWith(`${i}:`))).toEqual([`${i}:a`, `${i}:aborted`]);
+  });
 });
