@@ -6,7 +6,7 @@
 import { configMap, createNamespace, deleteNamespace, expectCreated } from '../lib/objects.js';
 import { summarize } from '../lib/stats.js';
 import type { Bench, BenchContext } from '../lib/suite.js';
-import { http2Streams, memoryOf, openStream, streamPool } from '../lib/targets.js';
+import { clientFor, http2Streams, memoryOf, openStream, streamPool } from '../lib/targets.js';
 import type { StreamOpener, Target } from '../lib/targets.js';
 
 const BURST = 20;
@@ -35,7 +35,11 @@ type Carriage = 'HTTP/2' | 'HTTP/1.1';
 
 /** Opens `watchers` watches on `ns`, creates {@link BURST} ConfigMaps at once, waits until every watcher saw each. */
 async function watchRound(ctx: BenchContext, target: Target, ns: string, watchers: number, carriage: Carriage): Promise<WatchRound> {
-  const list = await ctx.env.admin.request(`/api/v1/namespaces/${ns}/configmaps`);
+  // The LIST a watch starts from goes through the target, as client-go's informers send it: a gateway with watches
+  // open has served requests, so its audit append thread runs (~10 MB) before the watches open, not during the burst.
+  const lister = clientFor(target);
+  const list = await lister.request(`/api/v1/namespaces/${ns}/configmaps`).finally(() => lister.close());
+  if (list.status !== 200) throw new Error(`${target.name}: listing the watched ConfigMaps answered ${list.status}: ${list.body.toString().slice(0, 200)}`);
   const rv = (JSON.parse(list.body.toString()) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
   const prefix = `burst-${target.name}-${carriage === 'HTTP/2' ? 'h2' : 'h1'}-`;
   const sentAt = new Map<string, number>();
