@@ -92,7 +92,7 @@ export async function forwardRequest(
 
   let upReq;
   try {
-    upReq = await upstream.request({ method: req.method ?? 'GET', path: req.url ?? '/', headers });
+    upReq = await upstream.request({ method: req.method ?? 'GET', path: req.url ?? '/', headers, multiplexed: req.httpVersionMajor === 2 });
   } catch (err) {
     await refuseAfterRecording(ctx, res, upstreamFailure(err, upstream), finish);
     return;

@@ -23,6 +23,12 @@ export interface UpstreamRequestInit {
   path: string;
   /** Client headers already stripped of hop-by-hop, credential and impersonation headers. */
   headers: OutgoingHttpHeaders;
+  /**
+   * The client's answer is a stream of an HTTP/2 connection, whose writes of
+   * one turn of the event loop leave together: a shared watch hands such
+   * clients a chunk a share per turn (shared-watch.ts).
+   */
+  multiplexed?: boolean;
 }
 
 /** A way to one cluster's API server that applies a credential the caller never sees (the gateway's, or its cluster agent's). */
@@ -129,7 +135,7 @@ export function createUpstream(
       const headers = headersWith(cred, init.headers);
       if (isLongLived(init.method, init.path)) {
         const open = (p: string): Promise<UpstreamRequest> => longLived(pools, init.method, p, headers);
-        return sharing?.request(init.method, path, headers, open) ?? open(path);
+        return sharing?.request(init.method, path, headers, open, init.multiplexed === true) ?? open(path);
       }
       if (init.method === 'GET' || init.method === 'HEAD') return pools.reads.request(init.method, path, headers);
       return onConnection(pools, init.method, path, headers);

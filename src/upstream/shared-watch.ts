@@ -53,7 +53,7 @@ export interface WatchSharing {
    * `open` when none can take the client; undefined when the request is not
    * one that can share (the caller then sends it on its own).
    */
-  request(method: string, path: string, headers: OutgoingHttpHeaders, open: (path: string) => Promise<UpstreamRequest>): UpstreamRequest | undefined;
+  request(method: string, path: string, headers: OutgoingHttpHeaders, open: (path: string) => Promise<UpstreamRequest>, multiplexed?: boolean): UpstreamRequest | undefined;
   stats(): WatchSharingStats;
 }
 
@@ -142,12 +142,13 @@ const DEFAULT_MAX_REPLAY_AGE_MS = 60_000;
 const DEFAULT_MAX_REPLAY_BYTES_TOTAL = 16 * 1024 * 1024;
 const DEFAULT_MAX_BEHIND_BYTES = 16 * 1024 * 1024;
 /**
- * How many bytes of one chunk's copies go to clients per turn of the event
- * loop. What every client stream was given in one turn leaves in one write
- * per HTTP/2 connection, which Node copies whole before encrypting it: the
+ * How many bytes of one chunk's copies go to HTTP/2 clients per turn of the
+ * event loop. What every stream of a connection was given in one turn leaves
+ * in one write, which Node copies whole before encrypting it: the
  * benchmark's burst (events of ~3 KB to 1 000 clients on four connections)
  * made writes of up to 3.6 MB each, and left the gateway ~16 MB larger than
- * with this limit.
+ * with this limit. A client on a connection of its own (HTTP/1.1) writes
+ * alone and gets each chunk at once: paced, its delivery was slower.
  */
 const FAN_OUT_BYTES_PER_TURN = 256 * 1024;
 
@@ -185,7 +186,7 @@ export function createWatchSharing(options: WatchSharingOptions = {}): WatchShar
     },
   };
   return {
-    request(method, path, headers, open) {
+    request(method, path, headers, open, multiplexed = false) {
       const shareable = shareableWatch(method, path, headers);
       if (shareable === undefined) return undefined;
       let shared = joinable.get(shareable.key);
@@ -195,7 +196,7 @@ export function createWatchSharing(options: WatchSharingOptions = {}): WatchShar
         live.add(shared);
         shared.start(open(shareable.upstreamPath));
       }
-      return shared.join(shareable.timeoutMs);
+      return shared.join(shareable.timeoutMs, multiplexed);
     },
     stats() {
       let clients = 0;
@@ -238,6 +239,8 @@ class SharedWatch {
   private readonly ageTimer: NodeJS.Timeout;
   /** What waits for a chunk still on its way to the clients: the upstream's end or failure (in order, after it). */
   private afterFanOut: (() => void)[] | undefined;
+  /** How many of the clients are streams of HTTP/2 connections. */
+  private multiplexed = 0;
 
   constructor(
     readonly key: string,
@@ -279,8 +282,9 @@ class SharedWatch {
     );
   }
 
-  join(timeoutMs: number | undefined): WatchClient {
-    const view = new WatchClient(this, timeoutMs, this.limits.behindBytes);
+  join(timeoutMs: number | undefined, multiplexed: boolean): WatchClient {
+    const view = new WatchClient(this, timeoutMs, this.limits.behindBytes, multiplexed);
+    if (multiplexed) this.multiplexed += 1;
     this.views.add(view);
     // A late client gets what was answered so far now, and hears of its answer once the caller has its listeners
     // on the request, as with a request of its own.
@@ -290,7 +294,9 @@ class SharedWatch {
 
   /** A client left (its answer ended or was abandoned): the last one takes the upstream watch with it. */
   leave(view: WatchClient): void {
-    if (!this.views.delete(view) || this.views.size > 0) return;
+    if (!this.views.delete(view)) return;
+    if (view.multiplexed) this.multiplexed -= 1;
+    if (this.views.size > 0) return;
     this.finish();
     this.upstream?.destroy();
   }
@@ -322,17 +328,22 @@ class SharedWatch {
   }
 
   /**
-   * Gives `chunk` to every client, {@link FAN_OUT_BYTES_PER_TURN} at a time:
-   * the upstream answer is paused meanwhile, so chunks reach each client in
+   * Gives `chunk` to every client: at once to those on connections of their
+   * own, {@link FAN_OUT_BYTES_PER_TURN} at a time to HTTP/2 streams. The
+   * upstream answer is paused meanwhile, so chunks reach each client in
    * order. A client that joins meanwhile has the chunk in its replay.
    */
   private fanOut(res: UpstreamResponse, chunk: Buffer): void {
     const perTurn = Math.max(1, Math.floor(FAN_OUT_BYTES_PER_TURN / Math.max(1, chunk.length)));
-    if (this.views.size <= perTurn) {
+    if (this.multiplexed <= perTurn) {
       for (const view of this.views) view.chunk(chunk);
       return;
     }
-    const views = [...this.views];
+    const views: WatchClient[] = [];
+    for (const view of this.views) {
+      if (view.multiplexed) views.push(view);
+      else view.chunk(chunk);
+    }
     let next = 0;
     this.afterFanOut = [];
     res.pause();
@@ -388,6 +399,8 @@ class WatchClient extends Writable {
     private readonly shared: SharedWatch,
     private readonly timeoutMs: number | undefined,
     private readonly behindBytes: number,
+    /** The client is a stream of an HTTP/2 connection (see FAN_OUT_BYTES_PER_TURN). */
+    readonly multiplexed: boolean,
   ) {
     super({ autoDestroy: false });
   }

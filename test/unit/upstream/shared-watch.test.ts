@@ -56,8 +56,8 @@ function setUp(options: WatchSharingOptions = {}) {
     return Promise.resolve(req);
   };
   /** A client's watch: its request, and what its answer delivered. */
-  const client = (path = WATCH, headers: Record<string, string> = { accept: 'application/json' }, body?: string) => {
-    const req = sharing.request('GET', path, headers, open);
+  const client = (path = WATCH, headers: Record<string, string> = { accept: 'application/json' }, body?: string, multiplexed = false) => {
+    const req = sharing.request('GET', path, headers, open, multiplexed);
     if (req === undefined) throw new Error(`not shared: ${path}`);
     const seen = { status: 0, data: '', ended: false, aborted: false, error: undefined as Error | undefined, requestError: undefined as Error | undefined, response: undefined as UpstreamResponse | undefined };
     req.on('response', (res: UpstreamResponse) => {
@@ -337,10 +337,13 @@ describe('createWatchSharing', () => {
     expect(opened[0]!.cancelled).toBe(false);
   });
 
-  /** Five clients of one shared watch whose streams already flow, each chunk and end they see logged as `client:what`. */
+  /**
+   * Five HTTP/2 clients of one shared watch and, last, one on a connection of its own, their streams already
+   * flowing; each chunk and end they see logged as `client:what`.
+   */
   async function fiveFlowing() {
     const { opened, client } = setUp();
-    const clients = Array.from({ length: 5 }, () => client());
+    const clients = Array.from({ length: 6 }, (_, i) => client(WATCH, { accept: 'application/json' }, undefined, i < 5));
     await tick();
     const answer = opened[0]!.respond();
     answer.push('{"n":0}\n');
@@ -356,7 +359,7 @@ describe('createWatchSharing', () => {
     return { answer, clients, log, big };
   }
 
-  it('hands a large chunk to many clients over several turns of the event loop, each client getting its chunks and end in order', async () => {
+  it('hands a large chunk to many HTTP/2 clients over several turns of the event loop, each client getting its chunks and end in order', async () => {
     const { answer, clients, log, big } = await fiveFlowing();
     clients[0]!.seen.response!.once('data', () => setImmediate(() => log.push('turn')));
     answer.push(big('a'));
@@ -367,10 +370,12 @@ describe('createWatchSharing', () => {
       expect(c.seen.data).toBe(`{"n":0}\n${big('a')}${big('b')}`);
       expect(c.seen.ended).toBe(true);
     }
-    // The event loop turned while the first large chunk was on its way: the last client got it after that.
+    // The event loop turned while the first large chunk was on its way: the last HTTP/2 client got it after that,
+    // the client on a connection of its own before.
     expect(log.indexOf('turn')).toBeGreaterThan(-1);
     expect(log.indexOf('turn')).toBeLessThan(log.indexOf('4:a'));
-    for (let i = 0; i < 5; i++) expect(log.filter((e) => e.startsWith(`${i}:`))).toEqual([`${i}:a`, `${i}:b`, `${i}:end`]);
+    expect(log.indexOf('5:a')).toBeLessThan(log.indexOf('turn'));
+    for (let i = 0; i < 6; i++) expect(log.filter((e) => e.startsWith(`${i}:`))).toEqual([`${i}:a`, `${i}:b`, `${i}:end`]);
   });
 
   it('fails the clients of a watch that breaks during a fan-out only once the chunk on its way reached each of them', async () => {
@@ -378,6 +383,6 @@ describe('createWatchSharing', () => {
     clients[0]!.seen.response!.once('data', () => answer.emit('aborted'));
     answer.push(big('a'));
     for (let i = 0; i < 20 && !clients.every((c) => c.seen.aborted); i++) await tick();
-    for (let i = 0; i < 5; i++) expect(log.filter((e) => e.startsWith(`${i}:`))).toEqual([`${i}:a`, `${i}:aborted`]);
+    for (let i = 0; i < 6; i++) expect(log.filter((e) => e.startsWith(`${i}:`))).toEqual([`${i}:a`, `${i}:aborted`]);
   });
 });
