@@ -24,6 +24,22 @@ export type Bench =
   | { readonly name: string; readonly description: string; readonly inProcess?: false; run(ctx: BenchContext): Promise<void> }
   | { readonly name: string; readonly description: string; readonly inProcess: true; run(ctx: LocalContext): Promise<void> };
 
+/** Figures gathered run by run under (metric, side), each handed to `ctx.add` with its values of every run by `add()`. */
+export function perRun(ctx: LocalContext, bench: string, better: Figure['better']): { keep(metric: string, side: Side, value: number): void; add(): void } {
+  const figures = new Map<string, { metric: string; side: Side; values: number[] }>();
+  return {
+    keep(metric, side, value) {
+      const key = `${metric}\u0000${side}`;
+      const figure = figures.get(key) ?? { metric, side, values: [] };
+      figure.values.push(value);
+      figures.set(key, figure);
+    },
+    add() {
+      for (const f of figures.values()) ctx.add(bench, f.metric, f.side, better, f.values);
+    },
+  };
+}
+
 /** Builds the figure list that a {@link BenchContext} appends to. */
 export function figureSink(figures: Figure[]): BenchContext['add'] {
   return (bench, metric, side, better, values) => figures.push({ bench, metric, side, better, value: spread(values) });

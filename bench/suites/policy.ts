@@ -16,6 +16,7 @@ import { loadPolicy } from '../../src/policy/load.js';
 import type { CompiledPolicy } from '../../src/policy/model.js';
 import { makePod } from '../lib/pod.js';
 import { summarize } from '../lib/stats.js';
+import { perRun } from '../lib/suite.js';
 import type { Bench } from '../lib/suite.js';
 
 // A person: agents' pods that mount Secrets go to review, and the figure is about evaluating every rule.
@@ -64,10 +65,7 @@ export const policyBench: Bench = {
     // whose CPU time counts here too (not verified).
     const warmUp = (r: number): number => (r === 0 ? count : 2000);
     const runs = ctx.quick ? 1 : 3;
-    const figures = new Map<string, number[]>();
-    const keep = (metric: string, value: number): void => {
-      figures.set(metric, [...(figures.get(metric) ?? []), value]);
-    };
+    const figures = perRun(ctx, 'policy', 'lower');
     const get: PolicyInput = {
       request: kubeRequestFor({ verb: 'get', group: '', version: 'v1', resource: 'configmaps', namespace: 'payments', name: 'one' }),
       principal,
@@ -83,13 +81,13 @@ export const policyBench: Bench = {
       for (const [name, samples] of [['create pod', create], ['get', read]] as const) {
         const wall = summarize(samples.wall);
         const cpu = summarize(samples.cpu);
-        keep(`${name} p50 µs`, wall.p50);
-        keep(`${name} p99 µs`, wall.p99);
-        keep(`${name} CPU p50 µs`, cpu.p50);
-        keep(`${name} CPU p99 µs`, cpu.p99);
+        figures.keep(`${name} p50 µs`, 'engine', wall.p50);
+        figures.keep(`${name} p99 µs`, 'engine', wall.p99);
+        figures.keep(`${name} CPU p50 µs`, 'engine', cpu.p50);
+        figures.keep(`${name} CPU p99 µs`, 'engine', cpu.p99);
+        if (name === 'create pod') ctx.log(`  policy: run ${r + 1}/${runs} create pod p99 ${wall.p99.toFixed(1)} µs wall, ${cpu.p99.toFixed(1)} µs CPU`);
       }
-      ctx.log(`  policy: run ${r + 1}/${runs} create pod p99 ${figures.get('create pod p99 µs')!.at(-1)!.toFixed(1)} µs wall, ${figures.get('create pod CPU p99 µs')!.at(-1)!.toFixed(1)} µs CPU`);
     }
-    for (const [metric, values] of figures) ctx.add('policy', metric, 'engine', 'lower', values);
+    figures.add();
   },
 };
