@@ -182,6 +182,8 @@ describe('HTTP/2 towards clients', () => {
   it('serves watches from one resourceVersion with one watch to the API server, each client with its own timeout and record', async () => {
     const shared = `${ns}-shared`;
     await direct.ok(['create', 'namespace', shared]);
+    // kube-controller-manager adds the namespace's root CA ConfigMap shortly after: in the LIST below, not the watches.
+    await waitFor('the namespace\'s kube-root-ca.crt', async () => ((await direct(['-n', shared, 'get', 'configmap', 'kube-root-ca.crt'])).code === 0 ? true : undefined));
     // The events a client has whole so far (a large one arrives in pieces).
     const events = (text: string): unknown[] =>
       text
