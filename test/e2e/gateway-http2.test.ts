@@ -13,6 +13,7 @@ import type { GatewayProcess } from './helpers/gateway.js';
 import { kubectlFor, run } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
 import { waitFor } from './helpers/wait.js';
+import { watchEvents } from './helpers/watch-events.js';
 
 // The gateway offers HTTP/2 as kube-apiserver does: kubectl and client-go multiplex their requests and watches on
 // one connection, and still upgrade (exec, attach, port-forward) over HTTP/1.1.
@@ -185,17 +186,7 @@ describe('HTTP/2 towards clients', () => {
     // kube-controller-manager adds the namespace's root CA ConfigMap shortly after: in the LIST below, not the watches.
     await waitFor('the namespace\'s kube-root-ca.crt', async () => ((await direct(['-n', shared, 'get', 'configmap', 'kube-root-ca.crt'])).code === 0 ? true : undefined));
     // The events a client has whole so far (a large one arrives in pieces).
-    const events = (text: string): unknown[] =>
-      text
-        .slice(0, text.lastIndexOf('\n') + 1)
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as unknown);
-    const names = (text: string): string[] =>
-      events(text).map((e) => {
-        const { type, object } = e as { type: string; object: { metadata: { name: string } } };
-        return `${type} ${object.metadata.name}`;
-      });
+    const names = (text: string): string[] => watchEvents(text).map((e) => `${e.type} ${e.object.metadata.name}`);
     const path = await watchPathFromNow(`/api/v1/namespaces/${shared}/configmaps`);
     const shares = async (): Promise<[number, number]> => [
       await metric('gatehouse_upstream_shared_watches{cluster="default"}'),
@@ -232,7 +223,7 @@ describe('HTTP/2 towards clients', () => {
       // What the API server answers a watch of its own from that resourceVersion (ended by its timeout).
       const own = await direct.ok(['get', '--raw', `${path}&timeoutSeconds=1`]);
       expect(names(own)).toEqual(['ADDED first', 'MODIFIED first', 'DELETED first']);
-      for (const c of everyone) expect(events(c.text)).toEqual(events(own));
+      for (const c of everyone) expect(watchEvents(c.text)).toEqual(watchEvents(own));
 
       // Not shared: a watch from "any" resourceVersion begins with the state when it starts.
       all.push(openWatch(`/api/v1/namespaces/${shared}/configmaps?watch=1&resourceVersion=0`, 'any'));

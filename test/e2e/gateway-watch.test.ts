@@ -9,6 +9,7 @@ import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { kubectlFor } from './helpers/run.js';
 import type { Kubectl } from './helpers/run.js';
+import { watchEvents } from './helpers/watch-events.js';
 
 // Watches stream through the gateway as the API server sends them: kubectl's
 // JSON watch, a client library's watch, and a protobuf watch stream.
@@ -87,10 +88,7 @@ describe('watch', () => {
     await direct.ok(['-n', ns, 'create', 'configmap', 'raw-shared']);
     await direct.ok(['-n', ns, 'delete', 'configmap', 'raw-shared']);
     const events = (text: string): string[] =>
-      text
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } })
+      watchEvents(text)
         .filter((e) => e.object.metadata.name === 'raw-shared')
         .map((e) => e.type);
     const own = events(await direct.ok(['get', '--raw', path]));

@@ -341,7 +341,7 @@ describe('createWatchSharing', () => {
    * Five HTTP/2 clients of one shared watch and, last, one on a connection of its own, their streams already
    * flowing; each chunk and end they see logged as `client:what`.
    */
-  async function fiveFlowing() {
+  async function flowingClients() {
     const { opened, client } = setUp();
     const clients = Array.from({ length: 6 }, (_, i) => client(WATCH, { accept: 'application/json' }, undefined, i < 5));
     await tick();
@@ -360,7 +360,7 @@ describe('createWatchSharing', () => {
   }
 
   it('hands a large chunk to many HTTP/2 clients over several turns of the event loop, each client getting its chunks and end in order', async () => {
-    const { answer, clients, log, big } = await fiveFlowing();
+    const { answer, clients, log, big } = await flowingClients();
     clients[0]!.seen.response!.once('data', () => setImmediate(() => log.push('turn')));
     answer.push(big('a'));
     answer.push(big('b'));
@@ -379,7 +379,7 @@ describe('createWatchSharing', () => {
   });
 
   it('fails the clients of a watch that breaks during a fan-out only once the chunk on its way reached each of them', async () => {
-    const { answer, clients, log, big } = await fiveFlowing();
+    const { answer, clients, log, big } = await flowingClients();
     clients[0]!.seen.response!.once('data', () => answer.emit('aborted'));
     answer.push(big('a'));
     for (let i = 0; i < 20 && !clients.every((c) => c.seen.aborted); i++) await tick();
