@@ -26,6 +26,12 @@ export interface StreamChunk {
   channel: string;
   data: Buffer;
   hash: string;
+  /**
+   * Set by the audit writer when other chunks waiting with this one carry the
+   * same bytes (the clients of one shared watch): the store keeps those bytes
+   * once, under this hex SHA-256 of them, for every chunk that has them.
+   */
+  sharedSha256?: string;
 }
 
 /**

@@ -145,11 +145,19 @@ type Item =
   | { event: EncodedEvent; enqueuedAt: number; resolve(value: AppendedEvent): void; reject(err: unknown): void }
   | { chunk: StreamChunk; enqueuedAt: number; owner: ChunkOwner; dataSha256: string };
 
-/** The buffer waiting chunks with the same bytes share, and how many of them wait. */
+/** The buffer waiting chunks with the same bytes share, how many of them wait, and whether more than one ever did. */
 interface SharedData {
   data: Buffer;
   chunks: number;
+  shared: boolean;
 }
+
+/**
+ * Chunks this long or longer whose bytes other waiting chunks share are
+ * stored by reference to one copy; below, a row of their own costs the store
+ * less than the reference and the copy's key (a keystroke, a resize).
+ */
+export const MIN_SHARED_CHUNK_BYTES = 256;
 
 /**
  * @example
@@ -209,8 +217,10 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
     const events: EncodedEvent[] = [];
     const chunks: StreamChunk[] = [];
     for (const item of items) {
-      if ('chunk' in item) chunks.push(item.chunk);
-      else events.push(item.event);
+      if ('chunk' in item) {
+        if (waitingData.get(item.dataSha256)!.shared && item.chunk.data.length >= MIN_SHARED_CHUNK_BYTES) item.chunk.sharedSha256 = item.dataSha256;
+        chunks.push(item.chunk);
+      } else events.push(item.event);
     }
     try {
       const result = await repo.append({ events, chunks, seal: sealWith(waiters.length > 0) });
@@ -300,10 +310,11 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
     const refused = refusal();
     if (refused) return owner.chunkSettled(refused);
     const shared = waitingData.get(dataSha256);
-    if (shared === undefined) waitingData.set(dataSha256, { data: chunk.data, chunks: 1 });
+    if (shared === undefined) waitingData.set(dataSha256, { data: chunk.data, chunks: 1, shared: false });
     else {
       chunk.data = shared.data;
       shared.chunks += 1;
+      shared.shared = true;
     }
     queue.push({ chunk, enqueuedAt: now(), owner, dataSha256 });
     kickLater();

@@ -23,8 +23,16 @@ export const CHECKPOINT_SELECT = "SELECT seq, kind, hash, time, key_id, signatur
 export const HEAD_SELECT = 'SELECT seq, hash, checkpoint_seq, checkpoint_time_ms FROM audit_chain_head WHERE id = 1';
 export const HEAD_UPDATE_COLUMNS = ['seq', 'hash', 'checkpoint_seq', 'checkpoint_time_ms'];
 export const CHECKPOINT_INSERT_COLUMNS = ['seq', 'kind', 'hash', 'time', 'key_id', 'signature'];
-export const CHUNK_INSERT_COLUMNS = ['session_id', 'seq', 'time', 'channel', 'data', 'hash'];
-export const CHUNK_SELECT = 'SELECT session_id, seq, time, channel, data, hash FROM audit_stream_chunks WHERE session_id = ? ORDER BY seq';
+export const CHUNK_INSERT_COLUMNS = ['session_id', 'seq', 'time', 'channel', 'data', 'hash', 'data_sha256'];
+/** A chunk's bytes: its own, or the copy it shares (a missing copy reads as no bytes, which its hash then fails). */
+export const CHUNK_SELECT =
+  'SELECT c.session_id, c.seq, c.time, c.channel, COALESCE(d.data, c.data) AS data, c.hash FROM audit_stream_chunks c ' +
+  'LEFT JOIN audit_chunk_data d ON d.sha256 = c.data_sha256 WHERE c.session_id = ? ORDER BY c.seq';
+export const CHUNK_DATA_INSERT_COLUMNS = ['sha256', 'data'];
+/** What follows the VALUES of a shared copy's insert: an earlier batch may have stored it already. */
+export const CHUNK_DATA_ON_CONFLICT = 'ON CONFLICT (sha256) DO NOTHING';
+/** Lets go of the shared copies no chunk refers to any more (after chunks were pruned). */
+export const CHUNK_DATA_PRUNE = 'DELETE FROM audit_chunk_data WHERE NOT EXISTS (SELECT 1 FROM audit_stream_chunks c WHERE c.data_sha256 = audit_chunk_data.sha256)';
 
 /** Row values as the drivers return them (PostgreSQL BIGINT comes back as a string). */
 type Num = number | string;
@@ -92,9 +100,18 @@ export function planAppend(state: HeadState, batch: AppendBatch): AppendPlan {
   return { result: { head, events, checkpoint }, eventRows, checkpointRow, headRow };
 }
 
-/** A chunk's values for {@link CHUNK_INSERT_COLUMNS}. */
+const NO_BYTES = Buffer.alloc(0);
+
+/** A chunk's values for {@link CHUNK_INSERT_COLUMNS}: a chunk whose bytes are shared keeps none of its own. */
 export function chunkValues(c: StreamChunk): unknown[] {
-  return [c.sessionId, c.seq, c.time, c.channel, c.data, c.hash];
+  return [c.sessionId, c.seq, c.time, c.channel, c.sharedSha256 === undefined ? c.data : NO_BYTES, c.hash, c.sharedSha256 ?? null];
+}
+
+/** The values for {@link CHUNK_DATA_INSERT_COLUMNS} of the shared bytes of `chunks`, each once. */
+export function chunkDataValues(chunks: readonly StreamChunk[]): unknown[][] {
+  const rows = new Map<string, unknown[]>();
+  for (const c of chunks) if (c.sharedSha256 !== undefined && !rows.has(c.sharedSha256)) rows.set(c.sharedSha256, [c.sharedSha256, c.data]);
+  return [...rows.values()];
 }
 
 export function checkpointValues(cp: Checkpoint): unknown[] {

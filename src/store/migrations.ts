@@ -79,6 +79,23 @@ function auditTables(dialect: 'sqlite' | 'postgres'): string {
     `;
 }
 
+/**
+ * Stream bytes many chunks share (migration 8): the clients of one shared
+ * watch are each sent, and record, the same events; their chunks keep the
+ * SHA-256 of one copy instead of the bytes. The index serves pruning, which
+ * lets go of copies no chunk refers to.
+ */
+function sharedChunkData(blob: 'BLOB' | 'BYTEA'): string {
+  return `
+      CREATE TABLE audit_chunk_data (
+        sha256 TEXT PRIMARY KEY,
+        data ${blob} NOT NULL
+      );
+      ALTER TABLE audit_stream_chunks ADD COLUMN data_sha256 TEXT;
+      CREATE INDEX audit_stream_chunks_data ON audit_stream_chunks (data_sha256) WHERE data_sha256 IS NOT NULL;
+    `;
+}
+
 export const migrations: readonly Migration[] = [
   {
     version: 1,
@@ -152,4 +169,5 @@ export const migrations: readonly Migration[] = [
   { version: 6, name: 'cluster-agent-tokens', sql: CLUSTER_AGENT_TOKENS_TABLE },
   // Writes held in propose-only mode (src/proposals): the whole proposal is record_json.
   { version: 7, name: 'proposals', sql: PROPOSALS_TABLE },
+  { version: 8, name: 'shared-chunk-data', sql: sharedChunkData('BLOB'), postgres: sharedChunkData('BYTEA') },
 ];

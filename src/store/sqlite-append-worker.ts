@@ -11,6 +11,8 @@ export interface AppendRows {
   /** The head row's values (seq, hash, checkpoint_seq, checkpoint_time_ms) the plan was linked after. */
   expect: readonly [number, string, number, number];
   eventRows: readonly unknown[][];
+  /** Bytes shared by chunks of the batch, each once (the chunk rows refer to them). */
+  chunkDataRows: readonly unknown[][];
   chunkRows: readonly unknown[][];
   checkpointRow: readonly unknown[] | undefined;
   headRow: readonly unknown[];
@@ -24,6 +26,7 @@ export interface AppendStatements {
   head: string;
   insertEvent: string;
   insertChunk: string;
+  insertChunkData: string;
   insertCheckpoint: string;
   updateHead: string;
 }
@@ -136,6 +139,7 @@ function appendWorkerMain(load: NodeJS.Require, setPragmas: typeof applyPragmas)
   const head = db.prepare<[], DbHeadRow>(data.statements.head);
   const insertEvent = db.prepare(data.statements.insertEvent);
   const insertChunk = db.prepare(data.statements.insertChunk);
+  const insertChunkData = db.prepare(data.statements.insertChunkData);
   const insertCheckpoint = db.prepare(data.statements.insertCheckpoint);
   const updateHead = db.prepare(data.statements.updateHead);
   // Structured cloning turns Buffers into plain Uint8Arrays, which the driver does not bind.
@@ -147,6 +151,7 @@ function appendWorkerMain(load: NodeJS.Require, setPragmas: typeof applyPragmas)
       return { committed: false, head: found };
     }
     for (const row of rows.eventRows) insertEvent.run(row);
+    for (const row of rows.chunkDataRows) insertChunkData.run(bindable(row));
     for (const row of rows.chunkRows) insertChunk.run(bindable(row));
     if (rows.checkpointRow) insertCheckpoint.run(rows.checkpointRow);
     updateHead.run(rows.headRow);

@@ -17,6 +17,7 @@ export function sqliteAppendStatements(): AppendStatements {
     head: q.HEAD_SELECT,
     insertEvent: `INSERT INTO audit_events (${q.EVENT_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.EVENT_INSERT_COLUMNS.length)}`,
     insertChunk: `INSERT INTO audit_stream_chunks (${q.CHUNK_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.CHUNK_INSERT_COLUMNS.length)}`,
+    insertChunkData: `INSERT INTO audit_chunk_data (${q.CHUNK_DATA_INSERT_COLUMNS.join(', ')}) VALUES ${q.valuesList(1, q.CHUNK_DATA_INSERT_COLUMNS.length)} ${q.CHUNK_DATA_ON_CONFLICT}`,
     insertCheckpoint: INSERT_CHECKPOINT,
     updateHead: 'UPDATE audit_chain_head SET seq = ?, hash = ?, checkpoint_seq = ?, checkpoint_time_ms = ? WHERE id = 1',
   };
@@ -42,6 +43,7 @@ export function createSqliteAuditRepo(db: Database.Database, options: { busyTime
   const deleteChunks = db.prepare(
     'DELETE FROM audit_stream_chunks WHERE session_id IN (SELECT stream_session FROM audit_events WHERE seq <= ? AND stream_session IS NOT NULL)',
   );
+  const deleteChunkData = db.prepare(q.CHUNK_DATA_PRUNE);
   const deleteEvents = db.prepare('DELETE FROM audit_events WHERE seq <= ?');
   const deleteCheckpoints = db.prepare('DELETE FROM audit_checkpoints WHERE seq < ?');
 
@@ -49,12 +51,14 @@ export function createSqliteAuditRepo(db: Database.Database, options: { busyTime
     let found = lastHead ?? head.get();
     // The same on every attempt: chunks are not linked to the head.
     const chunkRows = batch.chunks.map(q.chunkValues);
+    const chunkDataRows = q.chunkDataValues(batch.chunks);
     for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
       const state = q.headFromDb(found);
       const plan = q.planAppend(state, batch);
       const rows: AppendRows = {
         expect: [state.seq, state.hash, state.checkpointSeq, state.checkpointTimeMs],
         eventRows: plan.eventRows,
+        chunkDataRows,
         chunkRows,
         checkpointRow: plan.checkpointRow,
         headRow: plan.headRow,
@@ -80,6 +84,7 @@ export function createSqliteAuditRepo(db: Database.Database, options: { busyTime
   const prune = db.transaction((seal: Parameters<AuditRepo['prune']>[0]) => {
     insertCheckpoint.run(q.checkpointValues(seal));
     deleteChunks.run(seal.seq);
+    deleteChunkData.run();
     const deleted = deleteEvents.run(seal.seq).changes;
     deleteCheckpoints.run(seal.seq);
     return deleted;

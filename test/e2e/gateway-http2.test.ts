@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
+import { recordedChunks, storedStreamBytes } from './helpers/audit-store.js';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
 import { kubectlFor, run } from './helpers/run.js';
@@ -197,6 +198,7 @@ describe('HTTP/2 towards clients', () => {
     const CLIENTS = 24;
     const clients = Array.from({ length: CLIENTS }, (_, i) => openWatch(path, `client-${i}`));
     const all = [...clients];
+    let own = '';
     try {
       await waitFor('the watches to answer', () => (clients.every((c) => c.status === 200) ? true : undefined));
       expect(await shares()).toEqual([1, CLIENTS]);
@@ -221,7 +223,7 @@ describe('HTTP/2 towards clients', () => {
       expect(await shares()).toEqual([1, CLIENTS + 1]);
 
       // What the API server answers a watch of its own from that resourceVersion (ended by its timeout).
-      const own = await direct.ok(['get', '--raw', `${path}&timeoutSeconds=1`]);
+      own = await direct.ok(['get', '--raw', `${path}&timeoutSeconds=1`]);
       expect(names(own)).toEqual(['ADDED first', 'MODIFIED first', 'DELETED first']);
       for (const c of everyone) expect(watchEvents(c.text)).toEqual(watchEvents(own));
 
@@ -240,6 +242,15 @@ describe('HTTP/2 towards clients', () => {
       return found.length === CLIENTS + 3 ? found : undefined;
     });
     expect(records.filter((r) => r.result.cut === undefined)).toHaveLength(1);
+    // Every client that stayed recorded the whole watch, and the store keeps the bytes they were all sent about once:
+    // the 300 KB object came in two events to 25 clients.
+    const recordings = records.map((r) => Buffer.concat(recordedChunks(gateway, r.stream!.sessionId).map((c) => c.data)));
+    expect(recordings.filter((text) => JSON.stringify(watchEvents(text.toString())) === JSON.stringify(watchEvents(own)))).toHaveLength(CLIENTS + 1);
+    const recordedBytes = recordings.reduce((n, b) => n + b.length, 0);
+    expect(recordedBytes).toBeGreaterThan((CLIENTS + 1) * 2 * 300 * 1024);
+    const stored = storedStreamBytes(gateway);
+    expect(stored.references).toBeGreaterThanOrEqual(CLIENTS * 2);
+    expect(stored.own + stored.shared).toBeLessThan(recordedBytes / 20);
     await direct(['delete', 'namespace', shared, '--wait=false']);
   });
 

@@ -273,6 +273,43 @@ describe.each([sqliteFactory(), postgresFactory()])('audit store: $name', (facto
     expect((await verify(audit)).problem).toMatchObject({ kind: 'edited', seq: 1 });
   });
 
+  it('keeps the bytes several streams record at once a single time; each stream reads them back; pruning lets go of them', async () => {
+    const { writer, audit, sql } = await open();
+    const count = async (query: string): Promise<number> => Number((await sql(query))[0]!.n);
+    // One watch event sent to three clients of a shared watch (the same buffer), and a short line they also share.
+    const event = Buffer.from(`${JSON.stringify({ type: 'ADDED', object: { kind: 'ConfigMap', data: { big: 'x'.repeat(400) } } })}\n`);
+    const short = Buffer.from('{"type":"BOOKMARK"}\n');
+    const streams = [0, 1, 2].map(() => writer.openStream({ kind: 'watch' }));
+    for (const [i, s] of streams.entries()) {
+      s.write('watch', event);
+      s.write('watch', short);
+      s.write('watch', `{"client":${i}}\n`);
+    }
+    const refs = await Promise.all(streams.map((s) => s.end()));
+    for (const [i, ref] of refs.entries()) await writer.append(sampleEvent(i, { stream: ref }));
+    for (const [i, ref] of refs.entries()) {
+      expect((await audit.chunks(ref.sessionId)).map((c) => c.data.toString())).toEqual([event.toString(), short.toString(), `{"client":${i}}\n`]);
+    }
+    expect(await count('SELECT COUNT(*) AS n FROM audit_chunk_data')).toBe(1);
+    // Only the large event's chunks refer to the copy; the short line is below MIN_SHARED_CHUNK_BYTES.
+    expect(await count('SELECT COUNT(*) AS n FROM audit_stream_chunks WHERE data_sha256 IS NOT NULL')).toBe(3);
+    expect(await verify(audit)).toMatchObject({ ok: true, events: 3 });
+
+    // The copy is covered by every chunk's hash: changing it breaks the first stream that refers to it.
+    const [copy] = await sql('SELECT data FROM audit_chunk_data');
+    await sql('UPDATE audit_chunk_data SET data = ?', [Buffer.from(event.toString().replace('ADDED', 'DELETED'))]);
+    expect((await verify(audit)).problem).toMatchObject({ kind: 'edited', seq: 1 });
+    await sql('UPDATE audit_chunk_data SET data = ?', [copy!.data]);
+    expect((await verify(audit)).ok).toBe(true);
+
+    await writer.append(sampleEvent(3));
+    const cutoff = eventColumns(sampleEvent(2)).timeMs + 0.5;
+    expect(await pruneAuditBefore(audit, signer, cutoff)).toMatchObject({ deleted: 3 });
+    expect(await count('SELECT COUNT(*) AS n FROM audit_stream_chunks')).toBe(0);
+    expect(await count('SELECT COUNT(*) AS n FROM audit_chunk_data')).toBe(0);
+    expect(await verify(audit)).toMatchObject({ ok: true, events: 1 });
+  });
+
   it('reads a session back by its stream id, checked against the event that closed it', async () => {
     const { writer, audit, sql } = await open();
     const stream = writer.openStream({ kind: 'exec', sessionId: 'exec-request-1' });

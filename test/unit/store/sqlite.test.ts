@@ -71,7 +71,7 @@ describe('openSqliteStore', () => {
     const worker = startAppendWorker(path, 1000, sqliteAppendStatements(), [...APPEND_CONNECTION_PRAGMAS, marker]);
     try {
       // A plan on a head that is not there: nothing is written, the thread only starts and answers.
-      const reply = await worker.write({ expect: [99, 'no-such-head', 0, 0], eventRows: [], chunkRows: [], checkpointRow: undefined, headRow: [] });
+      const reply = await worker.write({ expect: [99, 'no-such-head', 0, 0], eventRows: [], chunkDataRows: [], chunkRows: [], checkpointRow: undefined, headRow: [] });
       expect(reply.committed).toBe(false);
       expect(store.db.pragma('user_version', { simple: true })).toBe(77);
     } finally {
