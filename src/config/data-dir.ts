@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { newBootstrapToken } from '../identity/bootstrap-token.js';
-import type * as Pki from '../pki/index.js';
+import { makeServingPki } from '../pki/in-child.js';
 import type { BootstrapTokenRecord } from '../identity/bootstrap-token.js';
 
 export interface ServingTls {
@@ -65,30 +65,30 @@ async function generatedTls(dir: string, sans: string[]): Promise<ServingTls> {
   const certPath = join(dir, 'tls.crt');
   const keyPath = join(dir, 'tls.key');
   const sansPath = join(dir, 'tls.sans');
-  // The X.509 library (~9 MB resident) is loaded only on a start that has to make a certificate.
-  const pki = (): Promise<typeof Pki> => import('../pki/index.js');
-  if (!existsSync(caCert) || !existsSync(caKey)) {
-    const ca = await (await pki()).createCA('Gatehouse CA');
-    writePrivate(caKey, ca.keyPem);
-    writePrivate(caCert, ca.certPem);
-  }
-  const ca = { certPem: readFileSync(caCert, 'utf8'), keyPem: readFileSync(caKey, 'utf8') };
+  const haveCa = existsSync(caCert) && existsSync(caKey);
   const wanted = [...new Set(['localhost', '127.0.0.1', '::1', ...sans])].sort();
   // Re-issue the serving certificate when the names it must cover change.
   const current = existsSync(sansPath) ? readFileSync(sansPath, 'utf8') : '';
-  if (!existsSync(certPath) || !existsSync(keyPath) || current !== wanted.join('\n')) {
-    const issued = await (await pki()).issueCert(ca, {
-      commonName: 'gatehouse',
-      dnsNames: wanted.filter((n) => isIP(n) === 0),
-      ipAddresses: wanted.filter((n) => isIP(n) !== 0),
-      usage: 'server',
-      validityDays: 365,
+  const reissue = !existsSync(certPath) || !existsSync(keyPath) || current !== wanted.join('\n');
+  if (!haveCa || reissue) {
+    const made = await makeServingPki({
+      ca: haveCa ? { certPem: readFileSync(caCert, 'utf8'), keyPem: readFileSync(caKey, 'utf8') } : undefined,
+      caName: 'Gatehouse CA',
+      serving: reissue
+        ? { commonName: 'gatehouse', dnsNames: wanted.filter((n) => isIP(n) === 0), ipAddresses: wanted.filter((n) => isIP(n) !== 0), usage: 'server', validityDays: 365 }
+        : undefined,
     });
-    writePrivate(keyPath, issued.keyPem);
-    writePrivate(certPath, issued.certPem + ca.certPem);
-    writePrivate(sansPath, wanted.join('\n'));
+    if (!haveCa) {
+      writePrivate(caKey, made.ca.keyPem);
+      writePrivate(caCert, made.ca.certPem);
+    }
+    if (made.serving) {
+      writePrivate(keyPath, made.serving.keyPem);
+      writePrivate(certPath, made.serving.certPem + made.ca.certPem);
+      writePrivate(sansPath, wanted.join('\n'));
+    }
   }
-  return { cert: readFileSync(certPath), key: readFileSync(keyPath), caPem: ca.certPem };
+  return { cert: readFileSync(certPath), key: readFileSync(keyPath), caPem: readFileSync(caCert, 'utf8') };
 }
 
 /** Writes a file readable only by its owner, via a rename so readers never see half of it. */

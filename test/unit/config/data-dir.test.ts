@@ -1,0 +1,52 @@
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDataDir } from '../../../src/config/data-dir.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function freshDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'gatehouse-data-dir-'));
+  dirs.push(d);
+  return d;
+}
+
+/** The serving certificate (first in tls.crt) and the CA's. */
+function certs(dir: string): { serving: X509Certificate; ca: X509Certificate } {
+  return { serving: new X509Certificate(readFileSync(join(dir, 'tls.crt'))), ca: new X509Certificate(readFileSync(join(dir, 'ca.crt'))) };
+}
+
+describe('openDataDir', () => {
+  it('makes a CA and a serving certificate it signed on the first start, and keeps both on the next', async () => {
+    const dir = freshDir();
+    const first = await openDataDir({ dir, sans: ['gatehouse.example.com', '10.0.0.7'] });
+    const { serving, ca } = certs(dir);
+    expect(ca.ca).toBe(true);
+    expect(serving.checkIssued(ca)).toBe(true);
+    expect(serving.verify(ca.publicKey)).toBe(true);
+    expect(serving.subjectAltName).toBe('DNS:gatehouse.example.com, DNS:localhost, IP Address:10.0.0.7, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
+    expect(first.tls.caPem).toBe(ca.toString());
+    expect(first.newAdminToken).toMatch(/.{20,}/);
+
+    const again = await openDataDir({ dir, sans: ['10.0.0.7', 'gatehouse.example.com'] });
+    expect(again.tls.cert.equals(first.tls.cert)).toBe(true);
+    expect(again.newAdminToken).toBeUndefined();
+  });
+
+  it('issues a new serving certificate from the same CA when the names change', async () => {
+    const dir = freshDir();
+    await openDataDir({ dir, sans: [] });
+    const before = certs(dir);
+    await openDataDir({ dir, sans: ['other.example.com'] });
+    const after = certs(dir);
+    expect(after.ca.fingerprint256).toBe(before.ca.fingerprint256);
+    expect(after.serving.serialNumber).not.toBe(before.serving.serialNumber);
+    expect(after.serving.checkIssued(after.ca)).toBe(true);
+    expect(after.serving.subjectAltName).toContain('DNS:other.example.com');
+  });
+});
