@@ -360,9 +360,21 @@ class SharedWatch {
       const waiting = this.afterFanOut ?? [];
       this.afterFanOut = undefined;
       for (const then of waiting) then();
-      if (!this.over) res.resume();
+      if (!this.over) this.carryOn(res);
     };
     turn();
+  }
+
+  /**
+   * Lets the answer flow again after a paced fan-out. What it buffered
+   * meanwhile (events of a burst come faster than they reach a thousand
+   * clients) goes out first as one chunk: `read()` hands it to the `data`
+   * listener whole, so each client gets one write and records one chunk for
+   * what would have been many.
+   */
+  private carryOn(res: UpstreamResponse): void {
+    if (res.readableLength > 0) res.read();
+    if (this.afterFanOut === undefined && !this.over) res.resume();
   }
 
   private whenFannedOut(then: () => void): void {

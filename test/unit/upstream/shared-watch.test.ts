@@ -378,6 +378,23 @@ describe('createWatchSharing', () => {
     for (let i = 0; i < 6; i++) expect(log.filter((e) => e.startsWith(`${i}:`))).toEqual([`${i}:a`, `${i}:b`, `${i}:end`]);
   });
 
+  it('hands what the upstream answered during a paced fan-out to each client as one chunk, after the chunk on its way', async () => {
+    const { answer, clients, log, big } = await flowingClients();
+    const writes = clients.map(() => 0);
+    clients.forEach((c, i) => c.seen.response!.on('data', () => (writes[i] += 1)));
+    answer.push(big('a'));
+    answer.push(big('b'));
+    answer.push(big('c'));
+    answer.push(null);
+    for (let i = 0; i < 20 && !clients.every((c) => c.seen.ended); i++) await tick();
+    for (const [i, c] of clients.entries()) {
+      expect(c.seen.data).toBe(`{"n":0}\n${big('a')}${big('b')}${big('c')}`);
+      // b and c waited together while a went out to the HTTP/2 clients: one write each (the log shows its first key).
+      expect(log.filter((e) => e.startsWith(`${i}:`))).toEqual([`${i}:a`, `${i}:b`, `${i}:end`]);
+      expect(writes[i]).toBe(2);
+    }
+  });
+
   it('fails the clients of a watch that breaks during a fan-out only once the chunk on its way reached each of them', async () => {
     const { answer, clients, log, big } = await flowingClients();
     clients[0]!.seen.response!.once('data', () => answer.emit('aborted'));
