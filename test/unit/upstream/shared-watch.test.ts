@@ -381,7 +381,7 @@ describe('createWatchSharing', () => {
   it('hands what the upstream answered during a paced fan-out to each client as one chunk, after the chunk on its way', async () => {
     const { answer, clients, log, big } = await flowingClients();
     const writes = clients.map(() => 0);
-    clients.forEach((c, i) => c.seen.response!.on('data', () => (writes[i] += 1)));
+    clients.forEach((c, i) => c.seen.response!.on('data', () => (writes[i] = (writes[i] ?? 0) + 1)));
     answer.push(big('a'));
     answer.push(big('b'));
     answer.push(big('c'));
