@@ -65,30 +65,29 @@ async function generatedTls(dir: string, sans: string[]): Promise<ServingTls> {
   const certPath = join(dir, 'tls.crt');
   const keyPath = join(dir, 'tls.key');
   const sansPath = join(dir, 'tls.sans');
-  const haveCa = existsSync(caCert) && existsSync(caKey);
+  const ca = existsSync(caCert) && existsSync(caKey) ? { certPem: readFileSync(caCert, 'utf8'), keyPem: readFileSync(caKey, 'utf8') } : undefined;
   const wanted = [...new Set(['localhost', '127.0.0.1', '::1', ...sans])].sort();
   // Re-issue the serving certificate when the names it must cover change.
   const current = existsSync(sansPath) ? readFileSync(sansPath, 'utf8') : '';
   const reissue = !existsSync(certPath) || !existsSync(keyPath) || current !== wanted.join('\n');
-  if (!haveCa || reissue) {
-    const made = await makeServingPki({
-      ca: haveCa ? { certPem: readFileSync(caCert, 'utf8'), keyPem: readFileSync(caKey, 'utf8') } : undefined,
-      caName: 'Gatehouse CA',
-      serving: reissue
-        ? { commonName: 'gatehouse', dnsNames: wanted.filter((n) => isIP(n) === 0), ipAddresses: wanted.filter((n) => isIP(n) !== 0), usage: 'server', validityDays: 365 }
-        : undefined,
-    });
-    if (!haveCa) {
-      writePrivate(caKey, made.ca.keyPem);
-      writePrivate(caCert, made.ca.certPem);
-    }
-    if (made.serving) {
-      writePrivate(keyPath, made.serving.keyPem);
-      writePrivate(certPath, made.serving.certPem + made.ca.certPem);
-      writePrivate(sansPath, wanted.join('\n'));
-    }
+  if (ca !== undefined && !reissue) return { cert: readFileSync(certPath), key: readFileSync(keyPath), caPem: ca.certPem };
+  const made = await makeServingPki({
+    ca,
+    caName: 'Gatehouse CA',
+    serving: reissue
+      ? { commonName: 'gatehouse', dnsNames: wanted.filter((n) => isIP(n) === 0), ipAddresses: wanted.filter((n) => isIP(n) !== 0), usage: 'server', validityDays: 365 }
+      : undefined,
+  });
+  if (ca === undefined) {
+    writePrivate(caKey, made.ca.keyPem);
+    writePrivate(caCert, made.ca.certPem);
   }
-  return { cert: readFileSync(certPath), key: readFileSync(keyPath), caPem: readFileSync(caCert, 'utf8') };
+  if (made.serving) {
+    writePrivate(keyPath, made.serving.keyPem);
+    writePrivate(certPath, made.serving.certPem + made.ca.certPem);
+    writePrivate(sansPath, wanted.join('\n'));
+  }
+  return { cert: readFileSync(certPath), key: readFileSync(keyPath), caPem: made.ca.certPem };
 }
 
 /** Writes a file readable only by its owner, via a rename so readers never see half of it. */
