@@ -199,11 +199,14 @@ export interface AuditApprovalInput {
 function approvalRecord(a: AuditApprovalInput): NonNullable<AuditEvent['approval']> {
   const settling = a.state === 'approved' || a.state === 'denied' ? a.decisions.at(-1) : undefined;
   return {
+    at: settling?.at,
+    by: settling?.by,
+    comment: settling?.comment ?? undefined,
+    // As the approval store holds them, whatever they carry (an event with them is encoded the longer way).
+    decisions: a.decisions.map((d) => ({ ...d })),
     id: a.id,
     state: a.state,
-    ...(settling ? { by: settling.by, at: settling.at, ...(settling.comment !== null ? { comment: settling.comment } : {}) } : {}),
-    decisions: a.decisions.map((d) => ({ ...d })),
-    ...(a.viaGrant ? { viaGrant: true } : {}),
+    viaGrant: a.viaGrant ? true : undefined,
   };
 }
 
@@ -264,57 +267,60 @@ export function buildAuditEvent(input: AuditEventInput): AuditEvent {
   const r = input.request;
   const path = input.path.split('?')[0] ?? '';
   const query = input.path.includes('?') ? input.path.slice(input.path.indexOf('?') + 1) : '';
-  const event: AuditEvent = {
-    v: 1,
-    id: randomUUID(),
-    time: rfc3339Micros(input.timeMicros ?? nowMicros()),
-    requestId: input.requestId,
+  const p = input.principal;
+  const upstream = input.upstream;
+  const stream = input.stream;
+  // Every object here is written with its keys in code-unit order, absent fields as undefined in their place: the
+  // event is then in canonical order, and its canonical encoding (canonical.ts) is JSON.stringify's.
+  return {
+    approval: input.approval ? approvalRecord(input.approval) : undefined,
+    bodies: { masked: input.bodies?.masked ?? false, request: input.bodies?.request, response: input.bodies?.response },
     client: {
       address: input.clientAddress,
-      userAgent: header(input.headers, 'user-agent'),
       kubectlCommand: header(input.headers, 'kubectl-command'),
       kubectlSession: header(input.headers, 'kubectl-session'),
+      userAgent: header(input.headers, 'user-agent'),
     },
+    decision: input.decision ? decisionRecord(input.decision) : undefined,
+    id: randomUUID(),
+    principal: p ? { groups: [...p.groups], kind: p.kind, sponsor: p.sponsor, subject: p.subject, tokenId: p.tokenId, via: p.via } : undefined,
+    proposal: input.proposal ? { action: input.proposal.action, id: input.proposal.id } : undefined,
     request: {
-      method: input.method,
-      verb: r?.verb ?? '',
       apiGroup: r?.apiGroup ?? '',
       apiVersion: r?.apiVersion ?? '',
-      resource: r?.resource ?? '',
-      subresource: r?.subresource ?? '',
-      namespace: r?.namespace ?? '',
+      cluster: r?.cluster,
+      method: input.method,
       name: r?.name ?? '',
+      namespace: r?.namespace ?? '',
       path: r?.path ?? path,
       query: r?.query ?? query,
-      ...(r?.cluster !== undefined ? { cluster: r.cluster } : {}),
+      resource: r?.resource ?? '',
+      subresource: r?.subresource ?? '',
+      verb: r?.verb ?? '',
     },
-    result: { status: input.result.status, code: input.result.code, durationMs: input.result.durationMs, cut: input.result.cut },
-    bodies: { request: input.bodies?.request, response: input.bodies?.response, masked: input.bodies?.masked ?? false },
+    requestId: input.requestId,
+    result: { code: input.result.code, cut: input.result.cut, durationMs: input.result.durationMs, status: input.result.status },
+    shadowDecision: input.shadowDecision ? decisionRecord(input.shadowDecision) : undefined,
+    stream: stream
+      ? { bytes: stream.bytes, chunks: stream.chunks, hash: stream.hash, kind: stream.kind, sessionId: stream.sessionId, truncated: stream.truncated }
+      : undefined,
+    time: rfc3339Micros(input.timeMicros ?? nowMicros()),
+    upstream: upstream ? { bytesIn: upstream.bytesIn, bytesOut: upstream.bytesOut, latencyMs: upstream.latencyMs, status: upstream.status } : undefined,
+    v: 1,
   };
-  if (input.principal) {
-    const p = input.principal;
-    event.principal = { subject: p.subject, groups: [...p.groups], kind: p.kind, via: p.via, tokenId: p.tokenId, ...(p.sponsor !== undefined ? { sponsor: p.sponsor } : {}) };
-  }
-  if (input.decision) event.decision = decisionRecord(input.decision);
-  if (input.shadowDecision) event.shadowDecision = decisionRecord(input.shadowDecision);
-  if (input.approval) event.approval = approvalRecord(input.approval);
-  if (input.proposal) event.proposal = { id: input.proposal.id, action: input.proposal.action };
-  if (input.upstream) event.upstream = { ...input.upstream };
-  if (input.stream) event.stream = { ...input.stream };
-  return event;
 }
 
 function decisionRecord(d: DecisionLike): AuditDecision {
   return {
     action: d.action,
-    rule: d.rule,
-    message: d.message,
+    budgets: d.budgets !== undefined && d.budgets.length > 0 ? d.budgets.map((b) => ({ ...b })) : undefined,
+    errors: d.errors && d.errors.length > 0 ? d.errors.map((e) => ({ error: e.error, rule: e.rule })) : undefined,
     hint: d.hint,
-    matched: (d.matched ?? []).map((m) => ({ rule: m.rule, action: m.action, message: m.message })),
-    errors: d.errors && d.errors.length > 0 ? d.errors.map((e) => ({ rule: e.rule, error: e.error })) : undefined,
-    ...(d.namespaceLabels !== undefined ? { namespaceLabels: { ...d.namespaceLabels } } : {}),
-    ...(d.budgets !== undefined && d.budgets.length > 0 ? { budgets: d.budgets.map((b) => ({ ...b })) } : {}),
-    ...(d.readBack !== undefined ? { readBack: { action: d.readBack.action, rule: d.readBack.rule } } : {}),
+    matched: (d.matched ?? []).map((m) => ({ action: m.action, message: m.message, rule: m.rule })),
+    message: d.message,
+    namespaceLabels: d.namespaceLabels !== undefined ? { ...d.namespaceLabels } : undefined,
+    readBack: d.readBack !== undefined ? { action: d.readBack.action, rule: d.readBack.rule } : undefined,
+    rule: d.rule,
   };
 }
 
@@ -339,8 +345,8 @@ export function captureBody(body: Buffer, contentType: string | undefined, maxBy
   const text = type !== undefined && TEXT_TYPE.test(type) && isUtf8(kept);
   return {
     contentType: type,
-    encoding: text ? 'utf8' : 'base64',
     data: kept.toString(text ? 'utf8' : 'base64'),
+    encoding: text ? 'utf8' : 'base64',
     size: body.length,
     truncated: kept.length < body.length,
   };

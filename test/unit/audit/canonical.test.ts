@@ -45,6 +45,23 @@ describe('canonicalJson', () => {
       }),
       { numRuns: 2000 },
     );
+    // The same values with every object's keys put in canonical order first, so they take the native path
+    // (JSON.stringify) wherever Object.keys agrees with that order: the text must not change.
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(canonicalJson(inKeyOrder(v))).toBe(reference(v));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('encodes a value already in canonical order as JSON.stringify does, and still refuses what it must there', () => {
+    const ordered = { a: [1, -0, 2.5e-30, 'x\u0001\ud800', null, true, { b: undefined, c: {} }], b: { c: 'é' } };
+    expect(canonicalJson(ordered)).toBe(JSON.stringify(ordered));
+    expect(canonicalJson(ordered)).toBe('{"a":[1,0,2.5e-30,"x\\u0001\\ud800",null,true,{"c":{}}],"b":{"c":"é"}}');
+    expect(() => canonicalJson({ a: [1, { b: Number.NaN }] })).toThrow('$.a[1].b');
+    expect(() => canonicalJson({ a: { b: [undefined] } })).toThrow('$.a.b[0]');
+    expect(() => canonicalJson({ a: new Date(0) })).toThrow('$.a is not a plain object');
   });
 
   it('starts afresh after a refusal, and ignores keys an Object.prototype gained', () => {
@@ -118,4 +135,13 @@ function reference(value: unknown): string {
     return `{${members.join(',')}}`;
   }
   return Object.is(value, -0) ? '0' : JSON.stringify(value);
+}
+
+/** `v` with every object's keys inserted in code-unit order, at every depth. */
+function inKeyOrder(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(inKeyOrder);
+  if (v === null || typeof v !== 'object') return v;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(v).sort()) Object.defineProperty(out, key, { value: inKeyOrder((v as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true });
+  return out;
 }

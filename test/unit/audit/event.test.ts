@@ -53,6 +53,55 @@ describe('buildAuditEvent', () => {
     expect(canonicalJson(back)).toBe(canonicalJson(event));
   });
 
+  it('builds every object of a request event with its keys in canonical order: its canonical encoding is JSON.stringify', () => {
+    const body = captureBody(Buffer.from('{"kind":"ConfigMap","data":{"a":"b"}}'), 'application/json', 1024);
+    const event = buildAuditEvent({
+      requestId: 'r-2',
+      method: 'GET',
+      path: '/api/v1/namespaces/prod/configmaps/web',
+      principal: { subject: 'token:ci', groups: ['ci'], kind: 'ci', via: 'token', tokenId: 't-1', sponsor: 'oidc:alice' },
+      request: {
+        isResourceRequest: true,
+        path: '/api/v1/namespaces/prod/configmaps/web',
+        verb: 'get',
+        apiPrefix: 'api',
+        apiGroup: '',
+        apiVersion: 'v1',
+        namespace: 'prod',
+        resource: 'configmaps',
+        subresource: '',
+        name: 'web',
+        parts: ['namespaces', 'prod', 'configmaps', 'web'],
+        fieldSelector: '',
+        labelSelector: '',
+        query: '',
+        cluster: 'prod',
+        contentType: undefined,
+        object: undefined,
+      },
+      clientAddress: '10.0.0.7',
+      headers: { 'user-agent': 'kubectl/v1.33.0', 'kubectl-command': 'kubectl get', 'kubectl-session': 's' },
+      decision: {
+        action: 'mask',
+        rule: 'agent-reads',
+        message: 'masked',
+        hint: 'h',
+        matched: [{ rule: 'agent-reads', action: 'mask', message: 'masked' }],
+        errors: [{ rule: 'r', error: 'e' }],
+        namespaceLabels: { env: 'prod', team: 'a' },
+        readBack: { action: 'mask', rule: 'agent-reads' },
+      },
+      shadowDecision: { action: 'allow', matched: [] },
+      proposal: { id: 'p-1', action: 'applied' },
+      upstream: { status: 200, latencyMs: 1.5, bytesIn: 0, bytesOut: 40 },
+      result: { status: 200, durationMs: 2.5, code: undefined, cut: 'client' },
+      bodies: { response: body, masked: true },
+      stream: { sessionId: 'r-2', kind: 'watch', chunks: 2, bytes: 40, hash: 'h', truncated: false },
+    });
+    expect(JSON.stringify(event)).toBe(canonicalJson(event));
+    expect(JSON.parse(JSON.stringify(event))).toMatchObject({ principal: { sponsor: 'oidc:alice' }, request: { cluster: 'prod' }, stream: { chunks: 2 } });
+  });
+
   it('records a request refused before anyone was identified, without a principal', () => {
     const event = buildAuditEvent({ requestId: 'r', method: 'GET', path: '/api', clientAddress: '::1', headers: {}, result: { status: 401, code: 'GH_UNAUTHENTICATED' } });
     expect(event.principal).toBeUndefined();
