@@ -76,6 +76,8 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
     await env?.stop();
   }
   const goals = evaluateGoals(figures);
+  // Results before session 21 had the gateway and kubectl proxy present the admin's client certificate upstream.
+  if (env !== undefined) notes.push('upstream credential: direct, the gateway and kubectl proxy all present the harness admin bearer token to the API server');
   const loadAfter = loadavg();
   notes.push(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews the figures)`);
   const results: BenchResults = {
