@@ -56,13 +56,16 @@ export async function startDemo(gatewayUrl: string, term: Terminal): Promise<Dem
     });
     stops.push(() => idp.stop());
     term.say(`demo identity provider at ${idp.issuer}`);
+    // The gateway's upstream is the admin's token, not its client certificate: kube-apiserver verifies a certificate
+    // on every request and caches a token's authentication (docs/operations.md, Connections).
+    const upstreamKubeconfig = cluster.files.adminTokenKubeconfig;
     return {
-      upstreamKubeconfig: cluster.adminKubeconfig,
+      upstreamKubeconfig,
       users: idp.users,
       issuer: idp.issuer,
       stop,
       config: {
-        upstream: { kubeconfig: cluster.adminKubeconfig },
+        upstream: { kubeconfig: upstreamKubeconfig },
         // ID tokens from `gatehouse login` (client gatehouse) and from the console's sign-in.
         identity: { oidc: [{ issuer: idp.issuer, audiences: ['gatehouse', CONSOLE_CLIENT_ID], usernameClaim: 'email', groupsClaim: 'groups' }] },
         console: { publicUrl: gatewayUrl, oidc: { issuer: idp.issuer, clientId: CONSOLE_CLIENT_ID }, roles: { approvers: ['approvers'], auditors: ['auditors'] } },
