@@ -66,7 +66,7 @@ function inCanonicalOrder(value: unknown, depth: number): boolean {
     case 'boolean':
       return true;
     case 'number':
-      return Number.isFinite(value) && (Number.isSafeInteger(value) || !Number.isInteger(value));
+      return numberRefusal(value) === undefined;
     case 'object': {
       if (value === null) return true;
       if (depth >= MAX_CHECKED_DEPTH) return false;
@@ -77,8 +77,7 @@ function inCanonicalOrder(value: unknown, depth: number): boolean {
         }
         return true;
       }
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) return false;
+      if (!isPlainObject(value)) return false;
       const keys = Object.keys(value);
       for (let i = 1; i < keys.length; i++) if (!(keys[i - 1]! < keys[i]!)) return false;
       const values = Object.values(value);
@@ -91,6 +90,19 @@ function inCanonicalOrder(value: unknown, depth: number): boolean {
     default:
       return false;
   }
+}
+
+/** Why the encoding refuses the number `n` (the encoder's message), or undefined when it takes it. */
+function numberRefusal(n: number): string | undefined {
+  if (!Number.isFinite(n)) return `is ${n}, not a finite number`;
+  if (Number.isInteger(n) && !Number.isSafeInteger(n)) return 'is an integer beyond 2^53 - 1';
+  return undefined;
+}
+
+/** Whether an object (not an array) is a plain one, the only kind the encoding takes (not a Date, a Buffer, a class's). */
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 /** A value the encoding refuses; the message is completed with where it is. */
@@ -142,11 +154,12 @@ function encode(value: unknown, path: Array<string | number>, depth: number): vo
     case 'boolean':
       parts.push(value ? 'true' : 'false');
       return;
-    case 'number':
-      if (!Number.isFinite(value)) throw new Refusal(`is ${value}, not a finite number`);
-      if (Number.isInteger(value) && !Number.isSafeInteger(value)) throw new Refusal('is an integer beyond 2^53 - 1');
+    case 'number': {
+      const refusal = numberRefusal(value);
+      if (refusal !== undefined) throw new Refusal(refusal);
       parts.push(Object.is(value, -0) ? '0' : String(value));
       return;
+    }
     case 'object': {
       if (value === null) {
         parts.push('null');
@@ -165,8 +178,7 @@ function encode(value: unknown, path: Array<string | number>, depth: number): vo
         parts.push(']');
         return;
       }
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) throw new Refusal('is not a plain object');
+      if (!isPlainObject(value)) throw new Refusal('is not a plain object');
       const record = value as Record<string, unknown>;
       const keys = (keysAtDepth[depth] ??= []);
       let n = 0;
