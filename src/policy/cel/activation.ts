@@ -1,7 +1,9 @@
 /**
  * The variables of one request, converted to CEL values once and shared by
  * every expression evaluated on them, with what those evaluations share
- * (subexpression values, deep sizes for the meter). Held by the request's
+ * (subexpression values, deep sizes for the meter). Compiled closures read
+ * the JSON variables as given (closures.ts), so a request whose rules all
+ * run as closures never converts its object. Held by the request's
  * activation, not in WeakMaps keyed by its objects: entries of a WeakMap
  * keyed by per-request objects make every young-generation collection
  * process them, which cost more than the evaluations themselves.
@@ -29,6 +31,7 @@ export class PreparedActivation implements CelActivation {
   readonly principal: unknown;
   readonly boundRole: unknown;
   readonly #shared = new Map<string, Kept>();
+  readonly #sharedUnconverted = new Map<string, Kept>();
   readonly #deepSizes = new Map<object, number>();
   readonly #converted: Record<string, unknown> = {};
 
@@ -41,9 +44,17 @@ export class PreparedActivation implements CelActivation {
     this.boundRole = a.boundRole;
   }
 
-  /** Values of shared subexpressions over `object` (shared.ts). */
+  /** Values of shared subexpressions over `object` (shared.ts), as the CEL library computed them. */
   get shared(): Map<string, Kept> {
     return this.#shared;
+  }
+
+  /**
+   * The same for compiled closures, kept apart: theirs hold JSON read as
+   * given (integral numbers not yet ints), which the library must not see.
+   */
+  get sharedUnconverted(): Map<string, Kept> {
+    return this.#sharedUnconverted;
   }
 
   /** Deep sizes of large values, for the meter (meter.ts). */
@@ -59,6 +70,17 @@ export class PreparedActivation implements CelActivation {
     const value = name === 'request' ? toRequest(raw) : name === 'principal' ? toPrincipal(raw) : toCel(raw);
     this.#converted[name] = value;
     return value;
+  }
+
+  /**
+   * A variable as compiled closures read it: `request` and `principal` as
+   * their typed values, the others (JSON) as given, only a scalar or a
+   * missing one converted. Throws CelInputError for values CEL cannot hold.
+   */
+  unconverted(name: 'object' | 'oldObject' | 'request' | 'namespaceObject' | 'principal' | 'boundRole'): unknown {
+    if (name === 'request' || name === 'principal') return this.value(name);
+    const raw = this[name];
+    return typeof raw === 'object' && raw !== null ? raw : toCel(raw);
   }
 }
 

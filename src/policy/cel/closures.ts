@@ -6,7 +6,8 @@
  * dispatching between nodes; a closure tree does the same work directly.
  *
  * The closures cover the values a JSON object gives (null, bool, int,
- * double, string, list, map) and bail out — throw {@link BAIL} — on anything
+ * double, string, list, map), read from the JSON variables unconverted
+ * (see json()), and bail out — throw {@link BAIL} — on anything
  * else and on every error: a missing field, an operand of another type, a
  * non-bool condition. The program then evaluates the expression again with
  * the library, from a fresh meter, so every result that is not a plain
@@ -23,7 +24,7 @@ import { FAST_BINARY, NOT_FAST, chargeOperands, chargeOperator, optionalField, r
 import { charge } from './meter.js';
 import { regexMatches } from './regex.js';
 import { sharedTextOf, sharedValue } from './shared.js';
-import { AdmissionRequest, GroupVersionKind, GroupVersionResource, PrincipalValue, UserInfo } from './values.js';
+import { AdmissionRequest, GroupVersionKind, GroupVersionResource, PrincipalValue, UserInfo, celNumber } from './values.js';
 
 class Bail extends Error {}
 
@@ -55,6 +56,39 @@ const TYPED: ReadonlySet<unknown> = new Set([AdmissionRequest, GroupVersionKind,
 
 function bail(): never {
   throw BAIL;
+}
+
+/**
+ * A value read out of a list or map. The JSON variables come in as given,
+ * not converted to CEL values (converting a pod copied every part of it
+ * that holds a number, a fifth of a policy decision); what is read from
+ * them is converted here, one value at a time. So an integral number is an
+ * int, as the conversion makes it; an integral double can then only come
+ * from a literal, and expressions with one are not compiled (compileLiteral).
+ * A hole in a list is null; what CEL cannot hold bails, and the library
+ * reports it.
+ */
+function json(x: unknown): unknown {
+  switch (typeof x) {
+    case 'string':
+    case 'boolean':
+    case 'object':
+    case 'bigint':
+      return x;
+    case 'number':
+      return celNumber(x);
+    case 'undefined':
+      return null;
+    default:
+      return bail();
+  }
+}
+
+/** A map's keys; a key whose value is undefined (which the conversion drops) bails. */
+function keysOf(v: Record<string, unknown>): string[] {
+  const keys = Object.keys(v);
+  for (let i = 0; i < keys.length; i++) if (v[keys[i]!] === undefined) bail();
+  return keys;
 }
 
 /** A JSON object as the library sees a map (Maps from objects with `constructor` keys bail). */
@@ -190,6 +224,8 @@ function compileBare(n: Node, scope: Scope, newSlot: NewSlot): Closure | undefin
 }
 
 function compileLiteral(v: unknown): Closure | undefined {
+  // An integral double (`2.0`) would read as an int once in a list (see json()).
+  if (typeof v === 'number' && Number.isInteger(v)) return undefined;
   if (v === null || typeof v === 'string' || typeof v === 'boolean' || typeof v === 'bigint' || typeof v === 'number') return () => v;
   return undefined;
 }
@@ -261,17 +297,17 @@ function bool(v: unknown): boolean {
 function field(obj: unknown, key: string): unknown {
   if (obj !== null && typeof obj === 'object' && (isPlainObject(obj) || TYPED.has(obj.constructor)) && Object.hasOwn(obj, key)) {
     const v = (obj as Record<string, unknown>)[key];
-    if (v !== undefined) return v;
+    if (v !== undefined) return json(v);
   }
   return bail();
 }
 
 /** `a[i]`: a list element by int index, a map value by string key. */
 function element(obj: unknown, index: unknown): unknown {
-  if (Array.isArray(obj) && typeof index === 'bigint' && index >= 0n && index < BigInt(obj.length)) return obj[Number(index)] as unknown;
+  if (Array.isArray(obj) && typeof index === 'bigint' && index >= 0n && index < BigInt(obj.length)) return json(obj[Number(index)]);
   if (typeof index === 'string' && isPlainObject(obj) && Object.hasOwn(obj, index)) {
     const v = obj[index];
-    if (v !== undefined) return v;
+    if (v !== undefined) return json(v);
   }
   return bail();
 }
@@ -293,7 +329,7 @@ function compileMacro(n: Node, macro: Macro, scope: Scope, newSlot: NewSlot): Cl
       ((f) => {
         const o = opt(f);
         if (!(o instanceof Optional)) return bail();
-        return o.hasValue() ? (o.value() as unknown) : dflt(f);
+        return o.hasValue() ? json(o.value()) : dflt(f);
       })
     );
   }
@@ -342,7 +378,7 @@ function orValueOfChain(base: Closure, keys: readonly string[], dflt: Closure): 
       if (x === undefined) return dflt(f);
       v = x;
     }
-    return v;
+    return json(v);
   };
 }
 
@@ -391,9 +427,17 @@ function compileComprehension(n: Node, expansion: Node, scope: Scope, newSlot: N
   const perItem = unitsPerItem(expansion);
   return (f) => {
     const r = range(f);
-    charge(1 + rangeSize(r) * perItem);
-    if (Array.isArray(r)) return loop(r, f);
-    return isPlainObject(r) ? loop(Object.keys(r), f) : bail();
+    if (Array.isArray(r)) {
+      charge(1 + r.length * perItem);
+      return loop(r, f);
+    }
+    if (!isPlainObject(r)) {
+      charge(1 + rangeSize(r) * perItem);
+      return bail();
+    }
+    const keys = keysOf(r);
+    charge(1 + keys.length * perItem);
+    return loop(keys, f);
   };
 }
 
@@ -403,7 +447,7 @@ function loopOf(name: string, arity: number, slot: number, first: Closure, secon
   if (name === 'exists' && arity === 1) {
     return (items, f) => {
       for (let i = 0; i < items.length; i++) {
-        const x = items[i];
+        const x = json(items[i]);
         f[slot] = x;
         if (bool(first(f))) return true;
       }
@@ -413,7 +457,7 @@ function loopOf(name: string, arity: number, slot: number, first: Closure, secon
   if (name === 'all' && arity === 1) {
     return (items, f) => {
       for (let i = 0; i < items.length; i++) {
-        const x = items[i];
+        const x = json(items[i]);
         f[slot] = x;
         if (!bool(first(f))) return false;
       }
@@ -424,7 +468,7 @@ function loopOf(name: string, arity: number, slot: number, first: Closure, secon
     return (items, f) => {
       let count = 0;
       for (let i = 0; i < items.length; i++) {
-        const x = items[i];
+        const x = json(items[i]);
         f[slot] = x;
         if (bool(first(f))) count++;
       }
@@ -435,7 +479,7 @@ function loopOf(name: string, arity: number, slot: number, first: Closure, secon
     return (items, f) => {
       const out: unknown[] = [];
       for (let i = 0; i < items.length; i++) {
-        const x = items[i];
+        const x = json(items[i]);
         f[slot] = x;
         if (bool(first(f))) out.push(x);
       }
@@ -446,7 +490,7 @@ function loopOf(name: string, arity: number, slot: number, first: Closure, secon
     return (items, f) => {
       const out: unknown[] = [];
       for (let i = 0; i < items.length; i++) {
-        const x = items[i];
+        const x = json(items[i]);
         f[slot] = x;
         out.push(first(f));
       }
@@ -457,7 +501,7 @@ function loopOf(name: string, arity: number, slot: number, first: Closure, secon
     return (items, f) => {
       const out: unknown[] = [];
       for (let i = 0; i < items.length; i++) {
-        const x = items[i];
+        const x = json(items[i]);
         f[slot] = x;
         if (bool(first(f))) out.push(second(f));
       }
@@ -467,7 +511,7 @@ function loopOf(name: string, arity: number, slot: number, first: Closure, secon
   return undefined;
 }
 
-/** String tests, `matches` (RE2), `size`, and optionals' `hasValue`/`value`. */
+/** String tests, `matches` (RE2), `split`, `size`, and optionals' `hasValue`/`value`. */
 function compileCall(n: Node, scope: Scope, newSlot: NewSlot): Closure | undefined {
   const [name, receiver, args] = n.op === 'rcall' ? (n.args as [string, Node, Node[]]) : [(n.args as [string])[0], undefined, (n.args as [string, Node[]])[1]];
   const fn = receiver === undefined ? GLOBAL_FUNCTIONS[`${name}/${args.length}`] : METHODS[`${name}/${args.length}`];
@@ -503,7 +547,7 @@ function size(v: unknown): bigint {
     return BigInt(count);
   }
   if (Array.isArray(v)) return BigInt(v.length);
-  return isPlainObject(v) ? BigInt(Object.keys(v).length) : bail();
+  return isPlainObject(v) ? BigInt(keysOf(v).length) : bail();
 }
 
 const METHODS: Readonly<Record<string, Fn>> = {
@@ -511,9 +555,10 @@ const METHODS: Readonly<Record<string, Fn>> = {
   'startsWith/1': strings((a, b) => a.startsWith(b)),
   'endsWith/1': strings((a, b) => a.endsWith(b)),
   'matches/1': strings(regexMatches),
+  'split/1': strings((a, b) => a.split(b)),
   'size/0': size,
   'hasValue/0': (o: unknown) => (o instanceof Optional ? o.hasValue() : bail()),
-  'value/0': (o: unknown) => (o instanceof Optional && o.hasValue() ? (o.value() as unknown) : bail()),
+  'value/0': (o: unknown) => (o instanceof Optional && o.hasValue() ? json(o.value()) : bail()),
 };
 
 const GLOBAL_FUNCTIONS: Readonly<Record<string, Fn>> = {

@@ -6,7 +6,7 @@ import type { ParseResult } from '@marcbachmann/cel-js';
 import { celEnv, VARIABLES } from './env.js';
 import { identifiers, instrument, staticIssues, type Node } from './instrument.js';
 import { CelCostLimitError, DEFAULT_COST_LIMIT, lastCost, meterExhausted, startMeter, stopMeter } from './meter.js';
-import { fromCel } from './values.js';
+import { CelInputError, fromCel } from './values.js';
 import { prepareActivation } from './activation.js';
 import { shareFor, shareSubexpressions, stopSharing } from './shared.js';
 import { BAIL, compileClosure, type CompiledClosure } from './closures.js';
@@ -159,29 +159,33 @@ class Program implements CelProgram {
   evaluate(activation: CelActivation): CelResult {
     const a = prepareActivation(activation ?? EMPTY);
     const names = this.#names;
-    // The variables in frame slots 0…, then the closures' own slots.
-    const frame = new Array<unknown>(this.#closure?.slots ?? names.length);
-    try {
-      for (let i = 0; i < names.length; i++) frame[i] = a.value(names[i]!);
-    } catch (err) {
-      return { ok: false, error: `invalid activation: ${summaryOf(err)}` };
-    }
+    const closure = this.#closure;
+    const objectSlot = this.#objectSlot;
     startMeter(this.costLimit, a.deepSizes);
-    const object = this.#objectSlot < 0 ? null : frame[this.#objectSlot];
-    shareFor(object === null || object === undefined ? undefined : a.shared);
     try {
-      let v: unknown = this.#closure === undefined ? BAIL : runClosure(this.#closure, frame);
+      let v: unknown = BAIL;
+      if (closure !== undefined) {
+        // The variables in frame slots 0…, then the closures' own slots.
+        const frame = new Array<unknown>(closure.slots);
+        for (let i = 0; i < names.length; i++) frame[i] = a.unconverted(names[i]!);
+        shareFor(objectSlot >= 0 && frame[objectSlot] !== null ? a.sharedUnconverted : undefined);
+        v = runClosure(closure, frame);
+        // A list or map from the closures may hold JSON not yet converted: the library gives those.
+        if (typeof v === 'object' && v !== null) v = BAIL;
+      }
       if (v === BAIL) {
         // Not a plain success: the library gives the answer (and the error), from a fresh meter.
-        startMeter(this.costLimit, a.deepSizes);
         const vars: Record<string, unknown> = {};
-        for (let i = 0; i < names.length; i++) vars[names[i]!] = frame[i];
+        for (let i = 0; i < names.length; i++) vars[names[i]!] = a.value(names[i]!);
+        startMeter(this.costLimit, a.deepSizes);
+        shareFor(objectSlot >= 0 && vars.object !== null ? a.shared : undefined);
         v = this.#fn(vars);
       }
       if (meterExhausted()) return { ok: false, error: this.#costError };
       if (v instanceof Promise) return { ok: false, error: 'expression evaluated asynchronously' };
       return v === true ? TRUE : v === false ? FALSE : { ok: true, value: fromCel(v) };
     } catch (err) {
+      if (err instanceof CelInputError) return { ok: false, error: `invalid activation: ${err.message}` };
       if (meterExhausted()) return { ok: false, error: this.#costError };
       const offset = offsetOf(err);
       const where = offset === undefined ? '' : `${positionOf(this.source, offset).line}:${positionOf(this.source, offset).column}: `;

@@ -218,14 +218,14 @@ const isString = (v: unknown): boolean => typeof v === 'string';
  * types, which costs more than the operation. For the cases the guardrails
  * hit on every container the answer follows from `typeof` alone; each gives
  * exactly what the library's overload gives (CEL `==` of two values of one
- * scalar type is `===`; `in` a list compares with that `==`; list `+` is
- * concatenation), and anything else goes to the library.
+ * scalar type is `===`; `in` a list compares with that `==`; list and
+ * string `+` are concatenation), and anything else goes to the library.
  */
 export const FAST_BINARY: Readonly<Record<string, (l: unknown, r: unknown) => unknown>> = {
   '==': (l, r) => (typeof l === typeof r && isScalar(l) ? l === r : NOT_FAST),
   '!=': (l, r) => (typeof l === typeof r && isScalar(l) ? l !== r : NOT_FAST),
   in: (l, r) => (typeof l === 'string' && Array.isArray(r) && r.every(isString) ? r.includes(l) : NOT_FAST),
-  '+': (l, r) => (Array.isArray(l) && Array.isArray(r) ? (l as unknown[]).concat(r) : NOT_FAST),
+  '+': (l, r) => (Array.isArray(l) && Array.isArray(r) ? (l as unknown[]).concat(r) : typeof l === 'string' && typeof r === 'string' ? l + r : NOT_FAST),
 };
 
 /**

@@ -31,6 +31,18 @@ export class CelInputError extends Error {
 const INT64_LIMIT = 2 ** 63;
 
 /**
+ * A JSON number as CEL sees it: `int` (a bigint) when it is integral and
+ * fits in 64 bits, else `double`. Idempotent on what it returns.
+ *
+ * @example
+ * celNumber(3) // 3n
+ * celNumber(0.5) // 0.5
+ */
+export function celNumber(v: number): bigint | number {
+  return Number.isInteger(v) && Math.abs(v) < INT64_LIMIT ? BigInt(v) : v;
+}
+
+/**
  * Converts a JSON-like value to a CEL value (see module doc).
  *
  * @example
@@ -57,8 +69,9 @@ export function put(obj: Record<string, unknown>, k: string, x: unknown): void {
 
 /**
  * Converts `v`, returning `v` itself when nothing in it needs converting:
- * subtrees without integral numbers (labels, annotations, most of a
- * container) are shared with the input instead of copied.
+ * subtrees without integral numbers or undefined values (labels,
+ * annotations, most of a container) are shared with the input instead of
+ * copied.
  */
 function convert(v: unknown, depth: number): unknown {
   switch (typeof v) {
@@ -67,7 +80,7 @@ function convert(v: unknown, depth: number): unknown {
     case 'bigint':
       return v;
     case 'number':
-      return Number.isInteger(v) && Math.abs(v) < INT64_LIMIT ? BigInt(v) : v;
+      return celNumber(v);
     case 'undefined':
       return null;
     case 'object':
@@ -108,8 +121,11 @@ function convert(v: unknown, depth: number): unknown {
       if (c !== x) (obj ??= { ...src })[k] = c;
     }
   }
-  // A copy leaves out undefined values (a shared object keeps them; either way they read as missing).
-  if (obj !== undefined && undefinedValues) for (const k of Object.keys(obj)) if (obj[k] === undefined) delete obj[k];
+  // Undefined values are missing fields: a copy leaves them out (the library's type checks refuse undefined).
+  if (undefinedValues) {
+    obj ??= { ...src };
+    for (const k of Object.keys(obj)) if (obj[k] === undefined) delete obj[k];
+  }
   return obj ?? v;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_COST_LIMIT, lastEvaluationCost, type CelActivation } from '../../../../src/policy/cel/index.js';
+import { compileCel, DEFAULT_COST_LIMIT, lastEvaluationCost, type CelActivation } from '../../../../src/policy/cel/index.js';
 import { compile, create, run } from './fixtures.js';
 
 const items = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -111,5 +111,20 @@ describe('runtime cost bound', () => {
     for (let i = 0; i < 10_000; i++) deep = { a: deep };
     const r = run('object.a.a.a == 1', withObject(deep));
     expect(r).toEqual({ ok: false, error: 'invalid activation: input nested deeper than 100 levels' });
+  });
+
+  test('input is read as far as an expression reads it (deep nesting, functions); only the library converts all of it', () => {
+    let deep: unknown = { b: 1 };
+    for (let i = 0; i < 200; i++) deep = { a: deep };
+    // Compiled closures read three levels of it, unconverted.
+    expect(run('has(object.a.a.a) && object.a.a.a.a != null', withObject(deep))).toEqual({ ok: true, value: true });
+    const library = compileCel('has(object.a.a.a)', { interpretOnly: true });
+    if (!library.ok) throw new Error(library.error);
+    expect(library.program.evaluate(withObject(deep))).toEqual({ ok: false, error: 'invalid activation: input nested deeper than 100 levels' });
+    // So with a value CEL cannot hold: an error where it is read.
+    const odd = withObject({ a: { b: () => 1 }, c: [() => 1], d: 1 });
+    expect(run('object.d == 1 && has(object.a.b)', odd)).toEqual({ ok: true, value: true });
+    expect(run('object.a.b == 1', odd)).toEqual({ ok: false, error: 'invalid activation: unsupported input value of type function' });
+    expect(run('object.c.exists(x, x == 1)', odd)).toEqual({ ok: false, error: 'invalid activation: unsupported input value of type function' });
   });
 });
