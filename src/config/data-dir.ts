@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
@@ -67,16 +68,17 @@ async function generatedTls(dir: string, sans: string[]): Promise<ServingTls> {
   const sansPath = join(dir, 'tls.sans');
   const ca = existsSync(caCert) && existsSync(caKey) ? { certPem: readFileSync(caCert, 'utf8'), keyPem: readFileSync(caKey, 'utf8') } : undefined;
   const wanted = [...new Set(['localhost', '127.0.0.1', '::1', ...sans])].sort();
-  // Re-issue the serving certificate when the names it must cover change.
   const current = existsSync(sansPath) ? readFileSync(sansPath, 'utf8') : '';
-  const reissue = !existsSync(certPath) || !existsSync(keyPath) || current !== wanted.join('\n');
+  const reissue =
+    ca === undefined ||
+    !existsSync(keyPath) ||
+    current !== wanted.join('\n') ||
+    !servesUnder(existsSync(certPath) ? readFileSync(certPath) : undefined, ca.certPem, Date.now());
   if (ca !== undefined && !reissue) return { cert: readFileSync(certPath), key: readFileSync(keyPath), caPem: ca.certPem };
   const made = await makeServingPki({
     ca,
     caName: 'Gatehouse CA',
-    serving: reissue
-      ? { commonName: 'gatehouse', dnsNames: wanted.filter((n) => isIP(n) === 0), ipAddresses: wanted.filter((n) => isIP(n) !== 0), usage: 'server', validityDays: 365 }
-      : undefined,
+    serving: { commonName: 'gatehouse', dnsNames: wanted.filter((n) => isIP(n) === 0), ipAddresses: wanted.filter((n) => isIP(n) !== 0), usage: 'server', validityDays: 365 },
   });
   if (ca === undefined) {
     writePrivate(caKey, made.ca.keyPem);
@@ -88,6 +90,25 @@ async function generatedTls(dir: string, sans: string[]): Promise<ServingTls> {
     writePrivate(sansPath, wanted.join('\n'));
   }
   return { cert: readFileSync(certPath), key: readFileSync(keyPath), caPem: made.ca.certPem };
+}
+
+/** A serving certificate is issued again on a start this close to its end (it is valid for a year). */
+const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * Whether a serving certificate can go on being served: it parses, the CA
+ * signed it (not one that was deleted and made again) and it is not near
+ * its end.
+ */
+function servesUnder(certPem: Buffer | undefined, caPem: string, nowMs: number): boolean {
+  if (certPem === undefined) return false;
+  try {
+    const cert = new X509Certificate(certPem);
+    const ca = new X509Certificate(caPem);
+    return cert.checkIssued(ca) && cert.verify(ca.publicKey) && Date.parse(cert.validTo) - nowMs > RENEW_BEFORE_MS;
+  } catch {
+    return false;
+  }
 }
 
 /** Writes a file readable only by its owner, via a rename so readers never see half of it. */
