@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { GatehouseConfig } from './config/schema.js';
-import { openDataDir } from './config/data-dir.js';
+import { loadServingTls, openDataDir } from './config/data-dir.js';
 import type { DataDirState } from './config/data-dir.js';
 import type { ConfigReloadTrigger, ReloadResult } from './config/reload.js';
 import { bootstrapTokenAuthenticator } from './identity/bootstrap-token.js';
@@ -37,6 +37,7 @@ import { openTracing } from './tracing/index.js';
 import { buildHandling } from './gateway/handling.js';
 import type { Handling, LongLivedParts, PolicyParts } from './gateway/handling.js';
 import { createReloader } from './gateway/reload.js';
+import { refreshServingTls } from './gateway/serving-tls.js';
 import { createSlot } from './gateway/slot.js';
 
 export interface Gateway {
@@ -81,7 +82,8 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
   const startedAt = new Date().toISOString();
   const sans = [...config.tls.extraSans];
   if (config.listen.host !== '0.0.0.0' && config.listen.host !== '::') sans.push(config.listen.host);
-  const state = await openDataDir({ dir: config.dataDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, sans });
+  const tlsSource = { dir: config.dataDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, sans };
+  const state = await openDataDir(tlsSource);
 
   const lifecycle = createLifecycle();
   const shuttingDown = new AbortController();
@@ -277,8 +279,22 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
     log,
   });
   consoleUrl ||= `${consoleSettings.publicUrl}/ui`;
-  selfTarget = { server: url, ca: state.tls.caPem };
-  mcpHandler = createMcpHandler({ gatewayUrl: url, caPem: state.tls.caPem, authenticate: authenticateRequest, log });
+  // What calls the gateway itself trusts: the CA of the certificate it serves, also once a new one replaced it.
+  const trustServed = (caPem: string): void => {
+    selfTarget = { server: url, ca: caPem };
+    mcpHandler = createMcpHandler({ gatewayUrl: url, caPem, authenticate: authenticateRequest, log });
+  };
+  trustServed(state.tls.caPem);
+  const servingTls = refreshServingTls({
+    load: () => loadServingTls(tlsSource, { makeCa: false }),
+    current: state.tls,
+    apply: (tls) => {
+      server.setSecureContext({ cert: tls.cert, key: tls.key });
+      state.tls = tls;
+      trustServed(tls.caPem);
+    },
+    log,
+  });
   const { clusters } = slot.current();
   log.info({ url, clusters: clusters.all().map((c) => `${c.name} (${c.upstream.where})`), defaultCluster: clusters.defaultCluster.name, metrics: metricsListener?.url }, 'gateway listening');
 
@@ -286,9 +302,14 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
     url,
     state,
     metricsUrl: metricsListener?.url,
-    reload: (trigger = 'signal') => reload(trigger),
+    reload: (trigger = 'signal') => {
+      // The certificate files are checked every minute anyway; a SIGHUP or config edit checks them now.
+      void servingTls.check();
+      return reload(trigger);
+    },
     close: async () => {
       shuttingDown.abort();
+      servingTls.close();
       // The drain timings in force, which a reload may have changed.
       const { shutdown } = slot.current().config;
       const drained = await lifecycle.drain(server, { delayMs: shutdown.delaySeconds * 1000, drainMs: shutdown.drainSeconds * 1000 });

@@ -30,14 +30,9 @@ const tokensFileSchema = z.array(z.object({ name: z.string(), sha256: z.string()
  * credential, kept only as a hash. Files are written 0600 and atomically, so
  * a crash never leaves half a key behind.
  */
-export async function openDataDir(options: {
-  dir: string;
-  certFile?: string | undefined;
-  keyFile?: string | undefined;
-  sans: string[];
-}): Promise<DataDirState> {
+export async function openDataDir(options: ServingTlsSource): Promise<DataDirState> {
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-  const tls = options.certFile && options.keyFile ? givenTls(options.certFile, options.keyFile) : await generatedTls(options.dir, options.sans);
+  const tls = await loadServingTls(options, { makeCa: true });
 
   const tokensPath = join(options.dir, 'bootstrap-tokens.json');
   let bootstrapTokens: BootstrapTokenRecord[];
@@ -55,18 +50,37 @@ export async function openDataDir(options: {
   return { dir: options.dir, tls, bootstrapTokens, newAdminToken };
 }
 
+/** Where the serving certificate comes from: the given files, or the data directory's own CA (tls.extraSans and the listen address as names). */
+export interface ServingTlsSource {
+  dir: string;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  sans: string[];
+}
+
+/**
+ * The serving certificate and key: the given files, or the generated ones,
+ * issued again as needed (see generatedTls). A missing CA is made again
+ * only with `makeCa` (at a start): a running gateway that did so would
+ * leave every client's ca.crt behind at once.
+ */
+export function loadServingTls(source: ServingTlsSource, options: { makeCa: boolean }): Promise<ServingTls> {
+  return source.certFile && source.keyFile ? Promise.resolve(givenTls(source.certFile, source.keyFile)) : generatedTls(source.dir, source.sans, options.makeCa);
+}
+
 function givenTls(certFile: string, keyFile: string): ServingTls {
   const cert = readFileSync(certFile);
   return { cert, key: readFileSync(keyFile), caPem: cert.toString('utf8') };
 }
 
-async function generatedTls(dir: string, sans: string[]): Promise<ServingTls> {
+async function generatedTls(dir: string, sans: string[], makeCa: boolean): Promise<ServingTls> {
   const caCert = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
   const certPath = join(dir, 'tls.crt');
   const keyPath = join(dir, 'tls.key');
   const sansPath = join(dir, 'tls.sans');
   const ca = existsSync(caCert) && existsSync(caKey) ? { certPem: readFileSync(caCert, 'utf8'), keyPem: readFileSync(caKey, 'utf8') } : undefined;
+  if (ca === undefined && !makeCa) throw new Error(`${caCert} or ${caKey} is missing; a new CA is made only when the gateway starts`);
   const wanted = [...new Set(['localhost', '127.0.0.1', '::1', ...sans])].sort();
   const current = existsSync(sansPath) ? readFileSync(sansPath, 'utf8') : '';
   const reissue =
