@@ -53,7 +53,8 @@ export function checkConfig(path: string): { result: CheckResult; config?: Gateh
 /** The serving certificate: readable, not expired or expiring within 30 days, covering the listen address. */
 export function checkCertificate(config: GatehouseConfig, now = Date.now()): CheckResult {
   const path = config.tls.certFile ?? join(config.dataDir, 'tls.crt');
-  const regenerate = config.tls.certFile ? 'renew the certificate in tls.certFile' : `delete ${path} and restart the gateway: it issues a new one`;
+  // A running gateway loads both kinds again every minute (src/gateway/serving-tls.ts), and renews its own 30 days ahead.
+  const regenerate = config.tls.certFile ? 'renew the certificate in tls.certFile (a running gateway takes it within a minute)' : 'start the gateway: it issues a new one (a running one does so 30 days ahead)';
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(readFileSync(path));
