@@ -23,7 +23,7 @@ import type { VARIABLES } from './env.js';
 import { FAST_BINARY, NOT_FAST, chargeOperands, chargeOperator, optionalField, rangeSize, unitsPerItem, type Node } from './instrument.js';
 import { charge } from './meter.js';
 import { regexMatches } from './regex.js';
-import { sharedTextOf, sharedValue } from './shared.js';
+import { sharedKeyOf, sharedValue } from './shared.js';
 import { AdmissionRequest, GroupVersionKind, GroupVersionResource, PrincipalValue, UserInfo, celNumber } from './values.js';
 
 class Bail extends Error {}
@@ -115,9 +115,9 @@ type NewSlot = () => number;
 
 function compileNode(n: Node, scope: Scope, newSlot: NewSlot): Closure | undefined {
   const inner = compileBare(n, scope, newSlot);
-  const text = sharedTextOf(n);
-  if (inner === undefined || text === undefined) return inner;
-  return (f) => sharedValue(text, inner, f);
+  const key = sharedKeyOf(n);
+  if (inner === undefined || key === undefined) return inner;
+  return (f) => sharedValue(key, inner, f);
 }
 
 function compileBare(n: Node, scope: Scope, newSlot: NewSlot): Closure | undefined {
@@ -136,7 +136,7 @@ function compileBare(n: Node, scope: Scope, newSlot: NewSlot): Closure | undefin
       // `a.b.c` as one closure down the keys (stopping at a shared part).
       const keys: string[] = [];
       let base = n;
-      while (base.op === '.' && (base === n || sharedTextOf(base) === undefined)) {
+      while (base.op === '.' && (base === n || sharedKeyOf(base) === undefined)) {
         const [left, key] = base.args as [Node, string];
         keys.unshift(key);
         base = left;

@@ -251,7 +251,7 @@ export function compileCel(source: string, options?: CompileOptions): CompileRes
   if (!checked.valid) return compileError(source, summaryOf(checked.error), offsetOf(checked.error));
   try {
     instrument(root);
-    shareSubexpressions(root, source);
+    shareSubexpressions(root);
   } catch (err) {
     return { ok: false, error: `internal error preparing expression: ${summaryOf(err)}` };
   }

@@ -5,8 +5,10 @@
  * `(has(object.spec.containers) ? object.spec.containers : []) + …`); a
  * closed subexpression — one that reads `object` and nothing bound inside
  * the expression — has one value per request, so the first rule to evaluate
- * it keeps the value for the others, keyed by its source text, in the
- * request's prepared activation (activation.ts).
+ * it keeps the value for the others in the request's prepared activation
+ * (activation.ts), keyed by the subexpression's syntax tree, not its
+ * spelling: rules that write it with other spaces, line breaks or
+ * parentheses share it too.
  *
  * A kept value charges the meter what computing it cost, so every rule
  * costs what it would without sharing and the cost limit fails the same
@@ -14,6 +16,7 @@
  * position), and neither are asynchronous results. Values are immutable,
  * like the converted object they come from.
  */
+import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
 import type { Node } from './instrument.js';
 import { identifiers, walk } from './instrument.js';
 import { charge, remainingUnits } from './meter.js';
@@ -49,7 +52,7 @@ export function stopSharing(): void {
  * instrumented AST so they are shared (see module doc). An expression that
  * binds a variable named `object` (`l.exists(object, …)`) shares nothing.
  */
-export function shareSubexpressions(root: Node, source: string): void {
+export function shareSubexpressions(root: Node): void {
   for (const n of walk(root)) if (bindsObject(n)) return;
   const facts = new Map<Node, { objectOnly: boolean; size: number }>();
   const factsOf = (n: Node): { objectOnly: boolean; size: number } => {
@@ -69,7 +72,8 @@ export function shareSubexpressions(root: Node, source: string): void {
     const f = factsOf(n);
     // A subexpression without `object` (a literal list) is as cheap to evaluate as to look up.
     if (!isRoot && f.objectOnly && f.size >= MIN_NODES && identifiers(n).has('object')) {
-      keep(n, source.slice(n.start, n.end));
+      const key = keyOf(n);
+      if (key !== undefined) keep(n, key);
       return;
     }
     for (const child of children(n)) visit(child, false);
@@ -97,20 +101,60 @@ function children(n: Node): Node[] {
   return out;
 }
 
-/** The nodes marked shared, with the source text their values are kept under (closures.ts shares them too). */
-const keptText = new WeakMap<Node, string>();
+/**
+ * A subexpression's syntax tree as a string: each node's operator and its
+ * arguments, literals with their CEL type, so two trees have the same key
+ * only when they are the same expression. Undefined for a literal of a kind
+ * not listed (nothing is shared then).
+ */
+function keyOf(n: Node): string | undefined {
+  try {
+    return JSON.stringify(shape(n));
+  } catch {
+    return undefined;
+  }
+}
+
+function shape(x: unknown): unknown {
+  if (Array.isArray(x)) return x.map(shape);
+  switch (typeof x) {
+    case 'string':
+    case 'boolean':
+      return x;
+    case 'bigint':
+      return { int: x.toString() };
+    case 'number':
+      return { double: Object.is(x, -0) ? '-0' : String(x) };
+    case 'object':
+      if (x === null) return null;
+      if (isNode(x)) return { op: x.op, args: shape(x.args) };
+      if (x instanceof UnsignedInt) return { uint: x.valueOf().toString() };
+      if (x instanceof Uint8Array) return { bytes: Buffer.from(x).toString('hex') };
+      break;
+    default:
+      break;
+  }
+  throw new Error('a literal with no key');
+}
+
+function isNode(x: object): x is Node {
+  return 'op' in x && 'args' in x;
+}
+
+/** The nodes marked shared, with the key their values are kept under (closures.ts shares them too). */
+const keptKey = new WeakMap<Node, string>();
 
 /** The key a shared node's value is kept under; undefined for a node that is not shared. */
-export function sharedTextOf(node: Node): string | undefined {
-  return keptText.get(node);
+export function sharedKeyOf(node: Node): string | undefined {
+  return keptKey.get(node);
 }
 
 /**
- * The kept value of the subexpression `text` for the current request, or
+ * The kept value of the subexpression with this key for the current request, or
  * `compute(arg)`'s, kept with what it cost. A kept value charges that cost again.
  */
-export function sharedValue<A>(text: string, compute: (arg: A) => unknown, arg: A): unknown {
-  const kept = current?.get(text);
+export function sharedValue<A>(key: string, compute: (arg: A) => unknown, arg: A): unknown {
+  const kept = current?.get(key);
   if (kept !== undefined) {
     charge(kept.cost);
     return kept.value;
@@ -119,7 +163,7 @@ export function sharedValue<A>(text: string, compute: (arg: A) => unknown, arg: 
   const before = remainingUnits();
   const value = compute(arg);
   const cost = before - remainingUnits();
-  if (table !== undefined && Number.isFinite(cost) && !(value instanceof Promise)) table.set(text, { value, cost });
+  if (table !== undefined && Number.isFinite(cost) && !(value instanceof Promise)) table.set(key, { value, cost });
   return value;
 }
 
@@ -130,8 +174,8 @@ type Evaluate = (ev: unknown, ast: unknown, ctx: unknown) => unknown;
  * first evaluation and stores it on the node; the wrapper lets it do that
  * once, takes the resolved one, and puts itself back.
  */
-function keep(node: Node, text: string): void {
-  keptText.set(node, text);
+function keep(node: Node, key: string): void {
+  keptKey.set(node, key);
   const target = node as unknown as { evaluate: Evaluate };
   let inner: Evaluate | undefined;
   const shared: Evaluate = (ev, ast, ctx) => {
@@ -143,7 +187,7 @@ function keep(node: Node, text: string): void {
       return first;
     }
     const evaluate = inner;
-    return sharedValue(text, () => evaluate.call(target, ev, ast, ctx), undefined);
+    return sharedValue(key, () => evaluate.call(target, ev, ast, ctx), undefined);
   };
   target.evaluate = shared;
 }
