@@ -37,7 +37,7 @@ import { openTracing } from './tracing/index.js';
 import { buildHandling } from './gateway/handling.js';
 import type { Handling, LongLivedParts, PolicyParts } from './gateway/handling.js';
 import { createReloader } from './gateway/reload.js';
-import { refreshServingTls } from './gateway/serving-tls.js';
+import { notAfter, refreshServingTls } from './gateway/serving-tls.js';
 import { createSlot } from './gateway/slot.js';
 
 export interface Gateway {
@@ -108,6 +108,7 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
           }),
         upstreamHttp2: () => slot.current().clusters.all().map((c) => ({ cluster: c.name, ...c.upstream.http2Stats() })),
         sharedWatches: () => slot.current().clusters.all().map((c) => ({ cluster: c.name, ...c.upstream.sharedWatches() })),
+        servingCertificateNotAfter: () => notAfter(state.tls.cert),
       })
     : undefined;
   const loadPolicy = (c: GatehouseConfig): PolicyParts => {

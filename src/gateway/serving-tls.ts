@@ -77,3 +77,12 @@ export function refreshServingTls(options: ServingTlsOptions): ServingTlsRefresh
   timer.unref();
   return { check, current: () => current, close: () => clearInterval(timer) };
 }
+
+/** When a certificate (the first of a PEM chain) ends, epoch ms; undefined when it does not parse. */
+export function notAfter(cert: Buffer): number | undefined {
+  try {
+    return Date.parse(new X509Certificate(cert).validTo);
+  } catch {
+    return undefined;
+  }
+}

@@ -33,6 +33,8 @@ export interface MetricsSources {
   upstreamHttp2(): readonly { cluster: string; sessions: number; streams: number }[];
   /** Upstream watches shared by identical client watches (watches.share), and the client watches they serve, per cluster. */
   sharedWatches(): readonly { cluster: string; upstreams: number; clients: number }[];
+  /** When the serving certificate the listener uses now ends (epoch ms; undefined when it cannot be read). */
+  servingCertificateNotAfter(): number | undefined;
 }
 
 /** Which part of the store failed, for gatehouse_store_errors_total. */
@@ -165,6 +167,7 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
   scrapeGauge('gatehouse_open_watches', 'Watch requests currently streaming.', () => sources.inFlight().watches);
   scrapeGauge('gatehouse_upgraded_sessions', 'Open upgraded connections (exec, attach, port-forward).', () => sources.upgradedSessions());
   scrapeGauge('gatehouse_draining', '1 while the gateway shuts down (readyz fails), else 0.', () => (sources.draining() ? 1 : 0));
+  scrapeGauge('gatehouse_serving_certificate_expiry_timestamp_seconds', 'When the serving certificate in use ends (Unix time); NaN when it cannot be read.', () => (sources.servingCertificateNotAfter() ?? Number.NaN) / 1000);
 
   // Approvals are read from the store only when scraped, once for both gauges (a scrape collects them concurrently).
   let reading: Promise<{ count: number; oldestSeconds: number } | undefined> | undefined;

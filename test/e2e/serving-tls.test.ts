@@ -21,9 +21,17 @@ const keyFile = join(dir, 'tls.key');
 let ca: CertificateAuthority;
 let gateway: GatewayProcess;
 
-async function issue(): Promise<{ certPem: string; keyPem: string; serial: string }> {
-  const pair = (await makeServingPki({ ca, caName: 'unused', serving: { commonName: 'gatehouse', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server', validityDays: 30 } })).serving!;
-  return { ...pair, serial: new X509Certificate(pair.certPem).serialNumber };
+async function issue(validityDays = 30): Promise<{ certPem: string; keyPem: string; serial: string; notAfter: number }> {
+  const pair = (await makeServingPki({ ca, caName: 'unused', serving: { commonName: 'gatehouse', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server', validityDays } })).serving!;
+  const cert = new X509Certificate(pair.certPem);
+  return { ...pair, serial: cert.serialNumber, notAfter: Date.parse(cert.validTo) };
+}
+
+/** gatehouse_serving_certificate_expiry_timestamp_seconds as Prometheus would scrape it. */
+async function expiryGauge(): Promise<number> {
+  const metricsUrl = /metrics at (http:\/\/\S+)\/metrics/.exec(gateway.stderr())![1]!;
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  return Number(/\ngatehouse_serving_certificate_expiry_timestamp_seconds (\S+)/.exec(text)![1]);
 }
 
 function write(pair: { certPem: string; keyPem: string }): void {
@@ -64,7 +72,7 @@ function version(session: http2.ClientHttp2Session): Promise<number> {
 beforeAll(async () => {
   ca = (await makeServingPki({ ca: undefined, caName: 'Rotation test CA', serving: undefined })).ca;
   write(await issue());
-  gateway = await startGatewayProcess(cluster.adminKubeconfig, ['--tls-cert', certFile, '--tls-key', keyFile]);
+  gateway = await startGatewayProcess(cluster.adminKubeconfig, ['--tls-cert', certFile, '--tls-key', keyFile, '--metrics-listen', '127.0.0.1:0']);
 }, 120_000);
 afterAll(async () => {
   await gateway?.stop();
@@ -79,9 +87,11 @@ describe('serving certificate rotation', () => {
     try {
       expect(await version(session)).toBe(200);
 
-      const next = await issue();
+      // Valid for longer than the first, so the expiry gauge moves.
+      const next = await issue(60);
       write(next);
       await hangUpUntil(/serving certificate replaced/);
+      expect(await expiryGauge()).toBe(next.notAfter / 1000);
       const after = await served();
       expect(after.serial).toBe(next.serial);
       expect(after.serial).not.toBe(before.serial);

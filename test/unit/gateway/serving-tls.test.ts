@@ -7,7 +7,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadServingTls } from '../../../src/config/data-dir.js';
 import type { ServingTls } from '../../../src/config/data-dir.js';
-import { refreshServingTls } from '../../../src/gateway/serving-tls.js';
+import { notAfter, refreshServingTls } from '../../../src/gateway/serving-tls.js';
 import type { ServingTlsRefresher } from '../../../src/gateway/serving-tls.js';
 import { makeServingPki } from '../../../src/pki/in-child.js';
 
@@ -66,6 +66,8 @@ describe('refreshServingTls', () => {
     expect(lines.find((l) => l.msg === 'serving certificate replaced')).toMatchObject({ serialNumber: serial(applied[0]!), subjectAltName: 'DNS:localhost, IP Address:127.0.0.1' });
     expect(await refresher.check()).toBe(false);
     expect(applied).toHaveLength(1);
+    expect(notAfter(applied[0]!.cert)).toBe(Date.parse(new X509Certificate(next.certPem).validTo));
+    expect(notAfter(Buffer.from('not a certificate'))).toBeUndefined();
   });
 
   it('keeps the current certificate when the new files are unusable: a key of another certificate, not PEM, missing', async () => {

@@ -14,5 +14,6 @@ export function idleMetricsSources(): MetricsSources {
     tunnels: () => [],
     upstreamHttp2: () => [],
     sharedWatches: () => [],
+    servingCertificateNotAfter: () => undefined,
   };
 }

@@ -47,6 +47,7 @@ function sources(over: Partial<MetricsSources> = {}): MetricsSources {
     tunnels: () => [{ cluster: 'prod', agents: 2, openStreams: 3 }],
     upstreamHttp2: () => [{ cluster: 'default', sessions: 2, streams: 150 }],
     sharedWatches: () => [{ cluster: 'default', upstreams: 3, clients: 40 }],
+    servingCertificateNotAfter: () => Date.UTC(2027, 0, 31, 12),
     ...over,
   };
 }
@@ -112,6 +113,7 @@ describe('metrics', () => {
     expect(text).toContain('gatehouse_audit_healthy 1');
     expect(text).toContain('gatehouse_policy_rules 7');
     expect(text).toContain('gatehouse_draining 0');
+    expect(text).toContain(`gatehouse_serving_certificate_expiry_timestamp_seconds ${Date.UTC(2027, 0, 31, 12) / 1000}`);
     expect(text).toContain('gatehouse_tunnel_agents{cluster="prod"} 2');
     expect(text).toContain('gatehouse_tunnel_open_streams{cluster="prod"} 3');
     expect(text).toContain('gatehouse_upstream_http2_sessions{cluster="default"} 2');
