@@ -55,11 +55,11 @@ export function refreshServingTls(options: ServingTlsOptions): ServingTlsRefresh
       if (next.cert.equals(current.cert) && next.key.equals(current.key)) return false;
       // Refused here, not at the next handshake: a key that is not the certificate's, or a file that is no certificate.
       createSecureContext({ cert: next.cert, key: next.key });
+      options.apply(next);
     } catch (err) {
       options.log.warn({ err }, 'the serving certificate could not be loaded again; the current one stays in use');
       return false;
     }
-    options.apply(next);
     current = next;
     const leaf = new X509Certificate(next.cert);
     options.log.info({ serialNumber: leaf.serialNumber, validTo: leaf.validTo, subjectAltName: leaf.subjectAltName }, 'serving certificate replaced');

@@ -35,9 +35,15 @@ async function givenFiles() {
   return { source, issue, write };
 }
 
-function start(load: () => Promise<ServingTls>, current: ServingTls) {
+/** A logger whose lines (parsed) land in `lines`. */
+function captured() {
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) }));
+  return { log, lines };
+}
+
+function start(load: () => Promise<ServingTls>, current: ServingTls) {
+  const { log, lines } = captured();
   const applied: ServingTls[] = [];
   const refresher = refreshServingTls({ load, current, apply: (tls) => applied.push(tls), log, intervalMs: 3_600_000 });
   refreshers.push(refresher);
@@ -92,6 +98,26 @@ describe('refreshServingTls', () => {
     files.write(a);
     expect(await refresher.check()).toBe(true);
     expect(serial(applied[0]!)).toBe(new X509Certificate(a.certPem).serialNumber);
+  });
+
+  it('keeps the current certificate, and does not reject, when the listener refuses the new one', async () => {
+    const files = await givenFiles();
+    const first = await loadServingTls(files.source, running);
+    const { log, lines } = captured();
+    const refresher = refreshServingTls({
+      load: () => loadServingTls(files.source, running),
+      current: first,
+      apply: () => {
+        throw new Error('listener refused');
+      },
+      log,
+      intervalMs: 3_600_000,
+    });
+    refreshers.push(refresher);
+    files.write(await files.issue());
+    expect(await refresher.check()).toBe(false);
+    expect(refresher.current()).toBe(first);
+    expect(JSON.stringify(lines.at(-1))).toContain('listener refused');
   });
 
   it('runs one load at a time: a check during another joins it', async () => {
