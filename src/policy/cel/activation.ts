@@ -10,7 +10,7 @@
  */
 import type { CelActivation } from './compile.js';
 import type { Kept } from './shared.js';
-import { toCel, toPrincipal, toRequest } from './values.js';
+import { CelInputError, checkCelInput, toCel, toPrincipal, toRequest } from './values.js';
 
 const UNSET: unique symbol = Symbol('unset');
 
@@ -34,6 +34,7 @@ export class PreparedActivation implements CelActivation {
   readonly #sharedUnconverted = new Map<string, Kept>();
   readonly #deepSizes = new Map<object, number>();
   readonly #converted: Record<string, unknown> = {};
+  readonly #checked: Partial<Record<'object' | 'oldObject' | 'namespaceObject' | 'boundRole', true | CelInputError>> = {};
 
   constructor(a: CelActivation) {
     this.object = a.object;
@@ -75,12 +76,27 @@ export class PreparedActivation implements CelActivation {
   /**
    * A variable as compiled closures read it: `request` and `principal` as
    * their typed values, the others (JSON) as given, only a scalar or a
-   * missing one converted. Throws CelInputError for values CEL cannot hold.
+   * missing one converted. Throws CelInputError for values CEL cannot hold,
+   * anywhere in it, as the conversion does.
    */
   unconverted(name: 'object' | 'oldObject' | 'request' | 'namespaceObject' | 'principal' | 'boundRole'): unknown {
     if (name === 'request' || name === 'principal') return this.value(name);
     const raw = this[name];
-    return typeof raw === 'object' && raw !== null ? raw : toCel(raw);
+    if (typeof raw !== 'object' || raw === null) return toCel(raw);
+    // Checked once: what the conversion would refuse fails every expression that reads the variable, on both paths.
+    let checked = this.#checked[name];
+    if (checked === undefined) {
+      try {
+        checkCelInput(raw);
+        checked = true;
+      } catch (err) {
+        if (!(err instanceof CelInputError)) throw err;
+        checked = err;
+      }
+      this.#checked[name] = checked;
+    }
+    if (checked !== true) throw checked;
+    return raw;
   }
 }
 

@@ -60,6 +60,56 @@ export function toCel(v: unknown): unknown {
  */
 let inheritedKeys = false;
 
+/**
+ * Checks, without converting, that `v` converts: throws the CelInputError
+ * {@link toCel} would (nested too deep, a value CEL cannot hold). Compiled
+ * closures read the JSON variables unconverted; this keeps input they
+ * cannot judge failing closed wherever it is, as the conversion does.
+ */
+export function checkCelInput(v: unknown): void {
+  inheritedKeys = Object.keys(Object.prototype).length > 0;
+  check(v, 0);
+}
+
+/** Whether a value is a container to look into, or a scalar {@link check} must refuse. */
+function needsCheck(x: unknown): boolean {
+  const t = typeof x;
+  return t === 'object' || t === 'function' || t === 'symbol';
+}
+
+function check(v: unknown, depth: number): void {
+  if (typeof v !== 'object') {
+    if (typeof v === 'function' || typeof v === 'symbol') throw unsupported(v);
+    return;
+  }
+  if (v === null) return;
+  if (depth >= MAX_INPUT_DEPTH) throw tooDeep();
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (needsCheck(v[i])) check(v[i], depth + 1);
+    return;
+  }
+  const plain = Object.getPrototypeOf(v) === Object.prototype;
+  if (!plain && v instanceof Uint8Array) return;
+  if (!plain && v instanceof Map) {
+    for (const [k, x] of v as Map<unknown, unknown>) {
+      if (typeof k !== 'string') throw mapKeys();
+      if (needsCheck(x)) check(x, depth + 1);
+    }
+    return;
+  }
+  const src = v as Record<string, unknown>;
+  const ownCheck = !plain || inheritedKeys;
+  for (const k in src) {
+    if (ownCheck && !Object.hasOwn(src, k)) continue;
+    const x = src[k];
+    if (needsCheck(x)) check(x, depth + 1);
+  }
+}
+
+const unsupported = (v: unknown): CelInputError => new CelInputError(`unsupported input value of type ${typeof v}`);
+const tooDeep = (): CelInputError => new CelInputError(`input nested deeper than ${MAX_INPUT_DEPTH} levels`);
+const mapKeys = (): CelInputError => new CelInputError('map input keys must be strings');
+
 /** Sets `obj[k]`, keeping a `__proto__` key an own property rather than the prototype. */
 export function put(obj: Record<string, unknown>, k: string, x: unknown): void {
   if (k === '__proto__') Object.defineProperty(obj, k, { value: x, enumerable: true, writable: true, configurable: true });
@@ -86,10 +136,10 @@ function convert(v: unknown, depth: number): unknown {
     case 'object':
       break;
     default:
-      throw new CelInputError(`unsupported input value of type ${typeof v}`);
+      throw unsupported(v);
   }
   if (v === null) return null;
-  if (depth >= MAX_INPUT_DEPTH) throw new CelInputError(`input nested deeper than ${MAX_INPUT_DEPTH} levels`);
+  if (depth >= MAX_INPUT_DEPTH) throw tooDeep();
   if (Array.isArray(v)) {
     let arr: unknown[] | undefined;
     for (let i = 0; i < v.length; i++) {
@@ -133,7 +183,7 @@ function toMap(v: Map<unknown, unknown> | Record<string, unknown>, depth: number
   const map = new Map<string, unknown>();
   const entries = v instanceof Map ? v.entries() : Object.entries(v);
   for (const [k, x] of entries) {
-    if (typeof k !== 'string') throw new CelInputError('map input keys must be strings');
+    if (typeof k !== 'string') throw mapKeys();
     if (x !== undefined) map.set(k, convert(x, depth + 1));
   }
   return map;

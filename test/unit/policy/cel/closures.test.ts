@@ -256,7 +256,9 @@ const SLOW = { timeout: 120_000 };
 const sources = [...shipped, ...tricky];
 
 describe('compiled closures against the CEL library', () => {
-  it('give the library value for JSON the generator does not make: holes, undefined fields, big numbers, Maps', () => {
+  it('give the library value or error for input the generator does not make: holes, undefined fields, big numbers, Maps, deep nesting, functions', () => {
+    let deep: unknown = { b: 1 };
+    for (let i = 0; i < 200; i++) deep = { a: deep };
     const odd: unknown[] = [
       { a: [1, undefined, 2], b: { k: undefined, x: 1 } },
       { a: { x: undefined }, b: [undefined] },
@@ -264,6 +266,9 @@ describe('compiled closures against the CEL library', () => {
       { a: new Map([['b', 1]]), k: 'b' },
       Object.assign(Object.create(null) as Record<string, unknown>, { a: [1], b: { x: 1 } }),
       { a: 3, b: 3, c: 0.5, k: 'a' },
+      deep,
+      { a: { b: () => 1 }, b: 1 },
+      { a: [() => 1], b: 'x' },
     ];
     for (const source of sources) {
       const [fast, slow] = compilePair(source);

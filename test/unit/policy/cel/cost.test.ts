@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { compileCel, DEFAULT_COST_LIMIT, lastEvaluationCost, type CelActivation } from '../../../../src/policy/cel/index.js';
+import { usesClosures } from '../../../../src/policy/cel/compile.js';
 import { compile, create, run } from './fixtures.js';
 
 const items = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -113,18 +114,20 @@ describe('runtime cost bound', () => {
     expect(r).toEqual({ ok: false, error: 'invalid activation: input nested deeper than 100 levels' });
   });
 
-  test('input is read as far as an expression reads it (deep nesting, functions); only the library converts all of it', () => {
+  test('compiled closures fail closed on input the conversion refuses, also in parts they do not read', () => {
     let deep: unknown = { b: 1 };
     for (let i = 0; i < 200; i++) deep = { a: deep };
-    // Compiled closures read three levels of it, unconverted.
-    expect(run('has(object.a.a.a) && object.a.a.a.a != null', withObject(deep))).toEqual({ ok: true, value: true });
-    const library = compileCel('has(object.a.a.a)', { interpretOnly: true });
-    if (!library.ok) throw new Error(library.error);
-    expect(library.program.evaluate(withObject(deep))).toEqual({ ok: false, error: 'invalid activation: input nested deeper than 100 levels' });
-    // So with a value CEL cannot hold: an error where it is read.
-    const odd = withObject({ a: { b: () => 1 }, c: [() => 1], d: 1 });
-    expect(run('object.d == 1 && has(object.a.b)', odd)).toEqual({ ok: true, value: true });
-    expect(run('object.a.b == 1', odd)).toEqual({ ok: false, error: 'invalid activation: unsupported input value of type function' });
-    expect(run('object.c.exists(x, x == 1)', odd)).toEqual({ ok: false, error: 'invalid activation: unsupported input value of type function' });
+    const program = compileCel('has(object.a.a.a)');
+    if (!program.ok) throw new Error(program.error);
+    expect(usesClosures(program.program)).toBe(true);
+    expect(program.program.evaluate(withObject(deep))).toEqual({ ok: false, error: 'invalid activation: input nested deeper than 100 levels' });
+    const odd = withObject({ a: { b: () => 1 }, c: [Symbol('s')], d: 1 });
+    expect(run('object.d == 1', odd)).toEqual({ ok: false, error: 'invalid activation: unsupported input value of type function' });
+    expect(run('object.d == 1', withObject({ c: [Symbol('s')], d: 1 }))).toEqual({ ok: false, error: 'invalid activation: unsupported input value of type symbol' });
+    expect(run('object.d == 1', withObject({ m: new Map<unknown, unknown>([[1, 'x']]), d: 1 }))).toEqual({ ok: false, error: 'invalid activation: map input keys must be strings' });
+    // At the limit it is read.
+    let fine: unknown = { b: 1 };
+    for (let i = 0; i < 98; i++) fine = { a: fine };
+    expect(run('has(object.a.a.a)', withObject(fine))).toEqual({ ok: true, value: true });
   });
 });
