@@ -5,7 +5,7 @@ import { CONTINUE, stop } from '../pipeline/context.js';
 import type { RequestContext, Stage, StageOutcome } from '../pipeline/context.js';
 import { readBoundedBody } from './body.js';
 import type { KubeRequest } from './kube-request.js';
-import { firstDuplicateKey, podAliasesAsStored, secretAsStored } from './stored-form.js';
+import { podAliasesAsStored, secretAsStored, structureIssue } from './stored-form.js';
 
 export interface ClassifyOptions {
   /** Largest request body the gateway will buffer to inspect. */
@@ -86,6 +86,9 @@ function kubeRequestOf(info: RequestInfo, cluster: string | undefined, query: st
   };
 }
 
+/** Deepest nesting of a JSON body accepted: as deep as the masker reads (src/masking, MAX_DEPTH). */
+const MAX_BODY_DEPTH = 512;
+
 function decodeBody(body: Buffer, contentType: string | undefined): unknown {
   if (contentType === undefined || contentType.endsWith('json')) {
     const text = body.toString('utf8');
@@ -95,11 +98,17 @@ function decodeBody(body: Buffer, contentType: string | undefined): unknown {
     } catch (err) {
       return new GatehouseError('GH_BAD_REQUEST_BODY', `the request body is not valid JSON: ${(err as Error).message}`);
     }
-    const duplicate = firstDuplicateKey(text);
-    if (duplicate !== undefined) {
+    const issue = structureIssue(text, MAX_BODY_DEPTH);
+    if (issue !== undefined && 'duplicateKey' in issue) {
       return new GatehouseError(
         'GH_BAD_REQUEST_BODY',
-        `the request body repeats the key "${duplicate}" in one JSON object; the API server would merge the repeated values while the gateway would judge only the last, so the body is refused. Send each key once.`,
+        `the request body repeats the key "${issue.duplicateKey}" in one JSON object; the API server would merge the repeated values while the gateway would judge only the last, so the body is refused. Send each key once.`,
+      );
+    }
+    if (issue !== undefined) {
+      return new GatehouseError(
+        'GH_BAD_REQUEST_BODY',
+        `the request body nests objects and arrays deeper than ${issue.deeperThan} levels; no Kubernetes object does, and the gateway cannot judge and record such a body whole, so it is refused.`,
       );
     }
     return parsed;

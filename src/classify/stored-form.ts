@@ -15,27 +15,36 @@ const COMMA = 0x2c;
 const QUOTE = 0x22;
 const ESCAPE = 0x5c;
 
+/** What makes a body JSON.parse accepted unfit to judge: a key twice in one object, or nesting past a limit. */
+export type StructureIssue = { readonly duplicateKey: string } | { readonly deeperThan: number };
+
 /**
- * The first key that appears twice in one JSON object, or undefined. Go's
- * decoder (sigs.k8s.io/json) decodes a repeated key into the same field
- * again and so merges `{"spec":{A},"spec":{B}}` into A+B, while JSON.parse
- * keeps only B: the two readers disagree, so such bodies are refused.
+ * The first structural issue of a JSON document, or undefined.
+ *
+ * A key that appears twice in one object: Go's decoder (sigs.k8s.io/json)
+ * decodes a repeated key into the same field again and so merges
+ * `{"spec":{A},"spec":{B}}` into A+B, while JSON.parse keeps only B: the two
+ * readers disagree, so such bodies are refused.
+ *
+ * Objects and arrays nested deeper than `maxDepth`: no Kubernetes object
+ * is, and what judges and records a body (JSON.stringify past ~5 000
+ * levels, the masker past 512) would fail on it.
  *
  * @param text A document JSON.parse accepted.
  * @example
- * firstDuplicateKey('{"a":1,"a":2}'); // 'a'
+ * structureIssue('{"a":1,"a":2}', 512); // { duplicateKey: 'a' }
+ * structureIssue('[[[]]]', 2); // { deeperThan: 2 }
  */
-export function firstDuplicateKey(text: string): string | undefined {
+export function structureIssue(text: string, maxDepth: number): StructureIssue | undefined {
   // One entry per open container: the keys seen so far for an object, null for an array.
   const stack: (Set<string> | null)[] = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === OPEN_OBJECT) {
-      stack.push(new Set());
-      expectKey = true;
-    } else if (c === OPEN_ARRAY) {
-      stack.push(null);
+    if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (stack.length === maxDepth) return { deeperThan: maxDepth };
+      stack.push(c === OPEN_OBJECT ? new Set() : null);
+      expectKey = c === OPEN_OBJECT;
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       stack.pop();
       expectKey = false;
@@ -48,7 +57,7 @@ export function firstDuplicateKey(text: string): string | undefined {
       if (expectKey && keys != null) {
         // Compare decoded keys: "sp\u0065c" is "spec" to both readers.
         const key = JSON.parse(text.slice(i, end + 1)) as string;
-        if (keys.has(key)) return key;
+        if (keys.has(key)) return { duplicateKey: key };
         keys.add(key);
         expectKey = false;
       }

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { createClassifyStage } from '../../../src/classify/stage.js';
-import { firstDuplicateKey, podAliasesAsStored, secretAsStored } from '../../../src/classify/stored-form.js';
+import { podAliasesAsStored, secretAsStored, structureIssue } from '../../../src/classify/stored-form.js';
 import type { RequestContext } from '../../../src/pipeline/context.js';
 
 function context(method: string, url: string, contentType: string, body: string): RequestContext {
@@ -12,17 +12,25 @@ function context(method: string, url: string, contentType: string, body: string)
 
 const classify = createClassifyStage({ maxBodyBytes: 1 << 20 });
 
-describe('firstDuplicateKey', () => {
+describe('structureIssue', () => {
   it('finds a repeated key at any depth, compared after unescaping', () => {
-    expect(firstDuplicateKey('{"spec":{"a":1},"spec":{}}')).toBe('spec');
-    expect(firstDuplicateKey('{"s":[{"sc":{"p":true},"sc":{}}]}')).toBe('sc');
-    expect(firstDuplicateKey('{"spec":1,"sp\\u0065c":2}')).toBe('spec');
+    expect(structureIssue('{"spec":{"a":1},"spec":{}}', 512)).toEqual({ duplicateKey: 'spec' });
+    expect(structureIssue('{"s":[{"sc":{"p":true},"sc":{}}]}', 512)).toEqual({ duplicateKey: 'sc' });
+    expect(structureIssue('{"spec":1,"sp\\u0065c":2}', 512)).toEqual({ duplicateKey: 'spec' });
   });
 
   it('accepts the same key in sibling objects, keys inside strings and escaped quotes', () => {
-    expect(firstDuplicateKey('[{"a":1},{"a":2}]')).toBeUndefined();
-    expect(firstDuplicateKey('{"a":{"b":1},"b":{"a":"x\\",\\"a\\":1"}}')).toBeUndefined();
-    expect(firstDuplicateKey('{"a":["a","a"],"c":{}}')).toBeUndefined();
+    expect(structureIssue('[{"a":1},{"a":2}]', 512)).toBeUndefined();
+    expect(structureIssue('{"a":{"b":1},"b":{"a":"x\\",\\"a\\":1"}}', 512)).toBeUndefined();
+    expect(structureIssue('{"a":["a","a"],"c":{}}', 512)).toBeUndefined();
+  });
+
+  it('finds objects and arrays nested past the limit, not brackets inside strings', () => {
+    expect(structureIssue('{"a":[{"b":[]}]}', 4)).toBeUndefined();
+    expect(structureIssue('{"a":[{"b":[]}]}', 3)).toEqual({ deeperThan: 3 });
+    expect(structureIssue('[[[[]]],[]]', 3)).toEqual({ deeperThan: 3 });
+    expect(structureIssue('["[[[[[", "{{{{"]', 1)).toBeUndefined();
+    expect(structureIssue(`{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, 512)).toEqual({ deeperThan: 512 });
   });
 });
 
@@ -66,6 +74,14 @@ describe('classify stage bodies', () => {
     const ctx = context('POST', '/api/v1/namespaces/a/pods', 'application/json', '{"spec":{"containers":[]},"spec":{}}');
     const out = await classify.run(ctx);
     expect(out).toMatchObject({ action: 'stop', error: { code: 'GH_BAD_REQUEST_BODY' } });
+  });
+
+  it('refuses a JSON body nested deeper than 512 levels, and takes one at 512', async () => {
+    const nested = (levels: number): string => `{"kind":"ConfigMap","data":{},"x":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+    const deep = context('POST', '/api/v1/namespaces/a/configmaps', 'application/json', nested(513));
+    expect(await classify.run(deep)).toMatchObject({ action: 'stop', error: { code: 'GH_BAD_REQUEST_BODY', message: expect.stringMatching(/deeper than 512 levels/) as unknown } });
+    const atLimit = context('POST', '/api/v1/namespaces/a/configmaps', 'application/json', nested(512));
+    expect(await classify.run(atLimit)).toEqual({ action: 'continue' });
   });
 
   it('leaves YAML undecoded so policy uses the server-side dry-run (YAML 1.1: yes is true, << merges)', async () => {
