@@ -83,12 +83,9 @@ async function generatedTls(dir: string, sans: string[], makeCa: boolean): Promi
   if (ca === undefined && !makeCa) throw new Error(`${caCert} or ${caKey} is missing; a new CA is made only when the gateway starts`);
   const wanted = [...new Set(['localhost', '127.0.0.1', '::1', ...sans])].sort();
   const current = existsSync(sansPath) ? readFileSync(sansPath, 'utf8') : '';
-  const reissue =
-    ca === undefined ||
-    !existsSync(keyPath) ||
-    current !== wanted.join('\n') ||
-    !servesUnder(existsSync(certPath) ? readFileSync(certPath) : undefined, ca.certPem, Date.now());
-  if (ca !== undefined && !reissue) return { cert: readFileSync(certPath), key: readFileSync(keyPath), caPem: ca.certPem };
+  const servingCert = existsSync(certPath) ? readFileSync(certPath) : undefined;
+  const reissue = ca === undefined || !existsSync(keyPath) || current !== wanted.join('\n') || !servesUnder(servingCert, ca.certPem, Date.now());
+  if (ca !== undefined && servingCert !== undefined && !reissue) return { cert: servingCert, key: readFileSync(keyPath), caPem: ca.certPem };
   const made = await makeServingPki({
     ca,
     caName: 'Gatehouse CA',
@@ -98,12 +95,13 @@ async function generatedTls(dir: string, sans: string[], makeCa: boolean): Promi
     writePrivate(caKey, made.ca.keyPem);
     writePrivate(caCert, made.ca.certPem);
   }
-  if (made.serving) {
-    writePrivate(keyPath, made.serving.keyPem);
-    writePrivate(certPath, made.serving.certPem + made.ca.certPem);
-    writePrivate(sansPath, wanted.join('\n'));
-  }
-  return { cert: readFileSync(certPath), key: readFileSync(keyPath), caPem: made.ca.certPem };
+  const serving = made.serving;
+  if (serving === undefined) throw new Error('no serving certificate was issued');
+  const chain = serving.certPem + made.ca.certPem;
+  writePrivate(keyPath, serving.keyPem);
+  writePrivate(certPath, chain);
+  writePrivate(sansPath, wanted.join('\n'));
+  return { cert: Buffer.from(chain), key: Buffer.from(serving.keyPem), caPem: made.ca.certPem };
 }
 
 /** A serving certificate is issued again on a start this close to its end (it is valid for a year). */
