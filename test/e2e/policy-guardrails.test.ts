@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startGatewayProcess } from './helpers/gateway.js';
 import type { GatewayProcess } from './helpers/gateway.js';
-import { kubectlFor } from './helpers/run.js';
+import { kubectlFor, run } from './helpers/run.js';
 import { startLongRunning } from './helpers/long-running.js';
 import { createRunningPod } from './helpers/pods.js';
 import { rawRequest } from './helpers/https.js';
@@ -368,5 +368,15 @@ describe('guardrails on real kubectl requests', () => {
     } finally {
       await direct(['delete', 'clusterrole', wide, narrow]);
     }
+  });
+});
+
+describe('without code generation', () => {
+  it('runs the shipped guardrail tests with the CEL library alone (node --disallow-code-generation-from-strings)', async () => {
+    // Compiled expressions are generated JavaScript; where Node refuses that, every rule is evaluated by the library.
+    const r = await run(process.execPath, ['--disallow-code-generation-from-strings', 'bin/gatehouse.js', 'policy', 'test', 'policies/guardrails/tests']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/\n\d+ passed, 0 failed\n$/);
+    expect(r.code).toBe(0);
   });
 });

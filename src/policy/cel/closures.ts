@@ -1,22 +1,31 @@
 /**
- * Compiles the common shapes of a type-checked CEL AST to JavaScript
- * closures: the guardrails' field selection, `has()`, `.?`/`orValue`,
- * `exists`/`all`/`map`/`filter`, `cel.bind`, `==`/`in`/`+` on JSON values.
- * The library's tree-walking interpreter spends most of a rule's time
- * dispatching between nodes; a closure tree does the same work directly.
+ * Compiles the common shapes of a type-checked CEL AST to one JavaScript
+ * function per expression: the guardrails' field selection, `has()`,
+ * `.?`/`orValue`, `exists`/`all`/`map`/`filter`, `cel.bind`, `==`/`in`/`+`
+ * on JSON values. The library's tree-walking interpreter spends most of a
+ * rule's time dispatching between nodes. A tree of closures removed the
+ * dispatch but kept a call per node, and its shared helpers saw every
+ * rule's objects, so V8 could not specialise their property reads. The
+ * generated source reads each field where the expression names it, loops
+ * over lists in place, and calls only small helpers V8 inlines.
  *
- * The closures cover the values a JSON object gives (null, bool, int,
- * double, string, list, map), read from the JSON variables unconverted
- * (see json()), and bail out — throw {@link BAIL} — on anything
- * else and on every error: a missing field, an operand of another type, a
- * non-bool condition. The program then evaluates the expression again with
- * the library, from a fresh meter, so every result that is not a plain
- * success (errors, error absorption by `||`/`exists`, type errors) is the
- * library's own. An expression with a node outside the covered shapes is not
- * compiled at all. The closures charge the meter exactly what the
+ * The generated code covers the values a JSON object gives (null, bool,
+ * int, double, string, list, map), read from the JSON variables unconverted
+ * (see json()), and bails out — throws {@link BAIL} — on anything else and
+ * on every error: a missing field, an operand of another type, a non-bool
+ * condition. The program then evaluates the expression again with the
+ * library, from a fresh meter, so every result that is not a plain success
+ * (errors, error absorption by `||`/`exists`, type errors) is the library's
+ * own. An expression with a node outside the covered shapes is not compiled
+ * at all. The generated code charges the meter exactly what the
  * instrumented library charges (the same functions from instrument.ts), so
  * costs and the cost limit are the same on both paths;
  * test/unit/policy/cel/closures.test.ts checks both against each other.
+ *
+ * Nothing from the expression's text reaches the generated source but field
+ * names that are plain identifiers (as JSON string literals) and the fixed
+ * operator spellings of this file; every other literal is a constant the
+ * function receives.
  */
 import { Optional } from '@marcbachmann/cel-js';
 import type { VARIABLES } from './env.js';
@@ -28,7 +37,7 @@ import { AdmissionRequest, GroupVersionKind, GroupVersionResource, PrincipalValu
 
 class Bail extends Error {}
 
-/** Thrown by a closure that cannot give the library's answer itself (always this one object: throwing it allocates nothing). */
+/** Thrown by compiled code that cannot give the library's answer itself (always this one object: throwing it allocates nothing). */
 export const BAIL: Error = new Bail('evaluate with the CEL library');
 
 /** A compiled expression: reads its variables from slots of a frame (the activation's variables first). */
@@ -38,6 +47,8 @@ export interface CompiledClosure {
   readonly run: Closure;
   /** Frame size: the activation's variables, then one slot per comprehension or `cel.bind` variable. */
   readonly slots: number;
+  /** The generated function's source (for tests and for reading what an expression became). */
+  readonly source: string;
 }
 
 type Scope = ReadonlyMap<string, number>;
@@ -64,7 +75,7 @@ function bail(): never {
  * that holds a number, a fifth of a policy decision); what is read from
  * them is converted here, one value at a time. So an integral number is an
  * int, as the conversion makes it; an integral double can then only come
- * from a literal, and expressions with one are not compiled (compileLiteral).
+ * from a literal, and expressions with one are not compiled (literal()).
  * A hole in a list is null; what CEL cannot hold bails, and the library
  * reports it.
  */
@@ -98,208 +109,19 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return ctor === Object || ctor === undefined;
 }
 
-/**
- * Compiles `root` (checked and instrumented) over the variables in
- * `variables` (frame slots 0…); undefined when some node is outside the
- * covered shapes.
- */
-export function compileClosure(root: Node, variables: readonly (typeof VARIABLES)[number][]): CompiledClosure | undefined {
-  let slots = variables.length;
-  const newSlot = (): number => slots++;
-  const scope: Scope = new Map(variables.map((v, i) => [v, i]));
-  const run = compileNode(root, scope, newSlot);
-  return run === undefined ? undefined : { run, slots };
+/** Whether `a.b` may read a field of `v`: a JSON object or `request`/`principal` and their parts. */
+function hasFields(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && (isPlainObject(v) || TYPED.has(v.constructor));
 }
-
-type NewSlot = () => number;
-
-function compileNode(n: Node, scope: Scope, newSlot: NewSlot): Closure | undefined {
-  const inner = compileBare(n, scope, newSlot);
-  const key = sharedKeyOf(n);
-  if (inner === undefined || key === undefined) return inner;
-  return (f) => sharedValue(key, inner, f);
-}
-
-function compileBare(n: Node, scope: Scope, newSlot: NewSlot): Closure | undefined {
-  const meta = n.meta;
-  if (meta?.alternate !== undefined) return meta.alternate.op === 'comprehension' ? compileComprehension(n, meta.alternate, scope, newSlot) : undefined;
-  if (meta?.macro !== undefined) return compileMacro(n, meta.macro as Macro, scope, newSlot);
-  const c = (x: Node): Closure | undefined => compileNode(x, scope, newSlot);
-  switch (n.op) {
-    case 'value':
-      return compileLiteral(n.args);
-    case 'id': {
-      const slot = typeof n.args === 'string' ? scope.get(n.args) : undefined;
-      return slot === undefined ? undefined : (f) => f[slot];
-    }
-    case '.': {
-      // `a.b.c` as one closure down the keys (stopping at a shared part).
-      const keys: string[] = [];
-      let base = n;
-      while (base.op === '.' && (base === n || sharedKeyOf(base) === undefined)) {
-        const [left, key] = base.args as [Node, string];
-        keys.unshift(key);
-        base = left;
-      }
-      const l = c(base);
-      if (l === undefined) return undefined;
-      if (keys.length === 1) {
-        const key = keys[0]!;
-        return (f) => field(l(f), key);
-      }
-      return (f) => {
-        let v = l(f);
-        for (let k = 0; k < keys.length; k++) v = field(v, keys[k]!);
-        return v;
-      };
-    }
-    case '.?': {
-      const [left, key] = n.args as [Node, string];
-      const l = c(left);
-      return (
-        l &&
-        ((f) => {
-          const v = optionalField(l(f), key);
-          return v === NOT_FAST ? bail() : v;
-        })
-      );
-    }
-    case '[]': {
-      const [left, index] = n.args as [Node, Node];
-      const l = c(left);
-      const i = c(index);
-      return l && i && ((f) => element(l(f), i(f)));
-    }
-    case '?:': {
-      const [cond, yes, no] = (n.args as Node[]).map(c);
-      return cond && yes && no && ((f) => (bool(cond(f)) ? yes(f) : no(f)));
-    }
-    case '&&': {
-      const [l, r] = (n.args as Node[]).map(c);
-      return l && r && ((f) => bool(l(f)) && bool(r(f)));
-    }
-    case '||': {
-      const [l, r] = (n.args as Node[]).map(c);
-      return l && r && ((f) => bool(l(f)) || bool(r(f)));
-    }
-    case '!_': {
-      const x = c(n.args as Node);
-      return x && ((f) => !bool(x(f)));
-    }
-    case 'list': {
-      const nodes = n.args as Node[];
-      // A list of literals is built once (nothing mutates a list value).
-      if (nodes.every((x) => x.op === 'value' && compileLiteral(x.args) !== undefined)) {
-        const constant = Object.freeze(nodes.map((x) => x.args));
-        return () => constant;
-      }
-      const items = nodes.map(c);
-      if (!items.every((x) => x !== undefined)) return undefined;
-      const run = items;
-      return (f) => {
-        const out = new Array<unknown>(run.length);
-        for (let i = 0; i < run.length; i++) out[i] = run[i]!(f);
-        return out;
-      };
-    }
-    case 'map': {
-      const entries = n.args as [Node, Node][];
-      const keys = entries.map(([k]) => (k.op === 'value' && typeof k.args === 'string' ? k.args : undefined));
-      // Literal string keys only, none the library would drop (it skips __proto__, constructor, prototype).
-      if (keys.some((k) => k === undefined || k === '__proto__' || k === 'constructor' || k === 'prototype') || new Set(keys).size !== keys.length) return undefined;
-      const values = entries.map(([, v]) => c(v));
-      if (!values.every((x) => x !== undefined)) return undefined;
-      return (f) => {
-        const out: Record<string, unknown> = {};
-        for (let i = 0; i < keys.length; i++) out[keys[i]!] = values[i]!(f);
-        return out;
-      };
-    }
-    case 'rcall':
-    case 'call':
-      return compileCall(n, scope, newSlot);
-    default:
-      return compileOperator(n, c);
-  }
-}
-
-function compileLiteral(v: unknown): Closure | undefined {
-  // An integral double (`2.0`) would read as an int once in a list (see json()).
-  if (typeof v === 'number' && Number.isInteger(v)) return undefined;
-  if (v === null || typeof v === 'string' || typeof v === 'boolean' || typeof v === 'bigint' || typeof v === 'number') return () => v;
-  return undefined;
-}
-
-/** `==`, `!=`, `in`, `+` with the library's fast paths; `<`… on two ints or two doubles. */
-function compileOperator(n: Node, c: (x: Node) => Closure | undefined): Closure | undefined {
-  const op = n.op;
-  const compare = COMPARE[op];
-  const fast = FAST_BINARY[op];
-  if (compare === undefined && fast === undefined) return undefined;
-  const [left, right] = n.args as [Node, Node];
-  const l = c(left);
-  const literal = op === 'in' ? stringLiterals(right) : undefined;
-  if (l !== undefined && literal !== undefined) {
-    // `x in ['a', 'b']`: a set look-up, charged as the list it is.
-    const set = new Set(literal);
-    return (f) => {
-      const a = l(f);
-      chargeOperator(op, a, literal);
-      return typeof a === 'string' ? set.has(a) : bail();
-    };
-  }
-  const r = c(right);
-  if (l === undefined || r === undefined) return undefined;
-  if (compare !== undefined) {
-    return (f) => {
-      const a = l(f);
-      const b = r(f);
-      chargeOperator(op, a, b);
-      return (typeof a === 'bigint' && typeof b === 'bigint') || (typeof a === 'number' && typeof b === 'number') ? compare(a, b) : bail();
-    };
-  }
-  const equality = op === '==' || op === '!=';
-  return (f) => {
-    const a = l(f);
-    const b = r(f);
-    chargeOperator(op, a, b);
-    const v = fast!(a, b);
-    if (v !== NOT_FAST) return v;
-    // CEL equality of null and a JSON value of another type is false.
-    if (equality && (a === null || b === null) && isJsonValue(a) && isJsonValue(b)) return (a === b) === (op === '==');
-    return bail();
-  };
-}
-
-/** The strings of a list literal of string literals. */
-function stringLiterals(n: Node): readonly string[] | undefined {
-  const items = n.op === 'list' ? (n.args as Node[]) : undefined;
-  if (items === undefined || !items.every((x) => x.op === 'value' && typeof x.args === 'string')) return undefined;
-  return Object.freeze(items.map((x) => x.args as string));
-}
-
-function isJsonValue(v: unknown): boolean {
-  return v === null || typeof v !== 'object' || Array.isArray(v) || isPlainObject(v);
-}
-
-const COMPARE: Readonly<Record<string, (a: bigint | number, b: bigint | number) => boolean>> = {
-  '<': (a, b) => a < b,
-  '<=': (a, b) => a <= b,
-  '>': (a, b) => a > b,
-  '>=': (a, b) => a >= b,
-};
 
 function bool(v: unknown): boolean {
   return typeof v === 'boolean' ? v : bail();
 }
 
-/** `a.b`: a field of a JSON object or of `request`/`principal`; anything else (a missing field) bails. */
-function field(obj: unknown, key: string): unknown {
-  if (obj !== null && typeof obj === 'object' && (isPlainObject(obj) || TYPED.has(obj.constructor)) && Object.hasOwn(obj, key)) {
-    const v = (obj as Record<string, unknown>)[key];
-    if (v !== undefined) return json(v);
-  }
-  return bail();
+/** `a.?b` as an optional, or bail where the library must answer. */
+function optional(l: unknown, key: string): unknown {
+  const v = optionalField(l, key);
+  return v === NOT_FAST ? bail() : v;
 }
 
 /** `a[i]`: a list element by int index, a map value by string key. */
@@ -312,39 +134,276 @@ function element(obj: unknown, index: unknown): unknown {
   return bail();
 }
 
-function compileMacro(n: Node, macro: Macro, scope: Scope, newSlot: NewSlot): Closure | undefined {
+function isJsonValue(v: unknown): boolean {
+  return v === null || typeof v !== 'object' || Array.isArray(v) || isPlainObject(v);
+}
+
+/** `==`/`!=`/`in`/`+` past their fast path: CEL equality of null and a JSON value of another type is false; the rest bails. */
+function slowBinary(op: string, a: unknown, b: unknown): boolean {
+  if ((op === '==' || op === '!=') && (a === null || b === null) && isJsonValue(a) && isJsonValue(b)) return (a === b) === (op === '==');
+  return bail();
+}
+
+/** Orders two ints or two doubles; anything else bails. */
+function ordered(a: unknown, b: unknown): boolean {
+  return (typeof a === 'bigint' && typeof b === 'bigint') || (typeof a === 'number' && typeof b === 'number') ? true : bail();
+}
+
+/** A range a comprehension iterates: a list, or a map's keys; charged before the loop (as instrument.ts charges the library's). */
+function rangeOf(r: unknown, perItem: number): readonly unknown[] {
+  if (Array.isArray(r)) {
+    charge(1 + r.length * perItem);
+    return r;
+  }
+  if (!isPlainObject(r)) {
+    charge(1 + rangeSize(r) * perItem);
+    return bail();
+  }
+  const keys = keysOf(r);
+  charge(1 + keys.length * perItem);
+  return keys;
+}
+
+function orValueOf(o: unknown): unknown {
+  return o instanceof Optional ? o : bail();
+}
+
+/** What the generated code calls, by the names it calls them. */
+const RUNTIME = {
+  $bail: bail,
+  $json: json,
+  $bool: bool,
+  $isPlainObject: isPlainObject,
+  $hasFields: hasFields,
+  $hasOwn: Object.hasOwn,
+  $optional: optional,
+  $element: element,
+  $orValueOf: orValueOf,
+  $charge: charge,
+  $chargeOperator: chargeOperator,
+  $chargeOperands: chargeOperands,
+  $NOT_FAST: NOT_FAST,
+  $slowBinary: slowBinary,
+  $ordered: ordered,
+  $rangeOf: rangeOf,
+  $sharedValue: sharedValue,
+} as const;
+const RUNTIME_NAMES = Object.keys(RUNTIME);
+const RUNTIME_VALUES = Object.values(RUNTIME);
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** One expression's generated source: its functions, constants and frame slots. */
+class Emitter {
+  readonly constants: unknown[] = [];
+  readonly functions: string[] = [];
+  slots: number;
+
+  constructor(variables: number) {
+    this.slots = variables;
+  }
+
+  newSlot(): number {
+    return this.slots++;
+  }
+
+  /** A constant the code reads (any value; never spelled into the source). */
+  constant(v: unknown): string {
+    this.constants.push(v);
+    return `K[${this.constants.length - 1}]`;
+  }
+
+  /**
+   * A field: its name as an expression, and how to read it from `v`. An
+   * identifier is spelled out (V8 reads `v.spec` as a named property, with
+   * what it learns kept for this one place); any other name is a constant.
+   */
+  field(k: string): { name: string; read: string } {
+    if (IDENTIFIER.test(k)) return { name: JSON.stringify(k), read: `v.${k}` };
+    const name = this.constant(k);
+    return { name, read: `v[${name}]` };
+  }
+
+  /** A function of the frame with this body; returns its name. */
+  function(body: string): string {
+    const name = `g${this.functions.length}`;
+    this.functions.push(`function ${name}(f) {\n${body}\n}`);
+    return name;
+  }
+
+  /** The same, called: the expression giving its value. */
+  hoist(body: string): string {
+    return `${this.function(body)}(f)`;
+  }
+}
+
+/**
+ * Compiles `root` (checked and instrumented) over the variables in
+ * `variables` (frame slots 0…); undefined when some node is outside the
+ * covered shapes.
+ */
+export function compileClosure(root: Node, variables: readonly (typeof VARIABLES)[number][]): CompiledClosure | undefined {
+  const emitter = new Emitter(variables.length);
+  const scope: Scope = new Map(variables.map((v, i) => [v, i]));
+  const body = compileNode(root, scope, emitter);
+  if (body === undefined) return undefined;
+  const source = `"use strict";\n${emitter.functions.join('\n')}\nreturn function run(f) {\nreturn ${body};\n};`;
+  let run: Closure;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the source is built from this file's templates only (see the module comment)
+    const factory = new Function(...RUNTIME_NAMES, 'K', source) as (...a: unknown[]) => Closure;
+    run = factory(...RUNTIME_VALUES, emitter.constants);
+  } catch {
+    // Code generation disallowed (--disallow-code-generation-from-strings): the library evaluates.
+    return undefined;
+  }
+  return { run, slots: emitter.slots, source };
+}
+
+/** A node as a JavaScript expression over the frame `f`; undefined when it is outside the covered shapes. */
+type Code = string | undefined;
+
+function compileNode(n: Node, scope: Scope, e: Emitter): Code {
+  const inner = compileBare(n, scope, e);
+  const key = sharedKeyOf(n);
+  if (inner === undefined || key === undefined) return inner;
+  return `$sharedValue(${e.constant(key)}, ${e.function(`return ${inner};`)}, f)`;
+}
+
+function compileBare(n: Node, scope: Scope, e: Emitter): Code {
+  const meta = n.meta;
+  if (meta?.alternate !== undefined) return meta.alternate.op === 'comprehension' ? compileComprehension(n, meta.alternate, scope, e) : undefined;
+  if (meta?.macro !== undefined) return compileMacro(n, meta.macro as Macro, scope, e);
+  const c = (x: Node): Code => compileNode(x, scope, e);
+  switch (n.op) {
+    case 'value':
+      return literal(n.args, e);
+    case 'id': {
+      const slot = typeof n.args === 'string' ? scope.get(n.args) : undefined;
+      return slot === undefined ? undefined : `f[${slot}]`;
+    }
+    case '.': {
+      // `a.b.c` as one function down the keys (stopping at a shared part).
+      const keys: string[] = [];
+      let base = n;
+      while (base.op === '.' && (base === n || sharedKeyOf(base) === undefined)) {
+        const [left, key] = base.args as [Node, string];
+        keys.unshift(key);
+        base = left;
+      }
+      const l = c(base);
+      if (l === undefined) return undefined;
+      // A missing field, or one read from a value that has none, bails (the library reports the error).
+      const steps = keys.map((k) => {
+        const { name, read } = e.field(k);
+        return `if (!$hasFields(v) || !$hasOwn(v, ${name})) return $bail();\nv = ${read};\nif (v === undefined) return $bail();`;
+      });
+      return e.hoist(`let v = ${l};\n${steps.join('\n')}\nreturn $json(v);`);
+    }
+    case '.?': {
+      const [left, key] = n.args as [Node, string];
+      const l = c(left);
+      return l && `$optional(${l}, ${e.field(key).name})`;
+    }
+    case '[]': {
+      const [left, index] = n.args as [Node, Node];
+      const l = c(left);
+      const i = c(index);
+      return l && i && `$element(${l}, ${i})`;
+    }
+    case '?:': {
+      const [cond, yes, no] = (n.args as Node[]).map(c);
+      return cond && yes && no && `($bool(${cond}) ? ${yes} : ${no})`;
+    }
+    case '&&':
+    case '||': {
+      const [l, r] = (n.args as Node[]).map(c);
+      return l && r && `($bool(${l}) ${n.op} $bool(${r}))`;
+    }
+    case '!_': {
+      const x = c(n.args as Node);
+      return x && `!$bool(${x})`;
+    }
+    case 'list': {
+      const nodes = n.args as Node[];
+      // A list of literals is made once (nothing mutates a list value).
+      if (nodes.every((x) => x.op === 'value' && literal(x.args, e) !== undefined)) return e.constant(Object.freeze(nodes.map((x) => x.args)));
+      const items = nodes.map(c);
+      return items.every((x) => x !== undefined) ? `[${items.join(', ')}]` : undefined;
+    }
+    case 'map': {
+      const entries = n.args as [Node, Node][];
+      const keys = entries.map(([k]) => (k.op === 'value' && typeof k.args === 'string' ? k.args : undefined));
+      // Literal string keys only, none the library would drop (it skips __proto__, constructor, prototype).
+      if (keys.some((k) => k === undefined || k === '__proto__' || k === 'constructor' || k === 'prototype') || new Set(keys).size !== keys.length) return undefined;
+      const values = entries.map(([, v]) => c(v));
+      if (!values.every((x) => x !== undefined)) return undefined;
+      return `{ ${keys.map((k, i) => `[${e.constant(k)}]: ${values[i]!}`).join(', ')} }`;
+    }
+    case 'rcall':
+    case 'call':
+      return compileCall(n, scope, e);
+    default:
+      return compileOperator(n, c, e);
+  }
+}
+
+function literal(v: unknown, e: Emitter): Code {
+  // An integral double (`2.0`) would read as an int once in a list (see json()).
+  if (typeof v === 'number' && Number.isInteger(v)) return undefined;
+  if (v === null || typeof v === 'boolean') return String(v);
+  if (typeof v === 'string' || typeof v === 'bigint' || typeof v === 'number') return e.constant(v);
+  return undefined;
+}
+
+/** `<`… on two ints or two doubles (spelled as they are in JavaScript). */
+const COMPARE: ReadonlySet<string> = new Set(['<', '<=', '>', '>=']);
+
+/** `==`, `!=`, `in`, `+` with the library's fast paths; `<`… on two ints or two doubles. */
+function compileOperator(n: Node, c: (x: Node) => Code, e: Emitter): Code {
+  const op = n.op;
+  const fast = FAST_BINARY[op];
+  if (!COMPARE.has(op) && fast === undefined) return undefined;
+  const [left, right] = n.args as [Node, Node];
+  const l = c(left);
+  const name = e.constant(op);
+  const literals = op === 'in' ? stringLiterals(right) : undefined;
+  if (l !== undefined && literals !== undefined) {
+    // `x in ['a', 'b']`: a set look-up, charged as the list it is.
+    return e.hoist(`const a = ${l};\n$chargeOperator(${name}, a, ${e.constant(literals)});\nreturn typeof a === 'string' ? ${e.constant(new Set(literals))}.has(a) : $bail();`);
+  }
+  const r = c(right);
+  if (l === undefined || r === undefined) return undefined;
+  const operands = `const a = ${l};\nconst b = ${r};\n$chargeOperator(${name}, a, b);`;
+  if (COMPARE.has(op)) return e.hoist(`${operands}\nreturn $ordered(a, b) && a ${op} b;`);
+  return e.hoist(`${operands}\nconst v = ${e.constant(fast)}(a, b);\nreturn v !== $NOT_FAST ? v : $slowBinary(${name}, a, b);`);
+}
+
+/** The strings of a list literal of string literals. */
+function stringLiterals(n: Node): readonly string[] | undefined {
+  const items = n.op === 'list' ? (n.args as Node[]) : undefined;
+  if (items === undefined || !items.every((x) => x.op === 'value' && typeof x.args === 'string')) return undefined;
+  return Object.freeze(items.map((x) => x.args as string));
+}
+
+function compileMacro(n: Node, macro: Macro, scope: Scope, e: Emitter): Code {
   const name = (n.args as [string])[0];
-  if (n.op === 'call' && name === 'has' && macro.macroHasProps !== undefined) return compileHas(macro.macroHasProps, scope, newSlot);
+  if (n.op === 'call' && name === 'has' && macro.macroHasProps !== undefined) return compileHas(macro.macroHasProps, scope, e);
   if (n.op === 'rcall' && name === 'orValue' && macro.receiver !== undefined && macro.arg !== undefined) {
-    const dflt = compileNode(macro.arg, scope, newSlot);
+    const dflt = compileNode(macro.arg, scope, e);
     const chain = optionalChain(macro.receiver);
     if (chain !== undefined) {
-      const base = compileNode(chain.base, scope, newSlot);
-      return base && dflt && orValueOfChain(base, chain.keys, dflt);
+      const base = compileNode(chain.base, scope, e);
+      return base && dflt && orValueOfChain(base, chain.keys, dflt, e);
     }
-    const opt = compileNode(macro.receiver, scope, newSlot);
-    return (
-      opt &&
-      dflt &&
-      ((f) => {
-        const o = opt(f);
-        if (!(o instanceof Optional)) return bail();
-        return o.hasValue() ? json(o.value()) : dflt(f);
-      })
-    );
+    const opt = compileNode(macro.receiver, scope, e);
+    return opt && dflt && e.hoist(`const o = $orValueOf(${opt});\nreturn o.hasValue() ? $json(o.value()) : ${dflt};`);
   }
   if (n.op === 'rcall' && name === 'bind' && macro.var !== undefined && macro.val !== undefined && macro.exp !== undefined) {
-    const val = compileNode(macro.val, scope, newSlot);
-    const slot = newSlot();
-    const exp = compileNode(macro.exp, new Map([...scope, [macro.var, slot]]), newSlot);
-    return (
-      val &&
-      exp &&
-      ((f) => {
-        f[slot] = val(f);
-        return exp(f);
-      })
-    );
+    const val = compileNode(macro.val, scope, e);
+    const slot = e.newSlot();
+    const exp = compileNode(macro.exp, new Map([...scope, [macro.var, slot]]), e);
+    return val && exp && `(f[${slot}] = ${val}, ${exp})`;
   }
   return undefined;
 }
@@ -367,19 +426,14 @@ function optionalChain(n: Node): { base: Node; keys: string[] } | undefined {
  * (as the library's optional selection); on anything but a JSON object
  * (a typed value, a Map) it bails.
  */
-function orValueOfChain(base: Closure, keys: readonly string[], dflt: Closure): Closure {
-  return (f) => {
-    let v = base(f);
-    for (let k = 0; k < keys.length; k++) {
-      const key = keys[k]!;
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) return dflt(f);
-      if (!isPlainObject(v)) return bail();
-      const x = Object.hasOwn(v, key) ? v[key] : undefined;
-      if (x === undefined) return dflt(f);
-      v = x;
-    }
-    return json(v);
-  };
+function orValueOfChain(base: string, keys: readonly string[], dflt: string, e: Emitter): string {
+  // The default is spelled once per step; a long one is a function of its own.
+  const d = dflt.length > 40 ? e.hoist(`return ${dflt};`) : dflt;
+  const steps = keys.map((k) => {
+    const { name, read } = e.field(k);
+    return `if (v === null || typeof v !== 'object' || Array.isArray(v)) return ${d};\nif (!$isPlainObject(v)) return $bail();\nv = $hasOwn(v, ${name}) ? ${read} : undefined;\nif (v === undefined) return ${d};`;
+  });
+  return e.hoist(`let v = ${base};\n${steps.join('\n')}\nreturn $json(v);`);
 }
 
 /**
@@ -387,147 +441,72 @@ function orValueOfChain(base: Closure, keys: readonly string[], dflt: Closure): 
  * read from a value that has none (null, a string, a list), as the library
  * answers; a missing field before the last is an error (bail).
  */
-function compileHas(props: Node[], scope: Scope, newSlot: NewSlot): Closure | undefined {
+function compileHas(props: Node[], scope: Scope, e: Emitter): Code {
   // props: the outermost selection first, the variable last.
   const base = props.at(-1);
   const selects = props.slice(0, -1).reverse();
   if (base === undefined || !selects.every((s) => s.op === '.')) return undefined;
-  const root = compileNode(base, scope, newSlot);
+  const root = compileNode(base, scope, e);
+  if (root === undefined) return undefined;
   const keys = selects.map((s) => (s.args as [Node, string])[1]);
-  return (
-    root &&
-    ((f) => {
-      let v = root(f);
-      for (let i = 0; i < keys.length; i++) {
-        if (isPlainObject(v)) v = Object.hasOwn(v, keys[i]!) ? v[keys[i]!] : undefined;
-        else if (v === null || typeof v !== 'object' || Array.isArray(v)) v = undefined;
-        else return bail();
-        if (v === undefined) return i === keys.length - 1 ? false : bail();
-      }
-      return true;
-    })
-  );
+  const steps = keys.map((k, i) => {
+    const { name, read } = e.field(k);
+    return `if ($isPlainObject(v)) v = $hasOwn(v, ${name}) ? ${read} : undefined;\nelse if (v === null || typeof v !== 'object' || Array.isArray(v)) v = undefined;\nelse return $bail();\nif (v === undefined) return ${i === keys.length - 1 ? 'false' : '$bail()'};`;
+  });
+  return e.hoist(`let v = ${root};\n${steps.join('\n')}\nreturn true;`);
 }
 
-type Loop = (items: readonly unknown[], f: unknown[]) => unknown;
-
 /** The macros over a list or a map's keys, as the library expands them. */
-function compileComprehension(n: Node, expansion: Node, scope: Scope, newSlot: NewSlot): Closure | undefined {
+function compileComprehension(n: Node, expansion: Node, scope: Scope, e: Emitter): Code {
   const [name, receiver, args] = n.args as [string, Node, Node[]];
   const iterVar = (expansion.args as { iterVarName?: unknown }).iterVarName;
   if (n.op !== 'rcall' || typeof iterVar !== 'string') return undefined;
-  const range = compileNode(receiver, scope, newSlot);
-  const slot = newSlot();
+  const range = compileNode(receiver, scope, e);
+  const slot = e.newSlot();
   const inner = new Map([...scope, [iterVar, slot]]);
-  const body = args.slice(1).map((a) => compileNode(a, inner, newSlot));
+  const body = args.slice(1).map((a) => compileNode(a, inner, e));
   if (range === undefined || !body.every((b) => b !== undefined)) return undefined;
-  const [first, second] = body;
-  const loop = loopOf(name, body.length, slot, first!, second);
+  const loop = loopOf(name, body);
   if (loop === undefined) return undefined;
-  const perItem = unitsPerItem(expansion);
-  return (f) => {
-    const r = range(f);
-    if (Array.isArray(r)) {
-      charge(1 + r.length * perItem);
-      return loop(r, f);
-    }
-    if (!isPlainObject(r)) {
-      charge(1 + rangeSize(r) * perItem);
-      return bail();
-    }
-    const keys = keysOf(r);
-    charge(1 + keys.length * perItem);
-    return loop(keys, f);
-  };
+  // Index loops: for…of left V8 allocating an iterator result per element.
+  return e.hoist(
+    `const items = $rangeOf(${range}, ${unitsPerItem(expansion)});\n${loop.before}\nfor (let i = 0; i < items.length; i++) {\nconst x = $json(items[i]);\nf[${slot}] = x;\n${loop.each}\n}\n${loop.after}`,
+  );
 }
 
-// Index loops, here and in field chains: these closures run for every comprehension, and for…of left V8 allocating an
-// iterator result per element (2.7 of the 13.4 KB a pod create's evaluation allocated).
-function loopOf(name: string, arity: number, slot: number, first: Closure, second: Closure | undefined): Loop | undefined {
-  if (name === 'exists' && arity === 1) {
-    return (items, f) => {
-      for (let i = 0; i < items.length; i++) {
-        const x = json(items[i]);
-        f[slot] = x;
-        if (bool(first(f))) return true;
-      }
-      return false;
-    };
+/** A comprehension's loop, around `x`, the item (also in its frame slot). */
+function loopOf(name: string, [first, second]: string[]): { before: string; each: string; after: string } | undefined {
+  if (first === undefined) return undefined;
+  if (second === undefined) {
+    switch (name) {
+      case 'exists':
+        return { before: '', each: `if ($bool(${first})) return true;`, after: 'return false;' };
+      case 'all':
+        return { before: '', each: `if (!$bool(${first})) return false;`, after: 'return true;' };
+      case 'exists_one':
+        return { before: 'let count = 0;', each: `if ($bool(${first})) count++;`, after: 'return count === 1;' };
+      case 'filter':
+        return { before: 'const out = [];', each: `if ($bool(${first})) out.push(x);`, after: 'return out;' };
+      case 'map':
+        return { before: 'const out = [];', each: `out.push(${first});`, after: 'return out;' };
+      default:
+        return undefined;
+    }
   }
-  if (name === 'all' && arity === 1) {
-    return (items, f) => {
-      for (let i = 0; i < items.length; i++) {
-        const x = json(items[i]);
-        f[slot] = x;
-        if (!bool(first(f))) return false;
-      }
-      return true;
-    };
-  }
-  if (name === 'exists_one' && arity === 1) {
-    return (items, f) => {
-      let count = 0;
-      for (let i = 0; i < items.length; i++) {
-        const x = json(items[i]);
-        f[slot] = x;
-        if (bool(first(f))) count++;
-      }
-      return count === 1;
-    };
-  }
-  if (name === 'filter' && arity === 1) {
-    return (items, f) => {
-      const out: unknown[] = [];
-      for (let i = 0; i < items.length; i++) {
-        const x = json(items[i]);
-        f[slot] = x;
-        if (bool(first(f))) out.push(x);
-      }
-      return out;
-    };
-  }
-  if (name === 'map' && arity === 1) {
-    return (items, f) => {
-      const out: unknown[] = [];
-      for (let i = 0; i < items.length; i++) {
-        const x = json(items[i]);
-        f[slot] = x;
-        out.push(first(f));
-      }
-      return out;
-    };
-  }
-  if (name === 'map' && arity === 2 && second !== undefined) {
-    return (items, f) => {
-      const out: unknown[] = [];
-      for (let i = 0; i < items.length; i++) {
-        const x = json(items[i]);
-        f[slot] = x;
-        if (bool(first(f))) out.push(second(f));
-      }
-      return out;
-    };
-  }
-  return undefined;
+  return name === 'map' ? { before: 'const out = [];', each: `if ($bool(${first})) out.push(${second});`, after: 'return out;' } : undefined;
 }
 
 /** String tests, `matches` (RE2), `split`, `size`, and optionals' `hasValue`/`value`. */
-function compileCall(n: Node, scope: Scope, newSlot: NewSlot): Closure | undefined {
+function compileCall(n: Node, scope: Scope, e: Emitter): Code {
   const [name, receiver, args] = n.op === 'rcall' ? (n.args as [string, Node, Node[]]) : [(n.args as [string])[0], undefined, (n.args as [string, Node[]])[1]];
   const fn = receiver === undefined ? GLOBAL_FUNCTIONS[`${name}/${args.length}`] : METHODS[`${name}/${args.length}`];
   // Every covered function takes one or two values (the receiver counts).
-  const parts = (receiver === undefined ? args : [receiver, ...args]).map((x) => compileNode(x, scope, newSlot));
+  const parts = (receiver === undefined ? args : [receiver, ...args]).map((x) => compileNode(x, scope, e));
   if (fn === undefined || !parts.every((p) => p !== undefined)) return undefined;
-  const [first, second] = parts as [Closure, Closure | undefined];
-  const b = second ?? ((): undefined => undefined);
+  const [first, second] = parts as [string, string | undefined];
   // `matches` is routed to RE2 by instrument.ts, which charges for the scan itself; other calls charge for their operands.
   const charged = !(receiver !== undefined && name === 'matches');
-  return (f) => {
-    const x = first(f);
-    const y = b(f);
-    if (charged) chargeOperands(x, y);
-    return fn(x, y);
-  };
+  return e.hoist(`const x = ${first};\nconst y = ${second ?? 'undefined'};\n${charged ? '$chargeOperands(x, y);\n' : ''}return ${e.constant(fn)}(x, y);`);
 }
 
 type Fn = ((a: unknown) => unknown) | ((a: unknown, b: unknown) => unknown);
