@@ -342,4 +342,27 @@ describe('policy engine: rules by kind of request', () => {
       expect(indexed, `${method} ${url}`).toEqual(everyRule);
     }
   });
+
+  it('keeps kinds apart part by part, and stays right past its size limit (made-up resources)', () => {
+    const policy = loadPolicy([builtinGuardrailsDir(), baselineAllowFile()], { compile: compileCel, defaultAction: 'deny' });
+    const same = (facts: ReturnType<typeof requestFacts>): void => {
+      expect(candidateRules(policy, facts).map((r) => r.name), JSON.stringify(facts)).toEqual(candidateRules(policy, facts, () => undefined).map((r) => r.name));
+    };
+    const create = requestFacts(kubeRequest('POST', '/api/v1/namespaces/a/pods', pod('p')), principal(), pod('p'));
+    const secrets = requestFacts(kubeRequest('GET', '/api/v1/namespaces/a/secrets/s'), principal(), undefined);
+    // Parts that would run together in a joined key: a group and a resource, a resource and a subresource.
+    same({ ...secrets, group: '', resource: 'secrets' });
+    same({ ...secrets, group: 'secrets', resource: '' });
+    same({ ...create, resource: 'pods', subresource: 'exec' });
+    same({ ...create, resource: 'pods/exec', subresource: '' });
+    for (let i = 0; i < 2_500; i++) {
+      same({ ...secrets, group: `made-up-${i}.example.com`, resource: `things${i % 7}` });
+      if (i % 500 === 0) {
+        same(create);
+        same(secrets);
+      }
+    }
+    same(create);
+    same(secrets);
+  });
 });
