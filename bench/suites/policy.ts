@@ -58,7 +58,7 @@ export const policyBench: Bench = {
     const policy = loadPolicy([join(root, 'policies/guardrails'), join(root, 'policies/baseline-allow.yaml')], { compile: compileCel, defaultAction: 'deny' });
     const withCel = policy.rules.filter((r) => r.when !== undefined);
     const compiled = withCel.filter((r) => usesClosures(r.when!)).length;
-    ctx.note(`policy: ${policy.rules.length} rules, ${withCel.length} with a CEL condition (${compiled} compiled to closures, the rest on the CEL library)`);
+    ctx.note(`policy: ${policy.rules.length} rules, ${withCel.length} with a CEL condition (${compiled} compiled to JavaScript, the rest on the CEL library)`);
     const count = ctx.quick ? 5_000 : 20_000;
     // After 2 000 evaluations the first run was still the slowest by far (CPU p99 67–79 µs in three runs, the next
     // ones 36–45); after a run's worth, 39–53. Presumably V8 still optimizing the rules' code, on helper threads

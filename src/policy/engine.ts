@@ -164,7 +164,7 @@ interface KindRules {
 
 /**
  * KindRules by the parts of a kind of request, one Map per part, so finding
- * them builds no key per request (a JSON key cost ~0.4 µs, a fifth of a
+ * them builds no key per request (a JSON key cost ~0.4 µs, about half of a
  * GET's decision). Emptied when it holds MAX_KINDS kinds: only requests for
  * made-up resources get there, and each costs one filter of the rules.
  */

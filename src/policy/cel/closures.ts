@@ -179,7 +179,6 @@ const RUNTIME = {
   $optional: optional,
   $element: element,
   $orValueOf: orValueOf,
-  $charge: charge,
   $chargeOperator: chargeOperator,
   $chargeOperands: chargeOperands,
   $NOT_FAST: NOT_FAST,
