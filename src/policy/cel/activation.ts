@@ -1,9 +1,9 @@
 /**
  * The variables of one request, converted to CEL values once and shared by
  * every expression evaluated on them, with what those evaluations share
- * (subexpression values, deep sizes for the meter). Compiled closures read
- * the JSON variables as given (closures.ts), so a request whose rules all
- * run as closures never converts its object. Held by the request's
+ * (subexpression values, deep sizes for the meter). Compiled code reads
+ * the JSON variables as given (codegen.ts), so a request whose rules all
+ * run as compiled code never converts its object. Held by the request's
  * activation, not in WeakMaps keyed by its objects: entries of a WeakMap
  * keyed by per-request objects make every young-generation collection
  * process them, which cost more than the evaluations themselves.
@@ -51,7 +51,7 @@ export class PreparedActivation implements CelActivation {
   }
 
   /**
-   * The same for compiled closures, kept apart: theirs hold JSON read as
+   * The same for compiled code, kept apart: theirs hold JSON read as
    * given (integral numbers not yet ints), which the library must not see.
    */
   get sharedUnconverted(): Map<string, Kept> {
@@ -74,7 +74,7 @@ export class PreparedActivation implements CelActivation {
   }
 
   /**
-   * A variable as compiled closures read it: `request` and `principal` as
+   * A variable as compiled code reads it: `request` and `principal` as
    * their typed values, the others (JSON) as given, only a scalar or a
    * missing one converted. Throws CelInputError for values CEL cannot hold,
    * anywhere in it, as the conversion does.

@@ -9,7 +9,7 @@ import { CelCostLimitError, DEFAULT_COST_LIMIT, lastCost, meterExhausted, startM
 import { CelInputError, fromCel } from './values.js';
 import { prepareActivation } from './activation.js';
 import { shareFor, shareSubexpressions, stopSharing } from './shared.js';
-import { BAIL, compileClosure, type CompiledClosure } from './closures.js';
+import { BAIL, compileCode, type CompiledCode } from './codegen.js';
 
 /**
  * The variables an expression sees, as the gateway has them (JSON-shaped).
@@ -69,7 +69,7 @@ export const MAX_SOURCE_LENGTH = 10_000;
 export interface CompileOptions {
   /** Cost units one evaluation may use (default {@link DEFAULT_COST_LIMIT}); see meter.ts. */
   costLimit?: number;
-  /** Evaluate with the CEL library only, never with compiled closures (closures.ts); for the tests that compare the two. */
+  /** Evaluate with the CEL library only, never with compiled code (codegen.ts); for the tests that compare the two. */
   interpretOnly?: boolean;
 }
 
@@ -131,8 +131,8 @@ class Program implements CelProgram {
   readonly #costError: string;
   /** The variables the expression mentions: only those are converted, so a rule on `request` never pays for the object. */
   readonly #names: readonly Variable[];
-  /** The expression as closures (closures.ts), tried first; undefined when it uses something they do not cover. */
-  readonly #closure: CompiledClosure | undefined;
+  /** The expression as generated JavaScript (codegen.ts), tried first; undefined when it uses something the generator does not cover. */
+  readonly #compiled: CompiledCode | undefined;
   /** Where `object` is in the frame (-1: the expression does not read it, so it shares nothing). */
   readonly #objectSlot: number;
 
@@ -142,35 +142,35 @@ class Program implements CelProgram {
     readonly costLimit: number,
     fn: ParseResult,
     uses: Readonly<Record<Variable, boolean>>,
-    useClosures: boolean,
+    useCompiledCode: boolean,
   ) {
     this.#fn = fn;
     this.#names = VARIABLES.filter((v) => uses[v]);
     this.#costError = `cost limit exceeded (limit ${costLimit})`;
-    this.#closure = useClosures ? compileClosure(fn.ast, this.#names) : undefined;
+    this.#compiled = useCompiledCode ? compileCode(fn.ast, this.#names) : undefined;
     this.#objectSlot = this.#names.indexOf('object');
   }
 
-  /** Whether evaluations try the compiled closures before the library (for tests). */
+  /** Whether evaluations try the compiled code before the library (for tests). */
   get compiled(): boolean {
-    return this.#closure !== undefined;
+    return this.#compiled !== undefined;
   }
 
   evaluate(activation: CelActivation): CelResult {
     const a = prepareActivation(activation ?? EMPTY);
     const names = this.#names;
-    const closure = this.#closure;
+    const compiled = this.#compiled;
     const objectSlot = this.#objectSlot;
     startMeter(this.costLimit, a.deepSizes);
     try {
       let v: unknown = BAIL;
-      if (closure !== undefined) {
-        // The variables in frame slots 0…, then the closures' own slots.
-        const frame = new Array<unknown>(closure.slots);
+      if (compiled !== undefined) {
+        // The variables in frame slots 0…, then the compiled code's own slots.
+        const frame = new Array<unknown>(compiled.slots);
         for (let i = 0; i < names.length; i++) frame[i] = a.unconverted(names[i]!);
         shareFor(objectSlot >= 0 && frame[objectSlot] !== null ? a.sharedUnconverted : undefined);
-        v = runClosure(closure, frame);
-        // A list or map from the closures may hold JSON not yet converted: the library gives those.
+        v = runCompiled(compiled, frame);
+        // A list or map from compiled code may hold JSON not yet converted: the library gives those.
         if (typeof v === 'object' && v !== null) v = BAIL;
       }
       if (v === BAIL) {
@@ -201,10 +201,10 @@ class Program implements CelProgram {
 const TRUE: CelResult = Object.freeze({ ok: true, value: true });
 const FALSE: CelResult = Object.freeze({ ok: true, value: false });
 
-/** The closures' value, or BAIL when the library must evaluate (the cost limit still ends the evaluation). */
-function runClosure(closure: CompiledClosure, frame: unknown[]): unknown {
+/** The compiled code's value, or BAIL when the library must evaluate (the cost limit still ends the evaluation). */
+function runCompiled(compiled: CompiledCode, frame: unknown[]): unknown {
   try {
-    return closure.run(frame);
+    return compiled.run(frame);
   } catch (err) {
     if (err instanceof CelCostLimitError) throw err;
     return BAIL;
@@ -259,14 +259,14 @@ export function compileCel(source: string, options?: CompileOptions): CompileRes
 }
 
 /**
- * Whether a program tries compiled closures (closures.ts) before the library:
- * false for expressions using something the closures do not cover, and
+ * Whether a program tries compiled code (codegen.ts) before the library:
+ * false for expressions using something it does not cover, and
  * with `interpretOnly`. For tests.
  *
  * @example
- * usesClosures(compileCel('has(object.spec)').program) // true
+ * usesCompiledCode(compileCel('has(object.spec)').program) // true
  */
-export function usesClosures(program: CelProgram): boolean {
+export function usesCompiledCode(program: CelProgram): boolean {
   return program instanceof Program && program.compiled;
 }
 

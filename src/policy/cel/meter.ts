@@ -134,7 +134,7 @@ export function deepUnits(v: unknown, depth = 0): number {
   } else if (v instanceof Map) {
     for (const [k, x] of v as Map<unknown, unknown>) n += deepUnits(k, depth + 1) + deepUnits(x, depth + 1);
   } else {
-    // An undefined value is a missing field (the conversion drops it; compiled closures read objects unconverted).
+    // An undefined value is a missing field (the conversion drops it; compiled code reads objects unconverted).
     for (const k in v) {
       const x = (v as Record<string, unknown>)[k];
       if (x !== undefined) n += 1 + deepUnits(x, depth + 1);

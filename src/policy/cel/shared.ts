@@ -141,7 +141,7 @@ function isNode(x: object): x is Node {
   return 'op' in x && 'args' in x;
 }
 
-/** The nodes marked shared, with the key their values are kept under (closures.ts shares them too). */
+/** The nodes marked shared, with the key their values are kept under (codegen.ts shares them too). */
 const keptKey = new WeakMap<Node, string>();
 
 /** The key a shared node's value is kept under; undefined for a node that is not shared. */

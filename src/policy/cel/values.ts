@@ -63,7 +63,7 @@ let inheritedKeys = false;
 /**
  * Checks, without converting, that `v` converts: throws the CelInputError
  * {@link toCel} would (nested too deep, a value CEL cannot hold). Compiled
- * closures read the JSON variables unconverted; this keeps input they
+ * code reads the JSON variables unconverted; this keeps input it
  * cannot judge failing closed wherever it is, as the conversion does.
  */
 export function checkCelInput(v: unknown): void {

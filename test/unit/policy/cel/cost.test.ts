@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { compileCel, DEFAULT_COST_LIMIT, lastEvaluationCost, type CelActivation } from '../../../../src/policy/cel/index.js';
-import { usesClosures } from '../../../../src/policy/cel/compile.js';
+import { usesCompiledCode } from '../../../../src/policy/cel/compile.js';
 import { compile, create, run } from './fixtures.js';
 
 const items = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -114,12 +114,12 @@ describe('runtime cost bound', () => {
     expect(r).toEqual({ ok: false, error: 'invalid activation: input nested deeper than 100 levels' });
   });
 
-  test('compiled closures fail closed on input the conversion refuses, also in parts they do not read', () => {
+  test('compiled code fails closed on input the conversion refuses, also in parts it does not read', () => {
     let deep: unknown = { b: 1 };
     for (let i = 0; i < 200; i++) deep = { a: deep };
     const program = compileCel('has(object.a.a.a)');
     if (!program.ok) throw new Error(program.error);
-    expect(usesClosures(program.program)).toBe(true);
+    expect(usesCompiledCode(program.program)).toBe(true);
     expect(program.program.evaluate(withObject(deep))).toEqual({ ok: false, error: 'invalid activation: input nested deeper than 100 levels' });
     const odd = withObject({ a: { b: () => 1 }, c: [Symbol('s')], d: 1 });
     expect(run('object.d == 1', odd)).toEqual({ ok: false, error: 'invalid activation: unsupported input value of type function' });

@@ -30,7 +30,7 @@ describe('subexpressions shared between the rules of a request', () => {
     const request = prepareActivation(create);
     const together = costs(programs, request);
     expect(together).toEqual(alone);
-    // The container list was worked out once and shared: by the closures (three rules) and by the library (the map).
+    // The container list was worked out once and shared: by the compiled code (three rules) and by the library (the map).
     // Keys are syntax trees as JSON; the list's is a `+` node.
     const containerLists = (table: Map<string, unknown>): number => [...table.keys()].filter((k) => k.startsWith('{"op":"+"') && k.includes('"ephemeralContainers"')).length;
     expect(containerLists(request.sharedUnconverted)).toBe(1);

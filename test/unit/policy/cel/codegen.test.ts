@@ -1,5 +1,5 @@
 /**
- * Differential test of the compiled closures (src/policy/cel/closures.ts)
+ * Differential test of the compiled code (src/policy/cel/codegen.ts)
  * against the CEL library: every expression of the shipped policies and a
  * set of tricky ones, over many generated objects (missing fields, wrong
  * types, nulls, empty lists, maps from objects with `constructor` keys),
@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { celEnv, VARIABLES } from '../../../../src/policy/cel/env.js';
-import { BAIL, compileClosure } from '../../../../src/policy/cel/closures.js';
-import { usesClosures } from '../../../../src/policy/cel/compile.js';
+import { BAIL, compileCode } from '../../../../src/policy/cel/codegen.js';
+import { usesCompiledCode } from '../../../../src/policy/cel/compile.js';
 import { compileCel, lastEvaluationCost, prepareActivation, type CelActivation, type CelProgram } from '../../../../src/policy/cel/index.js';
 import { instrument } from '../../../../src/policy/cel/instrument.js';
 import { startMeter, stopMeter } from '../../../../src/policy/cel/meter.js';
@@ -92,7 +92,7 @@ const tricky = [
   'boundRole != null && boundRole.rules.size() > 0',
   'object.exists(object, object == "a")',
   'object.a.k.exists(x, x in object.b)',
-  // Integral doubles next to JSON ints (closures read JSON numbers unconverted).
+  // Integral doubles next to JSON ints (compiled code reads JSON numbers unconverted).
   '[2.0, object.a][0] == 2.0',
   'cel.bind(x, 2.0, [x, object.a][0] == x)',
   "{'d': 1.0, 'a': object.a}.d",
@@ -256,20 +256,20 @@ const SLOW = { timeout: 120_000 };
 const sources = [...shipped, ...tricky];
 
 describe('generated source', () => {
-  const compileSource = (source: string): NonNullable<ReturnType<typeof compileClosure>> => {
+  const compileSource = (source: string): NonNullable<ReturnType<typeof compileCode>> => {
     const parsed = celEnv.parse(source);
     if (!parsed.check().valid) throw new Error(source);
     instrument(parsed.ast);
-    const closure = compileClosure(parsed.ast, [...VARIABLES]);
-    if (closure === undefined) throw new Error(`not compiled: ${source}`);
-    return closure;
+    const compiled = compileCode(parsed.ast, [...VARIABLES]);
+    if (compiled === undefined) throw new Error(`not compiled: ${source}`);
+    return compiled;
   };
-  const run = (closure: NonNullable<ReturnType<typeof compileClosure>>, object: unknown): unknown => {
-    const frame = new Array<unknown>(closure.slots).fill(null);
+  const run = (compiled: NonNullable<ReturnType<typeof compileCode>>, object: unknown): unknown => {
+    const frame = new Array<unknown>(compiled.slots).fill(null);
     frame[VARIABLES.indexOf('object')] = object;
     startMeter(Number.POSITIVE_INFINITY);
     try {
-      return closure.run(frame);
+      return compiled.run(frame);
     } finally {
       stopMeter();
     }
@@ -277,17 +277,17 @@ describe('generated source', () => {
 
   it('holds no string literal of the expression: they are constants the function is given', () => {
     const evil = '"); globalThis.gatehouseInjected = 1; ("';
-    const closure = compileSource(`object.a in ['${evil}', 'b'] && {'${evil}': 1}[object.a] == 1 && object.a == '${evil}'`);
-    expect(closure.source).not.toContain('gatehouseInjected');
-    expect(run(closure, { a: evil })).toBe(true);
-    expect(run(closure, { a: 'c' })).toBe(false);
+    const compiled = compileSource(`object.a in ['${evil}', 'b'] && {'${evil}': 1}[object.a] == 1 && object.a == '${evil}'`);
+    expect(compiled.source).not.toContain('gatehouseInjected');
+    expect(run(compiled, { a: evil })).toBe(true);
+    expect(run(compiled, { a: 'c' })).toBe(false);
     expect((globalThis as Record<string, unknown>).gatehouseInjected).toBeUndefined();
   });
 
   it('spells out field names that are identifiers and reads any other name as a constant', () => {
-    const closure = compileSource("object.spec.name == 'x' && has(object.spec.kind) && object.?spec.?zone.orValue('') == ''");
-    expect(closure.source).toContain('v.spec');
-    expect(closure.source).toContain('v.name');
+    const compiled = compileSource("object.spec.name == 'x' && has(object.spec.kind) && object.?spec.?zone.orValue('') == ''");
+    expect(compiled.source).toContain('v.spec');
+    expect(compiled.source).toContain('v.name');
     // The parser gives identifiers only; a name that is not one must still not reach the source.
     const parsed = celEnv.parse('object.a == 1');
     parsed.check();
@@ -295,15 +295,15 @@ describe('generated source', () => {
     const select = (parsed.ast as unknown as { args: [{ args: [unknown, string] }] }).args[0];
     const evil = 'a; globalThis.gatehouseInjected = 1; //';
     select.args[1] = evil;
-    const odd = compileClosure(parsed.ast, [...VARIABLES]);
+    const odd = compileCode(parsed.ast, [...VARIABLES]);
     expect(odd?.source).not.toContain('gatehouseInjected');
     expect(run(odd!, { [evil]: 1n })).toBe(true);
     expect((globalThis as Record<string, unknown>).gatehouseInjected).toBeUndefined();
   });
 });
 
-describe('compiled closures against the CEL library', () => {
-  it('give the library value or error for input the generator does not make: holes, undefined fields, big numbers, Maps, deep nesting, functions', () => {
+describe('compiled code against the CEL library', () => {
+  it('gives the library value or error for input the generator does not make: holes, undefined fields, big numbers, Maps, deep nesting, functions', () => {
     let deep: unknown = { b: 1 };
     for (let i = 0; i < 200; i++) deep = { a: deep };
     const odd: unknown[] = [
@@ -326,14 +326,14 @@ describe('compiled closures against the CEL library', () => {
     }
   });
 
-  it('compile every shipped `when` (so the comparison below is about them)', () => {
-    const notCompiled = shipped.filter((s) => !usesClosures(compilePair(s)[0]));
+  it('compiles every shipped `when` (so the comparison below is about them)', () => {
+    const notCompiled = shipped.filter((s) => !usesCompiledCode(compilePair(s)[0]));
     // messageExpressions using join/distinct/flatten/split, and the registry allow-list, run on the library.
     expect(notCompiled.every((s) => /\.(split|join|flatten|distinct)\(/.test(s)), notCompiled.join('\n---\n')).toBe(true);
     expect(shipped.length - notCompiled.length).toBeGreaterThanOrEqual(25);
   });
 
-  it('give the same value or error, at the same cost, for every expression over generated objects', SLOW, () => {
+  it('gives the same value or error, at the same cost, for every expression over generated objects', SLOW, () => {
     const r = prng(1);
     const activations = Array.from({ length: ACTIVATIONS }, () => activation(r));
     for (const source of sources) {
@@ -345,7 +345,7 @@ describe('compiled closures against the CEL library', () => {
     }
   });
 
-  it('give the same results when all rules of a request share one activation (shared subexpressions)', SLOW, () => {
+  it('gives the same results when all rules of a request share one activation (shared subexpressions)', SLOW, () => {
     const r = prng(2);
     const pairs = shipped.map((s) => compilePair(s));
     for (let i = 0; i < ACTIVATIONS; i++) {
@@ -356,7 +356,7 @@ describe('compiled closures against the CEL library', () => {
     }
   });
 
-  it('stop at the same cost limit', SLOW, () => {
+  it('stops at the same cost limit', SLOW, () => {
     const r = prng(3);
     const activations = Array.from({ length: 60 }, () => activation(r));
     for (const source of sources) {
@@ -367,7 +367,7 @@ describe('compiled closures against the CEL library', () => {
     }
   });
 
-  it('answer most evaluations themselves: whenever a closure gives a value, it is the library value', SLOW, () => {
+  it('answers most evaluations itself: whenever it gives a value, it is the library value', SLOW, () => {
     const r = prng(4);
     const activations = Array.from({ length: ACTIVATIONS }, () => activation(r));
     let answered = 0;
@@ -377,8 +377,8 @@ describe('compiled closures against the CEL library', () => {
       if (!parsed.check().valid) throw new Error(source);
       instrument(parsed.ast);
       const names = VARIABLES.filter((v) => source.includes(v));
-      const closure = compileClosure(parsed.ast, names);
-      if (closure === undefined) continue;
+      const compiled = compileCode(parsed.ast, names);
+      if (compiled === undefined) continue;
       const [, slow] = compilePair(source);
       for (const a of activations) {
         // As programs give them: the JSON variables unconverted.
@@ -386,7 +386,7 @@ describe('compiled closures against the CEL library', () => {
         startMeter(Number.POSITIVE_INFINITY);
         let v: unknown;
         try {
-          v = closure.run(frame);
+          v = compiled.run(frame);
         } catch (err) {
           v = err === BAIL ? BAIL : err;
         } finally {

@@ -20,7 +20,7 @@
  * at all. The generated code charges the meter exactly what the
  * instrumented library charges (the same functions from instrument.ts), so
  * costs and the cost limit are the same on both paths;
- * test/unit/policy/cel/closures.test.ts checks both against each other.
+ * test/unit/policy/cel/codegen.test.ts checks both against each other.
  *
  * Nothing from the expression's text reaches the generated source but field
  * names that are plain identifiers (as JSON string literals) and the fixed
@@ -41,10 +41,10 @@ class Bail extends Error {}
 export const BAIL: Error = new Bail('evaluate with the CEL library');
 
 /** A compiled expression: reads its variables from slots of a frame (the activation's variables first). */
-export type Closure = (frame: unknown[]) => unknown;
+export type CompiledFunction = (frame: unknown[]) => unknown;
 
-export interface CompiledClosure {
-  readonly run: Closure;
+export interface CompiledCode {
+  readonly run: CompiledFunction;
   /** Frame size: the activation's variables, then one slot per comprehension or `cel.bind` variable. */
   readonly slots: number;
   /** The generated function's source (for tests and for reading what an expression became). */
@@ -241,16 +241,16 @@ class Emitter {
  * `variables` (frame slots 0…); undefined when some node is outside the
  * covered shapes.
  */
-export function compileClosure(root: Node, variables: readonly (typeof VARIABLES)[number][]): CompiledClosure | undefined {
+export function compileCode(root: Node, variables: readonly (typeof VARIABLES)[number][]): CompiledCode | undefined {
   const emitter = new Emitter(variables.length);
   const scope: Scope = new Map(variables.map((v, i) => [v, i]));
   const body = compileNode(root, scope, emitter);
   if (body === undefined) return undefined;
   const source = `"use strict";\n${emitter.functions.join('\n')}\nreturn function run(f) {\nreturn ${body};\n};`;
-  let run: Closure;
+  let run: CompiledFunction;
   try {
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the source is built from this file's templates only (see the module comment)
-    const factory = new Function(...RUNTIME_NAMES, 'K', source) as (...a: unknown[]) => Closure;
+    const factory = new Function(...RUNTIME_NAMES, 'K', source) as (...a: unknown[]) => CompiledFunction;
     run = factory(...RUNTIME_VALUES, emitter.constants);
   } catch {
     // Code generation disallowed (--disallow-code-generation-from-strings): the library evaluates.
