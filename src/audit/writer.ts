@@ -142,7 +142,7 @@ export function idleAuditWriterStats(): AuditWriterStats {
  * one per event it relays).
  */
 type Item =
-  | { event: EncodedEvent; enqueuedAt: number; resolve(value: AppendedEvent): void; reject(err: unknown): void }
+  | { event: EncodedEvent; background: boolean; enqueuedAt: number; resolve(value: AppendedEvent): void; reject(err: unknown): void }
   | { chunk: StreamChunk; enqueuedAt: number; owner: ChunkOwner; dataSha256: string };
 
 /** The buffer waiting chunks with the same bytes share, how many of them wait, and whether more than one ever did. */
@@ -185,6 +185,8 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
   // Set while only background records wait: the batch starts when it fires, or earlier for one a caller waits for.
   let gathering: NodeJS.Timeout | undefined;
   let closed = false;
+  // Queued events whose callers wait for them (not background): while there are none, the queue may gather.
+  let awaited = 0;
   let checkpointWaiters: Array<(cp: Checkpoint | undefined, err?: Error) => void> = [];
   const stats = idleAuditWriterStats();
 
@@ -204,6 +206,7 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
       const item = queue[count]!;
       if ('chunk' in item) bytes += item.chunk.data.length;
       if (count > 0 && bytes > maxBatchBytes) break;
+      if ('event' in item && !item.background) awaited -= 1;
       count += 1;
     }
     return queue.splice(0, count);
@@ -257,8 +260,16 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
     }
   };
 
+  /** Whether a caller waits for what is queued (an event, a checkpoint), or the queue fills a batch: no gathering then. */
+  const pressing = (): boolean => awaited > 0 || checkpointWaiters.length > 0 || queue.length >= maxBatch;
+
   const drain = async (): Promise<void> => {
-    while (queue.length > 0 || checkpointWaiters.length > 0) await writeBatch();
+    while (queue.length > 0 || checkpointWaiters.length > 0) {
+      await writeBatch();
+      // What arrived meanwhile, nobody waits for: it gathers company again. Taken at once, a steady trickle of reads
+      // (one caller, one GET after another) was committed one read per transaction, each with its fsync.
+      if (!pressing()) break;
+    }
   };
 
   const kick = (): void => {
@@ -273,14 +284,15 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
       running = drain().finally(() => {
         running = undefined;
         // Work queued between the loop's last check and now found `running` set and did not kick.
-        if (queue.length > 0 || checkpointWaiters.length > 0) kick();
+        if (pressing()) kick();
+        else if (queue.length > 0) kickLater();
       });
     };
     if (window > 0) setTimeout(start, window);
     else setImmediate(start);
   };
 
-  /** For a record nobody waits for: a running batch or the drain loop takes it anyway; else wait for company. */
+  /** For a record nobody waits for: wait for company, unless a batch is on its way (the drain loop looks again after it). */
   const kickLater = (): void => {
     if (running || scheduled || gathering) return;
     if (backgroundWindow === 0 || queue.length >= maxBatch) return kick();
@@ -300,9 +312,12 @@ export function createAuditWriter(repo: AuditRepo, options: AuditWriterOptions):
     const refused = refusal();
     if (refused) return Promise.reject(refused);
     return new Promise<AppendedEvent>((resolve, reject) => {
-      queue.push({ event, enqueuedAt: now(), resolve, reject });
+      queue.push({ event, background, enqueuedAt: now(), resolve, reject });
       if (background) kickLater();
-      else kick();
+      else {
+        awaited += 1;
+        kick();
+      }
     });
   };
 

@@ -110,6 +110,31 @@ describe('createAuditWriter', () => {
     await writer.close();
   });
 
+  it('lets background records that arrive while a batch is written gather again, rather than follow it one batch each', async () => {
+    const batches: number[] = [];
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (openGate = r));
+    const gated: AuditRepo = { ...store.audit, append: async (batch) => (batches.push(batch.events.length), await gate, store.audit.append(batch)) };
+    const writer = createAuditWriter(gated, { signer, backgroundWindowMs: 60_000 });
+    const first = writer.append(sampleEvent(0));
+    while (batches.length === 0) await new Promise((r) => setImmediate(r));
+    // One caller's reads, one after another: the first is recorded while the batch before it is being written.
+    const reads = [writer.append(sampleEvent(1), { background: true })];
+    openGate();
+    expect((await first).seq).toBe(1);
+    for (let i = 2; i < 4; i++) {
+      await new Promise((r) => setImmediate(r));
+      reads.push(writer.append(sampleEvent(i), { background: true }));
+    }
+    await new Promise((r) => setImmediate(r));
+    expect(batches).toEqual([1]);
+    expect(writer.stats().queueDepth).toBe(3);
+    expect((await writer.append(sampleEvent(4))).seq).toBe(5);
+    expect(batches).toEqual([1, 4]);
+    expect((await Promise.all(reads)).map((a) => a.seq)).toEqual([2, 3, 4]);
+    await writer.close();
+  });
+
   it('writes background records when their window ends, and at once on close', async () => {
     const batches: number[] = [];
     const counting: AuditRepo = { ...store.audit, append: (batch) => (batches.push(batch.events.length), store.audit.append(batch)) };
