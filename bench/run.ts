@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: Gatehouse against the API server and `kubectl proxy`, in
- * one run, on the real local control plane. Prints figures, ratios and the
+ * `npm run bench`: Gatehouse against the API server, `kubectl proxy` and a
+ * bare Node.js proxy, in one run, on the real local control plane. Prints figures, ratios and the
  * goals of issue 12; writes bench/results/<timestamp>.json, latest.json and
  * latest.svg. See docs/benchmarks.md.
  */
@@ -116,8 +116,9 @@ function kubectlVersion(): string {
 const HELP = `Usage: npm run bench -- [--quick] [--only <name>[,<name>…]] [--out <dir>]
 
 Starts the local control plane (harness), a gateway with the guardrail pack,
-the permissive baseline and audit in SQLite, and kubectl proxy, and measures
-them side by side. Results: bench/results/<timestamp>.json, latest.json,
+the permissive baseline and audit in SQLite, kubectl proxy, and a bare Node.js
+proxy (node-proxy: the least any Node.js hop costs), and measures them side by
+side. Results: bench/results/<timestamp>.json, latest.json,
 latest.svg; the table and the goals of issue 12 are printed.
 
   --quick        short runs (CI: keeps the benchmark working; numbers are rough)

@@ -1,15 +1,17 @@
 /**
  * What the benchmarks run against: the real control plane (started here, or
  * one handed in), a gateway in front of it (full guardrail pack, permissive
- * baseline, audit in SQLite), `kubectl proxy` in front of the same API
- * server, and on demand a second gateway recording to PostgreSQL. Each piece
- * starts the first time a benchmark asks for it.
+ * baseline, audit in SQLite), `kubectl proxy` and a bare Node.js proxy
+ * (node-proxy.ts) in front of the same API server, and on demand a second
+ * gateway recording to PostgreSQL. Each piece starts the first time a
+ * benchmark asks for it.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../../src/harness/binaries.js';
 import { startCluster } from '../../src/harness/cluster.js';
@@ -17,6 +19,7 @@ import { startPostgres } from '../../src/harness/postgres.js';
 import type { PostgresServer } from '../../src/harness/postgres.js';
 import { startGatewayProcess } from '../../test/e2e/helpers/gateway.js';
 import type { GatewayProcess } from '../../test/e2e/helpers/gateway.js';
+import type { NodeProxyConfig } from './node-proxy.js';
 import { clientFor } from './targets.js';
 import type { Client, Target } from './targets.js';
 
@@ -44,6 +47,8 @@ export interface BenchEnv {
   /** Another gateway like {@link BenchEnv.gateway}, just started: memory figures without what earlier benchmarks left behind. */
   freshGateway(): Promise<Target>;
   proxy(): Promise<Target>;
+  /** The reference Node.js proxy (node-proxy.ts), serving with the gateway's certificate. */
+  nodeProxy(): Promise<Target>;
   /** A second gateway whose audit store is PostgreSQL (started with its own server). */
   gatewayPg(): Promise<Target>;
   /** The PostgreSQL server (started on first use). */
@@ -54,6 +59,19 @@ export interface BenchEnv {
 }
 
 type Log = (line: string) => void;
+
+/**
+ * How node runs the reference proxy: the compiled bench (.cache/bench) has it
+ * as a sibling .js; from the TypeScript sources (the smoke test under
+ * vitest) it goes through vite's module runner, as test/unit/audit/kill.test.ts
+ * runs its child.
+ */
+function nodeProxyArgs(): string[] {
+  const compiled = fileURLToPath(new URL('./node-proxy.js', import.meta.url));
+  if (existsSync(compiled)) return [compiled];
+  const source = fileURLToPath(new URL('./node-proxy.ts', import.meta.url));
+  return ['--input-type=module', '-e', `const { runnerImport } = await import('vite'); await runnerImport(${JSON.stringify(source)});`];
+}
 
 /** Memoises an async start-up: the first caller starts it, later callers share it. */
 function lazy<T>(start: () => Promise<T>): () => Promise<T> {
@@ -117,11 +135,16 @@ export async function openEnv(given: ClusterInfo | undefined, log: Log): Promise
     return asTarget('gateway-pg', gw);
   });
 
-  const proxy = lazy(async () => {
-    log('starting kubectl proxy');
-    const child = spawn('kubectl', ['proxy', '--kubeconfig', upstreamKubeconfig, '--address', '127.0.0.1', '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  /** Starts a program that prints the port it listens on (`listening` names it in its line); stopped with the rest. */
+  const startListening = async (
+    what: string,
+    command: string,
+    args: readonly string[],
+    listening: RegExp,
+    options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  ): Promise<{ port: string; pid: number | undefined }> => {
+    log(`starting ${what}`);
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd, env: options.env && { ...process.env, ...options.env } });
     stops.push(async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -130,14 +153,32 @@ export async function openEnv(given: ClusterInfo | undefined, log: Log): Promise
     });
     const port = await new Promise<string>((resolve, reject) => {
       child.once('error', reject);
-      child.once('exit', (code) => reject(new Error(`kubectl proxy exited ${code}`)));
+      child.once('exit', (code) => reject(new Error(`${what} exited ${code}`)));
       createInterface({ input: child.stdout }).on('line', (line) => {
-        const found = /Starting to serve on [\d.]+:(\d+)/.exec(line)?.[1];
+        const found = listening.exec(line)?.[1];
         if (found) resolve(found);
       });
     });
-    const target: Target = { name: 'proxy', origin: `http://127.0.0.1:${port}`, caPem: undefined, token: undefined, pid: child.pid };
-    return target;
+    return { port, pid: child.pid };
+  };
+
+  const proxy = lazy(async (): Promise<Target> => {
+    const { port, pid } = await startListening('kubectl proxy', 'kubectl', ['proxy', '--kubeconfig', upstreamKubeconfig, '--address', '127.0.0.1', '--port', '0'], /Starting to serve on [\d.]+:(\d+)/);
+    return { name: 'proxy', origin: `http://127.0.0.1:${port}`, caPem: undefined, token: undefined, pid };
+  });
+
+  const nodeProxy = lazy(async (): Promise<Target> => {
+    const gw = await gatewayProcess();
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-node-proxy-'));
+    stops.push(() => rm(dir, { recursive: true, force: true }));
+    const caFile = join(dir, 'upstream-ca.pem');
+    writeFileSync(caFile, caPem);
+    const config: NodeProxyConfig = { certFile: join(gw.dataDir, 'tls.crt'), keyFile: join(gw.dataDir, 'tls.key'), origin: server, caFile, token: adminToken };
+    const { port, pid } = await startListening('the reference Node.js proxy', process.execPath, nodeProxyArgs(), /^listening (\d+)$/, {
+      env: { GATEHOUSE_BENCH_NODE_PROXY: JSON.stringify(config) },
+      cwd: await packageRoot(),
+    });
+    return { name: 'node-proxy', origin: `https://127.0.0.1:${port}`, caPem: readFileSync(join(gw.dataDir, 'ca.crt'), 'utf8'), token: undefined, pid };
   });
 
   const admin = clientFor(direct, 32);
@@ -148,6 +189,7 @@ export async function openEnv(given: ClusterInfo | undefined, log: Log): Promise
     gatewayAsAgent,
     freshGateway: async () => asTarget('gateway', await startGateway()),
     proxy,
+    nodeProxy,
     gatewayPg,
     postgres,
     admin,

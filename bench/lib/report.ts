@@ -1,12 +1,13 @@
 /**
  * The benchmark report: every measured figure, the gateway's ratios against
- * the API server and `kubectl proxy`, and the goals of issue 12 with
+ * the API server, `kubectl proxy` and the bare Node.js proxy (node-proxy.ts),
+ * and the goals of issue 12 with
  * PASS/MISS; rendered as a text table, JSON and an SVG chart.
  */
 import type { Spread } from './stats.js';
 
 /** Who a figure was measured on. */
-export type Side = 'direct' | 'gateway' | 'proxy' | 'gateway-pg' | 'sqlite' | 'postgres' | 'engine';
+export type Side = 'direct' | 'gateway' | 'proxy' | 'node-proxy' | 'gateway-pg' | 'sqlite' | 'postgres' | 'engine';
 
 export interface Figure {
   /** Benchmark name (what `--only` selects). */
@@ -25,6 +26,8 @@ export interface RatioRow {
   readonly vsDirect: number | undefined;
   /** Gateway median ÷ kubectl proxy median. */
   readonly vsProxy: number | undefined;
+  /** Gateway median ÷ the bare Node.js proxy's: what the gateway's own work costs over any Node.js hop. */
+  readonly vsNodeProxy: number | undefined;
 }
 
 export interface Goal {
@@ -81,6 +84,7 @@ export function ratioRows(figures: readonly Figure[]): RatioRow[] {
       metric: f.metric,
       vsDirect: ratio(f.value.median, median(figures, f.bench, f.metric, 'direct')),
       vsProxy: ratio(f.value.median, median(figures, f.bench, f.metric, 'proxy')),
+      vsNodeProxy: ratio(f.value.median, median(figures, f.bench, f.metric, 'node-proxy')),
     }));
 }
 
@@ -106,7 +110,7 @@ function table(rows: readonly (readonly string[])[]): string {
   return rows.map((r) => r.map((cell, c) => (c === 0 || c === 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
 }
 
-const SIDES: readonly Side[] = ['direct', 'proxy', 'gateway', 'gateway-pg', 'sqlite', 'postgres', 'engine'];
+const SIDES: readonly Side[] = ['direct', 'proxy', 'node-proxy', 'gateway', 'gateway-pg', 'sqlite', 'postgres', 'engine'];
 
 /** The text report: figures (median, min–p99 over runs), ratios, goals. */
 export function renderText(figures: readonly Figure[], goals: readonly GoalResult[]): string {
@@ -118,9 +122,9 @@ export function renderText(figures: readonly Figure[], goals: readonly GoalResul
   const rows = keys.map((key) => {
     const [bench = '', metric = ''] = key.split('\u0000');
     const r = ratios.get(key);
-    return [bench, metric, ...sides.map((s) => cell(figures.find((f) => f.bench === bench && f.metric === metric && f.side === s))), fmt(r?.vsDirect), fmt(r?.vsProxy)];
+    return [bench, metric, ...sides.map((s) => cell(figures.find((f) => f.bench === bench && f.metric === metric && f.side === s))), fmt(r?.vsDirect), fmt(r?.vsProxy), fmt(r?.vsNodeProxy)];
   });
-  const head = ['bench', 'metric', ...sides, 'gw÷direct', 'gw÷proxy'];
+  const head = ['bench', 'metric', ...sides, 'gw÷direct', 'gw÷proxy', 'gw÷node'];
   const goalLines = goals.map((g) => {
     const verdict = g.pass === undefined ? 'n/a ' : g.pass ? 'PASS' : 'MISS';
     return `  ${verdict}  ${g.text.padEnd(62)} ${g.versus ? 'ratio' : 'value'} ${fmt(g.value)} (goal ${g.op} ${g.limit})`;
@@ -131,13 +135,14 @@ export function renderText(figures: readonly Figure[], goals: readonly GoalResul
 const escapeXml = (s: string): string => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
- * A horizontal bar chart of the ratios (gateway ÷ direct, gateway ÷ proxy)
- * with a line at 1×, and the goals with their verdicts underneath.
+ * A horizontal bar chart of the ratios (gateway ÷ direct, ÷ kubectl proxy,
+ * ÷ node-proxy) with a line at 1×, and the goals with their verdicts underneath.
  */
 export function renderSvg(figures: readonly Figure[], goals: readonly GoalResult[], subtitle: string): string {
   const bars = ratioRows(figures).flatMap((r) => [
     ...(r.vsDirect === undefined ? [] : [{ label: `${r.bench}: ${r.metric} ÷ direct`, value: r.vsDirect, color: '#3b6ea5' }]),
     ...(r.vsProxy === undefined ? [] : [{ label: `${r.bench}: ${r.metric} ÷ proxy`, value: r.vsProxy, color: '#d08c2b' }]),
+    ...(r.vsNodeProxy === undefined ? [] : [{ label: `${r.bench}: ${r.metric} ÷ node-proxy`, value: r.vsNodeProxy, color: '#6a9a4a' }]),
   ]);
   const left = 300;
   const scale = 200; // px per 1×

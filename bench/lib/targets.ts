@@ -1,5 +1,5 @@
 /**
- * The three ways to reach the API server, behind one client so every side is
+ * The ways to reach the API server, behind one client so every side is
  * measured with the same code: keep-alive undici pools, HTTP/1.1, one request
  * per connection at a time.
  */
@@ -8,17 +8,17 @@ import { connect } from 'node:http2';
 import type { ClientHttp2Session } from 'node:http2';
 import { Pool } from 'undici';
 
-export type TargetName = 'direct' | 'gateway' | 'proxy' | 'gateway-pg';
+export type TargetName = 'direct' | 'gateway' | 'proxy' | 'node-proxy' | 'gateway-pg';
 
 /** Where one side listens and how it is authenticated. */
 export interface Target {
   readonly name: TargetName;
-  /** `https://127.0.0.1:port` (direct, gateway) or `http://…` (kubectl proxy). */
+  /** `https://127.0.0.1:port` (direct, gateway, node-proxy) or `http://…` (kubectl proxy). */
   readonly origin: string;
   readonly caPem: string | undefined;
-  /** Bearer token; undefined for kubectl proxy, which adds its own credential. */
+  /** Bearer token; undefined for kubectl proxy and node-proxy, which add their own credential. */
   readonly token: string | undefined;
-  /** Process whose memory or CPU is reported (the gateway, kubectl proxy); undefined for the API server itself. */
+  /** Process whose memory or CPU is reported (the gateway, kubectl proxy, node-proxy); undefined for the API server itself. */
   readonly pid: number | undefined;
 }
 

@@ -12,7 +12,7 @@ import type { Client, Target } from '../lib/targets.js';
 import type { ClusterInfo } from '../lib/env.js';
 
 async function allTargets(ctx: BenchContext): Promise<Target[]> {
-  return [ctx.env.direct, await ctx.env.proxy(), await ctx.env.gateway()];
+  return [ctx.env.direct, await ctx.env.proxy(), await ctx.env.nodeProxy(), await ctx.env.gateway()];
 }
 
 async function expectOk(client: Client, path: string): Promise<void> {
@@ -174,7 +174,7 @@ export const listBench: Bench = {
 
 export const throughputBench: Bench = {
   name: 'throughput',
-  description: 'small-GET requests/s at concurrency 1, 16, 64, and CPU µs per request of the gateway and kubectl proxy',
+  description: 'small-GET requests/s at concurrency 1, 16, 64, and CPU µs per request of the gateway, kubectl proxy and node-proxy',
   run: (ctx) =>
     withOneObject(ctx, async (path) => {
       const targets = await allTargets(ctx);

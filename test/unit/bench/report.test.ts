@@ -36,17 +36,18 @@ describe('ratios and goals', () => {
   const figures = [
     figure('get', 'GET p50 ms', 'direct', [1, 1, 1]),
     figure('get', 'GET p50 ms', 'proxy', [2]),
+    figure('get', 'GET p50 ms', 'node-proxy', [1.2]),
     figure('get', 'GET p50 ms', 'gateway', [1.25, 1.5, 1.5]),
     figure('throughput', 'req/s c=16', 'proxy', [1000], 'higher'),
     figure('throughput', 'req/s c=16', 'gateway', [650], 'higher'),
     figure('watch', 'gateway RSS MB', 'gateway', [120]),
   ];
 
-  it('divides the gateway median by the direct and proxy medians', () => {
+  it('divides the gateway median by the direct, kubectl proxy and node-proxy medians', () => {
     expect(ratioRows(figures)).toEqual([
-      { bench: 'get', metric: 'GET p50 ms', vsDirect: 1.5, vsProxy: 0.75 },
-      { bench: 'throughput', metric: 'req/s c=16', vsDirect: undefined, vsProxy: 0.65 },
-      { bench: 'watch', metric: 'gateway RSS MB', vsDirect: undefined, vsProxy: undefined },
+      { bench: 'get', metric: 'GET p50 ms', vsDirect: 1.5, vsProxy: 0.75, vsNodeProxy: 1.25 },
+      { bench: 'throughput', metric: 'req/s c=16', vsDirect: undefined, vsProxy: 0.65, vsNodeProxy: undefined },
+      { bench: 'watch', metric: 'gateway RSS MB', vsDirect: undefined, vsProxy: undefined, vsNodeProxy: undefined },
     ]);
   });
 
@@ -70,12 +71,14 @@ describe('ratios and goals', () => {
   it('renders a table with the spread, the ratios and a verdict per goal, and an SVG with one bar per ratio', () => {
     const goals = evaluateGoals(figures);
     const text = renderText(figures, goals);
-    expect(text).toMatch(/get\s+GET p50 ms\s+1\.00 \(1\.00–1\.00\)\s+2\.00\s+1\.50 \(1\.25–1\.50\)\s+1\.50\s+0\.750/);
+    expect(text).toMatch(/gw÷direct\s+gw÷proxy\s+gw÷node\n/);
+    expect(text).toMatch(/get\s+GET p50 ms\s+1\.00 \(1\.00–1\.00\)\s+2\.00\s+1\.20\s+1\.50 \(1\.25–1\.50\)\s+1\.50\s+0\.750\s+1\.25\n/);
     expect(text).toMatch(/MISS {2}GET p50 ≤ 1\.15× direct/);
     expect(text).toMatch(/PASS {2}1 000 watches ≤ 150 MB gateway RSS/);
     expect(text).toMatch(/n\/a {3}policy evaluation p99/);
     const svg = renderSvg(figures, goals, 'test <run>');
-    expect(svg.match(/<rect x=/g)).toHaveLength(3);
+    expect(svg.match(/<rect x=/g)).toHaveLength(4);
+    expect(svg).toContain('get: GET p50 ms ÷ node-proxy');
     expect(svg).toContain('test &#60;run&#62;');
   });
 
