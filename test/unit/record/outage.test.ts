@@ -1,7 +1,8 @@
 /**
- * audit.whenStoreDown against a real SQLite store whose write lock another
- * connection holds: what is refused, what passes unrecorded, and the outage
- * event written when the lock is released.
+ * The recorder: which answers wait for their record, the event it appends,
+ * and audit.whenStoreDown against a real SQLite store whose write lock
+ * another connection holds: what is refused, what passes unrecorded, and the
+ * outage event written when the lock is released.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -80,6 +81,27 @@ describe('which answers wait for their record', () => {
     expect(recorder.awaitsRecord(ctx({ verb: 'get', subresource: 'exec' }, { upgrade: true }))).toBe(true);
     expect(recorder.awaitsRecord(ctx({ verb: 'get' }, { request: undefined }))).toBe(true);
     expect(recorderWith(true).awaitsRecord(ctx({ verb: 'get' }))).toBe(true);
+    recorder.close();
+  });
+});
+
+describe('the event a recorder appends', () => {
+  it('holds the exchange, the stream reference and the bodies as the client saw them, and no Secret body', async () => {
+    const appended: Array<{ event: AuditEvent; background: boolean }> = [];
+    const writer = {
+      openStream: () => undefined,
+      append: (event: AuditEvent, options?: { background?: boolean }) => (appended.push({ event, background: options?.background === true }), Promise.resolve({ seq: 1, hash: 'h' })),
+    } as unknown as AuditWriter;
+    const recorder = createRecorder({ writer, maxBodyBytes: 8, awaitReads: false, log: pino({ level: 'silent' }) });
+    const stream = { sessionId: 'req-1', kind: 'watch' as const, chunks: 3, bytes: 120, truncated: false };
+    const body = { data: Buffer.from('{"kind":"ConfigMap"}'), contentType: 'application/json' };
+    await recorder.record(ctx({ verb: 'watch' }), { status: 200, upstream: { status: 200, latencyMs: 1.5, bytesIn: 0, bytesOut: 120 }, stream, responseBody: body, masked: true });
+    await recorder.record(ctx({ resource: 'secrets' }), { status: 200, responseBody: body });
+    const [watch, secret] = appended.map((a) => auditEventSchema.parse(a.event));
+    expect(appended.map((a) => a.background)).toEqual([true, true]);
+    expect(watch).toMatchObject({ request: { verb: 'watch', resource: 'pods' }, result: { status: 200 }, upstream: { status: 200, bytesOut: 120 }, stream });
+    expect(watch!.bodies).toEqual({ masked: true, response: { contentType: 'application/json', data: '{"kind":', encoding: 'utf8', size: 20, truncated: true } });
+    expect(secret!.bodies).toEqual({ masked: false });
     recorder.close();
   });
 });
