@@ -61,6 +61,8 @@ function main(): void {
     pool.request({ method: 'GET', path: req.url, headers }).then(
       (up) => {
         res.writeHead(up.statusCode, clientHeaders(up.headers));
+        // An answer cut off upstream cuts the client's too, rather than ending this process with an unhandled error.
+        up.body.once('error', () => res.destroy());
         up.body.pipe(res);
       },
       (err: unknown) => refuse(res, 502, `upstream: ${String(err)}`),
