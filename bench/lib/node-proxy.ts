@@ -4,7 +4,8 @@
  * with HTTP/1.1 by ALPN, Nagle off), with the gateway's own certificate and
  * key so its TLS costs the same, and sends each GET to the API server over
  * an undici pool, as the gateway's read pool does, with the bearer token the
- * other sides present; the answer is piped back. No authentication, policy,
+ * other sides present; the answer is piped back with the headers the
+ * gateway's forwarder keeps (src/proxy/headers.ts). No authentication, policy,
  * audit or log. What the gateway spends beyond this side is what its stages
  * and its record cost; what this side spends beyond the API server is what
  * one Node.js hop costs on the machine, whatever it does.
@@ -14,10 +15,10 @@
  * `listening <port>`.
  */
 import { readFileSync } from 'node:fs';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { createSecureServer } from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { Pool } from 'undici';
+import { clientResponseHeaders } from '../../src/proxy/headers.js';
 
 /** Where the reference proxy listens from and forwards to. */
 export interface NodeProxyConfig {
@@ -28,15 +29,6 @@ export interface NodeProxyConfig {
   origin: string;
   caFile: string;
   token: string;
-}
-
-/** Response headers the hop itself owns (RFC 9110 §7.6.1): Node's server writes its own. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
-
-function clientHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const name in headers) if (!HOP_BY_HOP.has(name)) out[name] = headers[name];
-  return out;
 }
 
 function refuse(res: Http2ServerResponse, status: number, message: string): void {
@@ -60,7 +52,7 @@ function main(): void {
     if (req.headers.accept !== undefined) headers.accept = req.headers.accept;
     pool.request({ method: 'GET', path: req.url, headers }).then(
       (up) => {
-        res.writeHead(up.statusCode, clientHeaders(up.headers));
+        res.writeHead(up.statusCode, clientResponseHeaders(up.headers));
         // An answer cut off upstream cuts the client's too, rather than ending this process with an unhandled error.
         up.body.once('error', () => res.destroy());
         up.body.pipe(res);
